@@ -1,0 +1,189 @@
+//! Command-line syntax (clap derive). Converted into the commands' options structs in `main`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "tokenmeter",
+    version,
+    about = "Measure local LLM inference through llama.cpp and compare its cost with cloud APIs"
+)]
+pub struct Cli {
+    /// Show llama.cpp's own log
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a GGUF model of a published shape with seeded random weights (no download)
+    Synth(SynthArgs),
+    /// Validate a GGUF file and show its architecture, size, types and metadata
+    Inspect(InspectArgs),
+    /// Benchmark prompt processing and generation (llama-bench's tests, in-process)
+    Bench(Box<BenchArgs>),
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Model shape: tiny, small, qwen2.5-0.5b, llama-3.2-1b, llama-3.1-8b, qwen2.5-7b, llama-3.1-70b
+    #[arg(long)]
+    pub shape: String,
+    /// Weight type: f16, q8_0, q4_0
+    #[arg(long = "type", default_value = "q4_0")]
+    pub weight_type: String,
+    /// Seed of the random weights (same arguments and seed give a byte-identical file)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Print the file size and parameter count without writing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub layers: Option<u64>,
+    #[arg(long)]
+    pub embd: Option<u64>,
+    #[arg(long)]
+    pub heads: Option<u64>,
+    #[arg(long)]
+    pub kv_heads: Option<u64>,
+    #[arg(long)]
+    pub ff: Option<u64>,
+    #[arg(long)]
+    pub vocab: Option<u64>,
+    #[arg(long)]
+    pub ctx: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    pub file: PathBuf,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Model file or [[model]] name from models.toml (repeatable); none: the embedded default model
+    #[arg(short = 'm', long = "model")]
+    pub models: Vec<String>,
+    /// Configuration file (default: ./models.toml when present)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Prompt lengths to process (pp tests); 0 skips
+    #[arg(
+        short = 'p',
+        long = "n-prompt",
+        value_delimiter = ',',
+        default_value = "512"
+    )]
+    pub n_prompt: Vec<u32>,
+    /// Numbers of tokens to generate (tg tests); 0 skips
+    #[arg(
+        short = 'n',
+        long = "n-gen",
+        value_delimiter = ',',
+        default_value = "128"
+    )]
+    pub n_gen: Vec<u32>,
+    /// Prompt then generation, as PROMPT,GEN (repeatable)
+    #[arg(long = "pg", value_name = "PROMPT,GEN", num_args = 1)]
+    pub pg: Vec<String>,
+    /// Context depths (tokens already in the KV cache before the test)
+    #[arg(
+        short = 'd',
+        long = "n-depth",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    pub n_depth: Vec<u32>,
+    /// Repetitions per case
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    pub repetitions: u32,
+    /// Threads (default: physical cores)
+    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    pub threads: Option<Vec<u32>>,
+    /// Layers to offload to the GPU (default: all)
+    #[arg(
+        long = "n-gpu-layers",
+        visible_alias = "ngl",
+        value_delimiter = ',',
+        default_value = "99"
+    )]
+    pub n_gpu_layers: Vec<u32>,
+    /// Logical batch size
+    #[arg(
+        short = 'b',
+        long = "batch-size",
+        value_delimiter = ',',
+        default_value = "2048"
+    )]
+    pub batch_size: Vec<u32>,
+    /// Physical batch size
+    #[arg(
+        long = "ubatch-size",
+        visible_alias = "ub",
+        value_delimiter = ',',
+        default_value = "512"
+    )]
+    pub ubatch_size: Vec<u32>,
+    /// Flash attention, 0 or 1 (list)
+    #[arg(
+        long = "flash-attn",
+        visible_alias = "fa",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    pub flash_attn: Vec<u8>,
+    /// Keep the KV cache in host memory, 0 or 1 (list)
+    #[arg(
+        long = "no-kv-offload",
+        visible_alias = "nkvo",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    pub no_kv_offload: Vec<u8>,
+    /// KV cache type for K
+    #[arg(
+        long = "cache-type-k",
+        visible_alias = "ctk",
+        value_delimiter = ',',
+        default_value = "f16"
+    )]
+    pub cache_type_k: Vec<String>,
+    /// KV cache type for V
+    #[arg(
+        long = "cache-type-v",
+        visible_alias = "ctv",
+        value_delimiter = ',',
+        default_value = "f16"
+    )]
+    pub cache_type_v: Vec<String>,
+    /// Memory-map the model, 0 or 1
+    #[arg(long = "mmap", default_value_t = 1)]
+    pub mmap: u8,
+    /// Warm-up runs per case before the repetitions
+    #[arg(long = "warmup", default_value_t = 1)]
+    pub warmup: u32,
+    /// Skip the warm-up run (same as --warmup 0)
+    #[arg(long = "no-warmup")]
+    pub no_warmup: bool,
+    /// Seed of the random token ids
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format on stdout: md, csv, json, jsonl
+    #[arg(short = 'o', long = "output", default_value = "md")]
+    pub output: String,
+    /// Result file (default: results/<date>-<host>-<model>.json)
+    #[arg(long = "out")]
+    pub out: Option<PathBuf>,
+    /// Directory for result files
+    #[arg(long = "results-dir", default_value = "results")]
+    pub results_dir: PathBuf,
+}

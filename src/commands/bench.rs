@@ -1,0 +1,346 @@
+//! `tokenmeter bench`: llama-bench's tests in-process, a result file with raw samples and provenance, and the
+//! table (or CSV/JSON) on stdout.
+
+use super::{models, InputError};
+use crate::config::Config;
+use crate::engine::{self, BuildInfo, EngineError, Model};
+use crate::gguf::{read_model_info, sha256_file};
+use crate::report::Format;
+use crate::results::provenance::features_missing_from_build;
+use crate::results::warnings::NOISY_CV;
+use crate::results::{
+    default_path, summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning,
+    SCHEMA_VERSION,
+};
+use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun};
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub struct BenchOptions {
+    pub models: Vec<String>,
+    pub config: Option<PathBuf>,
+    pub n_prompt: Vec<u32>,
+    pub n_gen: Vec<u32>,
+    pub pg: Vec<(u32, u32)>,
+    pub n_depth: Vec<u32>,
+    pub repetitions: u32,
+    /// `None`: the physical core count.
+    pub n_threads: Option<Vec<u32>>,
+    pub n_gpu_layers: Vec<u32>,
+    pub n_batch: Vec<u32>,
+    pub n_ubatch: Vec<u32>,
+    pub flash_attn: Vec<bool>,
+    pub no_kv_offload: Vec<bool>,
+    pub type_k: Vec<String>,
+    pub type_v: Vec<String>,
+    pub use_mmap: bool,
+    pub warmup_runs: u32,
+    pub seed: u64,
+    pub format: Format,
+    /// Result file path; `None`: `results/<date>-<host>-<model>.json`.
+    pub out: Option<PathBuf>,
+    pub results_dir: PathBuf,
+    pub verbose: bool,
+    pub command_line: Vec<String>,
+    /// Set by the Ctrl-C handler; polled between repetitions.
+    pub stop: Arc<AtomicBool>,
+}
+
+fn check(opts: &BenchOptions) -> Result<(), InputError> {
+    let zero = |flag: &str, v: &[u32]| {
+        if v.contains(&0) {
+            Err(InputError(format!("{flag}: values must be at least 1")))
+        } else {
+            Ok(())
+        }
+    };
+    zero("-b/--batch-size", &opts.n_batch)?;
+    zero("--ubatch-size", &opts.n_ubatch)?;
+    if let Some(t) = &opts.n_threads {
+        zero("-t/--threads", t)?;
+    }
+    if opts.repetitions == 0 {
+        return Err(InputError("-r/--repetitions: must be at least 1".into()));
+    }
+    for (flag, list) in [
+        ("--cache-type-k", &opts.type_k),
+        ("--cache-type-v", &opts.type_v),
+    ] {
+        if let Some(bad) = list.iter().find(|t| !engine::is_cache_type(t)) {
+            return Err(InputError(format!(
+                "{flag}: unknown cache type '{bad}' (expected one of: {})",
+                engine::CACHE_TYPES.join(", ")
+            )));
+        }
+    }
+    let tests = opts.n_prompt.iter().chain(&opts.n_gen).any(|&x| x > 0)
+        || opts.pg.iter().any(|(p, n)| p + n > 0);
+    if !tests {
+        return Err(InputError(
+            "nothing to run: every -p, -n and --pg value is 0".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
+    let info = read_model_info(path)?;
+    Ok(ModelEntry {
+        path: path.display().to_string(),
+        sha256: Some(sha256_file(path)?),
+        file_size_bytes: info.file_size_bytes,
+        n_params: info.n_params,
+        architecture: info.architecture,
+        model_type: String::new(),
+        tensor_types: info.tensor_types,
+    })
+}
+
+fn backends(build: &BuildInfo) -> String {
+    let mut names: Vec<&str> = build
+        .devices
+        .iter()
+        .map(|d| d.backend.as_str())
+        .filter(|b| *b != "CPU")
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        "CPU".into()
+    } else {
+        names.join(",")
+    }
+}
+
+fn record(
+    run: &CaseRun,
+    model: &Model,
+    entry: &ModelEntry,
+    host: &HostInfo,
+    build: &BuildInfo,
+) -> CaseRecord {
+    let c = &run.case;
+    let gpus: Vec<&str> = build
+        .devices
+        .iter()
+        .filter(|d| d.backend != "CPU")
+        .map(|d| d.description.as_str())
+        .collect();
+    CaseRecord {
+        build_commit: build.ggml_commit.clone(),
+        build_number: None,
+        cpu_info: host.cpu_model.clone().unwrap_or_default(),
+        gpu_info: gpus.join(", "),
+        backends: backends(build),
+        model_filename: entry.path.clone(),
+        model_type: model.desc.clone(),
+        model_size: model.size_bytes,
+        model_n_params: model.n_params,
+        n_batch: c.context.n_batch,
+        n_ubatch: c.context.n_ubatch,
+        n_threads: c.context.n_threads,
+        type_k: c.context.type_k.clone(),
+        type_v: c.context.type_v.clone(),
+        n_gpu_layers: c.model.n_gpu_layers,
+        no_kv_offload: !c.context.offload_kqv,
+        flash_attn: c.context.flash_attn,
+        use_mmap: c.model.use_mmap,
+        embeddings: false,
+        n_prompt: c.test.n_prompt,
+        n_gen: c.test.n_gen,
+        n_depth: c.test.n_depth,
+        test_time: run.started_at.to_rfc3339(),
+        summary: summarize(&c.test, &run.samples),
+        test: c.test.name(),
+        model_sha256: entry.sha256.clone(),
+        n_ctx: c.context.n_ctx,
+        repetitions: c.repetitions,
+        warmup_runs: c.warmup_runs,
+        seed: c.seed,
+        complete: run.complete,
+        samples: run.samples.clone(),
+    }
+}
+
+fn progress_bar(n_cases: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(n_cases as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:24} {pos}/{len} cases  {msg}  [{elapsed}, ETA {eta}]")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// What a finished or stopped run leaves: the file written and how it ended.
+pub struct BenchOutcome {
+    pub result_path: PathBuf,
+    pub result: ResultFile,
+}
+
+pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
+    check(opts)?;
+    let started_at = Utc::now();
+    let config = Config::load(opts.config.as_deref())?;
+    let config_dir = opts
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let paths = models::resolve(&opts.models, &config, &config_dir)?;
+    let mut entries = paths
+        .iter()
+        .map(|p| model_entry(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let host = HostInfo::collect();
+    let build = engine::build_info(opts.verbose)?;
+    let mut warnings = Vec::new();
+    let missing = features_missing_from_build(&host.cpu_features, &build.system_info);
+    if !missing.is_empty() && build.system_info.contains("CPU :") {
+        warnings.push(Warning::BuildLacksCpuFeatures { features: missing });
+    }
+    let grid = BenchGrid {
+        models: paths.clone(),
+        n_prompt: opts.n_prompt.clone(),
+        n_gen: opts.n_gen.clone(),
+        pg: opts.pg.clone(),
+        n_depth: opts.n_depth.clone(),
+        n_threads: opts
+            .n_threads
+            .clone()
+            .unwrap_or_else(|| vec![host.default_threads()]),
+        n_gpu_layers: opts.n_gpu_layers.clone(),
+        n_batch: opts.n_batch.clone(),
+        n_ubatch: opts.n_ubatch.clone(),
+        flash_attn: opts.flash_attn.clone(),
+        no_kv_offload: opts.no_kv_offload.clone(),
+        type_k: opts.type_k.clone(),
+        type_v: opts.type_v.clone(),
+        use_mmap: opts.use_mmap,
+        repetitions: opts.repetitions,
+        warmup_runs: opts.warmup_runs,
+        seed: opts.seed,
+    };
+    let cases = expand(&grid);
+    let result_path = match &opts.out {
+        Some(p) => p.clone(),
+        None => {
+            let stem = paths[0]
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            default_path(
+                &opts.results_dir,
+                started_at,
+                host.hostname.as_deref(),
+                &stem,
+            )
+        }
+    };
+
+    let bar = progress_bar(cases.len());
+    let mut records = Vec::new();
+    let mut failure: Option<anyhow::Error> = None;
+    let mut loaded: Option<(PathBuf, engine::ModelParams, Model)> = None;
+    for case in &cases {
+        if opts.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match run_one(case, &mut loaded, opts, &bar) {
+            Ok((run, model_desc)) => {
+                let model = &loaded.as_ref().expect("model loaded").2;
+                let idx = paths
+                    .iter()
+                    .position(|p| p == &case.model_path)
+                    .expect("case model is listed");
+                entries[idx].model_type = model_desc;
+                let rec = record(&run, model, &entries[idx], &host, &build);
+                if let Some(cv) = rec.summary.cv_ts.filter(|&cv| cv > NOISY_CV) {
+                    warnings.push(Warning::NoisyCase {
+                        test: rec.test.clone(),
+                        model: rec.model_type.clone(),
+                        cv,
+                    });
+                }
+                let complete = run.complete;
+                records.push(rec);
+                bar.inc(1);
+                if !complete {
+                    break;
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let interrupted = opts.stop.load(Ordering::Relaxed);
+    if interrupted {
+        warnings.push(Warning::Interrupted {
+            cases_done: records.iter().filter(|r| r.complete).count(),
+            cases_total: cases.len(),
+        });
+    }
+    let result = ResultFile {
+        schema_version: SCHEMA_VERSION,
+        kind: "bench".into(),
+        tokenmeter: ToolInfo::current(),
+        command_line: opts.command_line.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        interrupted,
+        host,
+        build,
+        models: entries,
+        parameters: serde_json::to_value(&grid)?,
+        cases: records,
+        warnings,
+    };
+    if !result.cases.is_empty() || failure.is_none() {
+        result.write(&result_path)?;
+    }
+    if let Some(e) = failure {
+        if !result.cases.is_empty() {
+            return Err(e.context(format!("measured cases saved to {}", result_path.display())));
+        }
+        return Err(e);
+    }
+    Ok(BenchOutcome {
+        result_path,
+        result,
+    })
+}
+
+fn run_one(
+    case: &Case,
+    loaded: &mut Option<(PathBuf, engine::ModelParams, Model)>,
+    opts: &BenchOptions,
+    bar: &ProgressBar,
+) -> anyhow::Result<(CaseRun, String)> {
+    let reuse = matches!(loaded, Some((p, mp, _)) if *p == case.model_path && *mp == case.model);
+    if !reuse {
+        *loaded = None;
+        bar.set_message(format!("loading {}", case.model_path.display()));
+        let model = engine::load_model(&case.model_path, case.model, opts.verbose)?;
+        *loaded = Some((case.model_path.clone(), case.model, model));
+    }
+    let model = &loaded.as_ref().expect("just loaded").2;
+    let label = format!(
+        "{} {} t={}",
+        model.desc,
+        case.test.name(),
+        case.context.n_threads
+    );
+    bar.set_message(format!("{label} (warm-up)"));
+    let run = run_case(model, case, &opts.stop, |done| {
+        bar.set_message(format!("{label} (rep {done}/{})", case.repetitions));
+    })
+    .map_err(|e: EngineError| anyhow::Error::new(e))?;
+    Ok((run, model.desc.clone()))
+}

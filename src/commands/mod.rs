@@ -1,0 +1,12 @@
+//! The commands behind the CLI. Each takes a plain options struct (never clap types) and returns typed errors
+//! that `main` maps to exit codes.
+
+pub mod bench;
+pub mod inspect;
+pub mod models;
+pub mod synth;
+
+/// An error that is the user's to fix (bad file, flag or config value): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);

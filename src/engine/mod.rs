@@ -1,0 +1,332 @@
+//! The only module that calls llama.cpp (`llama-cpp-2`): the process-wide backend, model loading, contexts and
+//! the timed decode loops. Everything it times is recorded into buffers allocated before the clock starts.
+
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+use serde::Serialize;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("llama.cpp backend: {0}")]
+    Backend(String),
+    #[error("{path}: llama.cpp could not load the model (run with -v to see llama.cpp's log)")]
+    Load { path: String },
+    #[error("{model}: llama.cpp could not create a context with n_ctx={n_ctx} n_batch={n_batch} n_ubatch={n_ubatch} (out of memory? run with -v)")]
+    Context {
+        model: String,
+        n_ctx: u32,
+        n_batch: u32,
+        n_ubatch: u32,
+    },
+    #[error("llama_decode failed with code {code} at position {pos}: {hint}")]
+    Decode {
+        code: i32,
+        pos: i32,
+        hint: &'static str,
+    },
+}
+
+/// The llama.cpp backend, initialised once per process. llama.cpp's log is silenced unless `verbose` is set by
+/// the first caller.
+pub fn backend(verbose: bool) -> Result<&'static LlamaBackend, EngineError> {
+    BACKEND
+        .get_or_init(|| {
+            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            if !verbose {
+                b.void_logs();
+            }
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+/// KV cache storage types accepted by `--cache-type-k/--cache-type-v`.
+pub const CACHE_TYPES: &[&str] = &[
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl",
+];
+
+fn cache_type(name: &str) -> Option<KvCacheType> {
+    Some(match name {
+        "f32" => KvCacheType::F32,
+        "f16" => KvCacheType::F16,
+        "bf16" => KvCacheType::BF16,
+        "q8_0" => KvCacheType::Q8_0,
+        "q4_0" => KvCacheType::Q4_0,
+        "q4_1" => KvCacheType::Q4_1,
+        "q5_0" => KvCacheType::Q5_0,
+        "q5_1" => KvCacheType::Q5_1,
+        "iq4_nl" => KvCacheType::IQ4_NL,
+        _ => return None,
+    })
+}
+
+/// A backend device as llama.cpp reports it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub description: String,
+    pub backend: String,
+    pub memory_total_bytes: u64,
+}
+
+/// What llama.cpp says about how it was built and what it runs on.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct BuildInfo {
+    /// Version of the `llama-cpp-sys-2` crate whose vendored llama.cpp is linked.
+    pub llama_cpp_sys_version: String,
+    pub ggml_version: String,
+    pub ggml_commit: String,
+    /// `llama_print_system_info()`: the CPU features ggml was compiled with, per backend.
+    pub system_info: String,
+    pub devices: Vec<DeviceInfo>,
+    pub gpu_offload_supported: bool,
+}
+
+fn c_str(p: *const std::os::raw::c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: llama.cpp returns pointers to static NUL-terminated strings.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+pub fn build_info(verbose: bool) -> Result<BuildInfo, EngineError> {
+    let b = backend(verbose)?;
+    // SAFETY: these functions only read static build information.
+    let (system_info, ggml_version, ggml_commit) = unsafe {
+        (
+            c_str(llama_cpp_sys_2::llama_print_system_info()),
+            c_str(llama_cpp_sys_2::ggml_version()),
+            c_str(llama_cpp_sys_2::ggml_commit()),
+        )
+    };
+    Ok(BuildInfo {
+        llama_cpp_sys_version: LLAMA_CPP_SYS_VERSION.to_string(),
+        ggml_version,
+        ggml_commit,
+        system_info: system_info.trim().to_string(),
+        devices: llama_cpp_2::list_llama_ggml_backend_devices()
+            .into_iter()
+            .map(|d| DeviceInfo {
+                name: d.name,
+                description: d.description,
+                backend: d.backend,
+                memory_total_bytes: d.memory_total as u64,
+            })
+            .collect(),
+        gpu_offload_supported: b.supports_gpu_offload(),
+    })
+}
+
+/// Pinned in Cargo.toml; recorded in every result.
+pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
+
+/// Model loading options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModelParams {
+    pub n_gpu_layers: u32,
+    pub use_mmap: bool,
+}
+
+/// A model loaded by llama.cpp, with what llama.cpp says about it.
+pub struct Model {
+    model: LlamaModel,
+    pub path: String,
+    /// `llama_model_desc`, e.g. "llama 1B Q4_0" (llama-bench's `model_type`).
+    pub desc: String,
+    pub size_bytes: u64,
+    pub n_params: u64,
+    pub n_vocab: i32,
+    /// The token a sequence starts with when the vocabulary adds one.
+    pub bos: Option<i32>,
+}
+
+pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Model, EngineError> {
+    let b = backend(verbose)?;
+    let mp = LlamaModelParams::default()
+        .with_n_gpu_layers(params.n_gpu_layers)
+        .with_use_mmap(params.use_mmap);
+    let model = LlamaModel::load_from_file(b, path, &mp).map_err(|_| EngineError::Load {
+        path: path.display().to_string(),
+    })?;
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer outlives the call and its length is passed.
+    let n = unsafe {
+        llama_cpp_sys_2::llama_model_desc(model_ptr(&model), buf.as_mut_ptr().cast(), buf.len())
+    };
+    let desc =
+        String::from_utf8_lossy(&buf[..n.clamp(0, buf.len() as i32 - 1) as usize]).into_owned();
+    let vocab = model.vocab();
+    let bos = vocab.should_add_bos().then(|| vocab.bos().0);
+    Ok(Model {
+        path: path.display().to_string(),
+        desc,
+        size_bytes: model.size(),
+        n_params: model.n_params(),
+        n_vocab: model.n_vocab(),
+        bos,
+        model,
+    })
+}
+
+fn model_ptr(model: &LlamaModel) -> *const llama_cpp_sys_2::llama_model {
+    // `LlamaModel` (llama-cpp-2 =0.1.160) is `#[repr(transparent)]` over `Ptr`, itself `#[repr(transparent)]`
+    // over `NonNull<llama_model>`: the struct is exactly the model pointer.
+    // SAFETY: read-only use of the pointer for llama_model_desc.
+    unsafe { *(model as *const LlamaModel as *const *const llama_cpp_sys_2::llama_model) }
+}
+
+impl Model {
+    /// Text → tokens with the model's tokenizer (adds BOS when the vocabulary says so).
+    pub fn tokenize(&self, text: &str) -> Vec<i32> {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), true, false)
+            .into_iter()
+            .map(|t| t.0)
+            .collect()
+    }
+
+    /// Tokens → text, leaving special tokens out.
+    pub fn detokenize(&self, tokens: &[i32]) -> String {
+        let toks: Vec<LlamaToken> = tokens.iter().map(|&t| LlamaToken(t)).collect();
+        String::from_utf8_lossy(&self.model.vocab().detokenize(&toks, true, false)).into_owned()
+    }
+}
+
+/// Context options (llama-bench's per-test parameters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContextParams {
+    pub n_ctx: u32,
+    pub n_batch: u32,
+    pub n_ubatch: u32,
+    pub n_threads: u32,
+    pub flash_attn: bool,
+    pub offload_kqv: bool,
+    pub type_k: String,
+    pub type_v: String,
+    pub n_seq_max: u32,
+}
+
+/// A context plus a batch buffer sized for `n_batch` tokens: the state the timed loops run on.
+pub struct Session<'m> {
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    n_batch: usize,
+}
+
+pub fn new_session<'m>(model: &'m Model, p: &ContextParams) -> Result<Session<'m>, EngineError> {
+    let b = backend(false)?;
+    let err = || EngineError::Context {
+        model: model.path.clone(),
+        n_ctx: p.n_ctx,
+        n_batch: p.n_batch,
+        n_ubatch: p.n_ubatch,
+    };
+    let type_k = cache_type(&p.type_k).ok_or_else(err)?;
+    let type_v = cache_type(&p.type_v).ok_or_else(err)?;
+    let fa = if p.flash_attn {
+        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
+    } else {
+        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+    };
+    let cp = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(p.n_ctx))
+        .with_n_batch(p.n_batch)
+        .with_n_ubatch(p.n_ubatch)
+        .with_n_threads(p.n_threads as i32)
+        .with_n_threads_batch(p.n_threads as i32)
+        .with_flash_attention_policy(fa)
+        .with_offload_kqv(p.offload_kqv)
+        .with_type_k(type_k)
+        .with_type_v(type_v)
+        .with_n_seq_max(p.n_seq_max)
+        .with_embeddings(false);
+    let ctx = model.model.new_context(b, cp).map_err(|_| err())?;
+    Ok(Session {
+        ctx,
+        batch: LlamaBatch::new(p.n_batch.max(1) as usize, p.n_seq_max.max(1) as i32),
+        n_batch: p.n_batch.max(1) as usize,
+    })
+}
+
+fn decode_error(e: llama_cpp_2::DecodeError, pos: i32) -> EngineError {
+    let (code, hint) = match e {
+        llama_cpp_2::DecodeError::NoKvCacheSlot => (1, "no KV cache slot (context too small)"),
+        llama_cpp_2::DecodeError::NTokensZero => (-1, "empty batch"),
+        llama_cpp_2::DecodeError::Unknown(c) => (c, "llama.cpp error (out of memory?)"),
+    };
+    EngineError::Decode { code, pos, hint }
+}
+
+impl Session<'_> {
+    /// Empties the KV cache (a fresh cache for the next repetition).
+    pub fn clear(&mut self) {
+        self.ctx.clear_kv_cache();
+    }
+
+    /// Prompt processing: decodes `tokens` for sequence 0 starting at `pos0`, in batches of `n_batch`; only the
+    /// last token of each batch produces logits (as `llama_batch_get_one` does).
+    pub fn prompt(&mut self, tokens: &[i32], pos0: i32) -> Result<(), EngineError> {
+        let mut pos = pos0;
+        for chunk in tokens.chunks(self.n_batch) {
+            self.batch.clear();
+            let last = chunk.len() - 1;
+            for (i, &t) in chunk.iter().enumerate() {
+                self.batch
+                    .add(LlamaToken(t), pos + i as i32, &[0], i == last)
+                    .expect("batch sized for n_batch");
+            }
+            self.ctx
+                .decode(&mut self.batch)
+                .map_err(|e| decode_error(e, pos))?;
+            pos += chunk.len() as i32;
+        }
+        self.ctx.synchronize();
+        Ok(())
+    }
+
+    /// Generation: decodes one token at a time for sequence 0 from `pos0`, waiting for each result, and stores
+    /// the nanoseconds since `t0` at which each token's decode finished into `stamps_ns` (same length as
+    /// `tokens`, allocated by the caller).
+    pub fn generate(
+        &mut self,
+        tokens: &[i32],
+        pos0: i32,
+        t0: Instant,
+        stamps_ns: &mut [u64],
+    ) -> Result<(), EngineError> {
+        for (i, (&t, stamp)) in tokens.iter().zip(stamps_ns.iter_mut()).enumerate() {
+            self.batch.clear();
+            let pos = pos0 + i as i32;
+            self.batch
+                .add(LlamaToken(t), pos, &[0], true)
+                .expect("batch holds one token");
+            self.ctx
+                .decode(&mut self.batch)
+                .map_err(|e| decode_error(e, pos))?;
+            self.ctx.synchronize();
+            *stamp = t0.elapsed().as_nanos() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a cache type name is one llama.cpp accepts here.
+pub fn is_cache_type(name: &str) -> bool {
+    cache_type(name).is_some()
+}

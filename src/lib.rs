@@ -1,0 +1,13 @@
+//! tokenmeter: measures local LLM inference through llama.cpp and turns the measurements into cost comparisons.
+//!
+//! Data flows one way: `config` → `engine` (the only module that calls llama.cpp) → `runner` (cases, repetitions)
+//! → `stats` → `results` (versioned files) → `report`.
+
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod gguf;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod stats;

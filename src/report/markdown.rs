@@ -1,0 +1,90 @@
+//! `-o md` (the default): llama-bench's markdown table. Parameters that vary between cases, or differ from
+//! llama-bench's defaults, get their own column.
+
+use super::{human_bytes, human_params, Exporter, ABSENT};
+use crate::results::warnings::NOISY_CV;
+use crate::results::CaseRecord;
+use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
+
+pub struct Markdown;
+
+type Column = (
+    &'static str,
+    fn(&CaseRecord) -> String,
+    Option<&'static str>,
+);
+
+/// Optional columns: header, value, llama-bench's default (shown when any record differs or values vary).
+const OPTIONAL: &[Column] = &[
+    ("ngl", |r| r.n_gpu_layers.to_string(), None),
+    ("n_batch", |r| r.n_batch.to_string(), Some("2048")),
+    ("n_ubatch", |r| r.n_ubatch.to_string(), Some("512")),
+    ("type_k", |r| r.type_k.clone(), Some("f16")),
+    ("type_v", |r| r.type_v.clone(), Some("f16")),
+    ("fa", |r| u8::from(r.flash_attn).to_string(), Some("0")),
+    ("nkvo", |r| u8::from(r.no_kv_offload).to_string(), Some("0")),
+    ("mmap", |r| u8::from(r.use_mmap).to_string(), Some("1")),
+];
+
+fn rate(r: &CaseRecord) -> String {
+    let s = &r.summary;
+    let mean = s
+        .avg_ts
+        .map(|v| format!("{v:.2}"))
+        .unwrap_or_else(|| ABSENT.into());
+    let sd = s
+        .stddev_ts
+        .map(|v| format!("{v:.2}"))
+        .unwrap_or_else(|| ABSENT.into());
+    let mut text = format!("{mean} ± {sd}");
+    if s.cv_ts.is_some_and(|cv| cv > NOISY_CV) {
+        text.push_str(" (noisy)");
+    }
+    if !r.complete {
+        text.push_str(" (partial)");
+    }
+    text
+}
+
+impl Exporter for Markdown {
+    fn render(&self, records: &[CaseRecord]) -> String {
+        let gpu = records.iter().any(|r| r.backends != "CPU");
+        let shown: Vec<&Column> = OPTIONAL
+            .iter()
+            .filter(|(name, value, default)| {
+                let first = records.first().map(value);
+                let varies = records.iter().any(|r| Some(value(r)) != first);
+                let differs = match default {
+                    Some(d) => records.iter().any(|r| value(r) != *d),
+                    None => *name == "ngl" && gpu,
+                };
+                varies || differs
+            })
+            .collect();
+        let mut header = vec!["model", "size", "params", "backend", "threads"];
+        header.extend(shown.iter().map(|c| c.0));
+        header.extend(["test", "t/s"]);
+        let mut table = Table::new();
+        table.load_preset(ASCII_MARKDOWN).set_header(header.clone());
+        for r in records {
+            let mut row = vec![
+                r.model_type.clone(),
+                human_bytes(r.model_size),
+                human_params(r.model_n_params),
+                r.backends.clone(),
+                r.n_threads.to_string(),
+            ];
+            row.extend(shown.iter().map(|c| (c.1)(r)));
+            row.extend([r.test.clone(), rate(r)]);
+            table.add_row(row);
+        }
+        for (i, name) in header.iter().enumerate() {
+            if !matches!(*name, "model" | "backend" | "test" | "type_k" | "type_v") {
+                if let Some(col) = table.column_mut(i) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+        }
+        table.to_string() + "\n"
+    }
+}

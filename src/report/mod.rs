@@ -1,0 +1,77 @@
+//! Output formats for benchmark records: one exporter per format behind one trait. Reads records only.
+
+mod csv;
+mod json;
+mod markdown;
+
+use crate::results::CaseRecord;
+
+/// Renders a set of case records as text.
+pub trait Exporter {
+    fn render(&self, records: &[CaseRecord]) -> String;
+}
+
+/// `-o md|csv|json|jsonl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Csv,
+    Json,
+    JsonLines,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "md" => Format::Markdown,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "jsonl" => Format::JsonLines,
+            _ => return None,
+        })
+    }
+
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Markdown => Box::new(markdown::Markdown),
+            Format::Csv => Box::new(csv::Csv),
+            Format::Json => Box::new(json::Json { lines: false }),
+            Format::JsonLines => Box::new(json::Json { lines: true }),
+        }
+    }
+}
+
+/// Text for an absent figure.
+pub const ABSENT: &str = "—";
+
+/// Bytes as llama-bench prints model sizes: MiB below one GiB, GiB above.
+pub fn human_bytes(bytes: u64) -> String {
+    let mib = bytes as f64 / (1u64 << 20) as f64;
+    if mib < 1024.0 {
+        format!("{mib:.2} MiB")
+    } else {
+        format!("{:.2} GiB", mib / 1024.0)
+    }
+}
+
+/// Parameter counts as llama-bench prints them: millions or billions.
+pub fn human_params(n: u64) -> String {
+    if n < 1_000_000_000 {
+        format!("{:.2} M", n as f64 / 1e6)
+    } else {
+        format!("{:.2} B", n as f64 / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_counts_use_llama_bench_units() {
+        assert_eq!(human_bytes(491_400_032), "468.64 MiB");
+        assert_eq!(human_bytes(3_825_065_984), "3.56 GiB");
+        assert_eq!(human_params(494_032_768), "494.03 M");
+        assert_eq!(human_params(6_738_415_616), "6.74 B");
+    }
+}

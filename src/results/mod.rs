@@ -1,0 +1,14 @@
+//! Result files: the versioned schema, provenance, the per-case record (llama-bench's field names plus
+//! tokenmeter's own), atomic writing, and reading with a schema check.
+
+pub mod file;
+pub mod provenance;
+pub mod record;
+pub mod warnings;
+
+pub use file::{
+    default_path, read_result, write_atomic, ModelEntry, ResultFile, ToolInfo, SCHEMA_VERSION,
+};
+pub use provenance::HostInfo;
+pub use record::{summarize, CaseRecord, Summary};
+pub use warnings::Warning;

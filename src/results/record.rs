@@ -1,0 +1,127 @@
+//! The per-case record: llama-bench's JSON field names for what llama-bench has, then tokenmeter's own.
+
+use crate::runner::{RepSample, Test};
+use crate::stats;
+use serde::{Deserialize, Serialize};
+
+/// llama-bench's summary of a case, a pure function of the repetitions' samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub avg_ns: Option<u64>,
+    pub stddev_ns: Option<u64>,
+    /// Mean of the per-repetition rates (not total tokens over total time).
+    pub avg_ts: Option<f64>,
+    pub stddev_ts: Option<f64>,
+    pub samples_ns: Vec<u64>,
+    pub samples_ts: Vec<f64>,
+    /// Coefficient of variation of `samples_ts`.
+    pub cv_ts: Option<f64>,
+}
+
+pub fn summarize(test: &Test, samples: &[RepSample]) -> Summary {
+    let samples_ns: Vec<u64> = samples.iter().map(|s| s.total_ns).collect();
+    let samples_ts = stats::rates_per_s(test.n_tokens(), &samples_ns);
+    let ns: Vec<f64> = samples_ns.iter().map(|&x| x as f64).collect();
+    Summary {
+        avg_ns: stats::mean(&ns).map(|x| x.round() as u64),
+        stddev_ns: stats::stddev(&ns).map(|x| x.round() as u64),
+        avg_ts: stats::mean(&samples_ts),
+        stddev_ts: stats::stddev(&samples_ts),
+        cv_ts: stats::cv(&samples_ts),
+        samples_ns,
+        samples_ts,
+    }
+}
+
+/// One case as printed with `-o json|jsonl` and stored in the result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRecord {
+    pub build_commit: String,
+    /// llama.cpp's build number; absent for the vendored source tree, which carries none.
+    pub build_number: Option<u64>,
+    pub cpu_info: String,
+    pub gpu_info: String,
+    pub backends: String,
+    pub model_filename: String,
+    pub model_type: String,
+    pub model_size: u64,
+    pub model_n_params: u64,
+    pub n_batch: u32,
+    pub n_ubatch: u32,
+    pub n_threads: u32,
+    pub type_k: String,
+    pub type_v: String,
+    pub n_gpu_layers: u32,
+    pub no_kv_offload: bool,
+    pub flash_attn: bool,
+    pub use_mmap: bool,
+    pub embeddings: bool,
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub n_depth: u32,
+    pub test_time: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    // tokenmeter's own fields
+    /// llama-bench's test name (`pp512`, `tg128`, `pp512+tg128 @ d4096`).
+    pub test: String,
+    pub model_sha256: Option<String>,
+    pub n_ctx: u32,
+    pub repetitions: u32,
+    pub warmup_runs: u32,
+    pub seed: u64,
+    /// False when the run stopped before all repetitions of this case finished.
+    pub complete: bool,
+    /// Raw per-repetition samples; every figure above is recomputed from these.
+    pub samples: Vec<RepSample>,
+}
+
+impl CaseRecord {
+    pub fn test(&self) -> Test {
+        Test {
+            n_prompt: self.n_prompt,
+            n_gen: self.n_gen,
+            n_depth: self.n_depth,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(total_ns: u64) -> RepSample {
+        RepSample {
+            prompt_ns: Some(total_ns),
+            gen_ns: None,
+            total_ns,
+            gen_token_ns: vec![],
+        }
+    }
+
+    #[test]
+    fn avg_ts_is_the_mean_of_per_repetition_rates() {
+        let t = Test {
+            n_prompt: 100,
+            n_gen: 0,
+            n_depth: 0,
+        };
+        let s = summarize(&t, &[rep(1_000_000_000), rep(500_000_000)]);
+        // 100 t/s and 200 t/s: mean 150, not 200 tokens / 1.5 s
+        assert_eq!(s.avg_ts, Some(150.0));
+        assert_eq!(s.avg_ns, Some(750_000_000));
+        assert_eq!(s.samples_ts, vec![100.0, 200.0]);
+    }
+
+    #[test]
+    fn one_repetition_has_no_deviation() {
+        let t = Test {
+            n_prompt: 0,
+            n_gen: 10,
+            n_depth: 0,
+        };
+        let s = summarize(&t, &[rep(1_000_000_000)]);
+        assert_eq!(s.stddev_ts, None);
+        assert_eq!(s.stddev_ns, None);
+    }
+}

@@ -1,0 +1,48 @@
+//! Measurement problems found during a run: typed, stored in the result file and printed once at the end.
+
+use serde::{Deserialize, Serialize};
+
+/// Coefficient of variation above which a case is flagged as noisy.
+pub const NOISY_CV: f64 = 0.05;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Warning {
+    /// The CPU has vector extensions that ggml was not compiled with: figures understate the hardware.
+    BuildLacksCpuFeatures { features: Vec<String> },
+    /// A case's repetitions vary more than `NOISY_CV`.
+    NoisyCase {
+        test: String,
+        model: String,
+        cv: f64,
+    },
+    /// The run was stopped before every case finished.
+    Interrupted {
+        cases_done: usize,
+        cases_total: usize,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::BuildLacksCpuFeatures { features } => write!(
+                f,
+                "this CPU supports {} but ggml was built without: figures understate the hardware; \
+                 build with RUSTFLAGS=\"-C target-cpu=native\" (the repository's default) or --features dynamic-backends",
+                features.join(", ")
+            ),
+            Warning::NoisyCase { test, model, cv } => write!(
+                f,
+                "{model} {test}: repetitions vary by {:.1}% (coefficient of variation above {:.0}%); \
+                 close other programs, pin threads or raise -r",
+                cv * 100.0,
+                NOISY_CV * 100.0
+            ),
+            Warning::Interrupted { cases_done, cases_total } => write!(
+                f,
+                "interrupted after {cases_done} of {cases_total} cases: the result file holds what was measured"
+            ),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! One benchmark case, llama-bench's methodology: random token ids, warm-up, a fresh KV cache per repetition,
+//! the clock around prompt processing and generation only.
+
+use super::cases::Case;
+use crate::engine::{self, EngineError, Model};
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The raw measurements of one repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepSample {
+    /// Wall time of prompt processing (absent for a generation-only test).
+    pub prompt_ns: Option<u64>,
+    /// Wall time of generation (absent for a prompt-only test).
+    pub gen_ns: Option<u64>,
+    /// Wall time of the whole timed region (llama-bench's sample).
+    pub total_ns: u64,
+    /// For each generated token, when its decode finished, in ns since the timed region began.
+    pub gen_token_ns: Vec<u64>,
+}
+
+/// A case and what running it produced.
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    pub case: Case,
+    pub started_at: DateTime<Utc>,
+    pub samples: Vec<RepSample>,
+    /// False when the run was interrupted before every repetition finished.
+    pub complete: bool,
+}
+
+/// llama-bench's token stream: the first token of each decode call sequence is BOS when the vocabulary adds
+/// one, the rest uniform over the vocabulary.
+fn random_tokens(rng: &mut ChaCha8Rng, n: u32, model: &Model) -> Vec<i32> {
+    (0..n)
+        .map(|i| match (i, model.bos) {
+            (0, Some(bos)) => bos,
+            _ => rng.random_range(0..model.n_vocab),
+        })
+        .collect()
+}
+
+/// Runs `case` on an already loaded `model`. `stop` is polled between repetitions; `on_rep` is called after
+/// each finished repetition with the number done.
+pub fn run_case(
+    model: &Model,
+    case: &Case,
+    stop: &AtomicBool,
+    mut on_rep: impl FnMut(u32),
+) -> Result<CaseRun, EngineError> {
+    let t = case.test;
+    let mut session = engine::new_session(model, &case.context)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(case.seed);
+    let started_at = Utc::now();
+
+    for _ in 0..case.warmup_runs {
+        session.clear();
+        if t.n_prompt > 0 {
+            session.prompt(&random_tokens(&mut rng, t.n_prompt, model), 0)?;
+        }
+        if t.n_gen > 0 {
+            let tok = random_tokens(&mut rng, 1, model);
+            session.generate(&tok, t.n_prompt as i32, Instant::now(), &mut [0])?;
+        }
+    }
+
+    let mut samples = Vec::with_capacity(case.repetitions as usize);
+    let mut complete = true;
+    for rep in 0..case.repetitions {
+        if stop.load(Ordering::Relaxed) {
+            complete = false;
+            break;
+        }
+        let depth = random_tokens(&mut rng, t.n_depth, model);
+        let prompt = random_tokens(&mut rng, t.n_prompt, model);
+        let gen = random_tokens(&mut rng, t.n_gen, model);
+        let mut stamps = vec![0u64; t.n_gen as usize];
+        session.clear();
+        if t.n_depth > 0 {
+            session.prompt(&depth, 0)?;
+        }
+
+        let t0 = Instant::now();
+        if t.n_prompt > 0 {
+            session.prompt(&prompt, t.n_depth as i32)?;
+        }
+        let prompt_done = t0.elapsed();
+        if t.n_gen > 0 {
+            session.generate(&gen, (t.n_depth + t.n_prompt) as i32, t0, &mut stamps)?;
+        }
+        let total = t0.elapsed();
+
+        let prompt_ns = prompt_done.as_nanos() as u64;
+        let total_ns = total.as_nanos() as u64;
+        samples.push(RepSample {
+            prompt_ns: (t.n_prompt > 0).then_some(prompt_ns),
+            gen_ns: (t.n_gen > 0).then_some(total_ns - prompt_ns),
+            total_ns,
+            gen_token_ns: stamps,
+        });
+        on_rep(rep + 1);
+    }
+    Ok(CaseRun {
+        case: case.clone(),
+        started_at,
+        samples,
+        complete,
+    })
+}

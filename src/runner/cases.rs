@@ -1,0 +1,192 @@
+//! Benchmark cases and how flag lists expand into them.
+
+use crate::engine::{ContextParams, ModelParams};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What a case measures, in llama-bench's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Test {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub n_depth: u32,
+}
+
+impl Test {
+    /// llama-bench's test name: `pp512`, `tg128`, `pp512+tg128`, with ` @ d4096` at depth.
+    pub fn name(&self) -> String {
+        let base = match (self.n_prompt, self.n_gen) {
+            (p, 0) => format!("pp{p}"),
+            (0, g) => format!("tg{g}"),
+            (p, g) => format!("pp{p}+tg{g}"),
+        };
+        if self.n_depth > 0 {
+            format!("{base} @ d{}", self.n_depth)
+        } else {
+            base
+        }
+    }
+
+    /// Tokens a repetition processes (prompt plus generated), the numerator of llama-bench's t/s.
+    pub fn n_tokens(&self) -> u64 {
+        self.n_prompt as u64 + self.n_gen as u64
+    }
+}
+
+/// One benchmark case: a model file, the engine parameters and the test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    pub model_path: PathBuf,
+    pub model: ModelParams,
+    pub context: ContextParams,
+    pub test: Test,
+    pub repetitions: u32,
+    pub warmup_runs: u32,
+    /// Seed of the random token ids fed to the model.
+    pub seed: u64,
+}
+
+/// Every list given on the command line; the cases are their cartesian product.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchGrid {
+    pub models: Vec<PathBuf>,
+    pub n_prompt: Vec<u32>,
+    pub n_gen: Vec<u32>,
+    pub pg: Vec<(u32, u32)>,
+    pub n_depth: Vec<u32>,
+    pub n_threads: Vec<u32>,
+    pub n_gpu_layers: Vec<u32>,
+    pub n_batch: Vec<u32>,
+    pub n_ubatch: Vec<u32>,
+    pub flash_attn: Vec<bool>,
+    pub no_kv_offload: Vec<bool>,
+    pub type_k: Vec<String>,
+    pub type_v: Vec<String>,
+    pub use_mmap: bool,
+    pub repetitions: u32,
+    pub warmup_runs: u32,
+    pub seed: u64,
+}
+
+/// Expands the grid in llama-bench's order: per model and parameter combination, the prompt tests, then the
+/// generation tests, then the combined ones, each at every depth. Zero-length tests are skipped.
+pub fn expand(g: &BenchGrid) -> Vec<Case> {
+    let mut tests = Vec::new();
+    for &d in &g.n_depth {
+        tests.extend(g.n_prompt.iter().filter(|&&p| p > 0).map(|&p| Test {
+            n_prompt: p,
+            n_gen: 0,
+            n_depth: d,
+        }));
+        tests.extend(g.n_gen.iter().filter(|&&n| n > 0).map(|&n| Test {
+            n_prompt: 0,
+            n_gen: n,
+            n_depth: d,
+        }));
+        tests.extend(g.pg.iter().filter(|(p, n)| p + n > 0).map(|&(p, n)| Test {
+            n_prompt: p,
+            n_gen: n,
+            n_depth: d,
+        }));
+    }
+    let mut cases = Vec::new();
+    for m in &g.models {
+        for &ngl in &g.n_gpu_layers {
+            for &nb in &g.n_batch {
+                for &nub in &g.n_ubatch {
+                    for tk in &g.type_k {
+                        for tv in &g.type_v {
+                            for &nkvo in &g.no_kv_offload {
+                                for &fa in &g.flash_attn {
+                                    for &nt in &g.n_threads {
+                                        for t in &tests {
+                                            cases.push(Case {
+                                                model_path: m.clone(),
+                                                model: ModelParams {
+                                                    n_gpu_layers: ngl,
+                                                    use_mmap: g.use_mmap,
+                                                },
+                                                context: ContextParams {
+                                                    n_ctx: t.n_prompt + t.n_gen + t.n_depth,
+                                                    n_batch: nb,
+                                                    n_ubatch: nub,
+                                                    n_threads: nt,
+                                                    flash_attn: fa,
+                                                    offload_kqv: !nkvo,
+                                                    type_k: tk.clone(),
+                                                    type_v: tv.clone(),
+                                                    n_seq_max: 1,
+                                                },
+                                                test: *t,
+                                                repetitions: g.repetitions,
+                                                warmup_runs: g.warmup_runs,
+                                                seed: g.seed,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> BenchGrid {
+        BenchGrid {
+            models: vec!["a.gguf".into(), "b.gguf".into()],
+            n_prompt: vec![512, 0],
+            n_gen: vec![128],
+            pg: vec![(512, 128)],
+            n_depth: vec![0, 4096],
+            n_threads: vec![1, 2],
+            n_gpu_layers: vec![99],
+            n_batch: vec![2048],
+            n_ubatch: vec![512],
+            flash_attn: vec![false],
+            no_kv_offload: vec![false],
+            type_k: vec!["f16".into()],
+            type_v: vec!["f16".into()],
+            use_mmap: true,
+            repetitions: 5,
+            warmup_runs: 1,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn lists_form_the_cartesian_product_without_empty_tests() {
+        let cases = expand(&grid());
+        // 2 models × 2 thread counts × (pp512, tg128, pp512+tg128) × 2 depths
+        assert_eq!(cases.len(), 2 * 2 * 3 * 2);
+        let names: Vec<String> = cases.iter().take(6).map(|c| c.test.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "pp512",
+                "tg128",
+                "pp512+tg128",
+                "pp512 @ d4096",
+                "tg128 @ d4096",
+                "pp512+tg128 @ d4096"
+            ]
+        );
+    }
+
+    #[test]
+    fn context_holds_depth_prompt_and_generation() {
+        let cases = expand(&grid());
+        let c = cases
+            .iter()
+            .find(|c| c.test.name() == "pp512+tg128 @ d4096")
+            .unwrap();
+        assert_eq!(c.context.n_ctx, 4096 + 512 + 128);
+    }
+}

@@ -1,0 +1,8 @@
+//! Running benchmark cases: the cartesian product of parameters (as llama-bench), warm-up, repetitions with a
+//! fresh KV cache each, and the raw samples they produce. Holds no global state: a case in, a case run out.
+
+pub mod bench;
+pub mod cases;
+
+pub use bench::{run_case, CaseRun, RepSample};
+pub use cases::{expand, BenchGrid, Case, Test};

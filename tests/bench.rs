@@ -1,0 +1,285 @@
+//! `bench` end to end on a synthesized model: the result file, its raw samples and the printed formats.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+fn sample_sd(xs: &[f64]) -> f64 {
+    let m = mean(xs);
+    (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() as f64 - 1.0)).sqrt()
+}
+
+#[test]
+fn synth_inspect_bench_result_file_figures_recompute_from_raw_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let out = dir.path().join("r.json");
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "32",
+            "-n",
+            "16",
+            "--pg",
+            "16,8",
+            "-d",
+            "0,8",
+            "-r",
+            "3",
+            "-t",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for test in [
+        "pp32",
+        "tg16",
+        "pp16+tg8",
+        "pp32 @ d8",
+        "tg16 @ d8",
+        "pp16+tg8 @ d8",
+    ] {
+        assert!(
+            table.contains(&format!("| {test} ")),
+            "{test} missing from:\n{table}"
+        );
+    }
+
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(file["schema_version"], 1);
+    assert_eq!(file["kind"], "bench");
+    assert_eq!(file["interrupted"], false);
+    assert!(file["host"]["cpu_logical_cpus"].as_u64().unwrap() >= 1);
+    assert!(file["build"]["system_info"]
+        .as_str()
+        .unwrap()
+        .contains("CPU"));
+    assert_eq!(file["models"][0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(file["parameters"]["repetitions"], 3);
+    let cases = file["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 6);
+    for c in cases {
+        let samples = c["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 3);
+        let n_tokens = c["n_prompt"].as_u64().unwrap() + c["n_gen"].as_u64().unwrap();
+        let ns: Vec<f64> = samples
+            .iter()
+            .map(|s| s["total_ns"].as_f64().unwrap())
+            .collect();
+        let ts: Vec<f64> = ns.iter().map(|ns| n_tokens as f64 * 1e9 / ns).collect();
+        assert_eq!(c["samples_ns"].as_array().unwrap().len(), 3);
+        assert!((c["avg_ts"].as_f64().unwrap() - mean(&ts)).abs() < 1e-9 * mean(&ts));
+        assert!(
+            (c["stddev_ts"].as_f64().unwrap() - sample_sd(&ts)).abs() < 1e-9 * mean(&ts).max(1.0)
+        );
+        assert_eq!(c["avg_ns"].as_f64().unwrap(), mean(&ns).round());
+        // per-token timestamps: one per generated token, increasing, inside the timed region
+        for s in samples {
+            let stamps: Vec<u64> = s["gen_token_ns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap())
+                .collect();
+            assert_eq!(stamps.len() as u64, c["n_gen"].as_u64().unwrap());
+            assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+            if let Some(last) = stamps.last() {
+                assert!(*last <= s["total_ns"].as_u64().unwrap());
+            }
+            if c["n_prompt"].as_u64().unwrap() > 0 {
+                assert!(s["prompt_ns"].as_u64().unwrap() <= s["total_ns"].as_u64().unwrap());
+            } else {
+                assert!(s["prompt_ns"].is_null());
+            }
+        }
+    }
+}
+
+#[test]
+fn json_output_uses_llama_bench_field_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "16",
+            "-n",
+            "4",
+            "-r",
+            "2",
+            "-t",
+            "1",
+            "-o",
+            "json",
+            "--results-dir",
+            "res",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("stdout is only JSON");
+    let records = v.as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    for key in [
+        "model_filename",
+        "model_type",
+        "model_size",
+        "model_n_params",
+        "n_threads",
+        "n_gpu_layers",
+        "n_batch",
+        "n_ubatch",
+        "n_prompt",
+        "n_gen",
+        "n_depth",
+        "avg_ns",
+        "stddev_ns",
+        "avg_ts",
+        "stddev_ts",
+        "samples_ns",
+        "samples_ts",
+        "type_k",
+        "type_v",
+        "flash_attn",
+        "test_time",
+        "cpu_info",
+        "backends",
+    ] {
+        assert!(records[0].get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(records[0]["n_prompt"], 16);
+    assert_eq!(records[1]["n_gen"], 4);
+    assert_eq!(records[0]["n_threads"], 1);
+    // the default result file went into --results-dir
+    let written: Vec<_> = std::fs::read_dir(dir.path().join("res")).unwrap().collect();
+    assert_eq!(written.len(), 1);
+
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "16",
+            "-n",
+            "0",
+            "-r",
+            "1",
+            "-t",
+            "1",
+            "-o",
+            "jsonl",
+            "--results-dir",
+            "res",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success());
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0]["stddev_ts"].is_null(),
+        "one repetition has no deviation"
+    );
+
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "16",
+            "-n",
+            "0",
+            "-r",
+            "2",
+            "-t",
+            "1",
+            "-o",
+            "csv",
+            "--results-dir",
+            "res",
+        ],
+        dir.path(),
+    );
+    let csv = stdout(&o);
+    assert!(
+        csv.starts_with("build_commit,build_number,cpu_info"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2);
+}
+
+#[test]
+fn models_are_named_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("models.toml"),
+        "[[model]]\nname = \"tiny-q4\"\nsynth = { shape = \"tiny\", type = \"q4_0\", seed = 2 }\n",
+    )
+    .unwrap();
+    let o = tokenmeter(
+        &[
+            "bench", "-m", "tiny-q4", "-p", "8", "-n", "0", "-r", "1", "-t", "1", "-o", "json",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v[0]["model_filename"]
+        .as_str()
+        .unwrap()
+        .ends_with("tiny-q4_0-seed2.gguf"));
+}
+
+#[test]
+fn a_wrong_configuration_value_names_file_and_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("models.toml"),
+        "[[model]]\nname = \"x\"\nsynth = { shape = \"tiny\", type = 4 }\n",
+    )
+    .unwrap();
+    let o = tokenmeter(&["bench", "-m", "x"], dir.path());
+    assert_one_line_error(&o, "models.toml:3");
+}
+
+#[test]
+fn bad_flag_values_are_rejected_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let m = model.to_str().unwrap();
+    assert_one_line_error(
+        &tokenmeter(&["bench", "-m", m, "--cache-type-k", "q9"], dir.path()),
+        "q9",
+    );
+    assert_one_line_error(
+        &tokenmeter(&["bench", "-m", m, "-o", "xml"], dir.path()),
+        "xml",
+    );
+    assert_one_line_error(
+        &tokenmeter(&["bench", "-m", m, "-b", "0"], dir.path()),
+        "batch",
+    );
+    assert_one_line_error(
+        &tokenmeter(&["bench", "-m", m, "--fa", "2"], dir.path()),
+        "flash",
+    );
+}
