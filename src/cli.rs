@@ -109,14 +109,15 @@ pub struct BenchArgs {
     /// Threads (default: physical cores)
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     pub threads: Option<Vec<u32>>,
-    /// Layers to offload to the GPU (default: all)
+    /// Layers to offload to the GPU; -1: all
     #[arg(
         long = "n-gpu-layers",
         visible_alias = "ngl",
         value_delimiter = ',',
-        default_value = "99"
+        default_value = "-1",
+        allow_negative_numbers = true
     )]
-    pub n_gpu_layers: Vec<u32>,
+    pub n_gpu_layers: Vec<i32>,
     /// Logical batch size
     #[arg(
         short = 'b',
@@ -133,14 +134,15 @@ pub struct BenchArgs {
         default_value = "512"
     )]
     pub ubatch_size: Vec<u32>,
-    /// Flash attention, 0 or 1 (list)
+    /// Flash attention: on, off or auto (also 1, 0, -1) (list)
     #[arg(
         long = "flash-attn",
         visible_alias = "fa",
         value_delimiter = ',',
-        default_value = "0"
+        default_value = "auto",
+        allow_hyphen_values = true
     )]
-    pub flash_attn: Vec<u8>,
+    pub flash_attn: Vec<String>,
     /// Keep the KV cache in host memory, 0 or 1 (list)
     #[arg(
         long = "no-kv-offload",

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod fsutil;
 pub mod gguf;
 pub mod report;
 pub mod results;

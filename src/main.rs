@@ -22,6 +22,18 @@ fn bool_list(flag: &str, v: &[u8]) -> Result<Vec<bool>, InputError> {
         .collect()
 }
 
+/// llama-bench's `-fa` values: on/1, off/0, auto/-1 (llama.cpp's `llama_flash_attn_type`).
+fn flash_attn(s: &str) -> Result<i8, InputError> {
+    match s {
+        "on" | "1" => Ok(1),
+        "off" | "0" => Ok(0),
+        "auto" | "-1" => Ok(-1),
+        _ => Err(InputError(format!(
+            "--flash-attn: expected on, off or auto, got '{s}'"
+        ))),
+    }
+}
+
 fn bench_options(
     a: BenchArgs,
     verbose: bool,
@@ -65,7 +77,11 @@ fn bench_options(
         n_gpu_layers: a.n_gpu_layers,
         n_batch: a.batch_size,
         n_ubatch: a.ubatch_size,
-        flash_attn: bool_list("--flash-attn", &a.flash_attn)?,
+        flash_attn: a
+            .flash_attn
+            .iter()
+            .map(|s| flash_attn(s))
+            .collect::<Result<_, _>>()?,
         no_kv_offload: bool_list("--no-kv-offload", &a.no_kv_offload)?,
         type_k: a.cache_type_k,
         type_v: a.cache_type_v,

@@ -279,7 +279,7 @@ fn bad_flag_values_are_rejected_with_exit_2() {
         "batch",
     );
     assert_one_line_error(
-        &tokenmeter(&["bench", "-m", m, "--fa", "2"], dir.path()),
+        &tokenmeter(&["bench", "-m", m, "--fa", "sometimes"], dir.path()),
         "flash",
     );
 }

@@ -29,10 +29,11 @@ pub struct BenchOptions {
     pub repetitions: u32,
     /// `None`: the physical core count.
     pub n_threads: Option<Vec<u32>>,
-    pub n_gpu_layers: Vec<u32>,
+    pub n_gpu_layers: Vec<i32>,
     pub n_batch: Vec<u32>,
     pub n_ubatch: Vec<u32>,
-    pub flash_attn: Vec<bool>,
+    /// llama.cpp's flash attention type: -1 auto, 0 off, 1 on.
+    pub flash_attn: Vec<i8>,
     pub no_kv_offload: Vec<bool>,
     pub type_k: Vec<String>,
     pub type_v: Vec<String>,

@@ -138,7 +138,8 @@ pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
 /// Model loading options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ModelParams {
-    pub n_gpu_layers: u32,
+    /// Layers offloaded to the GPU; negative: all.
+    pub n_gpu_layers: i32,
     pub use_mmap: bool,
 }
 
@@ -158,7 +159,7 @@ pub struct Model {
 pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Model, EngineError> {
     let b = backend(verbose)?;
     let mp = LlamaModelParams::default()
-        .with_n_gpu_layers(params.n_gpu_layers)
+        .with_n_gpu_layers(u32::try_from(params.n_gpu_layers).unwrap_or(u32::MAX))
         .with_use_mmap(params.use_mmap);
     let model = LlamaModel::load_from_file(b, path, &mp).map_err(|_| EngineError::Load {
         path: path.display().to_string(),
@@ -215,7 +216,8 @@ pub struct ContextParams {
     pub n_batch: u32,
     pub n_ubatch: u32,
     pub n_threads: u32,
-    pub flash_attn: bool,
+    /// llama.cpp's `llama_flash_attn_type`: -1 auto, 0 disabled, 1 enabled.
+    pub flash_attn: i8,
     pub offload_kqv: bool,
     pub type_k: String,
     pub type_v: String,
@@ -239,10 +241,10 @@ pub fn new_session<'m>(model: &'m Model, p: &ContextParams) -> Result<Session<'m
     };
     let type_k = cache_type(&p.type_k).ok_or_else(err)?;
     let type_v = cache_type(&p.type_v).ok_or_else(err)?;
-    let fa = if p.flash_attn {
-        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
-    } else {
-        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+    let fa = match p.flash_attn {
+        1 => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        0 => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        _ => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
     };
     let cp = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(p.n_ctx))

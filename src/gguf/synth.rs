@@ -467,12 +467,7 @@ pub fn write(spec: &SynthSpec, path: &Path) -> Result<SynthPlan, SynthError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(io_err)?;
-    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err)?;
+    let tmp = crate::fsutil::temp_beside(path).map_err(io_err)?;
     let file = io::BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io_err)?);
     let tensors = plan_tensors(spec);
     let mut w = GGUFStreamWriter::new(file);
@@ -484,11 +479,8 @@ pub fn write(spec: &SynthSpec, path: &Path) -> Result<SynthPlan, SynthError> {
     }
     w.finalize().map_err(gguf_err)?;
     let file = w.into_inner();
-    file.into_inner()
-        .map_err(|e| io_err(e.into_error()))?
-        .sync_all()
-        .map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    file.into_inner().map_err(|e| io_err(e.into_error()))?;
+    crate::fsutil::persist(tmp, path).map_err(io_err)?;
     Ok(plan(spec))
 }
 

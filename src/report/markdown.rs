@@ -21,7 +21,7 @@ const OPTIONAL: &[Column] = &[
     ("n_ubatch", |r| r.n_ubatch.to_string(), Some("512")),
     ("type_k", |r| r.type_k.clone(), Some("f16")),
     ("type_v", |r| r.type_v.clone(), Some("f16")),
-    ("fa", |r| u8::from(r.flash_attn).to_string(), Some("0")),
+    ("fa", |r| r.flash_attn.to_string(), Some("-1")),
     ("nkvo", |r| u8::from(r.no_kv_offload).to_string(), Some("0")),
     ("mmap", |r| u8::from(r.use_mmap).to_string(), Some("1")),
 ];

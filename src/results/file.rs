@@ -8,7 +8,6 @@ use crate::gguf::inspect::TypeShare;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Version of the result file schema this build writes and reads. Golden files per version live in
@@ -105,26 +104,11 @@ pub fn default_path(dir: &Path, date: DateTime<Utc>, host: Option<&str>, model: 
     path
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a reader never
-/// sees a partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 impl ResultFile {
     pub fn write(&self, path: &Path) -> Result<(), ResultFileError> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("result file serializes");
         bytes.push(b'\n');
-        write_atomic(path, &bytes).map_err(|e| ResultFileError::Io {
+        crate::fsutil::write_atomic(path, &bytes).map_err(|e| ResultFileError::Io {
             path: path.to_path_buf(),
             what: format!("cannot write: {e}"),
         })

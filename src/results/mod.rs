@@ -6,9 +6,7 @@ pub mod provenance;
 pub mod record;
 pub mod warnings;
 
-pub use file::{
-    default_path, read_result, write_atomic, ModelEntry, ResultFile, ToolInfo, SCHEMA_VERSION,
-};
+pub use file::{default_path, read_result, ModelEntry, ResultFile, ToolInfo, SCHEMA_VERSION};
 pub use provenance::HostInfo;
 pub use record::{summarize, CaseRecord, Summary};
 pub use warnings::Warning;

@@ -51,9 +51,10 @@ pub struct CaseRecord {
     pub n_threads: u32,
     pub type_k: String,
     pub type_v: String,
-    pub n_gpu_layers: u32,
+    pub n_gpu_layers: i32,
     pub no_kv_offload: bool,
-    pub flash_attn: bool,
+    /// -1 auto, 0 off, 1 on (llama-bench's integer).
+    pub flash_attn: i8,
     pub use_mmap: bool,
     pub embeddings: bool,
     pub n_prompt: u32,
