@@ -212,8 +212,7 @@ cmake_args=(
     -DLLAMA_CURL=OFF
     -DLLAMA_OPENSSL=OFF
     -DLLAMA_TOOLS_INSTALL=OFF
-    # The copy sits inside tokenmeter's git repository: name the build after the crate
-    # instead of letting llama.cpp read tokenmeter's commit as its own.
+    # The copy has no git history of its own: name the build after the crate.
     -DLLAMA_BUILD_COMMIT="$sys_version"
     -DLLAMA_BUILD_NUMBER=0
 )
@@ -229,7 +228,9 @@ if [[ -f "$CMAKE_BUILD/CMakeCache.txt" && "$(cat "$args_file" 2>/dev/null)" != "
     rm -f "$CMAKE_BUILD/CMakeCache.txt"
 fi
 mkdir -p "$CMAKE_BUILD"
-cmake -S "$LLAMA_DIR" -B "$CMAKE_BUILD" "${cmake_args[@]}" >&2
+# The ceiling keeps git (asked by llama.cpp and ggml for their commit) out of tokenmeter's repository.
+GIT_CEILING_DIRECTORIES="$(dirname "$LLAMA_DIR")" \
+    cmake -S "$LLAMA_DIR" -B "$CMAKE_BUILD" "${cmake_args[@]}" >&2
 printf '%s' "${cmake_args[*]}" >"$args_file"
 
 jobs="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
