@@ -2,8 +2,11 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
+use std::sync::atomic::AtomicBool;
+use tokenmeter::engine::{BatchDecoder, BatchToken, EngineError};
 use tokenmeter::gguf::{synth, Shape, ShapeOverrides, SynthSpec, WeightType};
 use tokenmeter::results::summarize;
+use tokenmeter::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use tokenmeter::runner::{RepSample, Test};
 
 fn summary(c: &mut Criterion) {
@@ -39,5 +42,48 @@ fn planning(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, summary, planning);
+/// A decoder that does no work: what remains is the load generator's own cost (scheduling, batch building,
+/// timestamps, histogram recording).
+struct NoWork {
+    n_batch: usize,
+}
+
+impl BatchDecoder for NoWork {
+    fn n_batch(&self) -> usize {
+        self.n_batch
+    }
+    fn decode(&mut self, tokens: &[BatchToken]) -> Result<(), EngineError> {
+        black_box(tokens);
+        Ok(())
+    }
+    fn release(&mut self, seq: i32) {
+        black_box(seq);
+    }
+}
+
+fn load_harness(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load harness");
+    for concurrency in [1u32, 8] {
+        let spec = LevelSpec {
+            arrivals: Arrivals::Closed { concurrency },
+            input_tokens: Lengths::Fixed(16),
+            output_tokens: Lengths::Fixed(64),
+            requests: Some(16),
+            duration_ns: None,
+            seed: 1,
+        };
+        // throughput in generated tokens: criterion then reports the harness cost per output token
+        group.throughput(criterion::Throughput::Elements(16 * 64));
+        group.bench_function(format!("c={concurrency}, 16 requests x 64 tokens"), |b| {
+            let stop = AtomicBool::new(false);
+            b.iter(|| {
+                let mut d = NoWork { n_batch: 2048 };
+                run_level(&mut d, &spec, 512, &stop, |_| {}).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, summary, planning, load_harness);
 criterion_main!(benches);

@@ -25,6 +25,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Benchmark prompt processing and generation (llama-bench's tests, in-process)
     Bench(Box<BenchArgs>),
+    /// Serve simulated requests with continuous batching: latency percentiles and throughput per load level
+    Load(Box<LoadArgs>),
 }
 
 #[derive(Args)]
@@ -103,9 +105,21 @@ pub struct BenchArgs {
         default_value = "0"
     )]
     pub n_depth: Vec<u32>,
-    /// Repetitions per case
+    /// Repetitions per case (fixed count; see --target-ci for adaptive repetitions)
     #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
     pub repetitions: u32,
+    /// Repeat until the 95% confidence interval of the mean t/s is within this (e.g. 2%)
+    #[arg(long = "target-ci")]
+    pub target_ci: Option<String>,
+    /// With --target-ci: fewest repetitions
+    #[arg(long = "min-runs", default_value_t = 3)]
+    pub min_runs: u32,
+    /// With --target-ci: most repetitions
+    #[arg(long = "max-runs", default_value_t = 30)]
+    pub max_runs: u32,
+    /// With --target-ci: stop repeating a case after this long (e.g. 60s, 5m)
+    #[arg(long = "max-time")]
+    pub max_time: Option<String>,
     /// Threads (default: physical cores)
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     pub threads: Option<Vec<u32>>,
@@ -183,6 +197,84 @@ pub struct BenchArgs {
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
     /// Result file (default: results/<date>-<host>-<model>.json)
+    #[arg(long = "out")]
+    pub out: Option<PathBuf>,
+    /// Directory for result files
+    #[arg(long = "results-dir", default_value = "results")]
+    pub results_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Model file or [[model]] name from models.toml; none: the embedded default model
+    #[arg(short = 'm', long = "model")]
+    pub model: Option<String>,
+    /// Configuration file (default: ./models.toml when present)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Closed loop: requests kept in flight, one level per value (default 1,2,4,8)
+    #[arg(short = 'c', long = "concurrency", value_delimiter = ',')]
+    pub concurrency: Vec<u32>,
+    /// Open loop: Poisson arrival rates in requests/s, one level per value
+    #[arg(long = "rate", value_delimiter = ',')]
+    pub rate: Vec<f64>,
+    /// Open loop: parallel sequence slots serving the arrivals
+    #[arg(long = "parallel")]
+    pub parallel: Option<u32>,
+    /// Prompt tokens per request: N, a range A..B or a list A,B,C
+    #[arg(long = "input-tokens", default_value = "128")]
+    pub input_tokens: String,
+    /// Output tokens per request: N, a range A..B or a list A,B,C
+    #[arg(long = "output-tokens", default_value = "128")]
+    pub output_tokens: String,
+    /// Requests per level (default: four per slot unless --duration is given)
+    #[arg(long = "requests")]
+    pub requests: Option<u32>,
+    /// Length of each level (e.g. 30s, 2m); requests still running then are reported as not completed
+    #[arg(long = "duration")]
+    pub duration: Option<String>,
+    /// Latency objective, e.g. ttft_p95=500ms,itl_p95=50ms
+    #[arg(long = "slo")]
+    pub slo: Option<String>,
+    /// Threads (default: physical cores)
+    #[arg(short = 't', long = "threads")]
+    pub threads: Option<u32>,
+    /// Layers to offload to the GPU; -1: all
+    #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = -1, allow_negative_numbers = true)]
+    pub n_gpu_layers: i32,
+    /// Logical batch size
+    #[arg(short = 'b', long = "batch-size", default_value_t = 2048)]
+    pub batch_size: u32,
+    /// Physical batch size
+    #[arg(long = "ubatch-size", visible_alias = "ub", default_value_t = 512)]
+    pub ubatch_size: u32,
+    /// Flash attention: on, off or auto
+    #[arg(
+        long = "flash-attn",
+        visible_alias = "fa",
+        default_value = "auto",
+        allow_hyphen_values = true
+    )]
+    pub flash_attn: String,
+    /// Keep the KV cache in host memory, 0 or 1
+    #[arg(long = "no-kv-offload", visible_alias = "nkvo", default_value_t = 0)]
+    pub no_kv_offload: u8,
+    /// KV cache type for K
+    #[arg(long = "cache-type-k", visible_alias = "ctk", default_value = "f16")]
+    pub cache_type_k: String,
+    /// KV cache type for V
+    #[arg(long = "cache-type-v", visible_alias = "ctv", default_value = "f16")]
+    pub cache_type_v: String,
+    /// Memory-map the model, 0 or 1
+    #[arg(long = "mmap", default_value_t = 1)]
+    pub mmap: u8,
+    /// Seed of request lengths, arrivals and token ids
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format on stdout: md, csv, json, jsonl
+    #[arg(short = 'o', long = "output", default_value = "md")]
+    pub output: String,
+    /// Result file (default: results/<date>-<host>-<model>-load.json)
     #[arg(long = "out")]
     pub out: Option<PathBuf>,
     /// Directory for result files

@@ -3,24 +3,18 @@
 mod cli;
 
 use clap::Parser;
-use cli::{BenchArgs, Cli, Command};
+use cli::{BenchArgs, Cli, Command, LoadArgs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokenmeter::commands::{self, bench::BenchOptions, synth::SynthOptions, InputError};
+use tokenmeter::commands::bench::{BenchOptions, EngineOptions};
+use tokenmeter::commands::load::LoadOptions;
+use tokenmeter::commands::{self, synth::SynthOptions, InputError};
 use tokenmeter::engine::EngineError;
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
-
-fn bool_list(flag: &str, v: &[u8]) -> Result<Vec<bool>, InputError> {
-    v.iter()
-        .map(|&x| match x {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(InputError(format!("{flag}: expected 0 or 1, got {x}"))),
-        })
-        .collect()
-}
+use tokenmeter::runner::load::Lengths;
+use tokenmeter::stats::StopRule;
 
 /// llama-bench's `-fa` values: on/1, off/0, auto/-1 (llama.cpp's `llama_flash_attn_type`).
 fn flash_attn(s: &str) -> Result<i8, InputError> {
@@ -34,17 +28,99 @@ fn flash_attn(s: &str) -> Result<i8, InputError> {
     }
 }
 
+/// `2%` or `0.02`.
+fn fraction(flag: &str, s: &str) -> Result<f64, InputError> {
+    let bad = || {
+        InputError(format!(
+            "{flag}: expected a percentage such as 2%, got '{s}'"
+        ))
+    };
+    match s.trim().strip_suffix('%') {
+        Some(p) => p
+            .trim()
+            .parse::<f64>()
+            .map(|x| x / 100.0)
+            .map_err(|_| bad()),
+        None => s.trim().parse::<f64>().map_err(|_| bad()),
+    }
+}
+
+fn duration(flag: &str, s: &str) -> Result<std::time::Duration, InputError> {
+    humantime::parse_duration(s).map_err(|e| {
+        InputError(format!(
+            "{flag}: '{s}' is not a duration such as 30s or 2m ({e})"
+        ))
+    })
+}
+
+fn format(s: &str) -> Result<Format, InputError> {
+    Format::parse(s).ok_or_else(|| {
+        InputError(format!(
+            "-o/--output: unknown format '{s}' (expected md, csv, json, jsonl)"
+        ))
+    })
+}
+
+fn zero_or_one(flag: &str, v: u8) -> Result<bool, InputError> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(InputError(format!("{flag}: expected 0 or 1, got {v}"))),
+    }
+}
+
+fn load_options(
+    a: LoadArgs,
+    verbose: bool,
+    stop: Arc<AtomicBool>,
+) -> Result<LoadOptions, InputError> {
+    let lengths =
+        |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
+    Ok(LoadOptions {
+        model: a.model,
+        config: a.config,
+        concurrency: a.concurrency,
+        rates: a.rate,
+        parallel: a.parallel,
+        input_tokens: lengths("--input-tokens", &a.input_tokens)?,
+        output_tokens: lengths("--output-tokens", &a.output_tokens)?,
+        requests: a.requests,
+        duration: a
+            .duration
+            .as_deref()
+            .map(|d| duration("--duration", d))
+            .transpose()?,
+        slo: match a.slo.as_deref() {
+            Some(s) => tokenmeter::results::load::parse_slo(s)
+                .map_err(|e| InputError(format!("--slo: {e}")))?,
+            None => Vec::new(),
+        },
+        engine: EngineOptions {
+            n_threads: a.threads,
+            n_gpu_layers: a.n_gpu_layers,
+            n_batch: a.batch_size,
+            n_ubatch: a.ubatch_size,
+            flash_attn: flash_attn(&a.flash_attn)?,
+            no_kv_offload: zero_or_one("--no-kv-offload", a.no_kv_offload)?,
+            type_k: a.cache_type_k,
+            type_v: a.cache_type_v,
+            use_mmap: zero_or_one("--mmap", a.mmap)?,
+        },
+        seed: a.seed,
+        out: a.out,
+        results_dir: a.results_dir,
+        verbose,
+        command_line: std::env::args().collect(),
+        stop,
+    })
+}
+
 fn bench_options(
     a: BenchArgs,
     verbose: bool,
     stop: Arc<AtomicBool>,
 ) -> Result<BenchOptions, InputError> {
-    let format = Format::parse(&a.output).ok_or_else(|| {
-        InputError(format!(
-            "-o/--output: unknown format '{}' (expected md, csv, json, jsonl)",
-            a.output
-        ))
-    })?;
+    let format = format(&a.output)?;
     let pg =
         a.pg.iter()
             .map(|s| {
@@ -59,12 +135,6 @@ fn bench_options(
                 Ok((num(p)?, num(n)?))
             })
             .collect::<Result<Vec<_>, InputError>>()?;
-    if a.mmap > 1 {
-        return Err(InputError(format!(
-            "--mmap: expected 0 or 1, got {}",
-            a.mmap
-        )));
-    }
     Ok(BenchOptions {
         models: a.models,
         config: a.config,
@@ -72,7 +142,19 @@ fn bench_options(
         n_gen: a.n_gen,
         pg,
         n_depth: a.n_depth,
-        repetitions: a.repetitions,
+        stop_rule: match a.target_ci.as_deref() {
+            None => StopRule::fixed(a.repetitions),
+            Some(t) => StopRule {
+                target_rel_ci: Some(fraction("--target-ci", t)?),
+                min_runs: a.min_runs,
+                max_runs: a.max_runs,
+                max_time_ns: a
+                    .max_time
+                    .as_deref()
+                    .map(|d| duration("--max-time", d).map(|d| d.as_nanos() as u64))
+                    .transpose()?,
+            },
+        },
         n_threads: a.threads,
         n_gpu_layers: a.n_gpu_layers,
         n_batch: a.batch_size,
@@ -82,10 +164,14 @@ fn bench_options(
             .iter()
             .map(|s| flash_attn(s))
             .collect::<Result<_, _>>()?,
-        no_kv_offload: bool_list("--no-kv-offload", &a.no_kv_offload)?,
+        no_kv_offload: a
+            .no_kv_offload
+            .iter()
+            .map(|&v| zero_or_one("--no-kv-offload", v))
+            .collect::<Result<_, _>>()?,
         type_k: a.cache_type_k,
         type_v: a.cache_type_v,
-        use_mmap: a.mmap == 1,
+        use_mmap: zero_or_one("--mmap", a.mmap)?,
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
         format,
@@ -116,6 +202,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run: a.dry_run,
         }),
         Command::Inspect(a) => commands::inspect::run(&a.file, a.json),
+        Command::Load(a) => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
+            let fmt = format(&a.output)?;
+            let opts = load_options(*a, cli.verbose, stop)?;
+            let outcome = commands::load::run(&opts)?;
+            let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
+            print!("{}", tokenmeter::report::load::render(fmt, sweep));
+            for w in &outcome.result.warnings {
+                eprintln!("warning: {w}");
+            }
+            eprintln!("results: {}", outcome.result_path.display());
+            if outcome.result.interrupted {
+                return Err(InputError(format!(
+                    "interrupted (Ctrl-C): {} level(s) measured and saved to {}",
+                    sweep.levels.len(),
+                    outcome.result_path.display()
+                ))
+                .into());
+            }
+            Ok(())
+        }
         Command::Bench(a) => {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();

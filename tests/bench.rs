@@ -57,7 +57,7 @@ fn synth_inspect_bench_result_file_figures_recompute_from_raw_samples() {
     }
 
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(file["schema_version"], 1);
+    assert_eq!(file["schema_version"], 2);
     assert_eq!(file["kind"], "bench");
     assert_eq!(file["interrupted"], false);
     assert!(file["host"]["cpu_logical_cpus"].as_u64().unwrap() >= 1);
@@ -66,7 +66,7 @@ fn synth_inspect_bench_result_file_figures_recompute_from_raw_samples() {
         .unwrap()
         .contains("CPU"));
     assert_eq!(file["models"][0]["sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(file["parameters"]["repetitions"], 3);
+    assert_eq!(file["parameters"]["stop_rule"]["max_runs"], 3);
     let cases = file["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
     for c in cases {
@@ -225,6 +225,57 @@ fn json_output_uses_llama_bench_field_names() {
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 2);
+}
+
+#[test]
+fn adaptive_repetitions_report_their_interval_and_why_they_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "16",
+            "-n",
+            "8",
+            "-t",
+            "1",
+            "--target-ci",
+            "50%",
+            "--min-runs",
+            "2",
+            "--max-runs",
+            "4",
+            "-o",
+            "json",
+            "--results-dir",
+            "res",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for c in v.as_array().unwrap() {
+        let reps = c["repetitions"].as_u64().unwrap();
+        assert!((2..=4).contains(&reps), "{reps}");
+        assert_eq!(c["samples"].as_array().unwrap().len() as u64, reps);
+        assert_eq!(c["target_ci95_rel"], 0.5);
+        let reason = c["stop_reason"].as_str().unwrap();
+        let ci = c["ci95_rel_half_width"].as_f64().unwrap();
+        match reason {
+            "target_met" => assert!(ci <= 0.5),
+            "max_runs_target_not_met" => assert!(ci > 0.5 && reps == 4),
+            other => panic!("unexpected stop reason {other}"),
+        }
+    }
+    // generation cases carry latency distributions with one ITL per token gap
+    let tg = &v[1];
+    let reps = tg["repetitions"].as_u64().unwrap();
+    assert_eq!(tg["itl_ms"]["count"].as_u64().unwrap(), reps * 7);
+    assert_eq!(tg["ttft_ms"]["count"].as_u64().unwrap(), reps);
+    assert!(tg["ttft_ms"]["max"].as_f64().unwrap() <= tg["e2e_ms"]["max"].as_f64().unwrap());
 }
 
 #[test]

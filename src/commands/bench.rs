@@ -13,6 +13,7 @@ use crate::results::{
     SCHEMA_VERSION,
 };
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun};
+use crate::stats::StopRule;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,8 @@ pub struct BenchOptions {
     pub n_gen: Vec<u32>,
     pub pg: Vec<(u32, u32)>,
     pub n_depth: Vec<u32>,
-    pub repetitions: u32,
+    /// Fixed repetitions (`-r`) or adaptive ones (`--target-ci`).
+    pub stop_rule: StopRule,
     /// `None`: the physical core count.
     pub n_threads: Option<Vec<u32>>,
     pub n_gpu_layers: Vec<i32>,
@@ -50,33 +52,66 @@ pub struct BenchOptions {
     pub stop: Arc<AtomicBool>,
 }
 
+/// Engine flags with one value each, as `load` takes them.
+pub struct EngineOptions {
+    /// `None`: the physical core count.
+    pub n_threads: Option<u32>,
+    pub n_gpu_layers: i32,
+    pub n_batch: u32,
+    pub n_ubatch: u32,
+    pub flash_attn: i8,
+    pub no_kv_offload: bool,
+    pub type_k: String,
+    pub type_v: String,
+    pub use_mmap: bool,
+}
+
+fn at_least_one(flag: &str, v: &[u32]) -> Result<(), InputError> {
+    if v.contains(&0) {
+        Err(InputError(format!("{flag}: values must be at least 1")))
+    } else {
+        Ok(())
+    }
+}
+
+fn cache_types(flag: &str, list: &[String]) -> Result<(), InputError> {
+    match list.iter().find(|t| !engine::is_cache_type(t)) {
+        Some(bad) => Err(InputError(format!(
+            "{flag}: unknown cache type '{bad}' (expected one of: {})",
+            engine::CACHE_TYPES.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub fn check_engine(e: &EngineOptions) -> Result<(), InputError> {
+    at_least_one("-b/--batch-size", &[e.n_batch])?;
+    at_least_one("--ubatch-size", &[e.n_ubatch])?;
+    at_least_one("-t/--threads", e.n_threads.as_slice())?;
+    cache_types("--cache-type-k", std::slice::from_ref(&e.type_k))?;
+    cache_types("--cache-type-v", std::slice::from_ref(&e.type_v))
+}
+
 fn check(opts: &BenchOptions) -> Result<(), InputError> {
-    let zero = |flag: &str, v: &[u32]| {
-        if v.contains(&0) {
-            Err(InputError(format!("{flag}: values must be at least 1")))
-        } else {
-            Ok(())
-        }
-    };
-    zero("-b/--batch-size", &opts.n_batch)?;
-    zero("--ubatch-size", &opts.n_ubatch)?;
+    at_least_one("-b/--batch-size", &opts.n_batch)?;
+    at_least_one("--ubatch-size", &opts.n_ubatch)?;
     if let Some(t) = &opts.n_threads {
-        zero("-t/--threads", t)?;
+        at_least_one("-t/--threads", t)?;
     }
-    if opts.repetitions == 0 {
-        return Err(InputError("-r/--repetitions: must be at least 1".into()));
+    let rule = &opts.stop_rule;
+    if rule.max_runs == 0 || rule.min_runs > rule.max_runs {
+        return Err(InputError(format!(
+            "repetitions: need 1 <= --min-runs ({}) <= --max-runs ({})",
+            rule.min_runs, rule.max_runs
+        )));
     }
-    for (flag, list) in [
-        ("--cache-type-k", &opts.type_k),
-        ("--cache-type-v", &opts.type_v),
-    ] {
-        if let Some(bad) = list.iter().find(|t| !engine::is_cache_type(t)) {
-            return Err(InputError(format!(
-                "{flag}: unknown cache type '{bad}' (expected one of: {})",
-                engine::CACHE_TYPES.join(", ")
-            )));
-        }
+    if rule.target_rel_ci.is_some_and(|t| !(t > 0.0 && t < 1.0)) {
+        return Err(InputError(
+            "--target-ci: expected a percentage between 0% and 100%, e.g. 2%".into(),
+        ));
     }
+    cache_types("--cache-type-k", &opts.type_k)?;
+    cache_types("--cache-type-v", &opts.type_v)?;
     let tests = opts.n_prompt.iter().chain(&opts.n_gen).any(|&x| x > 0)
         || opts.pg.iter().any(|(p, n)| p + n > 0);
     if !tests {
@@ -87,7 +122,7 @@ fn check(opts: &BenchOptions) -> Result<(), InputError> {
     Ok(())
 }
 
-fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
+pub fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
     let info = read_model_info(path)?;
     Ok(ModelEntry {
         path: path.display().to_string(),
@@ -100,7 +135,8 @@ fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
     })
 }
 
-fn backends(build: &BuildInfo) -> String {
+/// llama-bench's `backends`: the non-CPU backends with devices, or "CPU".
+pub fn backends_of(build: &BuildInfo) -> String {
     let mut names: Vec<&str> = build
         .devices
         .iter()
@@ -134,7 +170,7 @@ fn record(
         build_number: None,
         cpu_info: host.cpu_model.clone().unwrap_or_default(),
         gpu_info: gpus.join(", "),
-        backends: backends(build),
+        backends: backends_of(build),
         model_filename: entry.path.clone(),
         model_type: model.desc.clone(),
         model_size: model.size_bytes,
@@ -157,7 +193,9 @@ fn record(
         test: c.test.name(),
         model_sha256: entry.sha256.clone(),
         n_ctx: c.context.n_ctx,
-        repetitions: c.repetitions,
+        repetitions: run.samples.len() as u32,
+        stop_reason: run.stop_reason,
+        target_ci95_rel: c.stop_rule.target_rel_ci,
         warmup_runs: c.warmup_runs,
         seed: c.seed,
         complete: run.complete,
@@ -222,7 +260,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         type_k: opts.type_k.clone(),
         type_v: opts.type_v.clone(),
         use_mmap: opts.use_mmap,
-        repetitions: opts.repetitions,
+        stop_rule: opts.stop_rule,
         warmup_runs: opts.warmup_runs,
         seed: opts.seed,
     };
@@ -301,6 +339,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         models: entries,
         parameters: serde_json::to_value(&grid)?,
         cases: records,
+        load: None,
         warnings,
     };
     if !result.cases.is_empty() || failure.is_none() {
@@ -340,7 +379,7 @@ fn run_one(
     );
     bar.set_message(format!("{label} (warm-up)"));
     let run = run_case(model, case, &opts.stop, |done| {
-        bar.set_message(format!("{label} (rep {done}/{})", case.repetitions));
+        bar.set_message(format!("{label} (rep {done}/{})", case.stop_rule.max_runs));
     })
     .map_err(|e: EngineError| anyhow::Error::new(e))?;
     Ok((run, model.desc.clone()))

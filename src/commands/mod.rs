@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod inspect;
+pub mod load;
 pub mod models;
 pub mod synth;
 

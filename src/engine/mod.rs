@@ -259,10 +259,12 @@ pub fn new_session<'m>(model: &'m Model, p: &ContextParams) -> Result<Session<'m
         .with_n_seq_max(p.n_seq_max)
         .with_embeddings(false);
     let ctx = model.model.new_context(b, cp).map_err(|_| err())?;
+    // llama.cpp caps the logical batch at the context size: batches are cut to what it really accepts.
+    let n_batch = (ctx.n_batch() as usize).max(1);
     Ok(Session {
         ctx,
-        batch: LlamaBatch::new(p.n_batch.max(1) as usize, p.n_seq_max.max(1) as i32),
-        n_batch: p.n_batch.max(1) as usize,
+        batch: LlamaBatch::new(n_batch, 1),
+        n_batch,
     })
 }
 
@@ -325,6 +327,51 @@ impl Session<'_> {
             *stamp = t0.elapsed().as_nanos() as u64;
         }
         Ok(())
+    }
+}
+
+/// One token of a multi-sequence batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchToken {
+    pub token: i32,
+    pub pos: i32,
+    pub seq: i32,
+    /// Whether this token's logits (the next token's distribution) are computed.
+    pub logits: bool,
+}
+
+/// What the load generator drives: one decode call over tokens of several sequences, and freeing a finished
+/// sequence's KV cells. `Session` is the llama.cpp implementation.
+pub trait BatchDecoder {
+    /// Most tokens one `decode` call takes.
+    fn n_batch(&self) -> usize;
+    fn decode(&mut self, tokens: &[BatchToken]) -> Result<(), EngineError>;
+    fn release(&mut self, seq: i32);
+}
+
+impl BatchDecoder for Session<'_> {
+    fn n_batch(&self) -> usize {
+        self.n_batch
+    }
+
+    fn decode(&mut self, tokens: &[BatchToken]) -> Result<(), EngineError> {
+        self.batch.clear();
+        for t in tokens {
+            self.batch
+                .add(LlamaToken(t.token), t.pos, &[t.seq], t.logits)
+                .expect("caller keeps batches within n_batch");
+        }
+        let pos = tokens.first().map_or(0, |t| t.pos);
+        self.ctx
+            .decode(&mut self.batch)
+            .map_err(|e| decode_error(e, pos))?;
+        self.ctx.synchronize();
+        Ok(())
+    }
+
+    fn release(&mut self, seq: i32) {
+        // Removing a whole sequence cannot fail for a valid, non-negative id.
+        let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod csv;
 mod json;
+pub mod load;
 mod markdown;
 
 use crate::results::CaseRecord;

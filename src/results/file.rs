@@ -1,5 +1,6 @@
 //! The result file: schema, atomic write (temporary file + rename) and reading with a version check.
 
+use super::load::LoadSweep;
 use super::provenance::HostInfo;
 use super::record::CaseRecord;
 use super::warnings::Warning;
@@ -10,9 +11,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Version of the result file schema this build writes and reads. Golden files per version live in
-/// `tests/golden/`; a change to the schema bumps this and adds a migration in `read_result`.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the result file schema this build writes. Golden files per version live in `tests/golden/`; a
+/// change to the schema bumps this and adds a migration in `read_result`.
+///
+/// - 1: `bench` cases with llama-bench's fields and raw samples.
+/// - 2: adds per-case latency distributions (`ttft_ms`, `itl_ms`, `e2e_ms`), the confidence interval and stop
+///   reason of adaptive repetitions, and `load` (serving sweeps with per-request samples).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
@@ -48,7 +53,7 @@ pub struct ModelEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultFile {
     pub schema_version: u32,
-    /// What produced the file: "bench".
+    /// What produced the file: "bench" or "load".
     pub kind: String,
     pub tokenmeter: ToolInfo,
     pub command_line: Vec<String>,
@@ -61,6 +66,8 @@ pub struct ResultFile {
     /// Every run parameter as given (lists before expansion).
     pub parameters: serde_json::Value,
     pub cases: Vec<CaseRecord>,
+    /// A `load` sweep (absent for `bench`).
+    pub load: Option<LoadSweep>,
     pub warnings: Vec<Warning>,
 }
 
@@ -130,11 +137,54 @@ pub fn read_result(path: &Path) -> Result<ResultFile, ResultFileError> {
         .get("schema_version")
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| parse("no schema_version".into()))?;
-    if version != SCHEMA_VERSION as u64 {
-        return Err(ResultFileError::Version {
-            path: path.to_path_buf(),
-            found: version,
-        });
-    }
+    let value = match version {
+        1 => migrate_v1(value).map_err(parse)?,
+        v if v == SCHEMA_VERSION as u64 => value,
+        found => {
+            return Err(ResultFileError::Version {
+                path: path.to_path_buf(),
+                found,
+            })
+        }
+    };
     serde_json::from_value(value).map_err(|e| parse(e.to_string()))
+}
+
+/// Version 1 → 2: the figures version 2 adds are pure functions of the raw samples every version-1 case holds,
+/// so they are computed from them; repetitions were always a fixed count; there was no `load`.
+fn migrate_v1(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    let cases = v
+        .get_mut("cases")
+        .and_then(Value::as_array_mut)
+        .ok_or("no cases")?;
+    for case in cases.iter_mut() {
+        let obj = case.as_object_mut().ok_or("a case is not an object")?;
+        let num = |k: &str| {
+            obj.get(k)
+                .and_then(Value::as_u64)
+                .map(|x| x as u32)
+                .ok_or(format!("case without {k}"))
+        };
+        let test = crate::runner::Test {
+            n_prompt: num("n_prompt")?,
+            n_gen: num("n_gen")?,
+            n_depth: num("n_depth")?,
+        };
+        let samples: Vec<crate::runner::RepSample> =
+            serde_json::from_value(obj.get("samples").cloned().ok_or("case without samples")?)
+                .map_err(|e| e.to_string())?;
+        let summary = serde_json::to_value(super::record::summarize(&test, &samples))
+            .map_err(|e| e.to_string())?;
+        for (k, val) in summary.as_object().expect("summary is an object") {
+            obj.entry(k.clone()).or_insert(val.clone());
+        }
+        obj.entry("stop_reason")
+            .or_insert(Value::from("fixed_count"));
+        obj.entry("target_ci95_rel").or_insert(Value::Null);
+    }
+    let root = v.as_object_mut().ok_or("not an object")?;
+    root.insert("schema_version".into(), Value::from(SCHEMA_VERSION));
+    root.entry("load").or_insert(Value::Null);
+    Ok(v)
 }

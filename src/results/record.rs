@@ -1,7 +1,7 @@
 //! The per-case record: llama-bench's JSON field names for what llama-bench has, then tokenmeter's own.
 
 use crate::runner::{RepSample, Test};
-use crate::stats;
+use crate::stats::{self, Distribution, LatencyHistogram, StopReason};
 use serde::{Deserialize, Serialize};
 
 /// llama-bench's summary of a case, a pure function of the repetitions' samples.
@@ -16,13 +16,35 @@ pub struct Summary {
     pub samples_ts: Vec<f64>,
     /// Coefficient of variation of `samples_ts`.
     pub cv_ts: Option<f64>,
+    /// Half-width of the 95% confidence interval of `avg_ts`, relative to it.
+    pub ci95_rel_half_width: Option<f64>,
+    /// Time to first token per repetition: the first generated token, or the end of prompt processing for a
+    /// prompt-only test (whose last logits give the first token).
+    pub ttft_ms: Distribution,
+    /// Gaps between consecutive generated tokens, over every repetition.
+    pub itl_ms: Distribution,
+    /// The whole timed region per repetition.
+    pub e2e_ms: Distribution,
 }
 
 pub fn summarize(test: &Test, samples: &[RepSample]) -> Summary {
     let samples_ns: Vec<u64> = samples.iter().map(|s| s.total_ns).collect();
     let samples_ts = stats::rates_per_s(test.n_tokens(), &samples_ns);
     let ns: Vec<f64> = samples_ns.iter().map(|&x| x as f64).collect();
+    let ttft: LatencyHistogram = samples
+        .iter()
+        .filter_map(|s| s.gen_token_ns.first().copied().or(s.prompt_ns))
+        .collect();
+    let itl: LatencyHistogram = samples
+        .iter()
+        .flat_map(|s| s.gen_token_ns.windows(2).map(|w| w[1] - w[0]))
+        .collect();
+    let e2e: LatencyHistogram = samples_ns.iter().copied().collect();
     Summary {
+        ci95_rel_half_width: stats::mean_ci95_rel_half_width(&samples_ts),
+        ttft_ms: (&ttft).into(),
+        itl_ms: (&itl).into(),
+        e2e_ms: (&e2e).into(),
         avg_ns: stats::mean(&ns).map(|x| x.round() as u64),
         stddev_ns: stats::stddev(&ns).map(|x| x.round() as u64),
         avg_ts: stats::mean(&samples_ts),
@@ -68,7 +90,11 @@ pub struct CaseRecord {
     pub test: String,
     pub model_sha256: Option<String>,
     pub n_ctx: u32,
+    /// Repetitions done (the length of `samples`).
     pub repetitions: u32,
+    pub stop_reason: StopReason,
+    /// `--target-ci` as a fraction, when repetitions were adaptive.
+    pub target_ci95_rel: Option<f64>,
     pub warmup_runs: u32,
     pub seed: u64,
     /// False when the run stopped before all repetitions of this case finished.

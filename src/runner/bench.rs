@@ -3,6 +3,7 @@
 
 use super::cases::Case;
 use crate::engine::{self, EngineError, Model};
+use crate::stats::{self, StopReason};
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,6 +32,7 @@ pub struct CaseRun {
     pub samples: Vec<RepSample>,
     /// False when the run was interrupted before every repetition finished.
     pub complete: bool,
+    pub stop_reason: StopReason,
 }
 
 /// llama-bench's token stream: the first token of each decode call sequence is BOS when the vocabulary adds
@@ -44,8 +46,8 @@ fn random_tokens(rng: &mut ChaCha8Rng, n: u32, model: &Model) -> Vec<i32> {
         .collect()
 }
 
-/// Runs `case` on an already loaded `model`. `stop` is polled between repetitions; `on_rep` is called after
-/// each finished repetition with the number done.
+/// Runs `case` on an already loaded `model`, repeating until its stop rule says so. `stop` is polled between
+/// repetitions; `on_rep` is called after each finished repetition with the number done.
 pub fn run_case(
     model: &Model,
     case: &Case,
@@ -68,12 +70,13 @@ pub fn run_case(
         }
     }
 
-    let mut samples = Vec::with_capacity(case.repetitions as usize);
-    let mut complete = true;
-    for rep in 0..case.repetitions {
+    let rule = case.stop_rule;
+    let mut samples = Vec::with_capacity(rule.max_runs as usize);
+    let mut rates = Vec::with_capacity(rule.max_runs as usize);
+    let measuring = Instant::now();
+    let stop_reason = loop {
         if stop.load(Ordering::Relaxed) {
-            complete = false;
-            break;
+            break StopReason::Interrupted;
         }
         let depth = random_tokens(&mut rng, t.n_depth, model);
         let prompt = random_tokens(&mut rng, t.n_prompt, model);
@@ -102,12 +105,17 @@ pub fn run_case(
             total_ns,
             gen_token_ns: stamps,
         });
-        on_rep(rep + 1);
-    }
+        rates.extend(stats::rates_per_s(t.n_tokens(), &[total_ns]));
+        on_rep(samples.len() as u32);
+        if let Some(reason) = rule.check(&rates, measuring.elapsed()) {
+            break reason;
+        }
+    };
     Ok(CaseRun {
         case: case.clone(),
         started_at,
         samples,
-        complete,
+        complete: stop_reason != StopReason::Interrupted,
+        stop_reason,
     })
 }

@@ -1,6 +1,7 @@
 //! Benchmark cases and how flag lists expand into them.
 
 use crate::engine::{ContextParams, ModelParams};
+use crate::stats::StopRule;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -40,7 +41,7 @@ pub struct Case {
     pub model: ModelParams,
     pub context: ContextParams,
     pub test: Test,
-    pub repetitions: u32,
+    pub stop_rule: StopRule,
     pub warmup_runs: u32,
     /// Seed of the random token ids fed to the model.
     pub seed: u64,
@@ -63,7 +64,7 @@ pub struct BenchGrid {
     pub type_k: Vec<String>,
     pub type_v: Vec<String>,
     pub use_mmap: bool,
-    pub repetitions: u32,
+    pub stop_rule: StopRule,
     pub warmup_runs: u32,
     pub seed: u64,
 }
@@ -118,7 +119,7 @@ pub fn expand(g: &BenchGrid) -> Vec<Case> {
                                                     n_seq_max: 1,
                                                 },
                                                 test: *t,
-                                                repetitions: g.repetitions,
+                                                stop_rule: g.stop_rule,
                                                 warmup_runs: g.warmup_runs,
                                                 seed: g.seed,
                                             });
@@ -155,7 +156,7 @@ mod tests {
             type_k: vec!["f16".into()],
             type_v: vec!["f16".into()],
             use_mmap: true,
-            repetitions: 5,
+            stop_rule: StopRule::fixed(5),
             warmup_runs: 1,
             seed: 1,
         }

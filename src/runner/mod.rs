@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cases;
+pub mod load;
 
 pub use bench::{run_case, CaseRun, RepSample};
 pub use cases::{expand, BenchGrid, Case, Test};

@@ -1,0 +1,419 @@
+//! The load generator: simulated requests served with continuous batching inside one context holding several
+//! sequences, the way llama-server's parallel slots work. A new request's prompt joins the batch while other
+//! requests generate; a finished request's KV cells are freed for the next. Closed loop (a fixed number of
+//! requests in flight) or open loop (Poisson arrivals). Tokens are fed without sampling, as llama-bench and
+//! llama-batched-bench do, so every request produces exactly its requested number of output tokens. Each level
+//! starts with one untimed warm-up decode, as llama-batched-bench's.
+
+use crate::engine::{BatchDecoder, BatchToken, EngineError};
+use crate::stats::LatencyHistogram;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Token counts of requests: a fixed number, a uniform range `a..b` (inclusive) or a list cycled through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lengths {
+    Fixed(u32),
+    Range(u32, u32),
+    List(Vec<u32>),
+}
+
+impl Lengths {
+    /// Parses `128`, `64..512` or `64,128,256`.
+    pub fn parse(s: &str) -> Result<Lengths, String> {
+        let num = |x: &str| {
+            x.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("'{x}' is not a positive token count"))
+        };
+        if let Some((a, b)) = s.split_once("..") {
+            let (a, b) = (num(a)?, num(b)?);
+            if a > b {
+                return Err(format!("range {a}..{b} is empty"));
+            }
+            return Ok(Lengths::Range(a, b));
+        }
+        if s.contains(',') {
+            return s
+                .split(',')
+                .map(num)
+                .collect::<Result<_, _>>()
+                .map(Lengths::List);
+        }
+        num(s).map(Lengths::Fixed)
+    }
+
+    pub fn max(&self) -> u32 {
+        match self {
+            Lengths::Fixed(n) => *n,
+            Lengths::Range(_, b) => *b,
+            Lengths::List(v) => v.iter().copied().max().unwrap_or(1),
+        }
+    }
+
+    fn pick(&self, rng: &mut ChaCha8Rng, index: usize) -> u32 {
+        match self {
+            Lengths::Fixed(n) => *n,
+            Lengths::Range(a, b) => rng.random_range(*a..=*b),
+            Lengths::List(v) => v[index % v.len()],
+        }
+    }
+}
+
+/// How requests arrive at one load level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// `concurrency` requests are always in flight: a new one starts when one finishes.
+    Closed { concurrency: u32 },
+    /// Poisson arrivals at `rate_per_s`, served by `slots` parallel sequences; the rest queue.
+    Open { rate_per_s: f64, slots: u32 },
+}
+
+impl Arrivals {
+    pub fn slots(&self) -> u32 {
+        match *self {
+            Arrivals::Closed { concurrency } => concurrency,
+            Arrivals::Open { slots, .. } => slots,
+        }
+    }
+}
+
+/// One load level to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelSpec {
+    pub arrivals: Arrivals,
+    pub input_tokens: Lengths,
+    pub output_tokens: Lengths,
+    /// Stop after this many requests have been started (and let them finish).
+    pub requests: Option<u32>,
+    /// Stop at this time; requests still in flight or queued are reported as not completed.
+    pub duration_ns: Option<u64>,
+    pub seed: u64,
+}
+
+/// The raw record of one request; times are ns since the level started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestSample {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    pub arrival_ns: u64,
+    /// When a sequence slot took the request (absent if it never got one).
+    pub admitted_ns: Option<u64>,
+    /// When each output token was produced.
+    pub token_ns: Vec<u64>,
+    pub completed: bool,
+}
+
+impl RequestSample {
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.token_ns.first().map(|t| t - self.arrival_ns)
+    }
+    pub fn e2e_ns(&self) -> Option<u64> {
+        self.completed
+            .then(|| self.token_ns.last().map(|t| t - self.arrival_ns))
+            .flatten()
+    }
+    pub fn queue_ns(&self) -> Option<u64> {
+        self.admitted_ns.map(|t| t - self.arrival_ns)
+    }
+    pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        self.token_ns.windows(2).map(|w| w[1] - w[0])
+    }
+}
+
+/// What one level produced: every request, the level's length and the prompt tokens processed.
+#[derive(Debug, Clone)]
+pub struct LevelRun {
+    pub spec: LevelSpec,
+    pub requests: Vec<RequestSample>,
+    pub duration_ns: u64,
+    pub prompt_tokens_processed: u64,
+    pub interrupted: bool,
+}
+
+/// Poisson arrival times (ns) at `rate_per_s` from `seed`: `n` arrivals, or all before `until_ns`.
+pub fn poisson_arrivals(
+    rate_per_s: f64,
+    seed: u64,
+    n: Option<u32>,
+    until_ns: Option<u64>,
+) -> Vec<u64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut t = 0.0f64;
+    let mut out = Vec::new();
+    loop {
+        // inverse transform sampling of the exponential inter-arrival time
+        let u: f64 = rng.random_range(f64::EPSILON..1.0);
+        t += -u.ln() / rate_per_s * 1e9;
+        let ns = t as u64;
+        if n.is_some_and(|n| out.len() as u32 >= n) || until_ns.is_some_and(|u| ns >= u) {
+            return out;
+        }
+        if n.is_none() && until_ns.is_none() {
+            return out;
+        }
+        out.push(ns);
+    }
+}
+
+/// Tokens of the untimed warm-up decode before each level (llama-batched-bench's warm-up size).
+const WARMUP_TOKENS: usize = 16;
+
+struct Active {
+    request: usize,
+    seq: i32,
+    prompt: Vec<i32>,
+    prompt_done: usize,
+    generated: u32,
+    next_token: i32,
+}
+
+/// Live figures for a progress display.
+pub struct LevelProgress<'a> {
+    pub completed: usize,
+    pub started: usize,
+    pub itl: &'a LatencyHistogram,
+}
+
+/// Runs one level on `decoder`. `n_vocab` bounds the random token ids; `stop` is polled every iteration.
+pub fn run_level(
+    decoder: &mut dyn BatchDecoder,
+    spec: &LevelSpec,
+    n_vocab: i32,
+    stop: &AtomicBool,
+    mut on_progress: impl FnMut(&LevelProgress),
+) -> Result<LevelRun, EngineError> {
+    let slots = spec.arrivals.slots().max(1) as usize;
+    let n_batch = decoder.n_batch();
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let schedule: Vec<u64> = match spec.arrivals {
+        Arrivals::Open { rate_per_s, .. } => {
+            poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
+        }
+        Arrivals::Closed { .. } => Vec::new(),
+    };
+    let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
+    let limit = spec.requests.map(|n| n as usize);
+
+    let mut requests: Vec<RequestSample> =
+        Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots));
+    let mut waiting: VecDeque<usize> = VecDeque::new();
+    let mut active: Vec<Option<Active>> = (0..slots).map(|_| None).collect();
+    let mut batch: Vec<BatchToken> = Vec::with_capacity(n_batch);
+    // which slot each batch entry belongs to, and whether it is a prompt token
+    let mut owners: Vec<usize> = Vec::with_capacity(n_batch);
+    let mut itl = LatencyHistogram::new();
+    let mut next_arrival = 0usize;
+    let mut completed = 0usize;
+    let mut prompt_tokens_processed = 0u64;
+    let mut interrupted = false;
+
+    let new_request = |requests: &mut Vec<RequestSample>, rng: &mut ChaCha8Rng, arrival_ns: u64| {
+        let i = requests.len();
+        requests.push(RequestSample {
+            input_tokens: spec.input_tokens.pick(rng, i),
+            output_tokens: spec.output_tokens.pick(rng, i),
+            arrival_ns,
+            admitted_ns: None,
+            token_ns: Vec::new(),
+            completed: false,
+        });
+        i
+    };
+    let may_start = |n_started: usize, now: u64| {
+        limit.is_none_or(|l| n_started < l) && spec.duration_ns.is_none_or(|d| now < d)
+    };
+
+    let warmup: Vec<BatchToken> = (0..WARMUP_TOKENS.min(n_batch))
+        .map(|i| BatchToken {
+            token: rng.random_range(0..n_vocab),
+            pos: i as i32,
+            seq: 0,
+            logits: i + 1 == WARMUP_TOKENS.min(n_batch),
+        })
+        .collect();
+    decoder.decode(&warmup)?;
+    decoder.release(0);
+
+    let t0 = Instant::now();
+    if closed {
+        for _ in 0..slots {
+            if may_start(requests.len(), 0) {
+                let i = new_request(&mut requests, &mut rng, 0);
+                waiting.push_back(i);
+            }
+        }
+    }
+    loop {
+        let now = t0.elapsed().as_nanos() as u64;
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if spec.duration_ns.is_some_and(|d| now >= d) {
+            break;
+        }
+        while next_arrival < schedule.len() && schedule[next_arrival] <= now {
+            let i = new_request(&mut requests, &mut rng, schedule[next_arrival]);
+            waiting.push_back(i);
+            next_arrival += 1;
+        }
+        for (slot, state) in active.iter_mut().enumerate() {
+            if state.is_none() {
+                let Some(r) = waiting.pop_front() else { break };
+                requests[r].admitted_ns = Some(now);
+                let prompt = (0..requests[r].input_tokens)
+                    .map(|_| rng.random_range(0..n_vocab))
+                    .collect();
+                *state = Some(Active {
+                    request: r,
+                    seq: slot as i32,
+                    prompt,
+                    prompt_done: 0,
+                    generated: 0,
+                    next_token: rng.random_range(0..n_vocab),
+                });
+            }
+        }
+
+        batch.clear();
+        owners.clear();
+        for (slot, a) in active.iter().enumerate() {
+            if let Some(a) = a.as_ref().filter(|a| a.prompt_done == a.prompt.len()) {
+                let pos = (a.prompt.len() as u32 + a.generated - 1) as i32;
+                batch.push(BatchToken {
+                    token: a.next_token,
+                    pos,
+                    seq: a.seq,
+                    logits: true,
+                });
+                owners.push(slot);
+            }
+        }
+        for (slot, a) in active.iter_mut().enumerate() {
+            let Some(a) = a.as_mut().filter(|a| a.prompt_done < a.prompt.len()) else {
+                continue;
+            };
+            let room = n_batch - batch.len();
+            if room == 0 {
+                break;
+            }
+            let take = room.min(a.prompt.len() - a.prompt_done);
+            for k in 0..take {
+                let i = a.prompt_done + k;
+                batch.push(BatchToken {
+                    token: a.prompt[i],
+                    pos: i as i32,
+                    seq: a.seq,
+                    logits: i + 1 == a.prompt.len(),
+                });
+                owners.push(slot);
+            }
+            a.prompt_done += take;
+            prompt_tokens_processed += take as u64;
+        }
+
+        if batch.is_empty() {
+            if waiting.is_empty() && next_arrival >= schedule.len() {
+                break;
+            }
+            if let Some(&t) = schedule.get(next_arrival) {
+                let now = t0.elapsed().as_nanos() as u64;
+                std::thread::sleep(Duration::from_nanos(t.saturating_sub(now).min(1_000_000)));
+            }
+            continue;
+        }
+
+        decoder.decode(&batch)?;
+        let t = t0.elapsed().as_nanos() as u64;
+
+        // each batch entry with logits is a slot that now has a new output token
+        for (entry, &slot) in batch.iter().zip(owners.iter()) {
+            if !entry.logits {
+                continue;
+            }
+            let a = active[slot].as_mut().expect("slot in batch is active");
+            let req = &mut requests[a.request];
+            if let Some(&prev) = req.token_ns.last() {
+                itl.record(t - prev);
+            }
+            req.token_ns.push(t);
+            a.generated += 1;
+            a.next_token = rng.random_range(0..n_vocab);
+            if a.generated == req.output_tokens {
+                req.completed = true;
+                completed += 1;
+                decoder.release(a.seq);
+                active[slot] = None;
+                if closed && may_start(requests.len(), t) {
+                    let i = new_request(&mut requests, &mut rng, t);
+                    waiting.push_back(i);
+                }
+            }
+        }
+        on_progress(&LevelProgress {
+            completed,
+            started: requests.len(),
+            itl: &itl,
+        });
+    }
+    let duration_ns = t0.elapsed().as_nanos() as u64;
+    for a in active.iter().flatten() {
+        decoder.release(a.seq);
+    }
+    Ok(LevelRun {
+        spec: spec.clone(),
+        requests,
+        duration_ns,
+        prompt_tokens_processed,
+        interrupted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_parse_numbers_ranges_and_lists() {
+        assert_eq!(Lengths::parse("128"), Ok(Lengths::Fixed(128)));
+        assert_eq!(Lengths::parse("64..512"), Ok(Lengths::Range(64, 512)));
+        assert_eq!(Lengths::parse("64,128"), Ok(Lengths::List(vec![64, 128])));
+        assert!(Lengths::parse("0").is_err());
+        assert!(Lengths::parse("9..3").is_err());
+        assert!(Lengths::parse("x").is_err());
+    }
+
+    #[test]
+    fn poisson_schedule_is_reproducible_from_its_seed() {
+        let a = poisson_arrivals(2.0, 42, Some(50), None);
+        let b = poisson_arrivals(2.0, 42, Some(50), None);
+        let c = poisson_arrivals(2.0, 43, Some(50), None);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn poisson_mean_rate_is_close_to_the_requested_rate() {
+        let a = poisson_arrivals(4.0, 7, Some(4000), None);
+        let rate = a.len() as f64 / (*a.last().unwrap() as f64 / 1e9);
+        assert!((rate - 4.0).abs() < 0.25, "{rate}");
+    }
+
+    #[test]
+    fn duration_bounds_the_schedule() {
+        let a = poisson_arrivals(10.0, 1, None, Some(2_000_000_000));
+        assert!(a.iter().all(|&t| t < 2_000_000_000));
+        assert!(!a.is_empty());
+    }
+}

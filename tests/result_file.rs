@@ -1,0 +1,72 @@
+//! The result file is an interface: every schema version's golden file must stay readable, and other versions
+//! are refused with a one-line error.
+
+use std::path::Path;
+use tokenmeter::results::{read_result, SCHEMA_VERSION};
+
+#[test]
+fn golden_v2_load_file_holds_levels_and_an_operating_point() {
+    let r = read_result(Path::new("tests/golden/result-v2-load.json")).unwrap();
+    let sweep = r.load.expect("a load sweep");
+    assert!(!sweep.levels.is_empty());
+    for l in &sweep.levels {
+        let completed = l.requests.iter().filter(|q| q.completed).count();
+        assert_eq!(l.summary.requests_completed, completed);
+    }
+    assert!(sweep.operating_point.is_some());
+}
+
+#[test]
+fn golden_v1_file_reads_and_its_summaries_match_its_samples() {
+    let r = read_result(Path::new("tests/golden/result-v1.json")).unwrap();
+    assert_eq!(r.schema_version, 2, "migrated on reading");
+    assert!(!r.cases.is_empty());
+    assert!(r.load.is_none());
+    for c in &r.cases {
+        let recomputed = tokenmeter::results::summarize(&c.test(), &c.samples);
+        assert_eq!(recomputed, c.summary, "{}", c.test);
+    }
+}
+
+#[test]
+fn current_schema_round_trips_through_a_file() {
+    for golden in [
+        "tests/golden/result-v2-bench.json",
+        "tests/golden/result-v2-load.json",
+    ] {
+        round_trip(golden);
+    }
+}
+
+fn round_trip(golden: &str) {
+    let r = read_result(Path::new(golden)).unwrap();
+    assert_eq!(r.schema_version, SCHEMA_VERSION);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.json");
+    r.write(&path).unwrap();
+    assert_eq!(read_result(&path).unwrap(), r);
+}
+
+#[test]
+fn another_schema_version_is_refused_naming_the_file() {
+    let text = std::fs::read_to_string("tests/golden/result-v1.json").unwrap();
+    let v2 = text.replacen("\"schema_version\": 1", "\"schema_version\": 99", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.json");
+    std::fs::write(&path, v2).unwrap();
+    let e = read_result(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("future.json") && e.contains("schema_version 99"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1);
+}
+
+#[test]
+fn a_file_that_is_not_a_result_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.json");
+    std::fs::write(&path, "{\"hello\": 1}").unwrap();
+    let e = read_result(&path).unwrap_err().to_string();
+    assert!(e.contains("x.json") && e.contains("schema_version"), "{e}");
+}
