@@ -334,3 +334,56 @@ fn bad_flag_values_are_rejected_with_exit_2() {
         "flash",
     );
 }
+
+#[test]
+fn ctrl_c_saves_what_was_measured_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let out = dir.path().join("partial.json");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
+        .args([
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "64",
+            "-n",
+            "0",
+            "-r",
+            "100000000",
+            "-t",
+            "1",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert_one_line_error_after_output(&o, "interrupted");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(file["interrupted"], true);
+    let case = &file["cases"][0];
+    assert_eq!(case["complete"], false);
+    assert_eq!(case["stop_reason"], "interrupted");
+    assert!(
+        !case["samples"].as_array().unwrap().is_empty(),
+        "repetitions done before Ctrl-C are kept"
+    );
+}
+
+/// Like `assert_one_line_error`, for runs that print their warnings and the result path before the error.
+fn assert_one_line_error_after_output(o: &std::process::Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(needle), "{err}");
+}

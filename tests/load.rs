@@ -15,7 +15,7 @@ fn run_load(dir: &std::path::Path, model: &std::path::Path, extra: &[&str]) -> V
         "-m",
         model.to_str().unwrap(),
         "-t",
-        "2",
+        "1",
         "--input-tokens",
         "16",
     ];
@@ -31,63 +31,6 @@ fn run_load(dir: &std::path::Path, model: &std::path::Path, extra: &[&str]) -> V
 
 fn levels(file: &Value) -> &Vec<Value> {
     file["load"]["levels"].as_array().unwrap()
-}
-
-#[test]
-fn closed_loop_batches_and_accounts_for_every_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
-    let file = run_load(
-        dir.path(),
-        &model,
-        &["-c", "1,4", "--requests", "12", "--slo", "ttft_p95=10s"],
-    );
-    assert_eq!(file["kind"], "load");
-    let lv = levels(&file);
-    assert_eq!(lv.len(), 2);
-    for l in lv {
-        let requests = l["requests"].as_array().unwrap();
-        assert_eq!(requests.len(), 12);
-        assert_eq!(l["requests_started"], 12);
-        assert_eq!(
-            l["requests_completed"].as_u64().unwrap()
-                + l["requests_not_completed"].as_u64().unwrap(),
-            12
-        );
-        for r in requests {
-            assert_eq!(r["completed"], true);
-            let stamps: Vec<u64> = r["token_ns"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap())
-                .collect();
-            assert_eq!(stamps.len(), 32, "exactly the requested output tokens");
-            assert!(
-                stamps.windows(2).all(|w| w[0] < w[1]),
-                "monotonic token timestamps"
-            );
-            let arrival = r["arrival_ns"].as_u64().unwrap();
-            let ttft = stamps[0] - arrival;
-            let e2e = stamps[31] - arrival;
-            assert!(ttft <= e2e);
-            assert!(r["admitted_ns"].as_u64().unwrap() >= arrival);
-        }
-        for key in ["ttft_ms", "itl_ms", "e2e_ms"] {
-            for p in ["p50", "p90", "p95", "p99", "p999", "min", "max", "mean"] {
-                assert!(l[key][p].as_f64().is_some(), "{key}.{p}");
-            }
-        }
-        assert_eq!(l["slo_met"], true);
-    }
-    let c1 = lv[0]["output_tokens_per_s"].as_f64().unwrap();
-    let c4 = lv[1]["output_tokens_per_s"].as_f64().unwrap();
-    assert!(
-        c4 > 1.5 * c1,
-        "concurrency 4 ({c4} t/s) should clearly beat 1 ({c1} t/s)"
-    );
-    let op = &file["load"]["operating_point"];
-    assert_eq!(op["concurrency"], 4, "the faster level meets the loose SLO");
 }
 
 #[test]

@@ -71,8 +71,9 @@ pub fn run_case(
     }
 
     let rule = case.stop_rule;
-    let mut samples = Vec::with_capacity(rule.max_runs as usize);
-    let mut rates = Vec::with_capacity(rule.max_runs as usize);
+    let reserve = rule.max_runs.min(1024) as usize;
+    let mut samples = Vec::with_capacity(reserve);
+    let mut rates = Vec::with_capacity(reserve);
     let measuring = Instant::now();
     let stop_reason = loop {
         if stop.load(Ordering::Relaxed) {

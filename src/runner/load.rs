@@ -204,7 +204,7 @@ pub fn run_level(
     let limit = spec.requests.map(|n| n as usize);
 
     let mut requests: Vec<RequestSample> =
-        Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots));
+        Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots).min(1 << 16));
     let mut waiting: VecDeque<usize> = VecDeque::new();
     let mut active: Vec<Option<Active>> = (0..slots).map(|_| None).collect();
     let mut batch: Vec<BatchToken> = Vec::with_capacity(n_batch);
