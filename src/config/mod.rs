@@ -1,4 +1,16 @@
-//! `models.toml`: the catalogue of models `bench -m NAME` accepts. Errors name the file, the line and the key.
+//! `models.toml`: the catalogue of models `bench -m NAME` accepts, and the hardware, cloud prices, workloads and
+//! decision answers the cost model reads. Errors name the file, the line and the key.
+
+mod check;
+pub mod cloud;
+pub mod decision;
+pub mod hardware;
+pub mod workload;
+
+pub use cloud::CloudEntry;
+pub use decision::DecisionTable;
+pub use hardware::{HardwareEntry, Tenure};
+pub use workload::WorkloadEntry;
 
 use crate::gguf::{Shape, ShapeOverrides, SynthSpec, WeightType};
 use serde::Deserialize;
@@ -37,6 +49,13 @@ pub struct ModelEntry {
 pub struct Config {
     #[serde(default, rename = "model")]
     pub models: Vec<ModelEntry>,
+    #[serde(default)]
+    pub hardware: Vec<HardwareEntry>,
+    #[serde(default)]
+    pub cloud: Vec<CloudEntry>,
+    #[serde(default)]
+    pub workload: Vec<WorkloadEntry>,
+    pub decision: Option<DecisionTable>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +110,9 @@ impl Config {
                 (Some(_), None) => {}
             }
         }
+        hardware::validate(&config.hardware, path)?;
+        cloud::validate(&config.cloud, path)?;
+        workload::validate(&config.workload, path)?;
         Ok(config)
     }
 
