@@ -80,3 +80,46 @@ pub(crate) fn validate(entries: &[CloudEntry], path: &Path) -> Result<(), Config
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    const CLOUD: &str = r#"
+[[cloud]]
+provider = "openai"
+model = "gpt-4o"
+usd_per_1m_input = 2.5
+usd_per_1m_output = 10.0
+as_of = 2025-06-01
+source = "pricing page"
+"#;
+
+    #[test]
+    fn cloud_entries_parse_and_match_by_model_or_provider_and_model() {
+        let c = Config::parse(CLOUD, Path::new("m.toml")).unwrap();
+        assert!(c.cloud[0].matches("gpt-4o") && c.cloud[0].matches("openai/gpt-4o"));
+        assert!(!c.cloud[0].matches("gpt-4"));
+    }
+
+    #[test]
+    fn a_missing_price_names_file_line_and_key() {
+        let e = Config::parse(
+            &CLOUD.replace("usd_per_1m_output = 10.0\n", ""),
+            Path::new("m.toml"),
+        )
+        .unwrap_err();
+        assert!(e.location.starts_with("m.toml:"), "{e}");
+        assert!(e.what.contains("usd_per_1m_output"), "{e}");
+    }
+
+    #[test]
+    fn a_negative_price_names_the_key_and_what_was_expected() {
+        let e = Config::parse(&CLOUD.replace("2.5", "-2.5"), Path::new("m.toml")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.toml: cloud[0] (openai/gpt-4o).usd_per_1m_input: expected a number ≥ 0 (USD per 1M tokens), got -2.5"
+        );
+    }
+}

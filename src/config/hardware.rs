@@ -160,3 +160,82 @@ pub(crate) fn validate(entries: &[HardwareEntry], path: &Path) -> Result<(), Con
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    const OWNED: &str = r#"
+[[hardware]]
+name = "box"
+purchase_usd = 3000.0
+lifetime_months = 36.0
+board_power_w = 450.0
+idle_power_w = 30.0
+host_power_w = 100.0
+electricity_usd_per_kwh = 0.15
+pue = 1.4
+ops_hours_per_month = 5.0
+usd_per_ops_hour = 75.0
+"#;
+
+    fn parse(text: &str) -> Result<Config, crate::config::ConfigError> {
+        Config::parse(text, Path::new("models.toml"))
+    }
+
+    #[test]
+    fn owned_hardware_parses_with_its_tenure() {
+        let c = parse(OWNED).unwrap();
+        assert_eq!(
+            c.hardware[0].tenure(),
+            crate::config::Tenure::Owned {
+                purchase_usd: 3000.0,
+                lifetime_months: 36.0,
+                resale_fraction: 0.0
+            }
+        );
+    }
+
+    #[test]
+    fn a_negative_purchase_price_names_the_entry_and_key() {
+        let e = parse(&OWNED.replace("3000.0", "-1.0")).unwrap_err();
+        assert_eq!(e.location, "models.toml: hardware[0] (box).purchase_usd");
+        assert!(
+            e.what.contains("≥ 0") && e.what.contains("-1"),
+            "{}",
+            e.what
+        );
+    }
+
+    #[test]
+    fn owned_hardware_needs_an_electricity_price_and_a_pue() {
+        let e = parse(&OWNED.replace("electricity_usd_per_kwh = 0.15\n", "")).unwrap_err();
+        assert!(e.location.ends_with(".electricity_usd_per_kwh"), "{e}");
+        let e = parse(&OWNED.replace("pue = 1.4\n", "")).unwrap_err();
+        assert!(e.location.ends_with(".pue"), "{e}");
+        let e = parse(&OWNED.replace("pue = 1.4", "pue = 0.9")).unwrap_err();
+        assert!(e.what.contains("≥ 1"), "{e}");
+    }
+
+    #[test]
+    fn rented_hardware_may_leave_power_to_the_rent_but_not_be_bought_too() {
+        let rented = OWNED
+            .replace(
+                "purchase_usd = 3000.0\nlifetime_months = 36.0\n",
+                "usd_per_hour = 2.5\n",
+            )
+            .replace("electricity_usd_per_kwh = 0.15\npue = 1.4\n", "");
+        let c = parse(&rented).unwrap();
+        assert_eq!(c.hardware[0].electricity_usd_per_kwh, None);
+        let both = OWNED.replace("purchase_usd", "usd_per_hour = 2.5\npurchase_usd");
+        assert!(parse(&both).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn an_unknown_hardware_key_names_file_and_line() {
+        let e = parse(&OWNED.replace("pue = 1.4", "pue = 1.4\nwatts = 3")).unwrap_err();
+        assert_eq!(e.location, "models.toml:11");
+        assert!(e.what.contains("watts"), "{}", e.what);
+    }
+}

@@ -216,3 +216,33 @@ notes = "a real model"
         assert!(e.to_string().contains("q4_0"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    #[test]
+    fn the_shipped_models_toml_parses_with_cost_tables() {
+        let c = Config::parse(include_str!("../../models.toml"), Path::new("models.toml")).unwrap();
+        assert!(!c.models.is_empty());
+        assert!(c.hardware.len() >= 3 && c.cloud.len() >= 3 && c.workload.len() >= 2);
+        assert!(c.hardware.iter().any(|h| h.usd_per_hour.is_some()));
+        assert!(c.hardware.iter().any(|h| h.purchase_usd.is_some()));
+    }
+
+    #[test]
+    fn a_decision_table_takes_the_six_answers() {
+        let c = Config::parse(
+            "[decision]\ndata_sensitivity = \"internal\"\nvolume_pattern = \"steady-high\"\n",
+            Path::new("m.toml"),
+        )
+        .unwrap();
+        let d = c.decision.unwrap();
+        assert_eq!(
+            d.data_sensitivity,
+            Some(decision::DataSensitivity::Internal)
+        );
+        let e = Config::parse("[decision]\nteam = \"expert\"\n", Path::new("m.toml")).unwrap_err();
+        assert!(e.what.contains("advanced"), "{e}");
+    }
+}

@@ -273,3 +273,75 @@ pub(crate) fn validate(entries: &[WorkloadEntry], path: &Path) -> Result<(), Con
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn slos_use_loads_syntax() {
+        assert_eq!(
+            parse_slo("ttft_p95=1s").unwrap(),
+            Slo {
+                metric: SloMetric::Ttft,
+                percentile: 95.0,
+                max_ms: 1000.0
+            }
+        );
+        assert_eq!(parse_slo("itl_p999=80ms").unwrap().percentile, 99.9);
+        assert!(parse_slo("ttft=1s").unwrap_err().contains("expected"));
+        assert!(parse_slo("e2e_p95=-1s").is_err());
+    }
+
+    fn workload(extra: &str) -> String {
+        format!(
+            "[[workload]]\nname = \"w\"\nrequests_per_day = 1000.0\ninput_tokens_per_request = 500.0\n\
+             output_tokens_per_request = {{ mean = 100.0, sd = 30.0 }}\n{extra}"
+        )
+    }
+
+    #[test]
+    fn token_counts_are_a_mean_or_a_distribution() {
+        let c = Config::parse(&workload(""), Path::new("m.toml")).unwrap();
+        assert_eq!(c.workload[0].input_tokens_per_request.mean(), 500.0);
+        assert_eq!(c.workload[0].output_tokens_per_request.mean(), 100.0);
+    }
+
+    #[test]
+    fn a_peak_to_mean_ratio_becomes_a_daily_profile_with_that_peak() {
+        for r in [1.0, 1.5, 2.0, 3.0, 6.0] {
+            let c = Config::parse(
+                &workload(&format!("peak_to_mean_ratio = {r:?}\n")),
+                Path::new("m.toml"),
+            )
+            .unwrap();
+            let p = c.workload[0].hourly_profile();
+            assert_eq!(p.len(), 24);
+            assert!(
+                (p.iter().sum::<f64>() / 24.0 - 1.0).abs() < 1e-9,
+                "mean 1 for {r}"
+            );
+            assert!(p.iter().all(|x| *x >= 0.0));
+            assert!((c.workload[0].peak_to_mean() - r).abs() < 1e-9, "peak {r}");
+        }
+    }
+
+    #[test]
+    fn bad_workload_values_name_the_key() {
+        let e = Config::parse(
+            &workload("hourly_weights = [1.0, 2.0]\n"),
+            Path::new("m.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.location, "m.toml: workload[0] (w).hourly_weights");
+        let e = Config::parse(&workload("slo = [\"fast\"]\n"), Path::new("m.toml")).unwrap_err();
+        assert_eq!(e.location, "m.toml: workload[0] (w).slo");
+        let e = Config::parse(
+            &workload("simple_share_fraction = 1.5\n"),
+            Path::new("m.toml"),
+        )
+        .unwrap_err();
+        assert!(e.what.contains("fraction"), "{e}");
+    }
+}
