@@ -25,6 +25,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Benchmark prompt processing and generation (llama-bench's tests, in-process)
     Bench(Box<BenchArgs>),
+    /// Local cost per 1M tokens, monthly cost against cloud APIs, break-even, sensitivity and hybrid plans
+    Cost(Box<crate::cli_cost::CostArgs>),
+    /// Cloud price files: `prices import` converts LiteLLM's price file into [[cloud]] entries
+    Prices(crate::cli_cost::PricesArgs),
+    /// Local, cloud or a hybrid pattern: the six-dimension decision, one line per dimension
+    Decide(Box<crate::cli_cost::DecideArgs>),
 }
 
 #[derive(Args)]

@@ -1,6 +1,7 @@
 //! tokenmeter's entry point: parse, dispatch, and map errors to exit codes (0 ok, 1 failed case, 2 bad input).
 
 mod cli;
+mod cli_cost;
 
 use clap::Parser;
 use cli::{BenchArgs, Cli, Command};
@@ -135,6 +136,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ))
                 .into());
             }
+            Ok(())
+        }
+        Command::Cost(a) => {
+            print!("{}", commands::cost::run(&a.options()?)?);
+            Ok(())
+        }
+        Command::Prices(a) => match a.command {
+            cli_cost::PricesCommand::Import(i) => {
+                let outcome = commands::prices::import(&i.options())?;
+                match &outcome.written {
+                    Some(path) => eprintln!(
+                        "wrote {} [[cloud]] entries to {}",
+                        outcome.entries,
+                        path.display()
+                    ),
+                    None => print!("{}", outcome.toml),
+                }
+                eprintln!("skipped: {}", outcome.skipped);
+                Ok(())
+            }
+        },
+        Command::Decide(a) => {
+            print!("{}", commands::decide::run(&a.options()?)?);
             Ok(())
         }
     }

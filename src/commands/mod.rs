@@ -2,8 +2,11 @@
 //! that `main` maps to exit codes.
 
 pub mod bench;
+pub mod cost;
+pub mod decide;
 pub mod inspect;
 pub mod models;
+pub mod prices;
 pub mod synth;
 
 /// An error that is the user's to fix (bad file, flag or config value): exit code 2.

@@ -13,12 +13,20 @@ use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
 use serde::Serialize;
 
 /// A configuration entry and where it was read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Located<'a, T> {
     pub file: &'a str,
     pub index: usize,
     pub entry: &'a T,
 }
+
+impl<T> Clone for Located<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Located<'_, T> {}
 
 pub struct CostInputs<'a> {
     pub measured: &'a Measured,

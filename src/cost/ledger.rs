@@ -267,10 +267,9 @@ impl Ledger {
     pub fn cloud(&mut self, file: &str, index: usize, c: &CloudEntry) {
         let key = |k: &str| {
             format!(
-                "{file}: cloud[{index}] ({}).{k} (as of {}, {})",
+                "{file}: cloud[{index}] ({}).{k} (as of {})",
                 c.label(),
-                c.as_of,
-                c.source
+                c.as_of
             )
         };
         let name = c.label();
@@ -279,7 +278,7 @@ impl Ledger {
             c.usd_per_1m_input,
             "USD/1M tokens",
             SourceKind::Config,
-            key("usd_per_1m_input"),
+            format!("{}; {}", key("usd_per_1m_input"), c.source),
         );
         self.add(
             format!("{name} output"),

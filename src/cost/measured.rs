@@ -178,10 +178,11 @@ pub fn from_result(
         what: "prompt processing (pp)",
         flag: "-p > 0",
     })?;
-    let mut devices: Vec<String> = r
-        .build
-        .devices
+    // Accelerators first: a GPU machine's CPU should not decide which hardware entry it is.
+    let (cpu, accel): (Vec<_>, Vec<_>) = r.build.devices.iter().partition(|d| d.backend == "CPU");
+    let mut devices: Vec<String> = accel
         .iter()
+        .chain(cpu.iter())
         .map(|d| d.description.clone())
         .collect();
     devices.extend(r.host.cpu_model.clone());
