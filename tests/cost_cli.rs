@@ -317,7 +317,11 @@ fn prices_import_filters_and_prints_to_stdout() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().filter(|l| *l == "[[cloud]]").count(), 1, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| *l == "[[cloud]]").count(),
+        1,
+        "{out}"
+    );
     assert!(out.contains("usd_per_1m_cached_input = 0.08"), "{out}");
 }
 
