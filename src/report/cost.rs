@@ -109,7 +109,11 @@ pub fn cost_markdown(r: &CostReport) -> String {
         &mut s,
         format!(
             "# Cost of {} on {} for workload {}",
-            r.model, r.hardware, r.workload
+            std::path::Path::new(&r.model)
+                .file_name()
+                .map_or_else(|| r.model.clone(), |n| n.to_string_lossy().into_owned()),
+            r.hardware,
+            r.workload
         ),
     );
     push(&mut s, String::new());
@@ -278,8 +282,11 @@ pub fn cost_markdown(r: &CostReport) -> String {
         push(
             &mut s,
             format!(
-                "base: break-even after {} months, local − cloud {}/month",
-                months(t.break_even_after_months),
+                "base: break-even {}, local − cloud {}/month",
+                match t.break_even_after_months {
+                    Some(m) => format!("after {m:.1} months"),
+                    None => format!("never (within {} months)", t.horizon_months),
+                },
                 usd(t.local_minus_cloud_usd_per_month)
             ),
         );
