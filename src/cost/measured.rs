@@ -58,6 +58,45 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Adds the SLO operating point of a `load` sweep (`load.operating_point` of a schema-2 result file), which
+    /// then sets the capacity.
+    pub fn with_operating_point(
+        mut self,
+        output_tokens_per_s: f64,
+        total_tokens_per_s: f64,
+        requests_per_s: f64,
+        level_index: usize,
+    ) -> Measured {
+        let at = |field: &str| {
+            format!(
+                "{} load.operating_point (levels[{level_index}]) {field}",
+                self.file
+            )
+        };
+        self.operating_point_output_tokens_per_s = Some(Figure {
+            value: output_tokens_per_s,
+            source: at("output_tokens_per_s"),
+        });
+        self.operating_point_total_tokens_per_s = Some(Figure {
+            value: total_tokens_per_s,
+            source: at("total_tokens_per_s"),
+        });
+        self.operating_point_requests_per_s = Some(Figure {
+            value: requests_per_s,
+            source: at("requests_per_s"),
+        });
+        self
+    }
+
+    /// Adds measured energy per output token (replacing the board-power assumption); `source` names the field.
+    pub fn with_energy(mut self, j_per_output_token: f64, source: String) -> Measured {
+        self.energy_j_per_output_token = Some(Figure {
+            value: j_per_output_token,
+            source,
+        });
+        self
+    }
+
     pub fn basis(&self) -> Basis {
         if self.operating_point_output_tokens_per_s.is_some() {
             Basis::LoadOperatingPoint
@@ -197,4 +236,79 @@ pub fn from_result(
         operating_point_requests_per_s: None,
         energy_j_per_output_token: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> ResultFile {
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/cost/result-rtx4090.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn single_stream_figures_come_from_the_pp_and_tg_cases_with_their_source() {
+        let m = from_result(&fixture(), "r.json", None).unwrap();
+        assert_eq!(m.basis(), Basis::SingleStreamBench);
+        assert_eq!(
+            m.input_tokens_per_s.value,
+            fixture().cases[0].summary.avg_ts.unwrap()
+        );
+        assert_eq!(
+            m.output_tokens_per_s.source,
+            "r.json cases[1] (tg128, 16 threads) avg_ts"
+        );
+        assert_eq!(
+            m.devices[0], "NVIDIA GeForce RTX 4090",
+            "accelerators first"
+        );
+        assert_eq!(m.throughput().operating_point_output_tokens_per_s, None);
+    }
+
+    #[test]
+    fn incomplete_cases_are_not_used() {
+        let mut r = fixture();
+        r.cases[1].complete = false;
+        let e = from_result(&r, "r.json", None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("r.json: cases: no complete generation (tg) case"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn several_models_need_a_choice() {
+        let mut r = fixture();
+        let mut other = r.cases[1].clone();
+        other.model_filename = "other.gguf".into();
+        r.cases.push(other);
+        assert!(matches!(
+            from_result(&r, "r.json", None),
+            Err(MeasuredError::Ambiguous { n: 2, .. })
+        ));
+        assert_eq!(
+            from_result(&r, "r.json", Some("llama")).unwrap().model,
+            "llama-3.1-8b-q4_0.gguf"
+        );
+    }
+
+    #[test]
+    fn an_operating_point_and_measured_energy_replace_the_single_stream_assumptions() {
+        let m = from_result(&fixture(), "r.json", None)
+            .unwrap()
+            .with_operating_point(900.0, 4000.0, 4.5, 3)
+            .with_energy(0.5, "r.json telemetry".into());
+        assert_eq!(m.basis(), Basis::LoadOperatingPoint);
+        let t = m.throughput();
+        assert_eq!(t.operating_point_output_tokens_per_s, Some(900.0));
+        assert_eq!(t.energy_j_per_output_token, Some(0.5));
+        assert_eq!(
+            m.operating_point_requests_per_s.unwrap().source,
+            "r.json load.operating_point (levels[3]) requests_per_s"
+        );
+    }
 }

@@ -362,6 +362,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_operating_point_sets_capacity_and_measured_energy_sets_busy_energy() {
+        let mut l = owned(3000.0);
+        l.throughput.operating_point_output_tokens_per_s = Some(800.0);
+        l.throughput.energy_j_per_output_token = Some(0.9);
+        let d = demand(10_000.0);
+        assert!((l.device_seconds_per_request(&d) - 0.25).abs() < 1e-12);
+        let m = l.monthly(&d, 1);
+        let requests = 10_000.0 * DAYS_PER_MONTH;
+        let busy = requests * 0.25 / 3600.0;
+        let it_kwh =
+            (requests * 200.0 * 0.9 / 3600.0 + (730.0 - busy) * 50.0 + 730.0 * 100.0) / 1000.0;
+        assert!((m.energy_kwh_per_month - it_kwh * 1.4).abs() < 1e-9);
+    }
+
+    #[test]
     fn rent_without_electricity_has_no_energy_cost() {
         let mut l = owned(0.0);
         l.tenure = Tenure::Rented { usd_per_hour: 2.0 };
