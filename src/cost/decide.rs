@@ -86,8 +86,6 @@ pub enum HybridPattern {
     Tiered,
     /// Local for normal load, cloud for the overflow.
     Fallback,
-    /// Cloud for development, local for production.
-    DevelopmentProductionSplit,
     /// Sensitive data local, the rest in the cloud.
     PrivacySensitiveSplit,
 }
@@ -113,9 +111,6 @@ impl std::fmt::Display for Recommendation {
             }
             Recommendation::Hybrid(HybridPattern::Fallback) => {
                 "hybrid: fallback (local for normal load, cloud for the overflow)"
-            }
-            Recommendation::Hybrid(HybridPattern::DevelopmentProductionSplit) => {
-                "hybrid: development in the cloud, production local"
             }
             Recommendation::Hybrid(HybridPattern::PrivacySensitiveSplit) => {
                 "hybrid: privacy-sensitive split (sensitive data local, the rest in the cloud)"
