@@ -27,6 +27,12 @@ pub enum Command {
     Bench(Box<BenchArgs>),
     /// Serve simulated requests with continuous batching: latency percentiles and throughput per load level
     Load(Box<LoadArgs>),
+    /// Local cost per 1M tokens, monthly cost against cloud APIs, break-even, sensitivity and hybrid plans
+    Cost(Box<crate::cli_cost::CostArgs>),
+    /// Cloud price files: `prices import` converts LiteLLM's price file into [[cloud]] entries
+    Prices(crate::cli_cost::PricesArgs),
+    /// Local, cloud or a hybrid pattern: the six-dimension decision, one line per dimension
+    Decide(Box<crate::cli_cost::DecideArgs>),
 }
 
 #[derive(Args)]
@@ -221,19 +227,23 @@ pub struct LoadArgs {
     /// Open loop: parallel sequence slots serving the arrivals
     #[arg(long = "parallel")]
     pub parallel: Option<u32>,
-    /// Prompt tokens per request: N, a range A..B or a list A,B,C
-    #[arg(long = "input-tokens", default_value = "128")]
-    pub input_tokens: String,
-    /// Output tokens per request: N, a range A..B or a list A,B,C
-    #[arg(long = "output-tokens", default_value = "128")]
-    pub output_tokens: String,
+    /// Prompt tokens per request: N, a range A..B or a list A,B,C [default: the workload's, else 128]
+    #[arg(long = "input-tokens")]
+    pub input_tokens: Option<String>,
+    /// Output tokens per request: N, a range A..B or a list A,B,C [default: the workload's, else 128]
+    #[arg(long = "output-tokens")]
+    pub output_tokens: Option<String>,
+    /// A [[workload]] of models.toml: its request lengths (a {min, max} distribution becomes a range, else the
+    /// mean) and its SLO, where --input-tokens, --output-tokens or --slo do not say otherwise
+    #[arg(long = "workload")]
+    pub workload: Option<String>,
     /// Requests per level (default: four per slot unless --duration is given)
     #[arg(long = "requests")]
     pub requests: Option<u32>,
     /// Length of each level (e.g. 30s, 2m); requests still running then are reported as not completed
     #[arg(long = "duration")]
     pub duration: Option<String>,
-    /// Latency objective, e.g. ttft_p95=500ms,itl_p95=50ms
+    /// Latency objective, e.g. ttft_p95=500ms,itl_p95=50ms [default: the workload's, else none]
     #[arg(long = "slo")]
     pub slo: Option<String>,
     /// Threads (default: physical cores)

@@ -1,14 +1,16 @@
 //! tokenmeter: measures local LLM inference through llama.cpp and turns the measurements into cost comparisons.
 //!
 //! Data flows one way: `config` → `engine` (the only module that calls llama.cpp) → `runner` (cases, repetitions)
-//! → `stats` → `results` (versioned files) → `report`.
+//! → `stats` → `results` (versioned files) → `cost` (pure: money, break-even, decisions) → `report`.
 
 pub mod commands;
 pub mod config;
+pub mod cost;
 pub mod engine;
 pub mod fsutil;
 pub mod gguf;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod slo;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! tokenmeter's entry point: parse, dispatch, and map errors to exit codes (0 ok, 1 failed case, 2 bad input).
 
 mod cli;
+mod cli_cost;
 
 use clap::Parser;
 use cli::{BenchArgs, Cli, Command, LoadArgs};
@@ -82,19 +83,28 @@ fn load_options(
         concurrency: a.concurrency,
         rates: a.rate,
         parallel: a.parallel,
-        input_tokens: lengths("--input-tokens", &a.input_tokens)?,
-        output_tokens: lengths("--output-tokens", &a.output_tokens)?,
+        input_tokens: a
+            .input_tokens
+            .as_deref()
+            .map(|s| lengths("--input-tokens", s))
+            .transpose()?,
+        output_tokens: a
+            .output_tokens
+            .as_deref()
+            .map(|s| lengths("--output-tokens", s))
+            .transpose()?,
+        workload: a.workload,
         requests: a.requests,
         duration: a
             .duration
             .as_deref()
             .map(|d| duration("--duration", d))
             .transpose()?,
-        slo: match a.slo.as_deref() {
-            Some(s) => tokenmeter::results::load::parse_slo(s)
-                .map_err(|e| InputError(format!("--slo: {e}")))?,
-            None => Vec::new(),
-        },
+        slo: a
+            .slo
+            .as_deref()
+            .map(|s| tokenmeter::slo::parse_slo(s).map_err(|e| InputError(format!("--slo: {e}"))))
+            .transpose()?,
         engine: EngineOptions {
             n_threads: a.threads,
             n_gpu_layers: a.n_gpu_layers,
@@ -244,6 +254,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ))
                 .into());
             }
+            Ok(())
+        }
+        Command::Cost(a) => {
+            print!("{}", commands::cost::run(&a.options()?)?);
+            Ok(())
+        }
+        Command::Prices(a) => match a.command {
+            cli_cost::PricesCommand::Import(i) => {
+                let outcome = commands::prices::import(&i.options())?;
+                match &outcome.written {
+                    Some(path) => eprintln!(
+                        "wrote {} [[cloud]] entries to {}",
+                        outcome.entries,
+                        path.display()
+                    ),
+                    None => print!("{}", outcome.toml),
+                }
+                eprintln!("skipped: {}", outcome.skipped);
+                Ok(())
+            }
+        },
+        Command::Decide(a) => {
+            print!("{}", commands::decide::run(&a.options()?)?);
             Ok(())
         }
     }

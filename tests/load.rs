@@ -177,3 +177,95 @@ fn bad_load_arguments_are_rejected_with_exit_2() {
         "--duration",
     );
 }
+
+#[test]
+fn a_workload_supplies_request_lengths_and_the_slo_unless_flags_say_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let config = dir.path().join("models.toml");
+    std::fs::write(
+        &config,
+        "[[workload]]\nname = \"chat\"\nrequests_per_day = 1000.0\n\
+         input_tokens_per_request = { mean = 12.0, min = 8.0, max = 16.0 }\n\
+         output_tokens_per_request = 6.0\nslo = [\"ttft_p95=10s,itl_p95=5s\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("w.json");
+    let o = tokenmeter(
+        &[
+            "load",
+            "-m",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--workload",
+            "chat",
+            "-t",
+            "1",
+            "-c",
+            "2",
+            "--requests",
+            "6",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(file["parameters"]["workload"], "chat");
+    let slo: Vec<String> = file["load"]["slo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}_{}",
+                t["metric"].as_str().unwrap(),
+                t["percentile"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(slo, ["ttft_p95", "itl_p95"]);
+    for r in levels(&file)[0]["requests"].as_array().unwrap() {
+        let input = r["input_tokens"].as_u64().unwrap();
+        assert!(
+            (8..=16).contains(&input),
+            "input {input} within the workload's min..max"
+        );
+        assert_eq!(r["output_tokens"], 6, "the workload's mean output length");
+    }
+    assert_eq!(file["load"]["operating_point"]["concurrency"], 2);
+
+    // A flag wins over the workload; an unknown workload is a one-line error.
+    let with_flag = run_load(
+        dir.path(),
+        &model,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--workload",
+            "chat",
+            "-c",
+            "1",
+            "--requests",
+            "2",
+        ],
+    );
+    assert_eq!(levels(&with_flag)[0]["requests"][0]["output_tokens"], 32);
+    assert_one_line_error(
+        &tokenmeter(
+            &[
+                "load",
+                "-m",
+                model.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+                "--workload",
+                "batch",
+            ],
+            dir.path(),
+        ),
+        "--workload: no [[workload]] named 'batch'",
+    );
+}

@@ -3,6 +3,7 @@
 
 use super::bench::{backends_of, check_engine, model_entry, EngineOptions};
 use super::{models, InputError};
+use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
 use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
@@ -23,12 +24,17 @@ pub struct LoadOptions {
     pub rates: Vec<f64>,
     /// Sequence slots for open-loop levels; `None`: 16.
     pub parallel: Option<u32>,
-    pub input_tokens: Lengths,
-    pub output_tokens: Lengths,
+    /// `None`: the workload's, else 128.
+    pub input_tokens: Option<Lengths>,
+    /// `None`: the workload's, else 128.
+    pub output_tokens: Option<Lengths>,
+    /// A `[[workload]]` of models.toml supplying request lengths and the SLO where no flag gives them.
+    pub workload: Option<String>,
     /// Requests per level; `None` with no duration: four per slot.
     pub requests: Option<u32>,
     pub duration: Option<Duration>,
-    pub slo: Vec<SloTerm>,
+    /// `None`: the workload's SLO, else none.
+    pub slo: Option<Vec<SloTerm>>,
     pub engine: EngineOptions,
     pub seed: u64,
     pub out: Option<PathBuf>,
@@ -91,6 +97,60 @@ fn bar() -> ProgressBar {
     bar
 }
 
+/// Request lengths of a workload: a `{ min, max }` distribution becomes a uniform range, anything else its mean.
+fn lengths_of(t: &Tokens) -> Lengths {
+    let at_least_one = |x: f64| x.round().clamp(1.0, u32::MAX as f64) as u32;
+    match t {
+        Tokens::Distribution(TokenDistribution {
+            min: Some(a),
+            max: Some(b),
+            ..
+        }) if at_least_one(*a) < at_least_one(*b) => {
+            Lengths::Range(at_least_one(*a), at_least_one(*b))
+        }
+        other => Lengths::Fixed(at_least_one(other.mean())),
+    }
+}
+
+/// Request lengths and SLO: flags first, then the workload, then the defaults.
+fn request_shape(
+    opts: &LoadOptions,
+    config: &Config,
+) -> Result<(Lengths, Lengths, Vec<SloTerm>), InputError> {
+    let workload = match &opts.workload {
+        None => None,
+        Some(name) => Some(
+            config
+                .workload
+                .iter()
+                .find(|w| &w.name == name)
+                .ok_or_else(|| {
+                    let have: Vec<&str> = config.workload.iter().map(|w| w.name.as_str()).collect();
+                    InputError(format!(
+                        "--workload: no [[workload]] named '{name}' in the configuration (it has: {})",
+                        if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                    ))
+                })?,
+        ),
+    };
+    let pick = |flag: &Option<Lengths>, from: fn(&WorkloadEntry) -> &Tokens| {
+        flag.clone()
+            .or_else(|| workload.map(|w| lengths_of(from(w))))
+            .unwrap_or(Lengths::Fixed(DEFAULT_REQUEST_TOKENS))
+    };
+    let input = pick(&opts.input_tokens, |w| &w.input_tokens_per_request);
+    let output = pick(&opts.output_tokens, |w| &w.output_tokens_per_request);
+    let slo = match (&opts.slo, workload) {
+        (Some(s), _) => s.clone(),
+        (None, Some(w)) => w.slos(),
+        (None, None) => Vec::new(),
+    };
+    Ok((input, output, slo))
+}
+
+/// Prompt and output tokens per request when neither a flag nor a workload gives them.
+pub const DEFAULT_REQUEST_TOKENS: u32 = 128;
+
 pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     check_engine(&opts.engine)?;
     let arrivals = levels(opts)?;
@@ -102,6 +162,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    let (input_tokens, output_tokens, slo) = request_shape(opts, &config)?;
     let path = models::resolve(opts.model.as_slice(), &config, &config_dir)?.remove(0);
     let mut entry = model_entry(&path)?;
     let host = HostInfo::collect();
@@ -116,7 +177,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     };
     let model = engine::load_model(&path, model_params, opts.verbose)?;
     entry.model_type = model.desc.clone();
-    let max_len = opts.input_tokens.max() + opts.output_tokens.max();
+    let max_len = input_tokens.max() + output_tokens.max();
 
     let progress = bar();
     let mut records: Vec<LevelRecord> = Vec::new();
@@ -128,8 +189,8 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         let slots = a.slots();
         let spec = LevelSpec {
             arrivals: *a,
-            input_tokens: opts.input_tokens.clone(),
-            output_tokens: opts.output_tokens.clone(),
+            input_tokens: input_tokens.clone(),
+            output_tokens: output_tokens.clone(),
             requests: opts.requests.or(if opts.duration.is_none() {
                 Some(4 * slots)
             } else {
@@ -180,7 +241,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             }
         });
         match run {
-            Ok(run) => records.push(summarize_level(&run, &opts.slo)),
+            Ok(run) => records.push(summarize_level(&run, &slo)),
             Err(e) => {
                 failure = Some(anyhow::Error::new(e));
                 break;
@@ -215,11 +276,12 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     };
     let parameters = serde_json::json!({
         "arrivals": arrivals,
-        "input_tokens": opts.input_tokens,
-        "output_tokens": opts.output_tokens,
+        "workload": opts.workload,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
         "requests": opts.requests,
         "duration_s": opts.duration.map(|d| d.as_secs_f64()),
-        "slo": opts.slo,
+        "slo": slo,
         "n_threads": n_threads,
         "engine": {
             "n_gpu_layers": opts.engine.n_gpu_layers,
@@ -249,7 +311,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         cases: Vec::new(),
         load: Some(LoadSweep {
             model: path.display().to_string(),
-            slo: opts.slo.clone(),
+            slo: slo.clone(),
             levels: records,
             operating_point: op,
         }),

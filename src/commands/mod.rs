@@ -2,9 +2,12 @@
 //! that `main` maps to exit codes.
 
 pub mod bench;
+pub mod cost;
+pub mod decide;
 pub mod inspect;
 pub mod load;
 pub mod models;
+pub mod prices;
 pub mod synth;
 
 /// An error that is the user's to fix (bad file, flag or config value): exit code 2.

@@ -1,4 +1,16 @@
-//! `models.toml`: the catalogue of models `bench -m NAME` accepts. Errors name the file, the line and the key.
+//! `models.toml`: the catalogue of models `bench -m NAME` accepts, and the hardware, cloud prices, workloads and
+//! decision answers the cost model reads. Errors name the file, the line and the key.
+
+mod check;
+pub mod cloud;
+pub mod decision;
+pub mod hardware;
+pub mod workload;
+
+pub use cloud::CloudEntry;
+pub use decision::DecisionTable;
+pub use hardware::{HardwareEntry, Tenure};
+pub use workload::WorkloadEntry;
 
 use crate::gguf::{Shape, ShapeOverrides, SynthSpec, WeightType};
 use serde::Deserialize;
@@ -37,6 +49,13 @@ pub struct ModelEntry {
 pub struct Config {
     #[serde(default, rename = "model")]
     pub models: Vec<ModelEntry>,
+    #[serde(default)]
+    pub hardware: Vec<HardwareEntry>,
+    #[serde(default)]
+    pub cloud: Vec<CloudEntry>,
+    #[serde(default)]
+    pub workload: Vec<WorkloadEntry>,
+    pub decision: Option<DecisionTable>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +110,9 @@ impl Config {
                 (Some(_), None) => {}
             }
         }
+        hardware::validate(&config.hardware, path)?;
+        cloud::validate(&config.cloud, path)?;
+        workload::validate(&config.workload, path)?;
         Ok(config)
     }
 
@@ -192,5 +214,35 @@ notes = "a real model"
         let text = "[[model]]\nname = \"x\"\nsynth = { shape = \"tiny\", type = \"q3\" }\n";
         let e = Config::parse(text, Path::new("m.toml")).unwrap_err();
         assert!(e.to_string().contains("q4_0"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    #[test]
+    fn the_shipped_models_toml_parses_with_cost_tables() {
+        let c = Config::parse(include_str!("../../models.toml"), Path::new("models.toml")).unwrap();
+        assert!(!c.models.is_empty());
+        assert!(c.hardware.len() >= 3 && c.cloud.len() >= 3 && c.workload.len() >= 2);
+        assert!(c.hardware.iter().any(|h| h.usd_per_hour.is_some()));
+        assert!(c.hardware.iter().any(|h| h.purchase_usd.is_some()));
+    }
+
+    #[test]
+    fn a_decision_table_takes_the_six_answers() {
+        let c = Config::parse(
+            "[decision]\ndata_sensitivity = \"internal\"\nvolume_pattern = \"steady-high\"\n",
+            Path::new("m.toml"),
+        )
+        .unwrap();
+        let d = c.decision.unwrap();
+        assert_eq!(
+            d.data_sensitivity,
+            Some(decision::DataSensitivity::Internal)
+        );
+        let e = Config::parse("[decision]\nteam = \"expert\"\n", Path::new("m.toml")).unwrap_err();
+        assert!(e.what.contains("advanced"), "{e}");
     }
 }

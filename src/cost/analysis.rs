@@ -1,0 +1,257 @@
+//! One cost analysis: a measured result on one hardware entry for one workload against the chosen cloud offerings,
+//! assembled into a `CostReport` (plain data; `report::cost` prints it, JSON serializes it).
+
+use super::breakeven::{break_even_month, break_even_volume, BreakEven};
+use super::hybrid::{self, HybridPlan, TieredPlan, YearShape, DEFAULT_HOURLY_NOISE_FRACTION};
+use super::ledger::{Ledger, LedgerEntry, SourceKind};
+use super::measured::{Basis, Measured};
+use super::model::{Demand, Local, LocalMonthly, Price};
+use super::sensitivity::{tornado, Tornado};
+use super::{DAYS_PER_MONTH, HOURS_PER_MONTH};
+use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
+use serde::Serialize;
+
+/// A configuration entry and where it was read.
+#[derive(Debug)]
+pub struct Located<'a, T> {
+    pub file: &'a str,
+    pub index: usize,
+    pub entry: &'a T,
+}
+
+impl<T> Clone for Located<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Located<'_, T> {}
+
+pub struct CostInputs<'a> {
+    pub measured: &'a Measured,
+    pub hardware: Located<'a, HardwareEntry>,
+    pub workload: Located<'a, WorkloadEntry>,
+    /// The first is the reference for the sensitivity table and the hybrid plans.
+    pub clouds: Vec<Located<'a, CloudEntry>>,
+    /// Seed of the hybrid simulation's noise; `None`: no hybrid plans.
+    pub hybrid_seed: Option<u64>,
+    /// Said to the reader first (which entries were chosen and why).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloCheck {
+    pub objective: String,
+    pub single_stream_estimate_ms: f64,
+    pub max_ms: f64,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloudComparison {
+    pub provider: String,
+    pub model: String,
+    pub cloud_usd_per_month: f64,
+    pub local_usd_per_month: f64,
+    pub local_minus_cloud_usd_per_month: f64,
+    /// `None`: local never catches up within the horizon.
+    pub break_even: Option<BreakEven>,
+    /// `None`: local is never cheaper, at any volume.
+    pub break_even_requests_per_day: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostReport {
+    pub result_file: String,
+    pub model: String,
+    pub basis: Basis,
+    pub basis_label: String,
+    pub hardware: String,
+    pub workload: String,
+    pub notes: Vec<String>,
+    pub device_seconds_per_request: f64,
+    pub device_capacity_requests_per_day: f64,
+    pub peak_requests_per_s: f64,
+    /// Energy a served output token costs at the wall (prompt share included, PUE excluded).
+    pub serving_energy_j_per_output_token: Option<f64>,
+    pub energy_measured: bool,
+    pub slo: Vec<SloCheck>,
+    pub local: LocalMonthly,
+    pub horizon_months: u32,
+    pub clouds: Vec<CloudComparison>,
+    pub reference_cloud: Option<String>,
+    pub sensitivity: Option<Tornado>,
+    pub tiered: Option<TieredPlan>,
+    pub hybrid: Option<HybridPlan>,
+    pub assumptions: Vec<LedgerEntry>,
+}
+
+/// Single-stream latency estimates for one request: prompt then generation, no queueing (so a queueing objective
+/// is estimated at 0 ms).
+fn slo_checks(local: &Local, d: &Demand, w: &WorkloadEntry) -> Vec<SloCheck> {
+    let t = &local.throughput;
+    let prompt_ms = d.input_tokens_per_request / t.input_tokens_per_s * 1000.0;
+    let token_ms = 1000.0 / t.output_tokens_per_s;
+    w.slos()
+        .into_iter()
+        .map(|s| {
+            let est = match s.metric.as_str() {
+                "ttft" => prompt_ms + token_ms,
+                "itl" => token_ms,
+                "e2e" => prompt_ms + d.output_tokens_per_request * token_ms,
+                _ => 0.0,
+            };
+            SloCheck {
+                objective: s.objective(),
+                single_stream_estimate_ms: est,
+                max_ms: s.max_ms,
+                met: est <= s.max_ms,
+            }
+        })
+        .collect()
+}
+
+pub fn analyse(inp: &CostInputs) -> CostReport {
+    let m = inp.measured;
+    let h = inp.hardware.entry;
+    let w = inp.workload.entry;
+    let local = Local::new(h, m.throughput());
+    let d = Demand::from_workload(w);
+    let energy_measured = m.energy_j_per_output_token.is_some();
+
+    let mut ledger = Ledger::default();
+    ledger.measured(m);
+    ledger.hardware(inp.hardware.file, inp.hardware.index, h, energy_measured);
+    ledger.workload(inp.workload.file, inp.workload.index, w);
+    for c in &inp.clouds {
+        ledger.cloud(c.file, c.index, c.entry);
+    }
+    ledger.add(
+        "hours per month",
+        HOURS_PER_MONTH,
+        "hours",
+        SourceKind::Default,
+        "HOURS_PER_MONTH: 8760 / 12",
+    );
+    ledger.add(
+        "days per month",
+        DAYS_PER_MONTH,
+        "days",
+        SourceKind::Default,
+        "DAYS_PER_MONTH: 365 / 12",
+    );
+    if m.basis() == Basis::SingleStreamBench {
+        ledger.add(
+            "concurrency",
+            1.0,
+            "requests at a time per device",
+            SourceKind::Assumption,
+            "single-stream bench: one request at a time (a `load` result gives the SLO operating point)",
+        );
+    }
+
+    let monthly = local.monthly_for_peak(&d);
+    let seconds = local.device_seconds_per_request(&d);
+    let serving_energy = if d.output_tokens_per_request > 0.0 {
+        Some(match m.energy_j_per_output_token.as_ref() {
+            Some(f) => f.value,
+            None => h.board_power_w * seconds / d.output_tokens_per_request,
+        })
+    } else {
+        None
+    };
+    let clouds: Vec<CloudComparison> = inp
+        .clouds
+        .iter()
+        .map(|c| {
+            let p = Price::from_cloud(c.entry);
+            let cloud = p.usd_per_month(&d);
+            CloudComparison {
+                provider: c.entry.provider.clone(),
+                model: c.entry.model.clone(),
+                cloud_usd_per_month: cloud,
+                local_usd_per_month: monthly.total_usd_per_month,
+                local_minus_cloud_usd_per_month: monthly.total_usd_per_month - cloud,
+                break_even: break_even_month(&local, &d, &p, local.horizon_months()),
+                break_even_requests_per_day: break_even_volume(&local, &d, &p),
+            }
+        })
+        .collect();
+    let reference = inp
+        .clouds
+        .first()
+        .map(|c| (c.entry.label(), Price::from_cloud(c.entry)));
+    let sensitivity = reference.as_ref().map(|(_, p)| tornado(&local, &d, p));
+    let tiered = match (&reference, w.simple_share_fraction, inp.hybrid_seed) {
+        (Some((_, p)), Some(s), Some(_)) => Some(hybrid::tiered(&local, &d, p, s)),
+        _ => None,
+    };
+    let hybrid = match (&reference, inp.hybrid_seed) {
+        (Some((_, p)), Some(seed)) => {
+            let noise = w
+                .hourly_noise_fraction
+                .unwrap_or(DEFAULT_HOURLY_NOISE_FRACTION);
+            match w.hourly_noise_fraction {
+                Some(_) => ledger.add(
+                    "hourly noise",
+                    noise,
+                    "fraction (1 sd)",
+                    SourceKind::Config,
+                    format!(
+                        "{}: workload[{}] ({}).hourly_noise_fraction",
+                        inp.workload.file, inp.workload.index, w.name
+                    ),
+                ),
+                None => ledger.add(
+                    "hourly noise",
+                    noise,
+                    "fraction (1 sd)",
+                    SourceKind::Default,
+                    "DEFAULT_HOURLY_NOISE_FRACTION",
+                ),
+            }
+            ledger.add(
+                "simulation seed",
+                seed as f64,
+                "",
+                SourceKind::Config,
+                "--seed",
+            );
+            Some(hybrid::simulate(
+                &local,
+                &d,
+                p,
+                YearShape {
+                    hourly_profile: w.hourly_profile(),
+                    weekday_profile: w.weekday_profile(),
+                    noise_fraction: noise,
+                    seed,
+                },
+            ))
+        }
+        _ => None,
+    };
+    CostReport {
+        result_file: m.file.clone(),
+        model: m.model.clone(),
+        basis: m.basis(),
+        basis_label: m.basis().label().to_string(),
+        hardware: h.name.clone(),
+        workload: w.name.clone(),
+        notes: inp.notes.clone(),
+        device_seconds_per_request: seconds,
+        device_capacity_requests_per_day: local.capacity_requests_per_day(&d),
+        peak_requests_per_s: hybrid::peak_requests_per_s(&d),
+        serving_energy_j_per_output_token: serving_energy,
+        energy_measured,
+        slo: slo_checks(&local, &d, w),
+        local: monthly,
+        horizon_months: local.horizon_months(),
+        clouds,
+        reference_cloud: reference.map(|(name, _)| name),
+        sensitivity,
+        tiered,
+        hybrid,
+        assumptions: ledger.entries,
+    }
+}

@@ -1,0 +1,300 @@
+//! The assumptions ledger: every number the cost model used, with its unit and where it came from (a result
+//! file's field, a models.toml key, a named default, or a stated assumption).
+
+use super::measured::{Figure, Measured};
+use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Measured,
+    Config,
+    Default,
+    Assumption,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerEntry {
+    pub input: String,
+    pub value: f64,
+    pub unit: String,
+    pub source_kind: SourceKind,
+    pub source: String,
+}
+
+/// Builds the ledger as the analysis adds to it.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub entries: Vec<LedgerEntry>,
+}
+
+impl Ledger {
+    pub fn add(
+        &mut self,
+        input: impl Into<String>,
+        value: f64,
+        unit: &str,
+        kind: SourceKind,
+        source: impl Into<String>,
+    ) {
+        self.entries.push(LedgerEntry {
+            input: input.into(),
+            value,
+            unit: unit.into(),
+            source_kind: kind,
+            source: source.into(),
+        });
+    }
+
+    fn figure(&mut self, input: &str, f: &Figure, unit: &str) {
+        self.add(input, f.value, unit, SourceKind::Measured, f.source.clone());
+    }
+
+    pub fn measured(&mut self, m: &Measured) {
+        self.figure("input throughput", &m.input_tokens_per_s, "tokens/s");
+        self.figure("output throughput", &m.output_tokens_per_s, "tokens/s");
+        if let Some(f) = &m.operating_point_output_tokens_per_s {
+            self.figure(
+                "output throughput at the SLO operating point",
+                f,
+                "tokens/s",
+            );
+        }
+        if let Some(f) = &m.operating_point_total_tokens_per_s {
+            self.figure("total throughput at the SLO operating point", f, "tokens/s");
+        }
+        if let Some(f) = &m.operating_point_requests_per_s {
+            self.figure("requests at the SLO operating point", f, "requests/s");
+        }
+        if let Some(f) = &m.energy_j_per_output_token {
+            self.figure("energy per output token", f, "J/token");
+        }
+    }
+
+    pub fn hardware(&mut self, file: &str, index: usize, h: &HardwareEntry, energy_measured: bool) {
+        let key = |k: &str| format!("{file}: hardware[{index}] ({}).{k}", h.name);
+        let cfg = |ledger: &mut Ledger, input: &str, v: Option<f64>, unit: &str, k: &str| {
+            if let Some(v) = v {
+                ledger.add(input, v, unit, SourceKind::Config, key(k));
+            }
+        };
+        cfg(
+            self,
+            "purchase price per device",
+            h.purchase_usd,
+            "USD",
+            "purchase_usd",
+        );
+        cfg(
+            self,
+            "lifetime",
+            h.lifetime_months,
+            "months",
+            "lifetime_months",
+        );
+        match h.resale_fraction {
+            Some(r) => self.add(
+                "resale value",
+                r,
+                "fraction of purchase",
+                SourceKind::Config,
+                key("resale_fraction"),
+            ),
+            None if h.purchase_usd.is_some() => self.add(
+                "resale value",
+                0.0,
+                "fraction of purchase",
+                SourceKind::Default,
+                "resale_fraction not set: nothing recovered",
+            ),
+            None => {}
+        }
+        cfg(
+            self,
+            "rent per device",
+            h.usd_per_hour,
+            "USD/hour",
+            "usd_per_hour",
+        );
+        if energy_measured {
+            cfg(
+                self,
+                "board power (not used: energy measured)",
+                Some(h.board_power_w),
+                "W",
+                "board_power_w",
+            );
+        } else {
+            self.add(
+                "board power while serving",
+                h.board_power_w,
+                "W",
+                SourceKind::Assumption,
+                format!(
+                    "{} — the result holds no measured energy",
+                    key("board_power_w")
+                ),
+            );
+        }
+        cfg(
+            self,
+            "idle power",
+            Some(h.idle_power_w),
+            "W",
+            "idle_power_w",
+        );
+        cfg(
+            self,
+            "host power",
+            Some(h.host_power_w),
+            "W",
+            "host_power_w",
+        );
+        match h.electricity_usd_per_kwh {
+            Some(p) => self.add(
+                "electricity",
+                p,
+                "USD/kWh",
+                SourceKind::Config,
+                key("electricity_usd_per_kwh"),
+            ),
+            None => self.add(
+                "electricity",
+                0.0,
+                "USD/kWh",
+                SourceKind::Assumption,
+                format!(
+                    "{} not set: power included in the rent",
+                    key("electricity_usd_per_kwh")
+                ),
+            ),
+        }
+        cfg(
+            self,
+            "PUE (cooling and facility overhead)",
+            h.pue,
+            "×",
+            "pue",
+        );
+        cfg(
+            self,
+            "operations",
+            Some(h.ops_hours_per_month),
+            "hours/month",
+            "ops_hours_per_month",
+        );
+        cfg(
+            self,
+            "operations rate",
+            Some(h.usd_per_ops_hour),
+            "USD/hour",
+            "usd_per_ops_hour",
+        );
+        cfg(self, "set-up", h.setup_hours, "hours", "setup_hours");
+    }
+
+    pub fn workload(&mut self, file: &str, index: usize, w: &WorkloadEntry) {
+        let key = |k: &str| format!("{file}: workload[{index}] ({}).{k}", w.name);
+        self.add(
+            "volume",
+            w.requests_per_day,
+            "requests/day",
+            SourceKind::Config,
+            key("requests_per_day"),
+        );
+        self.add(
+            "input tokens per request (mean)",
+            w.input_tokens_per_request.mean(),
+            "tokens",
+            SourceKind::Config,
+            key("input_tokens_per_request"),
+        );
+        self.add(
+            "output tokens per request (mean)",
+            w.output_tokens_per_request.mean(),
+            "tokens",
+            SourceKind::Config,
+            key("output_tokens_per_request"),
+        );
+        let (kind, src) = if w.hourly_weights.is_some() {
+            (SourceKind::Config, key("hourly_weights"))
+        } else if w.peak_to_mean_ratio.is_some() {
+            (SourceKind::Config, key("peak_to_mean_ratio"))
+        } else {
+            (
+                SourceKind::Default,
+                "no hourly_weights or peak_to_mean_ratio: flat load".to_string(),
+            )
+        };
+        self.add("peak-to-mean ratio", w.peak_to_mean(), "×", kind, src);
+        match w.growth_per_month_fraction {
+            Some(g) => self.add(
+                "growth",
+                g,
+                "fraction/month",
+                SourceKind::Config,
+                key("growth_per_month_fraction"),
+            ),
+            None => self.add(
+                "growth",
+                0.0,
+                "fraction/month",
+                SourceKind::Default,
+                "growth_per_month_fraction not set: flat",
+            ),
+        }
+        if let Some(c) = w.cached_input_fraction {
+            self.add(
+                "cached input",
+                c,
+                "fraction of input tokens",
+                SourceKind::Config,
+                key("cached_input_fraction"),
+            );
+        }
+        if let Some(s) = w.simple_share_fraction {
+            self.add(
+                "simple requests",
+                s,
+                "fraction",
+                SourceKind::Config,
+                key("simple_share_fraction"),
+            );
+        }
+    }
+
+    pub fn cloud(&mut self, file: &str, index: usize, c: &CloudEntry) {
+        let key = |k: &str| {
+            format!(
+                "{file}: cloud[{index}] ({}).{k} (as of {})",
+                c.label(),
+                c.as_of
+            )
+        };
+        let name = c.label();
+        self.add(
+            format!("{name} input"),
+            c.usd_per_1m_input,
+            "USD/1M tokens",
+            SourceKind::Config,
+            format!("{}; {}", key("usd_per_1m_input"), c.source),
+        );
+        self.add(
+            format!("{name} output"),
+            c.usd_per_1m_output,
+            "USD/1M tokens",
+            SourceKind::Config,
+            key("usd_per_1m_output"),
+        );
+        if let Some(p) = c.usd_per_1m_cached_input {
+            self.add(
+                format!("{name} cached input"),
+                p,
+                "USD/1M tokens",
+                SourceKind::Config,
+                key("usd_per_1m_cached_input"),
+            );
+        }
+    }
+}
