@@ -6,14 +6,18 @@
 //! with the token timestamps the engine records against the same origin.
 
 pub mod accounting;
+mod rapl;
 mod record;
+mod sampler;
 mod trace;
 
 #[cfg(test)]
 mod tests;
 
 pub use accounting::Totals;
+pub use rapl::{RaplSensor, POWERCAP_ROOT};
 pub use record::{measure_idle, EnergyFlag, EnergyRecord, EnergySource, IdleBaseline};
+pub use sampler::{Sampler, Timed};
 pub use trace::TraceSensor;
 
 use serde::{Deserialize, Serialize};
