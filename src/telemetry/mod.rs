@@ -6,6 +6,9 @@
 //! with the token timestamps the engine records against the same origin.
 
 pub mod accounting;
+mod nvml;
+mod probe;
+mod process;
 mod rapl;
 mod record;
 mod sampler;
@@ -15,6 +18,9 @@ mod trace;
 mod tests;
 
 pub use accounting::Totals;
+pub use nvml::{nvml_bandwidth_gb_per_s, NvmlSensor};
+pub use probe::{apple_silicon_absent_reason, probe, Absent, Probe, ProbeConfig};
+pub use process::ProcessSensor;
 pub use rapl::{RaplSensor, POWERCAP_ROOT};
 pub use record::{measure_idle, EnergyFlag, EnergyRecord, EnergySource, IdleBaseline};
 pub use sampler::{Sampler, Timed};

@@ -293,3 +293,28 @@ fn a_recorded_window_replays_to_the_same_totals() {
     assert_eq!(replayed, w);
     assert_eq!(replayed.totals(), w.totals());
 }
+
+#[test]
+fn probe_without_nvidia_or_rapl_reports_energy_absent_in_one_line() {
+    let root = tempfile::tempdir().unwrap();
+    let powercap = root.path().join("powercap");
+    let config = ProbeConfig {
+        powercap_root: powercap.clone(),
+        ..ProbeConfig::default()
+    };
+    let p = probe(&config);
+    assert!(p
+        .sensors
+        .iter()
+        .any(|s| s.family() == SensorFamily::Process));
+    match NvmlSensor::all(DEFAULT_SAMPLE_INTERVAL) {
+        Err(e) => assert_eq!(
+            p.energy_absent_reason(),
+            Some(format!(
+                "energy: absent (no NVIDIA GPU: {e}; no RAPL: {} not present)",
+                powercap.display()
+            ))
+        ),
+        Ok(_) => assert_eq!(p.energy_absent_reason(), None),
+    }
+}
