@@ -11,6 +11,7 @@ mod probe;
 mod process;
 mod rapl;
 mod record;
+pub mod roofline;
 mod sampler;
 mod trace;
 
@@ -23,6 +24,7 @@ pub use probe::{apple_silicon_absent_reason, probe, Absent, Probe, ProbeConfig};
 pub use process::ProcessSensor;
 pub use rapl::{RaplSensor, POWERCAP_ROOT};
 pub use record::{measure_idle, EnergyFlag, EnergyRecord, EnergySource, IdleBaseline};
+pub use roofline::{measure_cpu_read_bandwidth, roofline_fraction};
 pub use sampler::{Sampler, Timed};
 pub use trace::TraceSensor;
 
