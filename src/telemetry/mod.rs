@@ -18,7 +18,7 @@ mod trace;
 #[cfg(test)]
 mod tests;
 
-pub use accounting::Totals;
+pub use accounting::{Basis, Totals};
 pub use nvml::{nvml_bandwidth_gb_per_s, NvmlSensor};
 pub use probe::{apple_silicon_absent_reason, probe, Absent, Probe, ProbeConfig};
 pub use process::ProcessSensor;
