@@ -14,3 +14,4 @@ pub mod results;
 pub mod runner;
 pub mod slo;
 pub mod stats;
+pub mod telemetry;

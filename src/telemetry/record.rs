@@ -1,0 +1,232 @@
+//! What telemetry puts into a result file: energy per window or phase, the idle baseline, and integrity flags.
+//! Absent figures are `None` and serialise as JSON `null`.
+
+use super::accounting::{self, Basis};
+use super::{Sample, Sensor, SensorError, SensorFamily, Throttle, Window};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Where an energy figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnergySource {
+    /// NVML's total energy counter (Volta and newer).
+    NvmlCounter,
+    /// NVML power readings integrated over time (GPUs without the counter).
+    NvmlPower,
+    /// Linux powercap/RAPL `energy_uj`.
+    Rapl,
+    TraceCounter,
+    TracePower,
+}
+
+impl EnergySource {
+    /// The source for a sensor family and the reading the energy came from; `None` for families without energy.
+    pub fn of(family: SensorFamily, basis: Basis) -> Option<Self> {
+        match (family, basis) {
+            (SensorFamily::Nvml, Basis::Counter) => Some(Self::NvmlCounter),
+            (SensorFamily::Nvml, Basis::Power) => Some(Self::NvmlPower),
+            (SensorFamily::Rapl, _) => Some(Self::Rapl),
+            (SensorFamily::Trace, Basis::Counter) => Some(Self::TraceCounter),
+            (SensorFamily::Trace, Basis::Power) => Some(Self::TracePower),
+            (SensorFamily::Process, _) => None,
+        }
+    }
+}
+
+/// A measurement problem found in one window or phase; stored with the record and shown next to its figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EnergyFlag {
+    /// The span is shorter than the counter's update period (or the sampling interval): energy is not reported.
+    ShortWindow { window_ns: u64, period_ns: u64 },
+    /// The counter read the same value on both sides of the span: energy is not reported.
+    CounterUnchanged { window_ns: u64 },
+    /// Power readings cover only this fraction of the span.
+    PartialCoverage { coverage: f64 },
+    /// The counter went backwards and its wrap range is unknown (driver reload or reset).
+    CounterWentBackwards,
+    /// Counter energy and integrated sampled power differ by more than `accounting::DISAGREEMENT_LIMIT`.
+    CounterPowerDisagree {
+        counter_j: f64,
+        integrated_j: f64,
+        relative_difference: f64,
+    },
+    /// The device limited its clocks during the span.
+    Throttled(Throttle),
+    /// The graphics clock fell more than `accounting::CLOCK_DROP_LIMIT` below the span's first reading.
+    ClockDrop { first_mhz: u32, min_mhz: u32 },
+    /// The temperature rose more than `accounting::TEMPERATURE_CLIMB_LIMIT_C` within the span.
+    TemperatureClimb { first_c: f64, max_c: f64 },
+    /// The idle baseline given was measured on another device, so no energy above idle is reported.
+    IdleFromOtherDevice { idle_device: String },
+}
+
+impl std::fmt::Display for EnergyFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |ns: &u64| *ns as f64 / 1e6;
+        match self {
+            Self::ShortWindow { window_ns, period_ns } => write!(
+                f,
+                "window of {:.1} ms is shorter than the {:.1} ms update period: energy not reported; repeat the \
+                 work to lengthen the window",
+                ms(window_ns),
+                ms(period_ns)
+            ),
+            Self::CounterUnchanged { window_ns } => {
+                write!(f, "energy counter did not change in {:.1} ms: energy not reported", ms(window_ns))
+            }
+            Self::PartialCoverage { coverage } => {
+                write!(f, "readings cover only {:.0}% of the window", coverage * 100.0)
+            }
+            Self::CounterWentBackwards => write!(f, "energy counter went backwards (reset?)"),
+            Self::CounterPowerDisagree { counter_j, integrated_j, relative_difference } => write!(
+                f,
+                "energy counter ({counter_j:.3} J) and integrated power ({integrated_j:.3} J) differ by {:.1}%",
+                relative_difference * 100.0
+            ),
+            Self::Throttled(t) => write!(
+                f,
+                "throttled (thermal: {}, power cap: {}, hardware slowdown: {})",
+                t.thermal, t.power_cap, t.hw_slowdown
+            ),
+            Self::ClockDrop { first_mhz, min_mhz } => {
+                write!(f, "graphics clock dropped from {first_mhz} MHz to {min_mhz} MHz")
+            }
+            Self::TemperatureClimb { first_c, max_c } => {
+                write!(f, "temperature climbed from {first_c:.0} °C to {max_c:.0} °C")
+            }
+            Self::IdleFromOtherDevice { idle_device } => {
+                write!(f, "idle baseline is from {idle_device}: energy above idle not reported")
+            }
+        }
+    }
+}
+
+/// Each device's power at rest, measured before the cases (or read back from an earlier result file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleBaseline {
+    pub device: String,
+    pub source: Option<EnergySource>,
+    pub duration_ns: u64,
+    pub idle_power_w: Option<f64>,
+    pub coverage: Option<f64>,
+    pub flags: Vec<EnergyFlag>,
+}
+
+impl IdleBaseline {
+    /// Idle power as the window's average power.
+    pub fn from_window(w: &Window) -> Self {
+        let t = w.totals();
+        IdleBaseline {
+            device: w.device.clone(),
+            source: t.basis.and_then(|b| EnergySource::of(w.family, b)),
+            duration_ns: t.duration_ns,
+            idle_power_w: t.avg_power_w,
+            coverage: t.coverage,
+            flags: t.flags,
+        }
+    }
+}
+
+/// Measures every sensor's idle power over the same `duration` (the `--idle` option): one result per sensor,
+/// in order, so one failing device does not hide the others.
+pub fn measure_idle(
+    sensors: &mut [Box<dyn Sensor>],
+    origin: Instant,
+    duration: Duration,
+) -> Vec<Result<IdleBaseline, SensorError>> {
+    let started: Vec<Result<(), SensorError>> =
+        sensors.iter_mut().map(|s| s.start(origin)).collect();
+    std::thread::sleep(duration);
+    sensors
+        .iter_mut()
+        .zip(started)
+        .map(|(s, r)| {
+            r.and_then(|()| s.stop())
+                .map(|w| IdleBaseline::from_window(&w))
+        })
+        .collect()
+}
+
+/// Energy of one window or phase of one device, as stored in a result file. When no sensor exists, every figure
+/// is `None` and `absent_reason` says why in one line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyRecord {
+    pub source: Option<EnergySource>,
+    pub device: Option<String>,
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    pub tokens: Option<u64>,
+    pub energy_j: Option<f64>,
+    pub energy_above_idle_j: Option<f64>,
+    /// The counter's figure and the integrated power figure, both kept so the cross-check can be recomputed.
+    pub counter_energy_j: Option<f64>,
+    pub integrated_energy_j: Option<f64>,
+    pub avg_power_w: Option<f64>,
+    pub peak_power_w: Option<f64>,
+    pub coverage: Option<f64>,
+    pub j_per_token: Option<f64>,
+    pub tokens_per_j: Option<f64>,
+    pub flags: Vec<EnergyFlag>,
+    /// The readings taken within the span (the power-over-time trace).
+    pub samples: Vec<Sample>,
+    pub absent_reason: Option<String>,
+}
+
+impl EnergyRecord {
+    /// The record for `[t0_ns, t1_ns]` of `window` in which `tokens` were processed. Energy above idle needs a
+    /// baseline from the same device.
+    pub fn from_window(
+        window: &Window,
+        t0_ns: u64,
+        t1_ns: u64,
+        tokens: Option<u64>,
+        idle: Option<&IdleBaseline>,
+    ) -> Self {
+        let mut t = window.totals_between(t0_ns, t1_ns);
+        let idle_power_w = match idle {
+            Some(b) if b.device != window.device => {
+                t.flags.push(EnergyFlag::IdleFromOtherDevice {
+                    idle_device: b.device.clone(),
+                });
+                None
+            }
+            Some(b) => b.idle_power_w,
+            None => None,
+        };
+        let (j_per_token, tokens_per_j) = accounting::per_token(t.energy_j, tokens);
+        EnergyRecord {
+            source: t.basis.and_then(|b| EnergySource::of(window.family, b)),
+            device: Some(window.device.clone()),
+            start_ns: Some(t0_ns),
+            end_ns: Some(t1_ns),
+            tokens,
+            energy_j: t.energy_j,
+            energy_above_idle_j: accounting::above_idle_j(t.energy_j, idle_power_w, t.duration_ns),
+            counter_energy_j: t.counter_energy_j,
+            integrated_energy_j: t.integrated_energy_j,
+            avg_power_w: t.avg_power_w,
+            peak_power_w: t.peak_power_w,
+            coverage: t.coverage,
+            j_per_token,
+            tokens_per_j,
+            flags: t.flags,
+            samples: window
+                .samples
+                .iter()
+                .filter(|s| s.t_ns >= t0_ns && s.t_ns <= t1_ns)
+                .cloned()
+                .collect(),
+            absent_reason: None,
+        }
+    }
+
+    /// The record when no sensor could measure energy, e.g. from `Probe::energy_absent_reason`.
+    pub fn absent(reason: impl Into<String>) -> Self {
+        EnergyRecord {
+            absent_reason: Some(reason.into()),
+            ..EnergyRecord::default()
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Specifications of the energy accounting, driven through `TraceSensor` and the `Sensor` trait like a real run.
+
+use super::*;
+
+const MS: u64 = 1_000_000;
+
+/// A reading of the raw counter (J) at `t_ms`.
+fn counter(t_ms: u64, raw_j: f64) -> Sample {
+    Sample {
+        t_ns: t_ms * MS,
+        energy_counter_j: Some(raw_j),
+        ..Sample::default()
+    }
+}
+
+/// Counter readings every `step_ms` from `t0_ms` to `t1_ms` at constant `power_w`, starting from `raw0_j`.
+fn ramp(t0_ms: u64, t1_ms: u64, step_ms: u64, raw0_j: f64, power_w: f64) -> Vec<Sample> {
+    (t0_ms..=t1_ms)
+        .step_by(step_ms as usize)
+        .map(|t| counter(t, raw0_j + power_w * (t - t0_ms) as f64 / 1000.0))
+        .collect()
+}
+
+fn window_of(sensor: &mut dyn Sensor) -> Window {
+    sensor.start(std::time::Instant::now()).unwrap();
+    sensor.stop().unwrap()
+}
+
+fn has_flag(flags: &[EnergyFlag], f: impl Fn(&EnergyFlag) -> bool) -> bool {
+    flags.iter().any(f)
+}
+
+#[test]
+fn counter_energy_is_counted_across_a_wrap() {
+    // Range 1000 J; 20 J per 100 ms from 950 J, so the counter wraps after the third reading.
+    let raw: Vec<Sample> = (0..=10u64)
+        .map(|i| counter(i * 100, (950.0 + 20.0 * i as f64) % 1000.0))
+        .collect();
+    assert!(raw[3].energy_counter_j.unwrap() < raw[2].energy_counter_j.unwrap());
+    let mut s = TraceSensor::new("gpu", raw)
+        .with_counter_range_j(1000.0)
+        .with_counter_update_period_ns(100 * MS);
+    let w = window_of(&mut s);
+    let r = EnergyRecord::from_window(&w, w.start_ns, w.end_ns, None, None);
+    assert!((r.energy_j.unwrap() - 10.0 * 20.0).abs() < 1e-9, "{r:?}");
+    assert!((r.avg_power_w.unwrap() - 200.0).abs() < 1e-9);
+    assert_eq!(r.source, Some(EnergySource::TraceCounter));
+    assert_eq!(r.coverage, Some(1.0));
+    assert!(r.flags.is_empty(), "{:?}", r.flags);
+}
+
+#[test]
+fn a_counter_that_goes_back_without_a_known_range_is_flagged_not_counted() {
+    let mut s = TraceSensor::new(
+        "gpu",
+        vec![counter(0, 500.0), counter(100, 520.0), counter(200, 3.0)],
+    );
+    let t = window_of(&mut s).totals();
+    assert_eq!(t.energy_j, None);
+    assert!(has_flag(&t.flags, |f| *f == EnergyFlag::CounterWentBackwards));
+}
+
+/// 1 s at 100 W by the counter (readings every 50 ms), with sampled power reading `power_w`.
+fn counter_and_power(power_w: f64) -> Window {
+    let samples = ramp(0, 1000, 50, 0.0, 100.0)
+        .into_iter()
+        .map(|s| Sample {
+            power_w: Some(power_w),
+            ..s
+        })
+        .collect();
+    window_of(&mut TraceSensor::new("gpu", samples).with_counter_update_period_ns(100 * MS))
+}
+
+#[test]
+fn counter_and_integrated_power_within_five_percent_are_not_flagged() {
+    let t = counter_and_power(104.0).totals();
+    assert!((t.counter_energy_j.unwrap() - 100.0).abs() < 1e-9);
+    assert!((t.integrated_energy_j.unwrap() - 104.0).abs() < 1e-9);
+    assert!(!has_flag(&t.flags, |f| matches!(
+        f,
+        EnergyFlag::CounterPowerDisagree { .. }
+    )));
+}
+
+#[test]
+fn counter_and_integrated_power_disagreeing_are_flagged_and_the_counter_wins() {
+    let t = counter_and_power(120.0).totals();
+    assert!((t.energy_j.unwrap() - 100.0).abs() < 1e-9);
+    let disagreement = t.flags.iter().find_map(|f| match f {
+        EnergyFlag::CounterPowerDisagree {
+            counter_j,
+            integrated_j,
+            relative_difference,
+        } => Some((*counter_j, *integrated_j, *relative_difference)),
+        _ => None,
+    });
+    let (c, p, rel) = disagreement.expect("flagged");
+    assert!((c - 100.0).abs() < 1e-9 && (p - 120.0).abs() < 1e-9 && (rel - 0.2).abs() < 1e-9);
+    assert_eq!(t.peak_power_w, Some(120.0));
+}
+
+#[test]
+fn energy_above_idle_subtracts_idle_power_times_duration() {
+    let mut idle: Vec<Box<dyn Sensor>> = vec![Box::new(TraceSensor::new(
+        "gpu",
+        ramp(0, 2000, 100, 7.0, 50.0),
+    ))];
+    let baseline = measure_idle(
+        &mut idle,
+        std::time::Instant::now(),
+        std::time::Duration::ZERO,
+    )
+    .remove(0)
+    .unwrap();
+    assert!((baseline.idle_power_w.unwrap() - 50.0).abs() < 1e-9);
+    assert_eq!(baseline.source, Some(EnergySource::TraceCounter));
+
+    // 2 s at 150 W: 300 J in total, 300 − 50 W × 2 s = 200 J above idle.
+    let w = window_of(&mut TraceSensor::new("gpu", ramp(0, 2000, 100, 0.0, 150.0)));
+    let r = EnergyRecord::from_window(&w, w.start_ns, w.end_ns, Some(100), Some(&baseline));
+    assert!((r.energy_j.unwrap() - 300.0).abs() < 1e-9);
+    assert!((r.energy_above_idle_j.unwrap() - 200.0).abs() < 1e-9);
+
+    let other = IdleBaseline {
+        device: "cpu".into(),
+        ..baseline
+    };
+    let r = EnergyRecord::from_window(&w, w.start_ns, w.end_ns, Some(100), Some(&other));
+    assert_eq!(r.energy_above_idle_j, None);
+    assert!(has_flag(&r.flags, |f| matches!(
+        f,
+        EnergyFlag::IdleFromOtherDevice { .. }
+    )));
+}
+
+#[test]
+fn phases_of_one_window_get_their_own_joules_per_token() {
+    // Prompt processing 0–1 s at 200 W (100 tokens), generation 1–3 s at 150 W (50 tokens).
+    let mut samples = ramp(0, 1000, 50, 0.0, 200.0);
+    samples.extend(ramp(1050, 3000, 50, 200.0 + 150.0 * 0.05, 150.0));
+    let w =
+        window_of(&mut TraceSensor::new("gpu", samples).with_counter_update_period_ns(100 * MS));
+    let pp = EnergyRecord::from_window(&w, 0, 1000 * MS, Some(100), None);
+    let tg = EnergyRecord::from_window(&w, 1000 * MS, 3000 * MS, Some(50), None);
+    assert!((pp.energy_j.unwrap() - 200.0).abs() < 1e-9);
+    assert!((pp.j_per_token.unwrap() - 2.0).abs() < 1e-9);
+    assert!((pp.tokens_per_j.unwrap() - 0.5).abs() < 1e-9);
+    assert!((tg.energy_j.unwrap() - 300.0).abs() < 1e-9);
+    assert!((tg.j_per_token.unwrap() - 6.0).abs() < 1e-9);
+    assert!((tg.avg_power_w.unwrap() - 150.0).abs() < 1e-9);
+    // Between readings the counter is interpolated: 0.5–1.5 s is half at 200 W and half at 150 W.
+    assert!((w.energy_between(500 * MS, 1500 * MS).unwrap() - 175.0).abs() < 1e-9);
+    // The phases add up to the window.
+    assert!(
+        (pp.energy_j.unwrap() + tg.energy_j.unwrap() - w.totals().energy_j.unwrap()).abs() < 1e-9
+    );
+}
+
+#[test]
+fn a_window_shorter_than_the_counter_period_is_none_and_flagged_never_zero() {
+    let w = window_of(
+        &mut TraceSensor::new("gpu", ramp(0, 1000, 50, 0.0, 100.0))
+            .with_counter_update_period_ns(100 * MS),
+    );
+    let r = EnergyRecord::from_window(&w, 500 * MS, 530 * MS, Some(3), None);
+    assert_eq!(
+        (r.energy_j, r.j_per_token, r.avg_power_w),
+        (None, None, None)
+    );
+    assert!(has_flag(&r.flags, |f| *f
+        == EnergyFlag::ShortWindow {
+            window_ns: 30 * MS,
+            period_ns: 100 * MS
+        }));
+}
+
+#[test]
+fn a_counter_that_did_not_tick_is_none_and_flagged() {
+    let samples = vec![
+        counter(0, 10.0),
+        counter(100, 12.0),
+        counter(150, 12.0),
+        counter(300, 12.0),
+        counter(400, 15.0),
+    ];
+    let w =
+        window_of(&mut TraceSensor::new("gpu", samples).with_counter_update_period_ns(100 * MS));
+    let t = w.totals_between(100 * MS, 300 * MS);
+    assert_eq!(t.energy_j, None);
+    assert!(has_flag(&t.flags, |f| *f
+        == EnergyFlag::CounterUnchanged {
+            window_ns: 200 * MS
+        }));
+}
+
+#[test]
+fn without_a_counter_sampled_power_is_integrated_and_coverage_reported() {
+    // Power readings only from 250 ms of a 1 s window: 100 W over what is covered.
+    let mut samples = vec![Sample {
+        t_ns: 0,
+        temperature_c: Some(40.0),
+        ..Sample::default()
+    }];
+    samples.extend((1..=4).map(|i| Sample {
+        t_ns: i * 250 * MS,
+        power_w: Some(100.0),
+        ..Sample::default()
+    }));
+    let w = window_of(&mut TraceSensor::new("gpu", samples).with_sample_interval_ns(250 * MS));
+    let r = EnergyRecord::from_window(&w, 0, 1000 * MS, None, None);
+    assert_eq!(r.source, Some(EnergySource::TracePower));
+    assert_eq!(r.coverage, Some(0.75));
+    assert!((r.integrated_energy_j.unwrap() - 75.0).abs() < 1e-9);
+    assert!((r.energy_j.unwrap() - 100.0).abs() < 1e-9);
+    assert!(has_flag(&r.flags, |f| *f
+        == EnergyFlag::PartialCoverage { coverage: 0.75 }));
+}
+
+#[test]
+fn throttling_during_a_phase_is_flagged_on_that_phase_only() {
+    let mut samples = ramp(0, 1000, 100, 0.0, 100.0);
+    samples[8].throttle = Some(Throttle {
+        power_cap: true,
+        ..Throttle::default()
+    });
+    let w = window_of(&mut TraceSensor::new("gpu", samples));
+    let throttled = |r: &EnergyRecord| {
+        has_flag(
+            &r.flags,
+            |f| matches!(f, EnergyFlag::Throttled(t) if t.power_cap),
+        )
+    };
+    assert!(!throttled(&EnergyRecord::from_window(
+        &w,
+        0,
+        500 * MS,
+        None,
+        None
+    )));
+    assert!(throttled(&EnergyRecord::from_window(
+        &w,
+        500 * MS,
+        1000 * MS,
+        None,
+        None
+    )));
+}
+
+#[test]
+fn missing_readings_serialize_as_null() {
+    let samples = (0..3).map(|i| Sample {
+        t_ns: i * 100 * MS,
+        graphics_clock_mhz: Some(1500),
+        ..Sample::default()
+    });
+    let w = window_of(&mut TraceSensor::new("gpu", samples.collect()));
+    let r = EnergyRecord::from_window(&w, w.start_ns, w.end_ns, Some(10), None);
+    assert_eq!((r.energy_j, r.j_per_token, r.source), (None, None, None));
+    let json = serde_json::to_string(&r).unwrap();
+    for field in [
+        "energy_j",
+        "energy_above_idle_j",
+        "avg_power_w",
+        "peak_power_w",
+        "coverage",
+        "j_per_token",
+    ] {
+        assert!(
+            json.contains(&format!("\"{field}\":null")),
+            "{field} in {json}"
+        );
+    }
+    assert!(
+        json.contains("\"power_w\":null") && json.contains("\"graphics_clock_mhz\":1500"),
+        "{json}"
+    );
+    let back: EnergyRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r);
+
+    let absent = serde_json::to_value(EnergyRecord::absent("energy: absent (test)")).unwrap();
+    assert_eq!(absent["energy_j"], serde_json::Value::Null);
+    assert_eq!(absent["absent_reason"], "energy: absent (test)");
+}
+
+#[test]
+fn a_recorded_window_replays_to_the_same_totals() {
+    let w = counter_and_power(120.0);
+    let json = serde_json::to_string(&w).unwrap();
+    let replayed = window_of(&mut TraceSensor::from_window(
+        &serde_json::from_str(&json).unwrap(),
+    ));
+    assert_eq!(replayed, w);
+    assert_eq!(replayed.totals(), w.totals());
+}
+
+#[test]
+fn probe_without_nvidia_or_rapl_reports_energy_absent_in_one_line() {
+    let root = tempfile::tempdir().unwrap();
+    let powercap = root.path().join("powercap");
+    let config = ProbeConfig {
+        powercap_root: powercap.clone(),
+        ..ProbeConfig::default()
+    };
+    let p = probe(&config);
+    assert!(p
+        .sensors
+        .iter()
+        .any(|s| s.family() == SensorFamily::Process));
+    match NvmlSensor::all(DEFAULT_SAMPLE_INTERVAL) {
+        Err(e) => assert_eq!(
+            p.energy_absent_reason(),
+            Some(format!(
+                "energy: absent (no NVIDIA GPU: {e}; no RAPL: {} not present)",
+                powercap.display()
+            ))
+        ),
+        Ok(_) => assert_eq!(p.energy_absent_reason(), None),
+    }
+}
