@@ -21,6 +21,7 @@ fn summary(c: &mut Criterion) {
             gen_ns: Some(2_000_000 + i),
             total_ns: 3_000_000 + 2 * i,
             gen_token_ns: (0..128).map(|t| 1_000_000 + t * 15_000).collect(),
+            start_ns: None,
         })
         .collect();
     c.bench_function("summarize 100 repetitions", |b| {

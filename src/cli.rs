@@ -199,6 +199,8 @@ pub struct BenchArgs {
     /// Seed of the random token ids
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -281,6 +283,8 @@ pub struct LoadArgs {
     /// Seed of request lengths, arrivals and token ids
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -290,4 +294,24 @@ pub struct LoadArgs {
     /// Directory for result files
     #[arg(long = "results-dir", default_value = "results")]
     pub results_dir: PathBuf,
+}
+
+/// Power, energy and memory-bandwidth options shared by `bench` and `load`.
+#[derive(Args)]
+pub struct TelemetryArgs {
+    /// Read sensors (NVML, RAPL, this process): on or off
+    #[arg(long = "telemetry", default_value = "on")]
+    pub telemetry: String,
+    /// Interval of background sensor readings
+    #[arg(long = "sample-interval", default_value = "50ms")]
+    pub sample_interval: String,
+    /// Idle-power measurement before the cases when a sensor measures energy; 0 skips it
+    #[arg(long = "idle", default_value = "10s")]
+    pub idle: String,
+    /// Reuse the idle baseline of an earlier result file instead of measuring one
+    #[arg(long = "idle-from")]
+    pub idle_from: Option<PathBuf>,
+    /// A [[hardware]] entry of models.toml whose memory_bandwidth_gb_per_s overrides the measured bandwidth
+    #[arg(long = "hardware")]
+    pub hardware: Option<String>,
 }

@@ -4,12 +4,13 @@ mod cli;
 mod cli_cost;
 
 use clap::Parser;
-use cli::{BenchArgs, Cli, Command, LoadArgs};
+use cli::{BenchArgs, Cli, Command, LoadArgs, TelemetryArgs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokenmeter::commands::bench::{BenchOptions, EngineOptions};
 use tokenmeter::commands::load::LoadOptions;
+use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::{self, synth::SynthOptions, InputError};
 use tokenmeter::engine::EngineError;
 use tokenmeter::gguf::ShapeOverrides;
@@ -44,6 +45,29 @@ fn fraction(flag: &str, s: &str) -> Result<f64, InputError> {
             .map_err(|_| bad()),
         None => s.trim().parse::<f64>().map_err(|_| bad()),
     }
+}
+
+fn telemetry_options(a: TelemetryArgs) -> Result<TelemetryOptions, InputError> {
+    let enabled = match a.telemetry.as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            return Err(InputError(format!(
+                "--telemetry: expected on or off, got '{other}'"
+            )))
+        }
+    };
+    let idle = match a.idle.trim() {
+        "0" => std::time::Duration::ZERO,
+        s => duration("--idle", s)?,
+    };
+    Ok(TelemetryOptions {
+        enabled,
+        sample_interval: duration("--sample-interval", &a.sample_interval)?,
+        idle,
+        idle_from: a.idle_from,
+        hardware: a.hardware,
+    })
 }
 
 fn duration(flag: &str, s: &str) -> Result<std::time::Duration, InputError> {
@@ -117,6 +141,7 @@ fn load_options(
             use_mmap: zero_or_one("--mmap", a.mmap)?,
         },
         seed: a.seed,
+        telemetry: telemetry_options(a.telemetry)?,
         out: a.out,
         results_dir: a.results_dir,
         verbose,
@@ -184,6 +209,7 @@ fn bench_options(
         use_mmap: zero_or_one("--mmap", a.mmap)?,
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
+        telemetry: telemetry_options(a.telemetry)?,
         format,
         out: a.out,
         results_dir: a.results_dir,

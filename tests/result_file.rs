@@ -19,7 +19,7 @@ fn golden_v2_load_file_holds_levels_and_an_operating_point() {
 #[test]
 fn golden_v1_file_reads_and_its_summaries_match_its_samples() {
     let r = read_result(Path::new("tests/golden/result-v1.json")).unwrap();
-    assert_eq!(r.schema_version, 2, "migrated on reading");
+    assert_eq!(r.schema_version, 3, "migrated on reading");
     assert!(!r.cases.is_empty());
     assert!(r.load.is_none());
     for c in &r.cases {

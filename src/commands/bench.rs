@@ -1,19 +1,22 @@
 //! `tokenmeter bench`: llama-bench's tests in-process, a result file with raw samples and provenance, and the
 //! table (or CSV/JSON) on stdout.
 
+use super::telemetry::{self as tm, TelemetryOptions};
 use super::{models, InputError};
 use crate::config::Config;
 use crate::engine::{self, BuildInfo, EngineError, Model};
 use crate::gguf::{read_model_info, sha256_file};
 use crate::report::Format;
 use crate::results::provenance::features_missing_from_build;
+use crate::results::telemetry::{case_energy, process_of, Bandwidth, Roofline};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{
     default_path, summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning,
     SCHEMA_VERSION,
 };
-use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun};
+use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
+use crate::telemetry::roofline_fraction;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -42,6 +45,7 @@ pub struct BenchOptions {
     pub use_mmap: bool,
     pub warmup_runs: u32,
     pub seed: u64,
+    pub telemetry: TelemetryOptions,
     pub format: Format,
     /// Result file path; `None`: `results/<date>-<host>-<model>.json`.
     pub out: Option<PathBuf>,
@@ -132,6 +136,7 @@ pub fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
         architecture: info.architecture,
         model_type: String::new(),
         tensor_types: info.tensor_types,
+        weights_read_per_token_bytes: Some(info.weights_read_per_token_bytes),
     })
 }
 
@@ -157,6 +162,7 @@ fn record(
     entry: &ModelEntry,
     host: &HostInfo,
     build: &BuildInfo,
+    meter: &Meter,
 ) -> CaseRecord {
     let c = &run.case;
     let gpus: Vec<&str> = build
@@ -199,8 +205,55 @@ fn record(
         warmup_runs: c.warmup_runs,
         seed: c.seed,
         complete: run.complete,
+        energy: case_energy(
+            &run.windows,
+            &run.samples,
+            c.test.n_prompt,
+            c.test.n_gen,
+            &meter.idle,
+            meter.energy_absent_reason.as_deref(),
+        ),
+        process: process_of(&run.windows),
+        roofline: None,
         samples: run.samples.clone(),
     }
+}
+
+/// Generation-only cases as a fraction of the memory-bandwidth roofline.
+fn roofline(r: &CaseRecord, entry: &ModelEntry, bw: &Bandwidth) -> Option<Roofline> {
+    if r.n_prompt > 0 || r.n_gen == 0 {
+        return None;
+    }
+    let bytes_per_token = entry.weights_read_per_token_bytes?;
+    Some(Roofline {
+        bytes_per_token,
+        bandwidth_gb_per_s: bw.gb_per_s,
+        bandwidth_source: bw.source.clone(),
+        fraction: r
+            .summary
+            .avg_ts
+            .and_then(|ts| roofline_fraction(ts, bytes_per_token, bw.gb_per_s)),
+    })
+}
+
+/// Integrity flags of a case's energy figures, as warnings naming the case and device.
+fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
+    r.energy
+        .iter()
+        .flat_map(|e| [Some(&e.total), e.prompt.as_ref(), e.generation.as_ref()])
+        .flatten()
+        .flat_map(|rec| {
+            rec.flags.iter().map(move |f| Warning::Energy {
+                at: format!(
+                    "{} {} ({})",
+                    r.model_type,
+                    r.test,
+                    rec.device.as_deref().unwrap_or("?")
+                ),
+                message: f.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn progress_bar(n_cases: usize) -> ProgressBar {
@@ -237,6 +290,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
 
     let host = HostInfo::collect();
     let build = engine::build_info(opts.verbose)?;
+    let configured_bandwidth = tm::configured_bandwidth(&opts.telemetry, &config)?;
+    let mut meter = tm::open(&opts.telemetry)?;
     let mut warnings = Vec::new();
     let missing = features_missing_from_build(&host.cpu_features, &build.system_info);
     if !missing.is_empty() && build.system_info.contains("CPU :") {
@@ -289,7 +344,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
-        match run_one(case, &mut loaded, opts, &bar) {
+        match run_one(case, &mut loaded, &mut meter, opts, &bar) {
             Ok((run, model_desc)) => {
                 let model = &loaded.as_ref().expect("model loaded").2;
                 let idx = paths
@@ -297,7 +352,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                     .position(|p| p == &case.model_path)
                     .expect("case model is listed");
                 entries[idx].model_type = model_desc;
-                let rec = record(&run, model, &entries[idx], &host, &build);
+                let rec = record(&run, model, &entries[idx], &host, &build, &meter);
+                warnings.extend(energy_warnings(&rec));
                 if let Some(cv) = rec.summary.cv_ts.filter(|&cv| cv > NOISY_CV) {
                     warnings.push(Warning::NoisyCase {
                         test: rec.test.clone(),
@@ -320,6 +376,21 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     }
     bar.finish_and_clear();
     let interrupted = opts.stop.load(Ordering::Relaxed);
+    let generation = records.iter().any(|r| r.n_prompt == 0 && r.n_gen > 0);
+    let bandwidth = if generation && !interrupted {
+        let on_cpu = backends_of(&build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
+        tm::bandwidth(configured_bandwidth, &meter, on_cpu, host.default_threads())
+    } else {
+        None
+    };
+    if let Some(bw) = &bandwidth {
+        for r in records.iter_mut() {
+            if let Some(entry) = entries.iter().find(|e| e.path == r.model_filename) {
+                r.roofline = roofline(r, entry, bw);
+            }
+        }
+    }
+    warnings.extend(tm::sensor_warnings(&meter));
     if interrupted {
         warnings.push(Warning::Interrupted {
             cases_done: records.iter().filter(|r| r.complete).count(),
@@ -340,6 +411,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         parameters: serde_json::to_value(&grid)?,
         cases: records,
         load: None,
+        telemetry: Some(tm::info(&meter, bandwidth)),
         warnings,
     };
     if !result.cases.is_empty() || failure.is_none() {
@@ -360,6 +432,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
 fn run_one(
     case: &Case,
     loaded: &mut Option<(PathBuf, engine::ModelParams, Model)>,
+    meter: &mut Meter,
     opts: &BenchOptions,
     bar: &ProgressBar,
 ) -> anyhow::Result<(CaseRun, String)> {
@@ -378,7 +451,7 @@ fn run_one(
         case.context.n_threads
     );
     bar.set_message(format!("{label} (warm-up)"));
-    let run = run_case(model, case, &opts.stop, |done| {
+    let run = run_case(model, case, meter, &opts.stop, |done| {
         bar.set_message(format!("{label} (rep {done}/{})", case.stop_rule.max_runs));
     })
     .map_err(|e: EngineError| anyhow::Error::new(e))?;

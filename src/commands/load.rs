@@ -2,12 +2,14 @@
 //! batching, latency percentiles per level, the SLO check and the operating point.
 
 use super::bench::{backends_of, check_engine, model_entry, EngineOptions};
+use super::telemetry::{self as tm, TelemetryOptions};
 use super::{models, InputError};
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
 use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
 use crate::results::load::{operating_point, summarize_level, LevelRecord, LoadSweep, SloTerm};
+use crate::results::telemetry::{level_energy, process_of};
 use crate::results::{default_path, HostInfo, ResultFile, ToolInfo, Warning, SCHEMA_VERSION};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use chrono::Utc;
@@ -37,6 +39,7 @@ pub struct LoadOptions {
     pub slo: Option<Vec<SloTerm>>,
     pub engine: EngineOptions,
     pub seed: u64,
+    pub telemetry: TelemetryOptions,
     pub out: Option<PathBuf>,
     pub results_dir: PathBuf,
     pub verbose: bool,
@@ -167,6 +170,8 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let mut entry = model_entry(&path)?;
     let host = HostInfo::collect();
     let build = engine::build_info(opts.verbose)?;
+    let configured_bandwidth = tm::configured_bandwidth(&opts.telemetry, &config)?;
+    let mut meter = tm::open(&opts.telemetry)?;
     let n_threads = opts
         .engine
         .n_threads
@@ -180,6 +185,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let max_len = input_tokens.max() + output_tokens.max();
 
     let progress = bar();
+    let mut warnings = Vec::new();
     let mut records: Vec<LevelRecord> = Vec::new();
     let mut failure = None;
     for (i, a) in arrivals.iter().enumerate() {
@@ -222,6 +228,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             }
         };
         let mut last_draw = Instant::now();
+        meter.start(Instant::now());
         let run = run_level(&mut session, &spec, model.n_vocab, &opts.stop, |p| {
             if last_draw.elapsed() >= Duration::from_millis(200) {
                 last_draw = Instant::now();
@@ -240,8 +247,28 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 progress.tick();
             }
         });
+        let windows = meter.stop();
         match run {
-            Ok(run) => records.push(summarize_level(&run, &slo)),
+            Ok(run) => {
+                let mut rec = summarize_level(&run, &slo);
+                let output_tokens = rec.requests.iter().map(|r| r.token_ns.len() as u64).sum();
+                rec.energy = level_energy(
+                    &windows,
+                    output_tokens,
+                    &meter.idle,
+                    meter.energy_absent_reason.as_deref(),
+                );
+                rec.process = process_of(&windows);
+                for e in &rec.energy {
+                    for f in &e.flags {
+                        warnings.push(Warning::Energy {
+                            at: format!("{label} ({})", e.device.as_deref().unwrap_or("?")),
+                            message: f.to_string(),
+                        });
+                    }
+                }
+                records.push(rec);
+            }
             Err(e) => {
                 failure = Some(anyhow::Error::new(e));
                 break;
@@ -251,7 +278,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     progress.finish_and_clear();
 
     let interrupted = opts.stop.load(Ordering::Relaxed);
-    let mut warnings = Vec::new();
+    warnings.extend(tm::sensor_warnings(&meter));
     if interrupted {
         warnings.push(Warning::Interrupted {
             cases_done: records.iter().filter(|l| !l.summary.interrupted).count(),
@@ -315,6 +342,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             levels: records,
             operating_point: op,
         }),
+        telemetry: Some(tm::info(&meter, configured_bandwidth)),
         warnings,
     };
     let has_levels = result.load.as_ref().is_some_and(|l| !l.levels.is_empty());

@@ -9,6 +9,7 @@ pub mod load;
 pub mod models;
 pub mod prices;
 pub mod synth;
+pub mod telemetry;
 
 /// An error that is the user's to fix (bad file, flag or config value): exit code 2.
 #[derive(Debug, thiserror::Error)]

@@ -13,12 +13,17 @@
 //! - `energy_j_per_output_token` ← measured energy at that level (joules over the level's duration, from the
 //!   telemetry samples) divided by its output tokens.
 //!
+//! - for a `bench` result, `energy_j_per_output_token` ← the chosen tg case's `energy[].generation.j_per_token`.
+//!
+//! Energy per token is summed over the devices that measured it (GPU, CPU package, DRAM); a device without a
+//! reading adds nothing and is not named in the source.
 //! When the operating point is present it sets a device's capacity and the label becomes "load operating point";
 //! when energy is present it replaces the board-power assumption for the busy hours.
 
 use super::model::Throughput;
 use crate::results::load::{LevelRecord, LoadSweep};
 use crate::results::{CaseRecord, ResultFile};
+use crate::telemetry::EnergyRecord;
 use serde::Serialize;
 
 /// A number and where it came from (`R.json cases[1] (tg128, 2 threads) avg_ts`).
@@ -146,6 +151,25 @@ pub enum MeasuredError {
     },
 }
 
+/// Joules per output token summed over the devices that measured it, with the fields it came from; `None` when
+/// no device did.
+fn j_per_token<'a>(records: impl Iterator<Item = (&'a EnergyRecord, String)>) -> Option<Figure> {
+    let measured: Vec<(f64, String)> = records
+        .filter_map(|(r, at)| {
+            let j = r.j_per_token.filter(|j| j.is_finite() && *j > 0.0)?;
+            Some((j, format!("{at} ({})", r.device.as_deref().unwrap_or("?"))))
+        })
+        .collect();
+    (!measured.is_empty()).then(|| Figure {
+        value: measured.iter().map(|m| m.0).sum(),
+        source: measured
+            .iter()
+            .map(|m| m.1.as_str())
+            .collect::<Vec<_>>()
+            .join(" + "),
+    })
+}
+
 fn usable(c: &CaseRecord) -> Option<f64> {
     c.summary
         .avg_ts
@@ -226,6 +250,13 @@ pub fn from_result(
         what: "prompt processing (pp)",
         flag: "-p > 0",
     })?;
+    let energy = j_per_token(tg.1.energy.iter().enumerate().filter_map(|(k, e)| {
+        let g = e.generation.as_ref()?;
+        Some((
+            g,
+            format!("{file} cases[{}].energy[{k}].generation.j_per_token", tg.0),
+        ))
+    }));
     Ok(Measured {
         file: file.into(),
         model: chosen.into(),
@@ -235,7 +266,7 @@ pub fn from_result(
         operating_point_output_tokens_per_s: None,
         operating_point_total_tokens_per_s: None,
         operating_point_requests_per_s: None,
-        energy_j_per_output_token: None,
+        energy_j_per_output_token: energy,
     })
 }
 
@@ -300,12 +331,27 @@ fn from_load(r: &ResultFile, sweep: &LoadSweep, file: &str) -> Result<Measured, 
         operating_point_requests_per_s: None,
         energy_j_per_output_token: None,
     };
-    Ok(measured.with_operating_point(
+    let energy = sweep.levels.get(op.level_index).and_then(|l| {
+        j_per_token(l.energy.iter().enumerate().map(|(k, e)| {
+            (
+                e,
+                format!(
+                    "{file} load.levels[{}].energy[{k}].j_per_token",
+                    op.level_index
+                ),
+            )
+        }))
+    });
+    let measured = measured.with_operating_point(
         op.output_tokens_per_s,
         op.total_tokens_per_s,
         op.requests_per_s,
         op.level_index,
-    ))
+    );
+    Ok(match energy {
+        Some(f) => measured.with_energy(f.value, f.source),
+        None => measured,
+    })
 }
 
 #[cfg(test)]
@@ -417,6 +463,50 @@ mod tests {
         assert_eq!(
             m.operating_point_requests_per_s.unwrap().source,
             "r.json load.operating_point (levels[3]) requests_per_s"
+        );
+    }
+
+    #[test]
+    fn measured_generation_energy_is_summed_over_the_devices_that_measured_it() {
+        use crate::results::telemetry::CaseEnergy;
+        let record = |device: &str, j: Option<f64>| EnergyRecord {
+            device: Some(device.into()),
+            j_per_token: j,
+            ..EnergyRecord::default()
+        };
+        let mut r = fixture();
+        assert_eq!(
+            from_result(&r, "r.json", None)
+                .unwrap()
+                .energy_j_per_output_token,
+            None
+        );
+        r.cases[1].energy = vec![
+            CaseEnergy {
+                total: record("gpu", Some(9.0)),
+                prompt: None,
+                generation: Some(record("gpu", Some(0.25))),
+            },
+            CaseEnergy {
+                total: record("RAPL package-0", None),
+                prompt: None,
+                generation: Some(record("RAPL package-0", None)),
+            },
+            CaseEnergy {
+                total: record("RAPL dram-0", Some(1.0)),
+                prompt: None,
+                generation: Some(record("RAPL dram-0", Some(0.05))),
+            },
+        ];
+        let e = from_result(&r, "r.json", None)
+            .unwrap()
+            .energy_j_per_output_token
+            .unwrap();
+        assert!((e.value - 0.30).abs() < 1e-12);
+        assert_eq!(
+            e.source,
+            "r.json cases[1].energy[0].generation.j_per_token (gpu) + \
+             r.json cases[1].energy[2].generation.j_per_token (RAPL dram-0)"
         );
     }
 }

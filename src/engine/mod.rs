@@ -42,6 +42,8 @@ pub enum EngineError {
 pub fn backend(verbose: bool) -> Result<&'static LlamaBackend, EngineError> {
     BACKEND
         .get_or_init(|| {
+            #[cfg(feature = "dynamic-backends")]
+            load_backend_modules();
             let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
             if !verbose {
                 b.void_logs();
@@ -50,6 +52,33 @@ pub fn backend(verbose: bool) -> Result<&'static LlamaBackend, EngineError> {
         })
         .as_ref()
         .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+/// Environment variable naming the directory of ggml backend modules (`libggml-*.so`) for a
+/// `dynamic-backends` build; without it the directory of the executable is searched.
+pub const BACKEND_DIR_ENV: &str = "TOKENMETER_BACKEND_DIR";
+
+/// Loads ggml's backend modules (CPU variants, CUDA, Vulkan, …) for a `dynamic-backends` build: every module in
+/// `TOKENMETER_BACKEND_DIR` or beside the executable, then the CPU variants built with the binary if no CPU
+/// module was found there.
+#[cfg(feature = "dynamic-backends")]
+fn load_backend_modules() {
+    let dir = std::env::var_os(BACKEND_DIR_ENV)
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()?
+                .parent()
+                .map(Path::to_path_buf)
+        });
+    if let Some(dir) = dir {
+        llama_cpp_2::llama_backend::load_backends_from_path(&dir);
+    }
+    // SAFETY: a NUL-terminated name; the registry outlives the call.
+    let has_cpu = unsafe { !llama_cpp_sys_2::ggml_backend_reg_by_name(c"CPU".as_ptr()).is_null() };
+    if !has_cpu {
+        llama_cpp_2::llama_backend::load_backends();
+    }
 }
 
 /// KV cache storage types accepted by `--cache-type-k/--cache-type-v`.

@@ -38,6 +38,9 @@ pub struct ModelInfo {
     pub n_params: u64,
     pub n_tensors: usize,
     pub tensor_types: BTreeMap<String, TypeShare>,
+    /// Bytes of weights one generated token reads: every tensor except the token-embedding table, of which a
+    /// token reads one row (unless the output projection is tied to it, when the whole table is read).
+    pub weights_read_per_token_bytes: u64,
     pub context_length: Option<u64>,
     pub embedding_length: Option<u64>,
     pub block_count: Option<u64>,
@@ -157,6 +160,19 @@ pub fn read_model_info(path: &Path) -> Result<ModelInfo, ModelFileError> {
         e.n_params += t.element_count();
         e.size_bytes += t.expected_data_size();
     }
+    let size_of = |name: &str| {
+        reader
+            .tensor_infos()
+            .iter()
+            .find(|t| t.name() == name)
+            .map(|t| t.expected_data_size())
+    };
+    let all_bytes: u64 = tensor_types.values().map(|t| t.size_bytes).sum();
+    let weights_read_per_token_bytes =
+        match (size_of("token_embd.weight"), size_of("output.weight")) {
+            (Some(embd), Some(_)) => all_bytes - embd,
+            _ => all_bytes,
+        };
     let metadata = md.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
     Ok(ModelInfo {
         path: path.to_path_buf(),
@@ -171,6 +187,7 @@ pub fn read_model_info(path: &Path) -> Result<ModelInfo, ModelFileError> {
             .sum(),
         n_tensors: reader.tensor_count(),
         tensor_types,
+        weights_read_per_token_bytes,
         context_length: arch_u64("context_length"),
         embedding_length: arch_u64("embedding_length"),
         block_count: arch_u64("block_count"),

@@ -1,6 +1,6 @@
 //! `load` output: one row (or record) per level, then the operating point.
 
-use super::{Format, ABSENT};
+use super::{absent_notes, fixed, Format, ABSENT};
 use crate::results::load::{LevelSummary, LoadSweep};
 use crate::stats::Percentiles;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
@@ -35,6 +35,8 @@ fn markdown(sweep: &LoadSweep) -> String {
         "E2E p50/p95/p99 ms",
         "queue p95 ms",
         "SLO",
+        "avg W",
+        "J/output token",
     ]);
     for l in &sweep.levels {
         let s = &l.summary;
@@ -53,6 +55,8 @@ fn markdown(sweep: &LoadSweep) -> String {
                 Some(false) => "missed".into(),
                 None => ABSENT.into(),
             },
+            fixed(l.energy.first().and_then(|e| e.avg_power_w), 1),
+            fixed(l.energy.first().and_then(|e| e.j_per_token), 4),
         ]);
     }
     for i in 1..5 {
@@ -61,6 +65,7 @@ fn markdown(sweep: &LoadSweep) -> String {
         }
     }
     let mut out = t.to_string() + "\n";
+    out += &absent_notes(sweep.levels.iter().flat_map(|l| l.energy.iter()));
     if !sweep.slo.is_empty() {
         let slo: Vec<String> = sweep
             .slo

@@ -1,7 +1,7 @@
 //! `-o md` (the default): llama-bench's markdown table. Parameters that vary between cases, or differ from
 //! llama-bench's defaults, get their own column.
 
-use super::{human_bytes, human_params, Exporter, ABSENT};
+use super::{absent_notes, fixed, human_bytes, human_params, Exporter, ABSENT};
 use crate::results::warnings::NOISY_CV;
 use crate::results::CaseRecord;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
@@ -85,6 +85,68 @@ impl Exporter for Markdown {
                 }
             }
         }
-        table.to_string() + "\n"
+        table.to_string() + "\n" + &energy_table(records)
     }
+}
+
+/// Energy per case and phase, and generation against the memory-bandwidth roofline; `—` where nothing was
+/// measured, with the reason under the table.
+fn energy_table(records: &[CaseRecord]) -> String {
+    let mut table = Table::new();
+    table.load_preset(ASCII_MARKDOWN).set_header([
+        "model",
+        "test",
+        "device",
+        "energy J",
+        "avg W",
+        "peak W",
+        "pp J/token",
+        "tg J/token",
+        "coverage",
+        "roofline",
+    ]);
+    for r in records {
+        let roofline = r
+            .roofline
+            .as_ref()
+            .map(|x| fixed(x.fraction, 2))
+            .unwrap_or_else(|| ABSENT.into());
+        for e in &r.energy {
+            let t = &e.total;
+            table.add_row([
+                r.model_type.clone(),
+                r.test.clone(),
+                t.device.clone().unwrap_or_else(|| ABSENT.into()),
+                fixed(t.energy_j, 2),
+                fixed(t.avg_power_w, 1),
+                fixed(t.peak_power_w, 1),
+                fixed(e.prompt.as_ref().and_then(|p| p.j_per_token), 4),
+                fixed(e.generation.as_ref().and_then(|g| g.j_per_token), 4),
+                fixed(t.coverage.map(|c| c * 100.0), 0)
+                    + if t.coverage.is_some() { "%" } else { "" },
+                roofline.clone(),
+            ]);
+        }
+    }
+    for i in 3..10 {
+        if let Some(col) = table.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = format!("\n{table}\n");
+    out += &absent_notes(
+        records
+            .iter()
+            .flat_map(|r| r.energy.iter().map(|e| &e.total)),
+    );
+    let bandwidth: Vec<String> = records
+        .iter()
+        .filter_map(|r| r.roofline.as_ref())
+        .map(|x| format!("{:.1} GB/s ({})", x.bandwidth_gb_per_s, x.bandwidth_source))
+        .collect();
+    if let Some(b) = bandwidth.first() {
+        out +=
+            &format!("\nroofline: tg t/s × weight bytes read per token ÷ memory bandwidth {b}\n");
+    }
+    out
 }

@@ -7,6 +7,7 @@ pub mod load;
 mod markdown;
 
 use crate::results::CaseRecord;
+use crate::telemetry::EnergyRecord;
 
 /// Renders a set of case records as text.
 pub trait Exporter {
@@ -45,6 +46,25 @@ impl Format {
 
 /// Text for an absent figure.
 pub const ABSENT: &str = "—";
+
+/// A figure with `decimals`, or `ABSENT`.
+pub fn fixed(v: Option<f64>, decimals: usize) -> String {
+    v.map(|x| format!("{x:.decimals$}"))
+        .unwrap_or_else(|| ABSENT.into())
+}
+
+/// The distinct reasons energy was not measured, one line each, for under a table.
+pub fn absent_notes<'a>(records: impl Iterator<Item = &'a EnergyRecord>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for r in records {
+        if let Some(reason) = r.absent_reason.as_deref() {
+            if !seen.contains(&reason) {
+                seen.push(reason);
+            }
+        }
+    }
+    seen.iter().map(|r| format!("\n{r}\n")).collect()
+}
 
 /// Bytes as llama-bench prints model sizes: MiB below one GiB, GiB above.
 pub fn human_bytes(bytes: u64) -> String {

@@ -3,6 +3,7 @@
 use super::load::LoadSweep;
 use super::provenance::HostInfo;
 use super::record::CaseRecord;
+use super::telemetry::TelemetryInfo;
 use super::warnings::Warning;
 use crate::engine::BuildInfo;
 use crate::gguf::inspect::TypeShare;
@@ -17,7 +18,10 @@ use std::path::{Path, PathBuf};
 /// - 1: `bench` cases with llama-bench's fields and raw samples.
 /// - 2: adds per-case latency distributions (`ttft_ms`, `itl_ms`, `e2e_ms`), the confidence interval and stop
 ///   reason of adaptive repetitions, and `load` (serving sweeps with per-request samples).
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: adds `telemetry` (sensors, idle baseline, memory bandwidth), per case `energy`, `process` and `roofline`
+///   with each repetition's `start_ns`, and per `load` level `energy` and `process`. Version 2 files read as
+///   version 3 with these absent.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
@@ -48,6 +52,9 @@ pub struct ModelEntry {
     /// llama.cpp's description (llama-bench's `model_type`).
     pub model_type: String,
     pub tensor_types: BTreeMap<String, TypeShare>,
+    /// Weight bytes one generated token reads (the roofline's numerator).
+    #[serde(default)]
+    pub weights_read_per_token_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +75,9 @@ pub struct ResultFile {
     pub cases: Vec<CaseRecord>,
     /// A `load` sweep (absent for `bench`).
     pub load: Option<LoadSweep>,
+    /// What the sensors could read, the idle baseline and the memory bandwidth.
+    #[serde(default)]
+    pub telemetry: Option<TelemetryInfo>,
     pub warnings: Vec<Warning>,
 }
 
@@ -139,6 +149,11 @@ pub fn read_result(path: &Path) -> Result<ResultFile, ResultFileError> {
         .ok_or_else(|| parse("no schema_version".into()))?;
     let value = match version {
         1 => migrate_v1(value).map_err(parse)?,
+        2 => {
+            let mut v = value;
+            v["schema_version"] = serde_json::Value::from(SCHEMA_VERSION);
+            v
+        }
         v if v == SCHEMA_VERSION as u64 => value,
         found => {
             return Err(ResultFileError::Version {

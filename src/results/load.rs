@@ -1,8 +1,10 @@
 //! `load` results: per-level summaries derived from the raw per-request samples, the SLO check and the
 //! operating point (the highest-throughput level that meets the SLO), which is what the cost model consumes.
 
+use super::telemetry::ProcessContext;
 use crate::runner::load::{Arrivals, Lengths, LevelRun, RequestSample};
 use crate::stats::{Distribution, LatencyHistogram};
+use crate::telemetry::EnergyRecord;
 use serde::{Deserialize, Serialize};
 
 pub use crate::slo::{parse_slo, SloTerm};
@@ -39,6 +41,13 @@ pub struct LevelRecord {
     pub seed: u64,
     pub prompt_tokens_processed: u64,
     pub requests: Vec<RequestSample>,
+    /// Energy per device over the level, per output token (a record with `absent_reason` when nothing measured
+    /// energy).
+    #[serde(default)]
+    pub energy: Vec<EnergyRecord>,
+    /// This process's CPU use and peak resident memory over the level.
+    #[serde(default)]
+    pub process: Option<ProcessContext>,
 }
 
 /// The level `cost` uses: the highest output throughput that meets the SLO.
@@ -128,6 +137,8 @@ pub fn summarize_level(run: &LevelRun, slo: &[SloTerm]) -> LevelRecord {
         seed: run.spec.seed,
         prompt_tokens_processed: run.prompt_tokens_processed,
         requests: run.requests.clone(),
+        energy: Vec::new(),
+        process: None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod file;
 pub mod load;
 pub mod provenance;
 pub mod record;
+pub mod telemetry;
 pub mod warnings;
 
 pub use file::{default_path, read_result, ModelEntry, ResultFile, ToolInfo, SCHEMA_VERSION};

@@ -1,5 +1,6 @@
 //! The per-case record: llama-bench's JSON field names for what llama-bench has, then tokenmeter's own.
 
+use super::telemetry::{CaseEnergy, ProcessContext, Roofline};
 use crate::runner::{RepSample, Test};
 use crate::stats::{self, Distribution, LatencyHistogram, StopReason};
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,16 @@ pub struct CaseRecord {
     pub seed: u64,
     /// False when the run stopped before all repetitions of this case finished.
     pub complete: bool,
+    /// Energy per device: the whole measured window, prompt processing and generation (a record with
+    /// `absent_reason` when nothing measured energy).
+    #[serde(default)]
+    pub energy: Vec<CaseEnergy>,
+    /// This process's CPU use and peak resident memory over the repetitions.
+    #[serde(default)]
+    pub process: Option<ProcessContext>,
+    /// Generation's share of the memory-bandwidth limit (generation-only cases).
+    #[serde(default)]
+    pub roofline: Option<Roofline>,
     /// Raw per-repetition samples; every figure above is recomputed from these.
     pub samples: Vec<RepSample>,
 }
@@ -123,6 +134,7 @@ mod tests {
             gen_ns: None,
             total_ns,
             gen_token_ns: vec![],
+            start_ns: None,
         }
     }
 

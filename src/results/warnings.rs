@@ -21,6 +21,10 @@ pub enum Warning {
         cases_done: usize,
         cases_total: usize,
     },
+    /// A sensor could not be read for part of the run; its figures for that part are absent.
+    Sensor { message: String },
+    /// An energy figure of a case or level carries an integrity flag (throttling, disagreement, short window).
+    Energy { at: String, message: String },
 }
 
 impl std::fmt::Display for Warning {
@@ -43,6 +47,8 @@ impl std::fmt::Display for Warning {
                 f,
                 "interrupted after {cases_done} of {cases_total} cases: the result file holds what was measured"
             ),
+            Warning::Sensor { message } => write!(f, "sensor: {message}"),
+            Warning::Energy { at, message } => write!(f, "{at}: {message}"),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! the clock around prompt processing and generation only.
 
 use super::cases::Case;
+use super::meter::Meter;
 use crate::engine::{self, EngineError, Model};
 use crate::stats::{self, StopReason};
+use crate::telemetry::Window;
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,6 +24,9 @@ pub struct RepSample {
     pub total_ns: u64,
     /// For each generated token, when its decode finished, in ns since the timed region began.
     pub gen_token_ns: Vec<u64>,
+    /// When the timed region began, in ns since the case's measured window began (the sensors' clock).
+    #[serde(default)]
+    pub start_ns: Option<u64>,
 }
 
 /// A case and what running it produced.
@@ -33,6 +38,8 @@ pub struct CaseRun {
     /// False when the run was interrupted before every repetition finished.
     pub complete: bool,
     pub stop_reason: StopReason,
+    /// The sensors' readings over the repetitions (not the warm-up).
+    pub windows: Vec<Window>,
 }
 
 /// llama-bench's token stream: the first token of each decode call sequence is BOS when the vocabulary adds
@@ -46,11 +53,13 @@ fn random_tokens(rng: &mut ChaCha8Rng, n: u32, model: &Model) -> Vec<i32> {
         .collect()
 }
 
-/// Runs `case` on an already loaded `model`, repeating until its stop rule says so. `stop` is polled between
-/// repetitions; `on_rep` is called after each finished repetition with the number done.
+/// Runs `case` on an already loaded `model`, repeating until its stop rule says so, with `meter`'s sensors
+/// reading over the repetitions. `stop` is polled between repetitions; `on_rep` is called after each finished
+/// repetition with the number done.
 pub fn run_case(
     model: &Model,
     case: &Case,
+    meter: &mut Meter,
     stop: &AtomicBool,
     mut on_rep: impl FnMut(u32),
 ) -> Result<CaseRun, EngineError> {
@@ -75,48 +84,56 @@ pub fn run_case(
     let mut samples = Vec::with_capacity(reserve);
     let mut rates = Vec::with_capacity(reserve);
     let measuring = Instant::now();
-    let stop_reason = loop {
-        if stop.load(Ordering::Relaxed) {
-            break StopReason::Interrupted;
-        }
-        let depth = random_tokens(&mut rng, t.n_depth, model);
-        let prompt = random_tokens(&mut rng, t.n_prompt, model);
-        let gen = random_tokens(&mut rng, t.n_gen, model);
-        let mut stamps = vec![0u64; t.n_gen as usize];
-        session.clear();
-        if t.n_depth > 0 {
-            session.prompt(&depth, 0)?;
-        }
+    meter.start(measuring);
+    let mut repeat = || -> Result<StopReason, EngineError> {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break Ok(StopReason::Interrupted);
+            }
+            let depth = random_tokens(&mut rng, t.n_depth, model);
+            let prompt = random_tokens(&mut rng, t.n_prompt, model);
+            let gen = random_tokens(&mut rng, t.n_gen, model);
+            let mut stamps = vec![0u64; t.n_gen as usize];
+            session.clear();
+            if t.n_depth > 0 {
+                session.prompt(&depth, 0)?;
+            }
 
-        let t0 = Instant::now();
-        if t.n_prompt > 0 {
-            session.prompt(&prompt, t.n_depth as i32)?;
-        }
-        let prompt_done = t0.elapsed();
-        if t.n_gen > 0 {
-            session.generate(&gen, (t.n_depth + t.n_prompt) as i32, t0, &mut stamps)?;
-        }
-        let total = t0.elapsed();
+            let t0 = Instant::now();
+            if t.n_prompt > 0 {
+                session.prompt(&prompt, t.n_depth as i32)?;
+            }
+            let prompt_done = t0.elapsed();
+            if t.n_gen > 0 {
+                session.generate(&gen, (t.n_depth + t.n_prompt) as i32, t0, &mut stamps)?;
+            }
+            let total = t0.elapsed();
 
-        let prompt_ns = prompt_done.as_nanos() as u64;
-        let total_ns = total.as_nanos() as u64;
-        samples.push(RepSample {
-            prompt_ns: (t.n_prompt > 0).then_some(prompt_ns),
-            gen_ns: (t.n_gen > 0).then_some(total_ns - prompt_ns),
-            total_ns,
-            gen_token_ns: stamps,
-        });
-        rates.extend(stats::rates_per_s(t.n_tokens(), &[total_ns]));
-        on_rep(samples.len() as u32);
-        if let Some(reason) = rule.check(&rates, measuring.elapsed()) {
-            break reason;
+            let prompt_ns = prompt_done.as_nanos() as u64;
+            let total_ns = total.as_nanos() as u64;
+            samples.push(RepSample {
+                prompt_ns: (t.n_prompt > 0).then_some(prompt_ns),
+                gen_ns: (t.n_gen > 0).then_some(total_ns - prompt_ns),
+                total_ns,
+                gen_token_ns: stamps,
+                start_ns: Some((t0 - measuring).as_nanos() as u64),
+            });
+            rates.extend(stats::rates_per_s(t.n_tokens(), &[total_ns]));
+            on_rep(samples.len() as u32);
+            if let Some(reason) = rule.check(&rates, measuring.elapsed()) {
+                break Ok(reason);
+            }
         }
     };
+    let outcome = repeat();
+    let windows = meter.stop();
+    let stop_reason = outcome?;
     Ok(CaseRun {
         case: case.clone(),
         started_at,
         samples,
         complete: stop_reason != StopReason::Interrupted,
         stop_reason,
+        windows,
     })
 }

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod cases;
 pub mod load;
+pub mod meter;
 
 pub use bench::{run_case, CaseRun, RepSample};
 pub use cases::{expand, BenchGrid, Case, Test};
+pub use meter::{Meter, MeterOptions};

@@ -14,8 +14,9 @@ pub struct ProcessSensor {
 struct ProcessReader {
     sys: System,
     pid: Pid,
-    /// CPU % needs a previous refresh; the first reading has none and reports `None`.
-    primed: bool,
+    /// The previous reading's time and accumulated CPU time (ms): CPU % is the change since then, so the first
+    /// reading has none and reports `None`.
+    previous: Option<(Instant, u64)>,
 }
 
 impl Reader for ProcessReader {
@@ -23,10 +24,19 @@ impl Reader for ProcessReader {
         let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
         self.sys
             .refresh_processes_specifics(ProcessesToUpdate::Some(&[self.pid]), false, kind);
+        let now = Instant::now();
         let p = self.sys.process(self.pid);
-        let primed = std::mem::replace(&mut self.primed, true);
+        let cpu_ms = p.map(|p| p.accumulated_cpu_time());
+        let utilization_pct = match (self.previous, cpu_ms) {
+            (Some((t, before_ms)), Some(after_ms)) => {
+                let wall_ms = now.duration_since(t).as_secs_f64() * 1e3;
+                (wall_ms > 0.0).then(|| after_ms.saturating_sub(before_ms) as f64 / wall_ms * 100.0)
+            }
+            _ => None,
+        };
+        self.previous = cpu_ms.map(|ms| (now, ms));
         Sample {
-            utilization_pct: p.filter(|_| primed).map(|p| f64::from(p.cpu_usage())),
+            utilization_pct,
             memory_used_bytes: p.map(|p| p.memory()),
             ..Sample::default()
         }
@@ -42,7 +52,7 @@ impl ProcessSensor {
         let mut reader = ProcessReader {
             sys,
             pid,
-            primed: false,
+            previous: None,
         };
         reader.read();
         Ok(ProcessSensor {
@@ -101,6 +111,21 @@ mod tests {
         std::hint::black_box(&buf);
         assert!(w.peak_memory_used_bytes().unwrap() >= 32 << 20);
         assert!(w.samples.iter().all(|s| s.utilization_pct.is_some()));
+
+        // a busy thread shows up as CPU time
+        s.start(Instant::now()).unwrap();
+        let until = Instant::now() + Duration::from_millis(100);
+        let mut x = 0u64;
+        while Instant::now() < until {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let w = s.stop().unwrap();
+        let busiest = w
+            .samples
+            .iter()
+            .filter_map(|s| s.utilization_pct)
+            .fold(0.0, f64::max);
+        assert!(busiest > 20.0, "{busiest}");
         assert_eq!(w.totals().energy_j, None);
     }
 }

@@ -222,6 +222,70 @@ impl EnergyRecord {
         }
     }
 
+    /// One phase spread over several spans of `window` (e.g. the generation phase of every repetition), with
+    /// `tokens` processed in all of them: energies add up, power is energy over the spans' total time, and each
+    /// kind of flag is kept once. A span that cannot be measured makes the phase's energy absent (flagged), never
+    /// a partial sum. The window's readings are kept in the record of the whole window, not repeated here.
+    pub fn over_spans(
+        window: &Window,
+        spans: &[(u64, u64)],
+        tokens: Option<u64>,
+        idle: Option<&IdleBaseline>,
+    ) -> Self {
+        let parts: Vec<EnergyRecord> = spans
+            .iter()
+            .map(|&(a, b)| EnergyRecord::from_window(window, a, b, None, idle))
+            .collect();
+        let sum = |f: fn(&EnergyRecord) -> Option<f64>| -> Option<f64> {
+            if parts.is_empty() {
+                return None;
+            }
+            parts.iter().map(f).sum()
+        };
+        let duration_ns: u64 = spans.iter().map(|(a, b)| b.saturating_sub(*a)).sum();
+        let energy_j = sum(|p| p.energy_j);
+        let coverage = sum(|p| {
+            let d = p.end_ns? - p.start_ns?;
+            p.coverage.map(|c| c * d as f64)
+        })
+        .filter(|_| duration_ns > 0)
+        .map(|c| c / duration_ns as f64);
+        let mut flags: Vec<EnergyFlag> = Vec::new();
+        for f in parts.iter().flat_map(|p| p.flags.iter()) {
+            if !flags
+                .iter()
+                .any(|g| std::mem::discriminant(g) == std::mem::discriminant(f))
+            {
+                flags.push(f.clone());
+            }
+        }
+        let (j_per_token, tokens_per_j) = accounting::per_token(energy_j, tokens);
+        EnergyRecord {
+            source: parts.iter().find_map(|p| p.source),
+            device: Some(window.device.clone()),
+            start_ns: spans.first().map(|s| s.0),
+            end_ns: spans.last().map(|s| s.1),
+            tokens,
+            energy_j,
+            energy_above_idle_j: sum(|p| p.energy_above_idle_j),
+            counter_energy_j: sum(|p| p.counter_energy_j),
+            integrated_energy_j: sum(|p| p.integrated_energy_j),
+            avg_power_w: energy_j
+                .filter(|_| duration_ns > 0)
+                .map(|e| e / (duration_ns as f64 / 1e9)),
+            peak_power_w: parts
+                .iter()
+                .filter_map(|p| p.peak_power_w)
+                .max_by(f64::total_cmp),
+            coverage,
+            j_per_token,
+            tokens_per_j,
+            flags,
+            samples: Vec::new(),
+            absent_reason: None,
+        }
+    }
+
     /// The record when no sensor could measure energy, e.g. from `Probe::energy_absent_reason`.
     pub fn absent(reason: impl Into<String>) -> Self {
         EnergyRecord {

@@ -318,3 +318,37 @@ fn probe_without_nvidia_or_rapl_reports_energy_absent_in_one_line() {
         Ok(_) => assert_eq!(p.energy_absent_reason(), None),
     }
 }
+
+#[test]
+fn a_phase_over_several_repetitions_adds_their_energy_and_tokens() {
+    // 2 s at 100 W by the counter. Prompt phases 0–200 ms and 1000–1200 ms at 100 W; generation the rest.
+    let mut s = TraceSensor::new("gpu", ramp(0, 2000, 50, 0.0, 100.0))
+        .with_counter_update_period_ns(100 * MS);
+    let w = window_of(&mut s);
+    let prompt =
+        EnergyRecord::over_spans(&w, &[(0, 200 * MS), (1000 * MS, 1200 * MS)], Some(40), None);
+    assert!((prompt.energy_j.unwrap() - 40.0).abs() < 1e-9, "{prompt:?}");
+    assert!((prompt.avg_power_w.unwrap() - 100.0).abs() < 1e-9);
+    assert!((prompt.j_per_token.unwrap() - 1.0).abs() < 1e-9);
+    assert_eq!(prompt.coverage, Some(1.0));
+    let gen = EnergyRecord::over_spans(
+        &w,
+        &[(200 * MS, 1000 * MS), (1200 * MS, 2000 * MS)],
+        Some(32),
+        None,
+    );
+    assert!((gen.energy_j.unwrap() - 160.0).abs() < 1e-9);
+    assert!((gen.tokens_per_j.unwrap() - 0.2).abs() < 1e-12);
+
+    // One span shorter than the counter's update period: the phase has no energy, and says why.
+    let short =
+        EnergyRecord::over_spans(&w, &[(0, 200 * MS), (1000 * MS, 1010 * MS)], Some(40), None);
+    assert_eq!(short.energy_j, None);
+    assert_eq!(short.j_per_token, None);
+    assert!(has_flag(&short.flags, |f| matches!(
+        f,
+        EnergyFlag::ShortWindow { .. }
+    )));
+    let json = serde_json::to_value(&short).unwrap();
+    assert!(json["energy_j"].is_null() && json["j_per_token"].is_null());
+}

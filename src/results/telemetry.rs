@@ -1,0 +1,171 @@
+//! Telemetry in result files: energy per case and phase, per `load` level, the process context, the idle
+//! baseline, and the memory-bandwidth roofline. Built from the sensors' windows and the run's raw samples; every
+//! figure absent from the readings stays `None` (JSON `null`).
+
+use crate::runner::RepSample;
+use crate::telemetry::{EnergyRecord, IdleBaseline, SensorFamily, Window};
+use serde::{Deserialize, Serialize};
+
+/// What the run could measure, once per result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryInfo {
+    /// False with `--telemetry off`.
+    pub enabled: bool,
+    pub sample_interval_ms: f64,
+    /// Devices read, e.g. "NVIDIA H100 80GB HBM3 (GPU 0)", "RAPL package-0", "process 1234".
+    pub sensors: Vec<String>,
+    /// One line saying why no energy was measured; `None` when some device measured it.
+    pub energy_absent_reason: Option<String>,
+    /// Idle power per device, measured before the cases or read from an earlier result.
+    pub idle: Vec<IdleBaseline>,
+    /// `measured (10 s)` or the result file the baseline was read from.
+    pub idle_source: Option<String>,
+    pub memory_bandwidth: Option<Bandwidth>,
+}
+
+/// Memory bandwidth the roofline is drawn against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bandwidth {
+    pub gb_per_s: f64,
+    /// `measured: CPU streaming read, 256 MiB, 2 threads`, `nvml: bus width × memory clock` or
+    /// `configured: models.toml hardware[NAME].memory_bandwidth_gb_per_s`.
+    pub source: String,
+}
+
+/// Generation's physical limit for one case: tokens/s × weight bytes read per token against memory bandwidth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Roofline {
+    /// Weights read per generated token (KV-cache reads are not counted).
+    pub bytes_per_token: u64,
+    pub bandwidth_gb_per_s: f64,
+    pub bandwidth_source: String,
+    /// `avg_ts × bytes_per_token / bandwidth`.
+    pub fraction: Option<f64>,
+}
+
+/// One device's energy for a case: the whole measured window and each phase over every repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseEnergy {
+    /// Every repetition (prompt processing and generation) with all their tokens; holds the readings.
+    pub total: EnergyRecord,
+    /// Prompt processing of every repetition (absent for a generation-only test).
+    pub prompt: Option<EnergyRecord>,
+    /// Generation of every repetition (absent for a prompt-only test).
+    pub generation: Option<EnergyRecord>,
+}
+
+/// This process while a case or level ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessContext {
+    /// Mean CPU % over the readings (100 = one core busy).
+    pub cpu_pct_mean: Option<f64>,
+    /// Largest resident set among the readings.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+fn process_context(w: &Window) -> ProcessContext {
+    let cpu: Vec<f64> = w.samples.iter().filter_map(|s| s.utilization_pct).collect();
+    ProcessContext {
+        cpu_pct_mean: (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64),
+        peak_rss_bytes: w.peak_memory_used_bytes(),
+    }
+}
+
+fn idle_for<'a>(idle: &'a [IdleBaseline], w: &Window) -> Option<&'a IdleBaseline> {
+    idle.iter().find(|b| b.device == w.device)
+}
+
+fn energy_windows(windows: &[Window]) -> impl Iterator<Item = &Window> {
+    windows.iter().filter(|w| w.family != SensorFamily::Process)
+}
+
+/// Energy of a `bench` case from its windows and repetitions (`RepSample::start_ns` places each repetition in the
+/// window). With no energy window, one record saying why (`absent_reason`).
+pub fn case_energy(
+    windows: &[Window],
+    samples: &[RepSample],
+    n_prompt: u32,
+    n_gen: u32,
+    idle: &[IdleBaseline],
+    absent_reason: Option<&str>,
+) -> Vec<CaseEnergy> {
+    let mut out: Vec<CaseEnergy> = Vec::new();
+    let placed: Vec<(u64, &RepSample)> = samples
+        .iter()
+        .filter_map(|s| Some((s.start_ns?, s)))
+        .collect();
+    for w in energy_windows(windows) {
+        let base = idle_for(idle, w);
+        let all: Vec<(u64, u64)> = placed.iter().map(|(t, s)| (*t, t + s.total_ns)).collect();
+        let tokens = |per_rep: u32| Some(per_rep as u64 * placed.len() as u64);
+        let (first, last) = (all.first().map(|s| s.0), all.last().map(|s| s.1));
+        let total = match (first, last) {
+            (Some(a), Some(b)) => {
+                EnergyRecord::from_window(w, a, b, tokens(n_prompt + n_gen), base)
+            }
+            _ => EnergyRecord::absent(format!("{}: no repetition finished", w.device)),
+        };
+        let prompt = (n_prompt > 0).then(|| {
+            let spans: Vec<(u64, u64)> = placed
+                .iter()
+                .filter_map(|(t, s)| Some((*t, t + s.prompt_ns?)))
+                .collect();
+            EnergyRecord::over_spans(w, &spans, tokens(n_prompt), base)
+        });
+        let generation = (n_gen > 0).then(|| {
+            let spans: Vec<(u64, u64)> = placed
+                .iter()
+                .map(|(t, s)| (t + s.prompt_ns.unwrap_or(0), t + s.total_ns))
+                .collect();
+            EnergyRecord::over_spans(w, &spans, tokens(n_gen), base)
+        });
+        out.push(CaseEnergy {
+            total,
+            prompt,
+            generation,
+        });
+    }
+    if out.is_empty() {
+        out.push(CaseEnergy {
+            total: EnergyRecord::absent(absent_reason.unwrap_or("energy: absent (no sensor)")),
+            prompt: None,
+            generation: None,
+        });
+    }
+    out
+}
+
+/// Energy of a `load` level: each device's whole window, per output token.
+pub fn level_energy(
+    windows: &[Window],
+    output_tokens: u64,
+    idle: &[IdleBaseline],
+    absent_reason: Option<&str>,
+) -> Vec<EnergyRecord> {
+    let out: Vec<EnergyRecord> = energy_windows(windows)
+        .map(|w| {
+            EnergyRecord::from_window(
+                w,
+                w.start_ns,
+                w.end_ns,
+                Some(output_tokens),
+                idle_for(idle, w),
+            )
+        })
+        .collect();
+    if out.is_empty() {
+        vec![EnergyRecord::absent(
+            absent_reason.unwrap_or("energy: absent (no sensor)"),
+        )]
+    } else {
+        out
+    }
+}
+
+/// The process sensor's window, if one was read.
+pub fn process_of(windows: &[Window]) -> Option<ProcessContext> {
+    windows
+        .iter()
+        .find(|w| w.family == SensorFamily::Process)
+        .map(process_context)
+}

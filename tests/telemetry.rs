@@ -1,0 +1,310 @@
+//! Telemetry end to end on the real binary: energy is either measured or absent with one reason, never 0; the
+//! generation roofline is reported against a measured (or configured) memory bandwidth.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn read(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Each energy record is either measured (a positive number of joules) or absent with the run's one-line reason,
+/// and an absent figure is `null`, never 0.
+fn assert_measured_or_absent(record: &Value, reason: Option<&str>) {
+    match reason {
+        Some(reason) => {
+            assert_eq!(record["absent_reason"], reason, "{record}");
+            for key in [
+                "energy_j",
+                "avg_power_w",
+                "peak_power_w",
+                "j_per_token",
+                "tokens_per_j",
+            ] {
+                assert!(record[key].is_null(), "{key} must be null: {record}");
+            }
+        }
+        None => {
+            let j = record["energy_j"].as_f64();
+            assert!(
+                j.is_some_and(|j| j > 0.0) || !record["flags"].as_array().unwrap().is_empty(),
+                "energy neither measured nor flagged: {record}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bench_reports_energy_per_phase_or_one_reason_it_is_absent_and_the_roofline() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    let out = dir.path().join("r.json");
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "32",
+            "-n",
+            "16",
+            "-r",
+            "3",
+            "-t",
+            "1",
+            "--idle",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = read(&out);
+    assert_eq!(file["schema_version"], 3);
+    let t = &file["telemetry"];
+    assert_eq!(t["enabled"], true);
+    assert_eq!(t["sample_interval_ms"], 50.0);
+    let reason = t["energy_absent_reason"].as_str();
+    let table = stdout(&o);
+    if let Some(reason) = reason {
+        assert!(reason.starts_with("energy: absent ("), "{reason}");
+        assert_eq!(reason.lines().count(), 1);
+        assert_eq!(
+            table.matches(reason).count(),
+            1,
+            "the reason once under the table:\n{table}"
+        );
+        assert!(
+            t["idle"].as_array().unwrap().is_empty(),
+            "no idle baseline without an energy sensor"
+        );
+    }
+    for c in file["cases"].as_array().unwrap() {
+        let energy = c["energy"].as_array().unwrap();
+        assert!(!energy.is_empty());
+        for e in energy {
+            assert_measured_or_absent(&e["total"], reason);
+            let pp = c["n_prompt"].as_u64().unwrap() > 0;
+            assert_eq!(e["prompt"].is_null(), !pp || reason.is_some());
+            assert_eq!(e["generation"].is_null(), pp || reason.is_some());
+        }
+        // each repetition is placed on the sensors' clock
+        let starts: Vec<u64> = c["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["start_ns"].as_u64().unwrap())
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]));
+        assert!(c["process"]["peak_rss_bytes"].as_u64().unwrap() > 0);
+    }
+
+    // The roofline: tg only, avg_ts × weight bytes per token ÷ bandwidth, below 1 on a real memory system.
+    let bw = t["memory_bandwidth"]["gb_per_s"].as_f64().unwrap();
+    assert!(t["memory_bandwidth"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("measured: CPU"));
+    let bytes = file["models"][0]["weights_read_per_token_bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(bytes > 0 && bytes <= file["models"][0]["file_size_bytes"].as_u64().unwrap());
+    let cases = file["cases"].as_array().unwrap();
+    let tg = cases.iter().find(|c| c["test"] == "tg16").unwrap();
+    let pp = cases.iter().find(|c| c["test"] == "pp32").unwrap();
+    assert!(pp["roofline"].is_null());
+    let fraction = tg["roofline"]["fraction"].as_f64().unwrap();
+    let expected = tg["avg_ts"].as_f64().unwrap() * bytes as f64 / (bw * 1e9);
+    assert!(
+        (fraction - expected).abs() < 1e-12 * expected.max(1.0),
+        "{fraction} vs {expected}"
+    );
+    assert!(
+        fraction > 0.0 && fraction < 1.0,
+        "roofline fraction {fraction}"
+    );
+    assert!(table.contains("roofline: tg t/s × weight bytes read per token ÷ memory bandwidth"));
+}
+
+#[test]
+fn telemetry_off_reads_no_sensor_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    let out = dir.path().join("r.json");
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "0",
+            "-n",
+            "8",
+            "-r",
+            "2",
+            "-t",
+            "1",
+            "--telemetry",
+            "off",
+            "-o",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = read(&out);
+    let t = &file["telemetry"];
+    assert_eq!(t["enabled"], false);
+    assert_eq!(t["sensors"].as_array().unwrap().len(), 0);
+    let reason = "energy: not measured (--telemetry off)";
+    assert_eq!(t["energy_absent_reason"], reason);
+    let case = &file["cases"][0];
+    assert_measured_or_absent(&case["energy"][0]["total"], Some(reason));
+    assert!(
+        case["process"].is_null(),
+        "no process readings when telemetry is off"
+    );
+    // the JSON on stdout carries the same records
+    let printed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(printed[0]["energy"], case["energy"]);
+}
+
+#[test]
+fn load_levels_report_energy_per_output_token_or_its_absence() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    let out = dir.path().join("l.json");
+    let o = tokenmeter(
+        &[
+            "load",
+            "-m",
+            model.to_str().unwrap(),
+            "-c",
+            "1,2",
+            "--requests",
+            "4",
+            "--input-tokens",
+            "8",
+            "--output-tokens",
+            "8",
+            "-t",
+            "1",
+            "--idle",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = read(&out);
+    let reason = file["telemetry"]["energy_absent_reason"].as_str();
+    let table = stdout(&o);
+    assert!(table.contains("J/output token"), "{table}");
+    for l in file["load"]["levels"].as_array().unwrap() {
+        for e in l["energy"].as_array().unwrap() {
+            assert_measured_or_absent(e, reason);
+            if reason.is_none() {
+                assert_eq!(e["tokens"], 8 * 4);
+            }
+        }
+        assert!(l["process"]["peak_rss_bytes"].as_u64().unwrap() > 0);
+    }
+    if let Some(reason) = reason {
+        assert_eq!(table.matches(reason).count(), 1, "{table}");
+    }
+}
+
+#[test]
+fn a_configured_bandwidth_replaces_the_measurement_and_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    std::fs::write(
+        dir.path().join("models.toml"),
+        "[[hardware]]\nname = \"box\"\nusd_per_hour = 1.0\nboard_power_w = 300.0\nidle_power_w = 50.0\n\
+         host_power_w = 100.0\nops_hours_per_month = 0.0\nusd_per_ops_hour = 0.0\n\
+         memory_bandwidth_gb_per_s = 1000.0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "0",
+            "-n",
+            "8",
+            "-r",
+            "2",
+            "-t",
+            "1",
+            "--hardware",
+            "box",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = read(&out);
+    let bw = &file["telemetry"]["memory_bandwidth"];
+    assert_eq!(bw["gb_per_s"], 1000.0);
+    assert_eq!(
+        bw["source"],
+        "configured: models.toml hardware[box].memory_bandwidth_gb_per_s"
+    );
+
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "0",
+            "-n",
+            "8",
+            "-r",
+            "1",
+            "--hardware",
+            "nope",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--hardware: no [[hardware]] named 'nope'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_telemetry_flags_are_rejected_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    let m = model.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["bench", "-m", m, "--telemetry", "maybe"],
+            "--telemetry",
+        ),
+        (
+            vec!["bench", "-m", m, "--sample-interval", "0s"],
+            "--sample-interval",
+        ),
+        (vec!["bench", "-m", m, "--idle", "soon"], "--idle"),
+        (
+            vec!["load", "-m", m, "--idle-from", "missing.json"],
+            "missing.json",
+        ),
+    ] {
+        let o = tokenmeter(&args, dir.path());
+        assert_one_line_error(&o, needle);
+    }
+}
