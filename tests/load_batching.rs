@@ -1,8 +1,10 @@
-//! Continuous batching really batches: concurrency 4 gives clearly more aggregate output tokens/s than
-//! concurrency 1 on the same model. Measured alone (its own test binary, so no other test competes for the CPU)
-//! on an f16 model whose weights (76 MiB, more than a server's last-level cache slice) are streamed from memory
-//! once per decode: one sequence is bound by memory bandwidth, and a batch of four reads the weights once for
-//! four tokens. Two threads keep the batched arithmetic from becoming the bottleneck.
+//! Continuous batching really batches: at concurrency 4 the requests' tokens come out of shared decode calls,
+//! and the aggregate output tokens/s is clearly above concurrency 1 on the same model. Measured alone (its own
+//! test binary, so no other test competes for the CPU) on a deep, narrow model (32 layers of width 64, 2.5 MB):
+//! its per-token arithmetic and weight reads are tiny on any CPU and in any cache, so a decode call's time is its
+//! fixed cost (graph, scheduling, two threads meeting at every operation), which a batch of four pays once for
+//! four tokens. A model bound by memory bandwidth shows batching only where its weights exceed the last-level
+//! cache, which on large server CPUs would take hundreds of MB.
 
 mod common;
 use common::*;
@@ -46,17 +48,17 @@ fn closed_loop_batches_and_accounts_for_every_request() {
             "--shape",
             "tiny",
             "--embd",
-            "512",
+            "64",
             "--ff",
-            "2048",
+            "128",
             "--layers",
-            "8",
+            "32",
             "--heads",
-            "8",
+            "2",
             "--kv-heads",
-            "4",
+            "1",
             "--vocab",
-            "8192",
+            "512",
             "--type",
             "f16",
             "-o",
@@ -68,11 +70,18 @@ fn closed_loop_batches_and_accounts_for_every_request() {
     let file = run_load(
         dir.path(),
         &model,
-        &["-c", "1,4", "--requests", "12", "--slo", "ttft_p95=10s"],
+        &[
+            "-c",
+            "1,4,1,4,1,4",
+            "--requests",
+            "12",
+            "--slo",
+            "ttft_p95=10s",
+        ],
     );
     assert_eq!(file["kind"], "load");
     let lv = levels(&file);
-    assert_eq!(lv.len(), 2);
+    assert_eq!(lv.len(), 6);
     for l in lv {
         let requests = l["requests"].as_array().unwrap();
         assert_eq!(requests.len(), 12);
@@ -108,8 +117,44 @@ fn closed_loop_batches_and_accounts_for_every_request() {
         }
         assert_eq!(l["slo_met"], true);
     }
-    let c1 = lv[0]["output_tokens_per_s"].as_f64().unwrap();
-    let c4 = lv[1]["output_tokens_per_s"].as_f64().unwrap();
+    // Tokens produced by one decode call share its timestamp: one call per token alone, shared calls at 4.
+    let decode_calls = |l: &Value| {
+        let mut stamps: Vec<u64> = l["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                r["token_ns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap())
+            })
+            .collect();
+        let tokens = stamps.len();
+        stamps.sort_unstable();
+        stamps.dedup();
+        (stamps.len(), tokens)
+    };
+    for pair in lv.chunks(2) {
+        let (calls, tokens) = decode_calls(&pair[0]);
+        assert_eq!(calls, tokens, "concurrency 1 decodes one token per call");
+        let (calls, tokens) = decode_calls(&pair[1]);
+        assert!(
+            calls * 2 < tokens,
+            "concurrency 4 shares decode calls: {calls} calls for {tokens} tokens"
+        );
+    }
+
+    // Levels alternate 1, 4, 1, 4, 1, 4; the best of each is compared, as drift and other programs only slow a
+    // level down.
+    let best = |c: u64| {
+        lv.iter()
+            .filter(|l| l["concurrency"] == c)
+            .map(|l| l["output_tokens_per_s"].as_f64().unwrap())
+            .fold(0.0, f64::max)
+    };
+    let (c1, c4) = (best(1), best(4));
     assert!(
         c4 > 1.3 * c1,
         "concurrency 4 ({c4} t/s) should clearly beat 1 ({c1} t/s)"
