@@ -29,10 +29,41 @@ fn golden_v1_file_reads_and_its_summaries_match_its_samples() {
 }
 
 #[test]
+fn golden_v2_files_read_as_v3_without_telemetry() {
+    for golden in ["tests/golden/result-v2-bench.json", "tests/golden/result-v2-load.json"] {
+        let r = read_result(Path::new(golden)).unwrap();
+        assert_eq!(r.schema_version, 3, "{golden}");
+        assert_eq!(r.telemetry, None, "{golden}");
+        assert!(r.cases.iter().all(|c| c.energy.is_empty() && c.roofline.is_none()));
+    }
+}
+
+#[test]
+fn golden_v3_files_hold_telemetry_per_case_and_level() {
+    let r = read_result(Path::new("tests/golden/result-v3-bench.json")).unwrap();
+    let t = r.telemetry.as_ref().expect("telemetry");
+    assert!(t.memory_bandwidth.is_some());
+    for c in &r.cases {
+        assert_eq!(tokenmeter::results::summarize(&c.test(), &c.samples), c.summary);
+        assert!(!c.energy.is_empty());
+        assert!(c.samples.iter().all(|s| s.start_ns.is_some()));
+    }
+    assert!(r.cases.iter().any(|c| c.roofline.is_some()));
+    let r = read_result(Path::new("tests/golden/result-v3-load.json")).unwrap();
+    assert!(r.telemetry.is_some());
+    for l in &r.load.expect("a load sweep").levels {
+        assert!(!l.energy.is_empty());
+        assert!(l.process.is_some());
+    }
+}
+
+#[test]
 fn current_schema_round_trips_through_a_file() {
     for golden in [
         "tests/golden/result-v2-bench.json",
         "tests/golden/result-v2-load.json",
+        "tests/golden/result-v3-bench.json",
+        "tests/golden/result-v3-load.json",
     ] {
         round_trip(golden);
     }
