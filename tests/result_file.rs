@@ -30,11 +30,17 @@ fn golden_v1_file_reads_and_its_summaries_match_its_samples() {
 
 #[test]
 fn golden_v2_files_read_as_v3_without_telemetry() {
-    for golden in ["tests/golden/result-v2-bench.json", "tests/golden/result-v2-load.json"] {
+    for golden in [
+        "tests/golden/result-v2-bench.json",
+        "tests/golden/result-v2-load.json",
+    ] {
         let r = read_result(Path::new(golden)).unwrap();
         assert_eq!(r.schema_version, 3, "{golden}");
         assert_eq!(r.telemetry, None, "{golden}");
-        assert!(r.cases.iter().all(|c| c.energy.is_empty() && c.roofline.is_none()));
+        assert!(r
+            .cases
+            .iter()
+            .all(|c| c.energy.is_empty() && c.roofline.is_none()));
     }
 }
 
@@ -44,7 +50,10 @@ fn golden_v3_files_hold_telemetry_per_case_and_level() {
     let t = r.telemetry.as_ref().expect("telemetry");
     assert!(t.memory_bandwidth.is_some());
     for c in &r.cases {
-        assert_eq!(tokenmeter::results::summarize(&c.test(), &c.samples), c.summary);
+        assert_eq!(
+            tokenmeter::results::summarize(&c.test(), &c.samples),
+            c.summary
+        );
         assert!(!c.energy.is_empty());
         assert!(c.samples.iter().all(|s| s.start_ns.is_some()));
     }
