@@ -43,7 +43,7 @@ pub fn backend(verbose: bool) -> Result<&'static LlamaBackend, EngineError> {
     BACKEND
         .get_or_init(|| {
             #[cfg(feature = "dynamic-backends")]
-            load_backend_modules();
+            load_backend_modules(verbose);
             let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
             if !verbose {
                 b.void_logs();
@@ -62,7 +62,17 @@ pub const BACKEND_DIR_ENV: &str = "TOKENMETER_BACKEND_DIR";
 /// `TOKENMETER_BACKEND_DIR` or beside the executable, then the CPU variants built with the binary if no CPU
 /// module was found there.
 #[cfg(feature = "dynamic-backends")]
-fn load_backend_modules() {
+fn load_backend_modules(verbose: bool) {
+    unsafe extern "C" fn quiet(
+        _level: llama_cpp_sys_2::ggml_log_level,
+        _text: *const std::os::raw::c_char,
+        _user_data: *mut std::os::raw::c_void,
+    ) {
+    }
+    if !verbose {
+        // SAFETY: a callback that ignores its arguments; llama.cpp's own logging is set again after init.
+        unsafe { llama_cpp_sys_2::ggml_log_set(Some(quiet), std::ptr::null_mut()) };
+    }
     let dir = std::env::var_os(BACKEND_DIR_ENV)
         .map(std::path::PathBuf::from)
         .or_else(|| {
