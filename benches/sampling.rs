@@ -5,7 +5,7 @@
 //! `cargo bench --bench sampling [-- ROUNDS TOKENS]` (defaults: 15 rounds of 128 tokens each way). The model is
 //! synthesized into a temporary directory (`small` shape, q4_0, the embedded default's).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokenmeter::engine::{self, ContextParams, ModelParams};
 use tokenmeter::gguf::{synth, Shape, ShapeOverrides, SynthSpec, WeightType};
 use tokenmeter::runner::{Meter, MeterOptions};
@@ -15,7 +15,6 @@ fn meter(enabled: bool) -> Meter {
     Meter::open(&MeterOptions {
         enabled,
         sample_interval: DEFAULT_SAMPLE_INTERVAL,
-        idle: Duration::ZERO,
         idle_from: None,
     })
 }

@@ -238,22 +238,12 @@ fn roofline(r: &CaseRecord, entry: &ModelEntry, bw: &Bandwidth) -> Option<Roofli
 
 /// Integrity flags of a case's energy figures, as warnings naming the case and device.
 fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
-    r.energy
+    let records = r
+        .energy
         .iter()
         .flat_map(|e| [Some(&e.total), e.prompt.as_ref(), e.generation.as_ref()])
-        .flatten()
-        .flat_map(|rec| {
-            rec.flags.iter().map(move |f| Warning::Energy {
-                at: format!(
-                    "{} {} ({})",
-                    r.model_type,
-                    r.test,
-                    rec.device.as_deref().unwrap_or("?")
-                ),
-                message: f.to_string(),
-            })
-        })
-        .collect()
+        .flatten();
+    tm::flag_warnings(&format!("{} {}", r.model_type, r.test), records)
 }
 
 fn progress_bar(n_cases: usize) -> ProgressBar {

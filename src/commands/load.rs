@@ -259,14 +259,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                     meter.energy_absent_reason.as_deref(),
                 );
                 rec.process = process_of(&windows);
-                for e in &rec.energy {
-                    for f in &e.flags {
-                        warnings.push(Warning::Energy {
-                            at: format!("{label} ({})", e.device.as_deref().unwrap_or("?")),
-                            message: f.to_string(),
-                        });
-                    }
-                }
+                warnings.extend(tm::flag_warnings(&label, rec.energy.iter()));
                 records.push(rec);
             }
             Err(e) => {

@@ -7,7 +7,9 @@ use crate::results::read_result;
 use crate::results::telemetry::{Bandwidth, TelemetryInfo};
 use crate::results::Warning;
 use crate::runner::{Meter, MeterOptions};
-use crate::telemetry::{measure_cpu_read_bandwidth, roofline::DEFAULT_BANDWIDTH_BUFFER_BYTES};
+use crate::telemetry::{
+    measure_cpu_read_bandwidth, roofline::DEFAULT_BANDWIDTH_BUFFER_BYTES, EnergyRecord,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,7 +64,6 @@ pub fn open(o: &TelemetryOptions) -> anyhow::Result<Meter> {
     let mut meter = Meter::open(&MeterOptions {
         enabled: o.enabled,
         sample_interval: o.sample_interval,
-        idle: o.idle,
         idle_from,
     });
     meter.measure_idle(o.idle);
@@ -139,6 +140,21 @@ pub fn info(meter: &Meter, bandwidth: Option<Bandwidth>) -> TelemetryInfo {
         idle_source: meter.idle_source.clone(),
         memory_bandwidth: bandwidth,
     }
+}
+
+/// The integrity flags of `records` as warnings, each naming `at` (a case or level) and the record's device.
+pub fn flag_warnings<'a>(
+    at: &str,
+    records: impl Iterator<Item = &'a EnergyRecord>,
+) -> Vec<Warning> {
+    records
+        .flat_map(|rec| {
+            rec.flags.iter().map(move |f| Warning::Energy {
+                at: format!("{at} ({})", rec.device.as_deref().unwrap_or("?")),
+                message: f.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Sensor failures as result-file warnings.

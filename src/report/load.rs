@@ -6,8 +6,7 @@ use crate::stats::Percentiles;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
 
 fn ms(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.1}"))
-        .unwrap_or_else(|| ABSENT.into())
+    fixed(v, 1)
 }
 
 fn trio(p: &Percentiles) -> String {

@@ -28,15 +28,7 @@ const OPTIONAL: &[Column] = &[
 
 fn rate(r: &CaseRecord) -> String {
     let s = &r.summary;
-    let mean = s
-        .avg_ts
-        .map(|v| format!("{v:.2}"))
-        .unwrap_or_else(|| ABSENT.into());
-    let sd = s
-        .stddev_ts
-        .map(|v| format!("{v:.2}"))
-        .unwrap_or_else(|| ABSENT.into());
-    let mut text = format!("{mean} ± {sd}");
+    let mut text = format!("{} ± {}", fixed(s.avg_ts, 2), fixed(s.stddev_ts, 2));
     if s.cv_ts.is_some_and(|cv| cv > NOISY_CV) {
         text.push_str(" (noisy)");
     }

@@ -75,6 +75,9 @@ fn idle_for<'a>(idle: &'a [IdleBaseline], w: &Window) -> Option<&'a IdleBaseline
     idle.iter().find(|b| b.device == w.device)
 }
 
+/// The reason recorded when no sensor measured energy and the run gave none.
+const NO_SENSOR: &str = "energy: absent (no sensor)";
+
 fn energy_windows(windows: &[Window]) -> impl Iterator<Item = &Window> {
     windows.iter().filter(|w| w.family != SensorFamily::Process)
 }
@@ -94,16 +97,16 @@ pub fn case_energy(
         .iter()
         .filter_map(|s| Some((s.start_ns?, s)))
         .collect();
+    let tokens = |per_rep: u32| Some(per_rep as u64 * placed.len() as u64);
+    let span = placed
+        .first()
+        .zip(placed.last())
+        .map(|((a, _), (t, s))| (*a, t + s.total_ns));
     for w in energy_windows(windows) {
         let base = idle_for(idle, w);
-        let all: Vec<(u64, u64)> = placed.iter().map(|(t, s)| (*t, t + s.total_ns)).collect();
-        let tokens = |per_rep: u32| Some(per_rep as u64 * placed.len() as u64);
-        let (first, last) = (all.first().map(|s| s.0), all.last().map(|s| s.1));
-        let total = match (first, last) {
-            (Some(a), Some(b)) => {
-                EnergyRecord::from_window(w, a, b, tokens(n_prompt + n_gen), base)
-            }
-            _ => EnergyRecord::absent(format!("{}: no repetition finished", w.device)),
+        let total = match span {
+            Some((a, b)) => EnergyRecord::from_window(w, a, b, tokens(n_prompt + n_gen), base),
+            None => EnergyRecord::absent(format!("{}: no repetition finished", w.device)),
         };
         let prompt = (n_prompt > 0).then(|| {
             let spans: Vec<(u64, u64)> = placed
@@ -127,7 +130,7 @@ pub fn case_energy(
     }
     if out.is_empty() {
         out.push(CaseEnergy {
-            total: EnergyRecord::absent(absent_reason.unwrap_or("energy: absent (no sensor)")),
+            total: EnergyRecord::absent(absent_reason.unwrap_or(NO_SENSOR)),
             prompt: None,
             generation: None,
         });
@@ -154,9 +157,7 @@ pub fn level_energy(
         })
         .collect();
     if out.is_empty() {
-        vec![EnergyRecord::absent(
-            absent_reason.unwrap_or("energy: absent (no sensor)"),
-        )]
+        vec![EnergyRecord::absent(absent_reason.unwrap_or(NO_SENSOR))]
     } else {
         out
     }

@@ -10,8 +10,6 @@ pub struct MeterOptions {
     /// False: no sensor is opened (`--telemetry off`).
     pub enabled: bool,
     pub sample_interval: Duration,
-    /// How long to measure idle power before the cases; zero skips it.
-    pub idle: Duration,
     /// A baseline read from an earlier result instead of measuring one, and where it came from.
     pub idle_from: Option<(Vec<IdleBaseline>, String)>,
 }
