@@ -79,7 +79,7 @@ fn load_harness(c: &mut Criterion) {
             let stop = AtomicBool::new(false);
             b.iter(|| {
                 let mut d = NoWork { n_batch: 2048 };
-                run_level(&mut d, &spec, 512, &stop, |_| {}).unwrap()
+                run_level(&mut d, &spec, 512, std::time::Instant::now(), &stop, |_| {}).unwrap()
             })
         });
     }

@@ -1,8 +1,10 @@
 //! tokenmeter: measures local LLM inference through llama.cpp and turns the measurements into cost comparisons.
 //!
 //! Data flows one way: `config` → `engine` (the only module that calls llama.cpp) → `runner` (cases, repetitions)
-//! → `stats` → `results` (versioned files) → `cost` (pure: money, break-even, decisions) → `report`.
+//! → `stats` → `results` (versioned files, the schema only) → `analysis` (pure: SLO, goodput, operating point)
+//! → `cost` (pure: money, break-even, decisions) → `report`.
 
+pub mod analysis;
 pub mod commands;
 pub mod config;
 pub mod cost;
@@ -12,6 +14,5 @@ pub mod gguf;
 pub mod report;
 pub mod results;
 pub mod runner;
-pub mod slo;
 pub mod stats;
 pub mod telemetry;

@@ -15,7 +15,7 @@ use tokenmeter::commands::{self, synth::SynthOptions, InputError};
 use tokenmeter::engine::EngineError;
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
-use tokenmeter::runner::load::Lengths;
+use tokenmeter::results::load::Lengths;
 use tokenmeter::stats::StopRule;
 
 /// llama-bench's `-fa` values: on/1, off/0, auto/-1 (llama.cpp's `llama_flash_attn_type`).
@@ -127,7 +127,10 @@ fn load_options(
         slo: a
             .slo
             .as_deref()
-            .map(|s| tokenmeter::slo::parse_slo(s).map_err(|e| InputError(format!("--slo: {e}"))))
+            .map(|s| {
+                tokenmeter::results::slo::parse_slo(s)
+                    .map_err(|e| InputError(format!("--slo: {e}")))
+            })
             .transpose()?,
         engine: EngineOptions {
             n_threads: a.threads,

@@ -57,7 +57,7 @@ fn synth_inspect_bench_result_file_figures_recompute_from_raw_samples() {
     }
 
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(file["schema_version"], 3);
+    assert_eq!(file["schema_version"], 4);
     assert_eq!(file["kind"], "bench");
     assert_eq!(file["interrupted"], false);
     assert!(file["host"]["cpu_logical_cpus"].as_u64().unwrap() >= 1);
@@ -227,10 +227,12 @@ fn json_output_uses_llama_bench_field_names() {
     assert_eq!(csv.lines().count(), 2);
 }
 
-#[test]
-fn adaptive_repetitions_report_their_interval_and_why_they_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+fn adaptive_bench(
+    dir: &std::path::Path,
+    model: &std::path::Path,
+    target: &str,
+    min_runs: &str,
+) -> Vec<Value> {
     let o = tokenmeter(
         &[
             "bench",
@@ -243,9 +245,9 @@ fn adaptive_repetitions_report_their_interval_and_why_they_stopped() {
             "-t",
             "1",
             "--target-ci",
-            "50%",
+            target,
             "--min-runs",
-            "2",
+            min_runs,
             "--max-runs",
             "4",
             "-o",
@@ -253,29 +255,67 @@ fn adaptive_repetitions_report_their_interval_and_why_they_stopped() {
             "--results-dir",
             "res",
         ],
-        dir.path(),
+        dir,
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    for c in v.as_array().unwrap() {
-        let reps = c["repetitions"].as_u64().unwrap();
-        assert!((2..=4).contains(&reps), "{reps}");
-        assert_eq!(c["samples"].as_array().unwrap().len() as u64, reps);
-        assert_eq!(c["target_ci95_rel"], 0.5);
-        let reason = c["stop_reason"].as_str().unwrap();
+    serde_json::from_str::<Value>(&stdout(&o))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// 95% confidence interval half-width of the mean, relative to it (Student's t, n − 1 degrees of freedom).
+fn ci95_rel(xs: &[f64]) -> f64 {
+    // t quantiles 0.975 for 1, 2 and 3 degrees of freedom
+    let t = [12.706204736, 4.302652730, 3.182446305][xs.len() - 2];
+    t * sample_sd(xs) / (xs.len() as f64).sqrt() / mean(xs)
+}
+
+#[test]
+fn adaptive_repetitions_stop_at_the_target_or_at_max_runs_and_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    // ±99% from three repetitions needs only a coefficient of variation under 40%: stops at --min-runs
+    for c in adaptive_bench(dir.path(), &model, "99%", "3") {
+        assert_eq!(c["stop_reason"], "target_met", "{}", c["samples_ts"]);
+        assert_eq!(c["repetitions"], 3);
+        assert_eq!(c["target_ci95_rel"], 0.99);
+        assert!(c["ci95_rel_half_width"].as_f64().unwrap() <= 0.99);
+    }
+    // a target no real timing meets: runs to --max-runs and says the target was not met
+    let cases = adaptive_bench(dir.path(), &model, "0.000001%", "2");
+    for c in &cases {
+        assert_eq!(c["stop_reason"], "max_runs_target_not_met");
+        assert_eq!(c["repetitions"], 4);
+        assert_eq!(c["samples"].as_array().unwrap().len(), 4);
+        let rates: Vec<f64> = c["samples_ts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         let ci = c["ci95_rel_half_width"].as_f64().unwrap();
-        match reason {
-            "target_met" => assert!(ci <= 0.5),
-            "max_runs_target_not_met" => assert!(ci > 0.5 && reps == 4),
-            other => panic!("unexpected stop reason {other}"),
-        }
+        assert!(
+            (ci - ci95_rel(&rates)).abs() <= 1e-9 * ci.max(1.0),
+            "reported {ci}, recomputed {}",
+            ci95_rel(&rates)
+        );
     }
     // generation cases carry latency distributions with one ITL per token gap
-    let tg = &v[1];
-    let reps = tg["repetitions"].as_u64().unwrap();
-    assert_eq!(tg["itl_ms"]["count"].as_u64().unwrap(), reps * 7);
-    assert_eq!(tg["ttft_ms"]["count"].as_u64().unwrap(), reps);
+    let tg = &cases[1];
+    assert_eq!(tg["itl_ms"]["count"], 4 * 7);
+    assert_eq!(tg["ttft_ms"]["count"], 4);
     assert!(tg["ttft_ms"]["max"].as_f64().unwrap() <= tg["e2e_ms"]["max"].as_f64().unwrap());
+    // 4 samples are too few for p90 and above, and the JSON says so
+    assert_eq!(
+        tg["ttft_ms"]["low_sample_count"],
+        serde_json::json!(["p90", "p95", "p99", "p999"])
+    );
+    assert_eq!(
+        tg["itl_ms"]["low_sample_count"],
+        serde_json::json!(["p99", "p999"])
+    );
 }
 
 #[test]

@@ -111,6 +111,78 @@ fn a_level_cut_by_its_duration_reports_unfinished_requests() {
 }
 
 #[test]
+fn an_overloaded_open_loop_level_misses_its_slo_and_is_not_the_operating_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    // 20 requests/s leave the one slot mostly idle; 5000/s queue far more than the level can serve
+    let file = run_load(
+        dir.path(),
+        &model,
+        &[
+            "--rate",
+            "20,5000",
+            "--parallel",
+            "1",
+            "--duration",
+            "1s",
+            "--output-tokens",
+            "16",
+            "--slo",
+            "ttft_p95=2s",
+        ],
+    );
+    let (calm, overloaded) = (&levels(&file)[0], &levels(&file)[1]);
+    let requests = overloaded["requests"].as_array().unwrap();
+    let unfinished = requests.iter().filter(|r| r["completed"] == false).count();
+    let never_served = requests
+        .iter()
+        .filter(|r| r["token_ns"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(
+        overloaded["requests_not_completed"].as_u64().unwrap() as usize,
+        unfinished
+    );
+    assert!(
+        never_served > requests.len() / 2,
+        "{never_served} of {} never served",
+        requests.len()
+    );
+    assert!(
+        overloaded["output_tokens_per_s"].as_f64() > calm["output_tokens_per_s"].as_f64(),
+        "a saturated slot delivers more raw output than an idle one"
+    );
+    // the requests that never got a first token count as TTFT misses, so p95 falls beyond anything measured
+    let check = &overloaded["slo_checks"][0];
+    assert_eq!(check["objective"], "ttft_p95");
+    assert_eq!(check["unfinished"].as_u64().unwrap() as usize, never_served);
+    assert_eq!(check["count"].as_u64().unwrap() as usize, requests.len());
+    assert!(check["value_ms"].is_null());
+    assert_eq!(check["met"], false);
+    assert_eq!(overloaded["slo_met"], false);
+    // the TTFT distribution itself describes only the served requests
+    assert_eq!(
+        overloaded["ttft_ms"]["count"].as_u64().unwrap() as usize,
+        requests.len() - never_served
+    );
+    let op = &file["load"]["operating_point"];
+    assert_eq!(op["level_index"], 0, "{op}");
+    assert_eq!(op["rate"], 20.0);
+    assert_eq!(
+        op["goodput_output_tokens_per_s"],
+        calm["goodput_output_tokens_per_s"]
+    );
+    let warnings = file["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["kind"] == "unfinished_requests"
+            && w["level"] == "rate=5000/s"
+            && w["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("missed ttft_p95"))),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn json_output_has_one_record_per_level_with_the_documented_fields() {
     let dir = tempfile::tempdir().unwrap();
     let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
@@ -142,15 +214,55 @@ fn json_output_has_one_record_per_level_with_the_documented_fields() {
     assert_eq!(recs.len(), 2);
     for (r, c) in recs.iter().zip([1, 2]) {
         assert_eq!(r["concurrency"], c);
+        assert_eq!(r["requests_completed"], 2);
+        assert_eq!(r["requests_not_completed"], 0);
         for key in [
-            "requests_completed",
+            "requests_per_s",
             "output_tokens_per_s",
             "total_tokens_per_s",
-            "ttft_ms",
-            "itl_ms",
-            "e2e_ms",
+            "duration_s",
         ] {
-            assert!(r.get(key).is_some(), "{key}");
+            assert!(
+                r[key].as_f64().is_some_and(|x| x > 0.0),
+                "{key}: {}",
+                r[key]
+            );
+        }
+        let out_ts = r["output_tokens_per_s"].as_f64().unwrap();
+        let secs = r["duration_s"].as_f64().unwrap();
+        assert!(
+            (out_ts * secs - 8.0).abs() < 1e-6,
+            "2 requests × 4 output tokens"
+        );
+        // without an SLO there is no goodput and no check
+        assert!(r["goodput_output_tokens_per_s"].is_null());
+        assert!(r["slo_met"].is_null());
+        // each distribution: its count, percentiles that are numbers, and the ones too few samples flag
+        for (key, n) in [
+            ("ttft_ms", 2),
+            ("itl_ms", 6),
+            ("e2e_ms", 2),
+            ("queue_ms", 2),
+        ] {
+            let d = &r[key];
+            assert_eq!(d["count"], n, "{key}");
+            for p in ["p50", "p90", "p95", "p99", "p999", "min", "max", "mean"] {
+                assert!(
+                    d[p].as_f64().is_some_and(|x| x > 0.0),
+                    "{key}.{p}: {}",
+                    d[p]
+                );
+            }
+            assert!(d["p50"].as_f64() <= d["max"].as_f64());
+            let low: Vec<&str> = d["low_sample_count"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
+            // 2 and 6 samples: enough for p50 (2), too few for p90 (10) and above
+            assert_eq!(low, ["p90", "p95", "p99", "p999"], "{key}");
+            assert!(d["hdr_base64"].as_str().is_some_and(|s| !s.is_empty()));
         }
     }
 }

@@ -19,7 +19,7 @@ fn golden_v2_load_file_holds_levels_and_an_operating_point() {
 #[test]
 fn golden_v1_file_reads_and_its_summaries_match_its_samples() {
     let r = read_result(Path::new("tests/golden/result-v1.json")).unwrap();
-    assert_eq!(r.schema_version, 3, "migrated on reading");
+    assert_eq!(r.schema_version, SCHEMA_VERSION, "migrated on reading");
     assert!(!r.cases.is_empty());
     assert!(r.load.is_none());
     for c in &r.cases {
@@ -29,13 +29,13 @@ fn golden_v1_file_reads_and_its_summaries_match_its_samples() {
 }
 
 #[test]
-fn golden_v2_files_read_as_v3_without_telemetry() {
+fn golden_v2_files_read_as_the_current_version_without_telemetry() {
     for golden in [
         "tests/golden/result-v2-bench.json",
         "tests/golden/result-v2-load.json",
     ] {
         let r = read_result(Path::new(golden)).unwrap();
-        assert_eq!(r.schema_version, 3, "{golden}");
+        assert_eq!(r.schema_version, SCHEMA_VERSION, "{golden}");
         assert_eq!(r.telemetry, None, "{golden}");
         assert!(r
             .cases

@@ -4,11 +4,13 @@
 use super::bench::{backends_of, check_engine, model_entry, EngineOptions};
 use super::telemetry::{self as tm, TelemetryOptions};
 use super::{models, InputError};
+use crate::analysis::load::{ineligible, operating_point, summarize_level, LevelSamples};
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
 use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
-use crate::results::load::{operating_point, summarize_level, LevelRecord, LoadSweep, SloTerm};
+use crate::results::load::{LevelRecord, LoadSweep};
+use crate::results::slo::SloTerm;
 use crate::results::telemetry::{level_energy, process_of};
 use crate::results::{default_path, HostInfo, ResultFile, ToolInfo, Warning, SCHEMA_VERSION};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
@@ -32,7 +34,7 @@ pub struct LoadOptions {
     pub output_tokens: Option<Lengths>,
     /// A `[[workload]]` of models.toml supplying request lengths and the SLO where no flag gives them.
     pub workload: Option<String>,
-    /// Requests per level; `None` with no duration: four per slot.
+    /// Requests per level; `None` with no duration: [`default_requests`].
     pub requests: Option<u32>,
     pub duration: Option<Duration>,
     /// `None`: the workload's SLO, else none.
@@ -45,6 +47,13 @@ pub struct LoadOptions {
     pub verbose: bool,
     pub command_line: Vec<String>,
     pub stop: Arc<AtomicBool>,
+}
+
+/// Requests per level when neither `--requests` nor `--duration` is given: four per slot (each slot sees
+/// several requests, so the level is not only its ramp-up), and never fewer than p95 needs (20: with fewer,
+/// p95 is the largest sample).
+pub fn default_requests(slots: u32) -> u32 {
+    (4 * slots).max(crate::stats::Percentile::P95.min_samples() as u32)
 }
 
 /// Default sequence slots for open-loop levels (llama-server's `--parallel` is often set to this order).
@@ -151,6 +160,35 @@ fn request_shape(
     Ok((input, output, slo))
 }
 
+fn level_label(s: &crate::results::load::LevelSummary) -> String {
+    match (s.concurrency, s.rate) {
+        (Some(c), _) => format!("c={c}"),
+        (_, Some(r)) => format!("rate={r}/s"),
+        _ => "level".into(),
+    }
+}
+
+/// Warnings about a level's SLO check: unfinished requests counted as misses, percentiles from too few samples.
+fn slo_warnings(label: &str, s: &crate::results::load::LevelSummary) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if s.requests_not_completed > 0 && !s.slo_checks.is_empty() {
+        out.push(Warning::UnfinishedRequests {
+            level: label.to_string(),
+            requests_not_completed: s.requests_not_completed,
+            requests_started: s.requests_started,
+            reason: ineligible(s),
+        });
+    }
+    for c in s.slo_checks.iter().filter(|c| c.low_sample_count) {
+        out.push(Warning::LowSampleSlo {
+            level: label.to_string(),
+            objective: c.objective.clone(),
+            count: c.count,
+        });
+    }
+    out
+}
+
 /// Prompt and output tokens per request when neither a flag nor a workload gives them.
 pub const DEFAULT_REQUEST_TOKENS: u32 = 128;
 
@@ -198,7 +236,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             input_tokens: input_tokens.clone(),
             output_tokens: output_tokens.clone(),
             requests: opts.requests.or(if opts.duration.is_none() {
-                Some(4 * slots)
+                Some(default_requests(slots))
             } else {
                 None
             }),
@@ -228,29 +266,58 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             }
         };
         let mut last_draw = Instant::now();
-        meter.start(Instant::now());
-        let run = run_level(&mut session, &spec, model.n_vocab, &opts.stop, |p| {
-            if last_draw.elapsed() >= Duration::from_millis(200) {
-                last_draw = Instant::now();
-                let p95 = p
-                    .itl
-                    .quantile_ns(0.95)
-                    .map(|ns| format!("{:.1} ms", ns as f64 / 1e6))
-                    .unwrap_or_else(|| ABSENT.into());
-                progress.set_message(format!(
-                    "level {}/{} {label}: {}/{} requests done, ITL p95 {p95}",
-                    i + 1,
-                    arrivals.len(),
-                    p.completed,
-                    p.started
-                ));
-                progress.tick();
-            }
-        });
+        let window_start = Instant::now();
+        meter.start(window_start);
+        let run = run_level(
+            &mut session,
+            &spec,
+            model.n_vocab,
+            window_start,
+            &opts.stop,
+            |p| {
+                if last_draw.elapsed() >= Duration::from_millis(200) {
+                    last_draw = Instant::now();
+                    let p95 = p
+                        .itl
+                        .quantile_ns(0.95)
+                        .map(|ns| format!("{:.1} ms", ns as f64 / 1e6))
+                        .unwrap_or_else(|| ABSENT.into());
+                    progress.set_message(format!(
+                        "level {}/{} {label}: {}/{} requests done, ITL p95 {p95}",
+                        i + 1,
+                        arrivals.len(),
+                        p.completed,
+                        p.started
+                    ));
+                    progress.tick();
+                }
+            },
+        );
         let windows = meter.stop();
         match run {
             Ok(run) => {
-                let mut rec = summarize_level(&run, &slo);
+                let summary = summarize_level(
+                    &LevelSamples {
+                        arrivals: run.spec.arrivals,
+                        requests: &run.requests,
+                        duration_ns: run.duration_ns,
+                        prompt_tokens_processed: run.prompt_tokens_processed,
+                        interrupted: run.interrupted,
+                    },
+                    &slo,
+                );
+                warnings.extend(slo_warnings(&label, &summary));
+                let mut rec = LevelRecord {
+                    summary,
+                    input_tokens: run.spec.input_tokens,
+                    output_tokens: run.spec.output_tokens,
+                    seed: run.spec.seed,
+                    prompt_tokens_processed: run.prompt_tokens_processed,
+                    start_ns: Some(run.start_ns),
+                    requests: run.requests,
+                    energy: Vec::new(),
+                    process: None,
+                };
                 let output_tokens = rec.requests.iter().map(|r| r.token_ns.len() as u64).sum();
                 rec.energy = level_energy(
                     &windows,
@@ -279,6 +346,12 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         });
     }
     let op = operating_point(&records);
+    if let Some(op) = op.as_ref().filter(|op| op.requests_not_completed > 0) {
+        warnings.push(Warning::OperatingPointUnfinished {
+            level: level_label(&records[op.level_index].summary),
+            requests_not_completed: op.requests_not_completed,
+        });
+    }
     let result_path = match &opts.out {
         Some(p) => p.clone(),
         None => {

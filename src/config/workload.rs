@@ -3,7 +3,7 @@
 
 use super::check::At;
 use super::ConfigError;
-use crate::slo::{parse_slo, SloTerm};
+use crate::results::slo::{parse_slo, SloTerm};
 use serde::Deserialize;
 use std::path::Path;
 

@@ -9,6 +9,7 @@ use super::model::{Demand, Local, LocalMonthly, Price};
 use super::sensitivity::{tornado, Tornado};
 use super::{DAYS_PER_MONTH, HOURS_PER_MONTH};
 use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
+use crate::results::slo::Metric;
 use serde::Serialize;
 
 /// A configuration entry and where it was read.
@@ -95,11 +96,11 @@ fn slo_checks(local: &Local, d: &Demand, w: &WorkloadEntry) -> Vec<SloCheck> {
     w.slos()
         .into_iter()
         .map(|s| {
-            let est = match s.metric.as_str() {
-                "ttft" => prompt_ms + token_ms,
-                "itl" => token_ms,
-                "e2e" => prompt_ms + d.output_tokens_per_request * token_ms,
-                _ => 0.0,
+            let est = match s.metric {
+                Metric::Ttft => prompt_ms + token_ms,
+                Metric::Itl => token_ms,
+                Metric::E2e => prompt_ms + d.output_tokens_per_request * token_ms,
+                Metric::Queue => 0.0,
             };
             SloCheck {
                 objective: s.objective(),

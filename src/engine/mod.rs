@@ -1,6 +1,7 @@
 //! The only module that calls llama.cpp (`llama-cpp-2`): the process-wide backend, model loading, contexts and
 //! the timed decode loops. Everything it times is recorded into buffers allocated before the clock starts.
 
+pub use crate::results::provenance::{BuildInfo, DeviceInfo};
 use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -109,28 +110,6 @@ fn cache_type(name: &str) -> Option<KvCacheType> {
         "iq4_nl" => KvCacheType::IQ4_NL,
         _ => return None,
     })
-}
-
-/// A backend device as llama.cpp reports it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct DeviceInfo {
-    pub name: String,
-    pub description: String,
-    pub backend: String,
-    pub memory_total_bytes: u64,
-}
-
-/// What llama.cpp says about how it was built and what it runs on.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct BuildInfo {
-    /// Version of the `llama-cpp-sys-2` crate whose vendored llama.cpp is linked.
-    pub llama_cpp_sys_version: String,
-    pub ggml_version: String,
-    pub ggml_commit: String,
-    /// `llama_print_system_info()`: the CPU features ggml was compiled with, per backend.
-    pub system_info: String,
-    pub devices: Vec<DeviceInfo>,
-    pub gpu_offload_supported: bool,
 }
 
 fn c_str(p: *const std::os::raw::c_char) -> String {

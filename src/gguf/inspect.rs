@@ -18,13 +18,7 @@ pub struct ModelFileError {
     pub what: String,
 }
 
-/// Tensors of one storage type.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct TypeShare {
-    pub n_tensors: usize,
-    pub n_params: u64,
-    pub size_bytes: u64,
-}
+pub use crate::results::file::TypeShare;
 
 /// What `inspect` reports about a model file.
 #[derive(Debug, Clone, Serialize)]

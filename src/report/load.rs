@@ -2,15 +2,59 @@
 
 use super::{absent_notes, fixed, Format, ABSENT};
 use crate::results::load::{LevelSummary, LoadSweep};
-use crate::stats::Percentiles;
+use crate::stats::{Percentile, Percentiles};
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
 
 fn ms(v: Option<f64>) -> String {
     fixed(v, 1)
 }
 
+/// p50 / p95 / p99, with `(n=4)` when any of them came from fewer samples than it needs.
 fn trio(p: &Percentiles) -> String {
-    format!("{} / {} / {}", ms(p.p50), ms(p.p95), ms(p.p99))
+    let mut text = format!("{} / {} / {}", ms(p.p50), ms(p.p95), ms(p.p99));
+    if [Percentile::P50, Percentile::P95, Percentile::P99]
+        .into_iter()
+        .any(|q| p.is_low(q))
+    {
+        text += &format!(" (n={})", p.count);
+    }
+    text
+}
+
+fn one(p: &Percentiles, q: Percentile) -> String {
+    let mut text = ms(p.get(q));
+    if p.is_low(q) {
+        text += &format!(" (n={})", p.count);
+    }
+    text
+}
+
+/// `met`, `missed ttft_p95`, with the low-count checks and unfinished requests named.
+fn slo_cell(s: &LevelSummary) -> String {
+    let Some(met) = s.slo_met else {
+        return ABSENT.into();
+    };
+    let mut parts = vec![if met {
+        "met".to_string()
+    } else {
+        let missed: Vec<&str> = s
+            .slo_checks
+            .iter()
+            .filter(|c| !c.met)
+            .map(|c| c.objective.as_str())
+            .collect();
+        format!("missed {}", missed.join(", "))
+    }];
+    for c in s.slo_checks.iter().filter(|c| c.low_sample_count) {
+        parts.push(format!("{} n={}", c.objective, c.count));
+    }
+    if s.requests_not_completed > 0 {
+        parts.push(format!("{} unfinished", s.requests_not_completed));
+    }
+    if s.interrupted {
+        parts.push("interrupted".into());
+    }
+    parts.join("; ")
 }
 
 fn level_name(s: &LevelSummary) -> String {
@@ -25,9 +69,10 @@ fn markdown(sweep: &LoadSweep) -> String {
     let mut t = Table::new();
     t.load_preset(ASCII_MARKDOWN).set_header([
         "level",
-        "requests done",
+        "done/arrived",
         "req/s",
         "output t/s",
+        "goodput t/s",
         "total t/s",
         "TTFT p50/p95/p99 ms",
         "ITL p50/p95/p99 ms",
@@ -44,21 +89,18 @@ fn markdown(sweep: &LoadSweep) -> String {
             format!("{}/{}", s.requests_completed, s.requests_started),
             format!("{:.2}", s.requests_per_s),
             format!("{:.2}", s.output_tokens_per_s),
+            fixed(s.goodput_output_tokens_per_s, 2),
             format!("{:.2}", s.total_tokens_per_s),
             trio(&s.ttft_ms.ms),
             trio(&s.itl_ms.ms),
             trio(&s.e2e_ms.ms),
-            ms(s.queue_ms.ms.p95),
-            match s.slo_met {
-                Some(true) => "met".into(),
-                Some(false) => "missed".into(),
-                None => ABSENT.into(),
-            },
+            one(&s.queue_ms.ms, Percentile::P95),
+            slo_cell(s),
             fixed(l.energy.first().and_then(|e| e.avg_power_w), 1),
             fixed(l.energy.first().and_then(|e| e.j_per_token), 4),
         ]);
     }
-    for i in 1..5 {
+    for i in 1..6 {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
         }
@@ -69,19 +111,22 @@ fn markdown(sweep: &LoadSweep) -> String {
         let slo: Vec<String> = sweep
             .slo
             .iter()
-            .map(|t| format!("{}_{} ≤ {} ms", t.metric, t.percentile, t.max_ms))
+            .map(|t| format!("{} ≤ {} ms", t.objective(), t.max_ms))
             .collect();
         out += &match &sweep.operating_point {
             Some(op) => format!(
-                "\noperating point (SLO {}): {} — {:.2} output t/s, {:.2} total t/s, {:.2} req/s\n",
+                "\noperating point (SLO {}, highest goodput among levels meeting it over all arrivals): {} — \
+                 goodput {} output t/s ({} req/s); {:.2} output t/s, {:.2} total t/s, {:.2} req/s in all\n",
                 slo.join(", "),
                 level_name(&sweep.levels[op.level_index].summary),
+                fixed(op.goodput_output_tokens_per_s, 2),
+                fixed(op.goodput_requests_per_s, 2),
                 op.output_tokens_per_s,
                 op.total_tokens_per_s,
                 op.requests_per_s
             ),
             None => format!(
-                "\noperating point (SLO {}): none — no level met the SLO\n",
+                "\noperating point (SLO {}): none — no uninterrupted level met the SLO over all arrivals\n",
                 slo.join(", ")
             ),
         };
@@ -92,7 +137,9 @@ fn markdown(sweep: &LoadSweep) -> String {
 fn csv(sweep: &LoadSweep) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let metrics = ["ttft_ms", "itl_ms", "e2e_ms", "queue_ms"];
-    let stats = ["p50", "p90", "p95", "p99", "p999", "min", "max", "mean"];
+    let stats = [
+        "p50", "p90", "p95", "p99", "p999", "min", "max", "mean", "count",
+    ];
     let mut header: Vec<String> = [
         "concurrency",
         "rate",
@@ -102,6 +149,8 @@ fn csv(sweep: &LoadSweep) -> String {
         "duration_s",
         "requests_per_s",
         "output_tokens_per_s",
+        "goodput_output_tokens_per_s",
+        "goodput_requests_per_s",
         "total_tokens_per_s",
         "slo_met",
     ]
@@ -123,12 +172,15 @@ fn csv(sweep: &LoadSweep) -> String {
             s.duration_s.to_string(),
             s.requests_per_s.to_string(),
             s.output_tokens_per_s.to_string(),
+            opt(s.goodput_output_tokens_per_s),
+            opt(s.goodput_requests_per_s),
             s.total_tokens_per_s.to_string(),
             s.slo_met.map(|b| b.to_string()).unwrap_or_default(),
         ];
         for d in [&s.ttft_ms, &s.itl_ms, &s.e2e_ms, &s.queue_ms] {
             let p = &d.ms;
             row.extend([p.p50, p.p90, p.p95, p.p99, p.p999, p.min, p.max, p.mean].map(opt));
+            row.push(p.count.to_string());
         }
         w.write_record(&row).expect("in-memory csv");
     }

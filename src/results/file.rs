@@ -1,12 +1,11 @@
 //! The result file: schema, atomic write (temporary file + rename) and reading with a version check.
 
 use super::load::LoadSweep;
+use super::provenance::BuildInfo;
 use super::provenance::HostInfo;
 use super::record::CaseRecord;
 use super::telemetry::TelemetryInfo;
 use super::warnings::Warning;
-use crate::engine::BuildInfo;
-use crate::gguf::inspect::TypeShare;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,7 +20,15 @@ use std::path::{Path, PathBuf};
 /// - 3: adds `telemetry` (sensors, idle baseline, memory bandwidth), per case `energy`, `process` and `roofline`
 ///   with each repetition's `start_ns`, and per `load` level `energy` and `process`. Version 2 files read as
 ///   version 3 with these absent.
-pub const SCHEMA_VERSION: u32 = 3;
+/// - 4: every latency distribution carries `low_sample_count` (the percentiles its `count` is too few for);
+///   `load` levels add `goodput_requests_per_s`, `goodput_output_tokens_per_s`, `slo_checks` (each SLO term over
+///   all arrivals, unfinished requests counted as misses) and `start_ns` (the level's clock on the sensors'
+///   clock); the operating point adds goodput and its unfinished requests; SLO terms are checked names (an
+///   unknown metric or percentile no longer reads). A `bench` case's TTFT is the end of prompt processing when
+///   there is a prompt. Older files read as version 4: each case's summary is recomputed from its raw samples,
+///   a level's new figures are absent and its `low_sample_count` computed from each `count`; its operating
+///   point keeps the rule it was chosen by.
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
@@ -39,6 +46,14 @@ impl ToolInfo {
                 .map(str::to_string),
         }
     }
+}
+
+/// Tensors of one storage type.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TypeShare {
+    pub n_tensors: usize,
+    pub n_params: u64,
+    pub size_bytes: u64,
 }
 
 /// A model file as measured.
@@ -149,7 +164,7 @@ pub fn read_result(path: &Path) -> Result<ResultFile, ResultFileError> {
         .ok_or_else(|| parse("no schema_version".into()))?;
     let value = match version {
         1 => migrate_v1(value).map_err(parse)?,
-        2 => {
+        2 | 3 => {
             let mut v = value;
             v["schema_version"] = serde_json::Value::from(SCHEMA_VERSION);
             v
@@ -162,7 +177,35 @@ pub fn read_result(path: &Path) -> Result<ResultFile, ResultFileError> {
             })
         }
     };
-    serde_json::from_value(value).map_err(|e| parse(e.to_string()))
+    let mut file: ResultFile = serde_json::from_value(value).map_err(|e| parse(e.to_string()))?;
+    if version < 4 {
+        flag_low_sample_counts(&mut file);
+    }
+    Ok(file)
+}
+
+/// Versions before 4 stored each distribution's `count` but not which percentiles it is too few for.
+fn flag_low_sample_counts(file: &mut ResultFile) {
+    let flag = |p: &mut crate::stats::Percentiles| {
+        p.low_sample_count = crate::stats::Percentiles::low_counts(p.count);
+    };
+    for c in &mut file.cases {
+        let s = &mut c.summary;
+        for d in [&mut s.ttft_ms, &mut s.itl_ms, &mut s.e2e_ms] {
+            flag(&mut d.ms);
+        }
+    }
+    for l in file.load.iter_mut().flat_map(|l| l.levels.iter_mut()) {
+        let s = &mut l.summary;
+        for d in [
+            &mut s.ttft_ms,
+            &mut s.itl_ms,
+            &mut s.e2e_ms,
+            &mut s.queue_ms,
+        ] {
+            flag(&mut d.ms);
+        }
+    }
 }
 
 /// Version 1 → 2: the figures version 2 adds are pure functions of the raw samples every version-1 case holds,
@@ -181,12 +224,12 @@ fn migrate_v1(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
                 .map(|x| x as u32)
                 .ok_or(format!("case without {k}"))
         };
-        let test = crate::runner::Test {
+        let test = super::record::Test {
             n_prompt: num("n_prompt")?,
             n_gen: num("n_gen")?,
             n_depth: num("n_depth")?,
         };
-        let samples: Vec<crate::runner::RepSample> =
+        let samples: Vec<super::record::RepSample> =
             serde_json::from_value(obj.get("samples").cloned().ok_or("case without samples")?)
                 .map_err(|e| e.to_string())?;
         let summary = serde_json::to_value(super::record::summarize(&test, &samples))

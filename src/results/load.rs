@@ -1,13 +1,137 @@
-//! `load` results: per-level summaries derived from the raw per-request samples, the SLO check and the
-//! operating point (the highest-throughput level that meets the SLO), which is what the cost model consumes.
+//! `load` results as stored: how requests arrived, every request's raw timestamps, each level's summary (a pure
+//! function of those, computed by `analysis::load`) and the SLO operating point the cost model consumes.
 
+use super::slo::SloTerm;
 use super::telemetry::ProcessContext;
-use crate::runner::load::{Arrivals, Lengths, LevelRun, RequestSample};
-use crate::stats::{Distribution, LatencyHistogram};
+use crate::stats::Distribution;
 use crate::telemetry::EnergyRecord;
 use serde::{Deserialize, Serialize};
 
-pub use crate::slo::{parse_slo, SloTerm};
+/// Token counts of requests: a fixed number, a uniform range `a..b` (inclusive) or a list cycled through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lengths {
+    Fixed(u32),
+    Range(u32, u32),
+    List(Vec<u32>),
+}
+
+impl Lengths {
+    /// Parses `128`, `64..512` or `64,128,256`.
+    pub fn parse(s: &str) -> Result<Lengths, String> {
+        let num = |x: &str| {
+            x.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("'{x}' is not a positive token count"))
+        };
+        if let Some((a, b)) = s.split_once("..") {
+            let (a, b) = (num(a)?, num(b)?);
+            if a > b {
+                return Err(format!("range {a}..{b} is empty"));
+            }
+            return Ok(Lengths::Range(a, b));
+        }
+        if s.contains(',') {
+            return s
+                .split(',')
+                .map(num)
+                .collect::<Result<_, _>>()
+                .map(Lengths::List);
+        }
+        num(s).map(Lengths::Fixed)
+    }
+
+    pub fn max(&self) -> u32 {
+        match self {
+            Lengths::Fixed(n) => *n,
+            Lengths::Range(_, b) => *b,
+            Lengths::List(v) => v.iter().copied().max().unwrap_or(1),
+        }
+    }
+
+    /// The mean request length these counts give.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Lengths::Fixed(n) => *n as f64,
+            Lengths::Range(a, b) => (*a as f64 + *b as f64) / 2.0,
+            Lengths::List(v) if v.is_empty() => 0.0,
+            Lengths::List(v) => v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64,
+        }
+    }
+}
+
+/// How requests arrive at one load level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// `concurrency` requests are always in flight: a new one starts when one finishes.
+    Closed { concurrency: u32 },
+    /// Poisson arrivals at `rate_per_s`, served by `slots` parallel sequences; the rest queue.
+    Open { rate_per_s: f64, slots: u32 },
+}
+
+impl Arrivals {
+    pub fn slots(&self) -> u32 {
+        match *self {
+            Arrivals::Closed { concurrency } => concurrency,
+            Arrivals::Open { slots, .. } => slots,
+        }
+    }
+}
+
+/// The raw record of one request; times are ns since the level started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestSample {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    /// When the request arrived (its start: TTFT and E2E are measured from here).
+    pub arrival_ns: u64,
+    /// When a sequence slot took the request (absent if it never got one).
+    pub admitted_ns: Option<u64>,
+    /// When each output token was available: the first at the end of the prefill decode that yields its
+    /// logits, each later one at the end of its decode.
+    pub token_ns: Vec<u64>,
+    pub completed: bool,
+}
+
+impl RequestSample {
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.token_ns.first().map(|t| t - self.arrival_ns)
+    }
+    pub fn e2e_ns(&self) -> Option<u64> {
+        self.completed
+            .then(|| self.token_ns.last().map(|t| t - self.arrival_ns))
+            .flatten()
+    }
+    pub fn queue_ns(&self) -> Option<u64> {
+        self.admitted_ns.map(|t| t - self.arrival_ns)
+    }
+    pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        self.token_ns.windows(2).map(|w| w[1] - w[0])
+    }
+}
+
+/// One SLO term checked over every request that arrived in a level. A request that did not complete counts
+/// as missing the objective (its latency is at least the time it waited, not absent); for `itl`, every output
+/// token it did not deliver counts as a gap that missed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloCheck {
+    /// `ttft_p95`.
+    pub objective: String,
+    pub limit_ms: f64,
+    /// The percentile over all samples, unfinished ones counted as misses; absent when the percentile falls on
+    /// an unfinished request (its value is beyond anything measured).
+    pub value_ms: Option<f64>,
+    /// Samples the percentile is over: requests (ttft, e2e, queue) or token gaps (itl), unfinished included.
+    pub count: u64,
+    /// Of `count`, those from requests that did not complete.
+    pub unfinished: u64,
+    /// Fewer samples than this percentile needs: the check is against (close to) the largest sample.
+    pub low_sample_count: bool,
+    pub met: bool,
+}
 
 /// One level's figures (what `-o json` prints per level).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,18 +139,32 @@ pub struct LevelSummary {
     pub concurrency: Option<u32>,
     pub rate: Option<f64>,
     pub slots: u32,
+    /// Requests that arrived in the level (closed loop: were started), served or not.
     pub requests_started: usize,
     pub requests_completed: usize,
+    /// Arrived but not finished when the level ended: still queued at its end, or cut off by an interruption.
     pub requests_not_completed: usize,
     pub duration_s: f64,
+    /// Completed requests per second.
     pub requests_per_s: f64,
+    /// Every output token delivered, per second.
     pub output_tokens_per_s: f64,
     pub total_tokens_per_s: f64,
+    /// Completed requests that met every SLO term, per second (absent without an SLO).
+    #[serde(default)]
+    pub goodput_requests_per_s: Option<f64>,
+    /// Output tokens of the requests counted in `goodput_requests_per_s`, per second.
+    #[serde(default)]
+    pub goodput_output_tokens_per_s: Option<f64>,
+    /// Time to first token of the requests that produced one.
     pub ttft_ms: Distribution,
     pub itl_ms: Distribution,
     pub e2e_ms: Distribution,
     pub queue_ms: Distribution,
-    /// Absent when no SLO was given.
+    /// Each SLO term over all arrivals.
+    #[serde(default)]
+    pub slo_checks: Vec<SloCheck>,
+    /// Every term of `slo_checks` met; absent when no SLO was given.
     pub slo_met: Option<bool>,
     pub interrupted: bool,
 }
@@ -40,6 +178,10 @@ pub struct LevelRecord {
     pub output_tokens: Lengths,
     pub seed: u64,
     pub prompt_tokens_processed: u64,
+    /// When the level's clock (every request's 0) started, in ns since the level's sensor window began: power
+    /// samples and token timestamps share one clock through it.
+    #[serde(default)]
+    pub start_ns: Option<u64>,
     pub requests: Vec<RequestSample>,
     /// Energy per device over the level, per output token (a record with `absent_reason` when nothing measured
     /// energy).
@@ -50,7 +192,8 @@ pub struct LevelRecord {
     pub process: Option<ProcessContext>,
 }
 
-/// The level `cost` uses: the highest output throughput that meets the SLO.
+/// The level `cost` uses: the highest goodput among the levels that met the SLO over all arrivals and were not
+/// interrupted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperatingPoint {
     pub level_index: usize,
@@ -59,6 +202,13 @@ pub struct OperatingPoint {
     pub requests_per_s: f64,
     pub output_tokens_per_s: f64,
     pub total_tokens_per_s: f64,
+    #[serde(default)]
+    pub goodput_requests_per_s: Option<f64>,
+    #[serde(default)]
+    pub goodput_output_tokens_per_s: Option<f64>,
+    /// Requests of that level that did not complete (the SLO still held with them counted as misses).
+    #[serde(default)]
+    pub requests_not_completed: usize,
 }
 
 /// A whole `load` sweep.
@@ -71,208 +221,19 @@ pub struct LoadSweep {
     pub operating_point: Option<OperatingPoint>,
 }
 
-fn pick<'a>(s: &'a LevelSummary, metric: &str) -> &'a Distribution {
-    match metric {
-        "ttft" => &s.ttft_ms,
-        "itl" => &s.itl_ms,
-        "e2e" => &s.e2e_ms,
-        _ => &s.queue_ms,
-    }
-}
-
-/// Whether every term holds; a percentile that was not measured does not meet its objective.
-pub fn slo_holds(s: &LevelSummary, slo: &[SloTerm]) -> bool {
-    slo.iter().all(|t| {
-        let d = &pick(s, &t.metric).ms;
-        let v = match t.percentile.as_str() {
-            "p50" => d.p50,
-            "p90" => d.p90,
-            "p95" => d.p95,
-            "p99" => d.p99,
-            _ => d.p999,
-        };
-        v.is_some_and(|v| v <= t.max_ms)
-    })
-}
-
-/// Summarises one level from its raw requests.
-pub fn summarize_level(run: &LevelRun, slo: &[SloTerm]) -> LevelRecord {
-    let reqs = &run.requests;
-    let completed = reqs.iter().filter(|r| r.completed).count();
-    let ttft: LatencyHistogram = reqs.iter().filter_map(RequestSample::ttft_ns).collect();
-    let e2e: LatencyHistogram = reqs.iter().filter_map(RequestSample::e2e_ns).collect();
-    let queue: LatencyHistogram = reqs.iter().filter_map(RequestSample::queue_ns).collect();
-    let itl: LatencyHistogram = reqs.iter().flat_map(|r| r.itl_ns()).collect();
-    let seconds = run.duration_ns as f64 / 1e9;
-    let output_tokens: u64 = reqs.iter().map(|r| r.token_ns.len() as u64).sum();
-    let (concurrency, rate) = match run.spec.arrivals {
-        Arrivals::Closed { concurrency } => (Some(concurrency), None),
-        Arrivals::Open { rate_per_s, .. } => (None, Some(rate_per_s)),
-    };
-    let mut summary = LevelSummary {
-        concurrency,
-        rate,
-        slots: run.spec.arrivals.slots(),
-        requests_started: reqs.len(),
-        requests_completed: completed,
-        requests_not_completed: reqs.len() - completed,
-        duration_s: seconds,
-        requests_per_s: completed as f64 / seconds,
-        output_tokens_per_s: output_tokens as f64 / seconds,
-        total_tokens_per_s: (output_tokens + run.prompt_tokens_processed) as f64 / seconds,
-        ttft_ms: (&ttft).into(),
-        itl_ms: (&itl).into(),
-        e2e_ms: (&e2e).into(),
-        queue_ms: (&queue).into(),
-        slo_met: None,
-        interrupted: run.interrupted,
-    };
-    if !slo.is_empty() {
-        summary.slo_met = Some(slo_holds(&summary, slo));
-    }
-    LevelRecord {
-        summary,
-        input_tokens: run.spec.input_tokens.clone(),
-        output_tokens: run.spec.output_tokens.clone(),
-        seed: run.spec.seed,
-        prompt_tokens_processed: run.prompt_tokens_processed,
-        requests: run.requests.clone(),
-        energy: Vec::new(),
-        process: None,
-    }
-}
-
-/// The highest-output-throughput level whose SLO holds.
-pub fn operating_point(levels: &[LevelRecord]) -> Option<OperatingPoint> {
-    levels
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.summary.slo_met == Some(true))
-        .max_by(|a, b| {
-            a.1.summary
-                .output_tokens_per_s
-                .total_cmp(&b.1.summary.output_tokens_per_s)
-        })
-        .map(|(i, l)| OperatingPoint {
-            level_index: i,
-            concurrency: l.summary.concurrency,
-            rate: l.summary.rate,
-            requests_per_s: l.summary.requests_per_s,
-            output_tokens_per_s: l.summary.output_tokens_per_s,
-            total_tokens_per_s: l.summary.total_tokens_per_s,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::load::LevelSpec;
-
-    fn request(arrival: u64, admitted: u64, tokens: &[u64], completed: bool) -> RequestSample {
-        RequestSample {
-            input_tokens: 4,
-            output_tokens: tokens.len() as u32 + u32::from(!completed),
-            arrival_ns: arrival,
-            admitted_ns: Some(admitted),
-            token_ns: tokens.to_vec(),
-            completed,
-        }
-    }
-
-    fn level(concurrency: u32, requests: Vec<RequestSample>, duration_ns: u64) -> LevelRun {
-        LevelRun {
-            spec: LevelSpec {
-                arrivals: Arrivals::Closed { concurrency },
-                input_tokens: Lengths::Fixed(4),
-                output_tokens: Lengths::Fixed(3),
-                requests: None,
-                duration_ns: None,
-                seed: 1,
-            },
-            requests,
-            duration_ns,
-            prompt_tokens_processed: 8,
-            interrupted: false,
-        }
-    }
 
     #[test]
-    fn slo_terms_parse_with_units() {
-        let t = parse_slo("ttft_p95=500ms,itl_p99=0.05s,e2e_p50=800us").unwrap();
-        assert_eq!(t.len(), 3);
-        assert_eq!(
-            (t[0].metric.as_str(), t[0].percentile.as_str(), t[0].max_ms),
-            ("ttft", "p95", 500.0)
-        );
-        assert_eq!(t[1].max_ms, 50.0);
-        assert_eq!(t[2].max_ms, 0.8);
-        assert!(parse_slo("ttft_p95=500").is_err());
-        assert!(parse_slo("speed_p95=1ms").is_err());
-        assert!(parse_slo("ttft_p42=1ms").is_err());
-    }
-
-    #[test]
-    fn level_figures_come_from_the_requests() {
-        let ms = 1_000_000;
-        let run = level(
-            2,
-            vec![
-                request(0, 0, &[10 * ms, 20 * ms, 30 * ms], true),
-                request(0, 5 * ms, &[40 * ms], false),
-            ],
-            1_000 * ms,
-        );
-        let r = summarize_level(&run, &parse_slo("ttft_p99=50ms").unwrap());
-        let s = &r.summary;
-        assert_eq!(
-            (
-                s.requests_started,
-                s.requests_completed,
-                s.requests_not_completed
-            ),
-            (2, 1, 1)
-        );
-        assert_eq!(s.output_tokens_per_s, 4.0);
-        assert_eq!(s.total_tokens_per_s, 12.0);
-        assert_eq!(s.requests_per_s, 1.0);
-        assert_eq!(
-            s.e2e_ms.ms.count, 1,
-            "only completed requests have an end-to-end latency"
-        );
-        assert_eq!(s.itl_ms.ms.count, 2);
-        assert_eq!(s.queue_ms.ms.max.map(|x| x.round()), Some(5.0));
-        assert_eq!(s.slo_met, Some(true));
-    }
-
-    #[test]
-    fn operating_point_is_the_fastest_level_meeting_the_slo() {
-        let ms = 1_000_000;
-        let slo = parse_slo("ttft_p95=15ms").unwrap();
-        let fast_but_slow_ttft = summarize_level(
-            &level(4, vec![request(0, 0, &[30 * ms, 31 * ms], true)], 10 * ms),
-            &slo,
-        );
-        let ok = summarize_level(
-            &level(2, vec![request(0, 0, &[10 * ms, 20 * ms], true)], 100 * ms),
-            &slo,
-        );
-        let slower_ok = summarize_level(
-            &level(1, vec![request(0, 0, &[10 * ms, 20 * ms], true)], 200 * ms),
-            &slo,
-        );
-        let op = operating_point(&[slower_ok, ok, fast_but_slow_ttft]).unwrap();
-        assert_eq!((op.level_index, op.concurrency), (1, Some(2)));
-        assert_eq!(op.output_tokens_per_s, 20.0);
-    }
-
-    #[test]
-    fn no_operating_point_without_a_level_meeting_the_slo() {
-        let ms = 1_000_000;
-        let slo = parse_slo("ttft_p95=1ms").unwrap();
-        let l = summarize_level(
-            &level(1, vec![request(0, 0, &[10 * ms], true)], 10 * ms),
-            &slo,
-        );
-        assert_eq!(operating_point(&[l]), None);
+    fn lengths_parse_numbers_ranges_and_lists() {
+        assert_eq!(Lengths::parse("128"), Ok(Lengths::Fixed(128)));
+        assert_eq!(Lengths::parse("64..512"), Ok(Lengths::Range(64, 512)));
+        assert_eq!(Lengths::parse("64,128"), Ok(Lengths::List(vec![64, 128])));
+        assert!(Lengths::parse("0").is_err());
+        assert!(Lengths::parse("9..3").is_err());
+        assert!(Lengths::parse("x").is_err());
+        assert_eq!(Lengths::Range(64, 128).mean(), 96.0);
+        assert_eq!(Lengths::List(vec![1, 2, 6]).mean(), 3.0);
     }
 }

@@ -5,6 +5,7 @@ pub mod file;
 pub mod load;
 pub mod provenance;
 pub mod record;
+pub mod slo;
 pub mod telemetry;
 pub mod warnings;
 

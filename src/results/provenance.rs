@@ -101,6 +101,28 @@ pub fn features_missing_from_build(host: &[String], system_info: &str) -> Vec<St
         .collect()
 }
 
+/// A backend device as llama.cpp reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub description: String,
+    pub backend: String,
+    pub memory_total_bytes: u64,
+}
+
+/// What llama.cpp says about how it was built and what it runs on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildInfo {
+    /// Version of the `llama-cpp-sys-2` crate whose vendored llama.cpp is linked.
+    pub llama_cpp_sys_version: String,
+    pub ggml_version: String,
+    pub ggml_commit: String,
+    /// `llama_print_system_info()`: the CPU features ggml was compiled with, per backend.
+    pub system_info: String,
+    pub devices: Vec<DeviceInfo>,
+    pub gpu_offload_supported: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

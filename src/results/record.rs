@@ -1,9 +1,74 @@
 //! The per-case record: llama-bench's JSON field names for what llama-bench has, then tokenmeter's own.
 
 use super::telemetry::{CaseEnergy, ProcessContext, Roofline};
-use crate::runner::{RepSample, Test};
 use crate::stats::{self, Distribution, LatencyHistogram, StopReason};
 use serde::{Deserialize, Serialize};
+
+/// What a case measures, in llama-bench's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Test {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub n_depth: u32,
+}
+
+impl Test {
+    /// llama-bench's test name: `pp512`, `tg128`, `pp512+tg128`, with ` @ d4096` at depth.
+    pub fn name(&self) -> String {
+        let base = match (self.n_prompt, self.n_gen) {
+            (p, 0) => format!("pp{p}"),
+            (0, g) => format!("tg{g}"),
+            (p, g) => format!("pp{p}+tg{g}"),
+        };
+        if self.n_depth > 0 {
+            format!("{base} @ d{}", self.n_depth)
+        } else {
+            base
+        }
+    }
+
+    /// Tokens a repetition processes (prompt plus generated), the numerator of llama-bench's t/s.
+    pub fn n_tokens(&self) -> u64 {
+        self.n_prompt as u64 + self.n_gen as u64
+    }
+}
+
+/// The raw measurements of one repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepSample {
+    /// Wall time of prompt processing (absent for a generation-only test).
+    pub prompt_ns: Option<u64>,
+    /// Wall time of generation (absent for a prompt-only test).
+    pub gen_ns: Option<u64>,
+    /// Wall time of the whole timed region (llama-bench's sample).
+    pub total_ns: u64,
+    /// For each generated token, when its decode finished, in ns since the timed region began.
+    pub gen_token_ns: Vec<u64>,
+    /// When the timed region began, in ns since the case's measured window began (the sensors' clock).
+    #[serde(default)]
+    pub start_ns: Option<u64>,
+}
+
+impl RepSample {
+    /// Time to first token: the end of prompt processing, or for a generation-only test the end of the first
+    /// decode.
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.prompt_ns.or(self.gen_token_ns.first().copied())
+    }
+
+    /// Gaps between consecutive output tokens, the first output token being the one prompt processing yields.
+    pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        let first = self.prompt_ns.filter(|_| !self.gen_token_ns.is_empty());
+        first
+            .into_iter()
+            .chain(self.gen_token_ns.iter().copied())
+            .collect::<Vec<u64>>()
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .collect::<Vec<u64>>()
+            .into_iter()
+    }
+}
 
 /// llama-bench's summary of a case, a pure function of the repetitions' samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,10 +84,12 @@ pub struct Summary {
     pub cv_ts: Option<f64>,
     /// Half-width of the 95% confidence interval of `avg_ts`, relative to it.
     pub ci95_rel_half_width: Option<f64>,
-    /// Time to first token per repetition: the first generated token, or the end of prompt processing for a
-    /// prompt-only test (whose last logits give the first token).
+    /// Time to first token per repetition, from the timed region's start to when the first output token is
+    /// available: the end of prompt processing (whose last logits give it), or for a generation-only test the
+    /// end of its first decode.
     pub ttft_ms: Distribution,
-    /// Gaps between consecutive generated tokens, over every repetition.
+    /// Gaps between consecutive output tokens over every repetition; after a prompt, the first gap runs from the
+    /// end of prompt processing to the first generated token.
     pub itl_ms: Distribution,
     /// The whole timed region per repetition.
     pub e2e_ms: Distribution,
@@ -32,14 +99,8 @@ pub fn summarize(test: &Test, samples: &[RepSample]) -> Summary {
     let samples_ns: Vec<u64> = samples.iter().map(|s| s.total_ns).collect();
     let samples_ts = stats::rates_per_s(test.n_tokens(), &samples_ns);
     let ns: Vec<f64> = samples_ns.iter().map(|&x| x as f64).collect();
-    let ttft: LatencyHistogram = samples
-        .iter()
-        .filter_map(|s| s.gen_token_ns.first().copied().or(s.prompt_ns))
-        .collect();
-    let itl: LatencyHistogram = samples
-        .iter()
-        .flat_map(|s| s.gen_token_ns.windows(2).map(|w| w[1] - w[0]))
-        .collect();
+    let ttft: LatencyHistogram = samples.iter().filter_map(RepSample::ttft_ns).collect();
+    let itl: LatencyHistogram = samples.iter().flat_map(RepSample::itl_ns).collect();
     let e2e: LatencyHistogram = samples_ns.iter().copied().collect();
     Summary {
         ci95_rel_half_width: stats::mean_ci95_rel_half_width(&samples_ts),
@@ -150,6 +211,38 @@ mod tests {
         assert_eq!(s.avg_ts, Some(150.0));
         assert_eq!(s.avg_ns, Some(750_000_000));
         assert_eq!(s.samples_ts, vec![100.0, 200.0]);
+    }
+
+    #[test]
+    fn ttft_is_the_end_of_prompt_processing_when_there_is_a_prompt() {
+        let ms = 1_000_000;
+        let pg = RepSample {
+            prompt_ns: Some(40 * ms),
+            gen_ns: Some(30 * ms),
+            total_ns: 70 * ms,
+            gen_token_ns: vec![50 * ms, 60 * ms, 70 * ms],
+            start_ns: None,
+        };
+        let tg = RepSample {
+            prompt_ns: None,
+            gen_ns: Some(30 * ms),
+            total_ns: 30 * ms,
+            gen_token_ns: vec![10 * ms, 20 * ms, 30 * ms],
+            start_ns: None,
+        };
+        let t = |n_prompt| Test {
+            n_prompt,
+            n_gen: 3,
+            n_depth: 0,
+        };
+        let whole = |x: Option<f64>| x.map(f64::round);
+        let s = summarize(&t(8), &[pg]);
+        assert_eq!(whole(s.ttft_ms.ms.max), Some(40.0));
+        // prompt end → first generated token is the first gap
+        assert_eq!((s.itl_ms.ms.count, whole(s.itl_ms.ms.max)), (3, Some(10.0)));
+        let s = summarize(&t(0), &[tg]);
+        assert_eq!(whole(s.ttft_ms.ms.max), Some(10.0));
+        assert_eq!(s.itl_ms.ms.count, 2);
     }
 
     #[test]

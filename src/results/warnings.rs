@@ -25,6 +25,26 @@ pub enum Warning {
     Sensor { message: String },
     /// An energy figure of a case or level carries an integrity flag (throttling, disagreement, short window).
     Energy { at: String, message: String },
+    /// A `load` level ended with requests that arrived but did not complete; the SLO check counts them as
+    /// misses.
+    UnfinishedRequests {
+        level: String,
+        requests_not_completed: usize,
+        requests_started: usize,
+        /// Why the level cannot be the operating point, when it cannot.
+        reason: Option<String>,
+    },
+    /// An SLO term was checked against a percentile of fewer samples than it needs.
+    LowSampleSlo {
+        level: String,
+        objective: String,
+        count: u64,
+    },
+    /// The operating point is a level some of whose requests did not complete.
+    OperatingPointUnfinished {
+        level: String,
+        requests_not_completed: usize,
+    },
 }
 
 impl std::fmt::Display for Warning {
@@ -49,6 +69,39 @@ impl std::fmt::Display for Warning {
             ),
             Warning::Sensor { message } => write!(f, "sensor: {message}"),
             Warning::Energy { at, message } => write!(f, "{at}: {message}"),
+            Warning::UnfinishedRequests {
+                level,
+                requests_not_completed,
+                requests_started,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "{level}: {requests_not_completed} of {requests_started} requests did not complete \
+                     within the level; they count as SLO misses"
+                )?;
+                match reason {
+                    Some(r) => write!(f, " (not the operating point: {r})"),
+                    None => Ok(()),
+                }
+            }
+            Warning::LowSampleSlo {
+                level,
+                objective,
+                count,
+            } => write!(
+                f,
+                "{level}: {objective} is checked against {count} samples, fewer than it needs: the check is \
+                 against (close to) the largest sample; raise --requests"
+            ),
+            Warning::OperatingPointUnfinished {
+                level,
+                requests_not_completed,
+            } => write!(
+                f,
+                "operating point {level}: {requests_not_completed} of its requests did not complete (counted as \
+                 SLO misses, and the SLO still held)"
+            ),
         }
     }
 }

@@ -4,30 +4,14 @@
 use super::cases::Case;
 use super::meter::Meter;
 use crate::engine::{self, EngineError, Model};
+pub use crate::results::record::RepSample;
 use crate::stats::{self, StopReason};
 use crate::telemetry::Window;
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// The raw measurements of one repetition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RepSample {
-    /// Wall time of prompt processing (absent for a generation-only test).
-    pub prompt_ns: Option<u64>,
-    /// Wall time of generation (absent for a prompt-only test).
-    pub gen_ns: Option<u64>,
-    /// Wall time of the whole timed region (llama-bench's sample).
-    pub total_ns: u64,
-    /// For each generated token, when its decode finished, in ns since the timed region began.
-    pub gen_token_ns: Vec<u64>,
-    /// When the timed region began, in ns since the case's measured window began (the sensors' clock).
-    #[serde(default)]
-    pub start_ns: Option<u64>,
-}
 
 /// A case and what running it produced.
 #[derive(Debug, Clone)]

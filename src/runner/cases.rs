@@ -2,37 +2,10 @@
 
 use crate::engine::{ContextParams, ModelParams};
 use crate::stats::StopRule;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::PathBuf;
 
-/// What a case measures, in llama-bench's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Test {
-    pub n_prompt: u32,
-    pub n_gen: u32,
-    pub n_depth: u32,
-}
-
-impl Test {
-    /// llama-bench's test name: `pp512`, `tg128`, `pp512+tg128`, with ` @ d4096` at depth.
-    pub fn name(&self) -> String {
-        let base = match (self.n_prompt, self.n_gen) {
-            (p, 0) => format!("pp{p}"),
-            (0, g) => format!("tg{g}"),
-            (p, g) => format!("pp{p}+tg{g}"),
-        };
-        if self.n_depth > 0 {
-            format!("{base} @ d{}", self.n_depth)
-        } else {
-            base
-        }
-    }
-
-    /// Tokens a repetition processes (prompt plus generated), the numerator of llama-bench's t/s.
-    pub fn n_tokens(&self) -> u64 {
-        self.n_prompt as u64 + self.n_gen as u64
-    }
-}
+pub use crate::results::record::Test;
 
 /// One benchmark case: a model file, the engine parameters and the test.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,6 +6,7 @@
 //! starts with one untimed warm-up decode, as llama-batched-bench's.
 
 use crate::engine::{BatchDecoder, BatchToken, EngineError};
+pub use crate::results::load::{Arrivals, Lengths, RequestSample};
 use crate::stats::LatencyHistogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,75 +15,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Token counts of requests: a fixed number, a uniform range `a..b` (inclusive) or a list cycled through.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lengths {
-    Fixed(u32),
-    Range(u32, u32),
-    List(Vec<u32>),
-}
-
-impl Lengths {
-    /// Parses `128`, `64..512` or `64,128,256`.
-    pub fn parse(s: &str) -> Result<Lengths, String> {
-        let num = |x: &str| {
-            x.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("'{x}' is not a positive token count"))
-        };
-        if let Some((a, b)) = s.split_once("..") {
-            let (a, b) = (num(a)?, num(b)?);
-            if a > b {
-                return Err(format!("range {a}..{b} is empty"));
-            }
-            return Ok(Lengths::Range(a, b));
-        }
-        if s.contains(',') {
-            return s
-                .split(',')
-                .map(num)
-                .collect::<Result<_, _>>()
-                .map(Lengths::List);
-        }
-        num(s).map(Lengths::Fixed)
-    }
-
-    pub fn max(&self) -> u32 {
-        match self {
-            Lengths::Fixed(n) => *n,
-            Lengths::Range(_, b) => *b,
-            Lengths::List(v) => v.iter().copied().max().unwrap_or(1),
-        }
-    }
-
-    fn pick(&self, rng: &mut ChaCha8Rng, index: usize) -> u32 {
-        match self {
-            Lengths::Fixed(n) => *n,
-            Lengths::Range(a, b) => rng.random_range(*a..=*b),
-            Lengths::List(v) => v[index % v.len()],
-        }
-    }
-}
-
-/// How requests arrive at one load level.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arrivals {
-    /// `concurrency` requests are always in flight: a new one starts when one finishes.
-    Closed { concurrency: u32 },
-    /// Poisson arrivals at `rate_per_s`, served by `slots` parallel sequences; the rest queue.
-    Open { rate_per_s: f64, slots: u32 },
-}
-
-impl Arrivals {
-    pub fn slots(&self) -> u32 {
-        match *self {
-            Arrivals::Closed { concurrency } => concurrency,
-            Arrivals::Open { slots, .. } => slots,
-        }
+/// One request length from `lengths`: the `index`th of a list, uniform over a range.
+fn pick(lengths: &Lengths, rng: &mut ChaCha8Rng, index: usize) -> u32 {
+    match lengths {
+        Lengths::Fixed(n) => *n,
+        Lengths::Range(a, b) => rng.random_range(*a..=*b),
+        Lengths::List(v) => v[index % v.len()],
     }
 }
 
@@ -99,40 +37,12 @@ pub struct LevelSpec {
     pub seed: u64,
 }
 
-/// The raw record of one request; times are ns since the level started.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RequestSample {
-    pub input_tokens: u32,
-    pub output_tokens: u32,
-    pub arrival_ns: u64,
-    /// When a sequence slot took the request (absent if it never got one).
-    pub admitted_ns: Option<u64>,
-    /// When each output token was produced.
-    pub token_ns: Vec<u64>,
-    pub completed: bool,
-}
-
-impl RequestSample {
-    pub fn ttft_ns(&self) -> Option<u64> {
-        self.token_ns.first().map(|t| t - self.arrival_ns)
-    }
-    pub fn e2e_ns(&self) -> Option<u64> {
-        self.completed
-            .then(|| self.token_ns.last().map(|t| t - self.arrival_ns))
-            .flatten()
-    }
-    pub fn queue_ns(&self) -> Option<u64> {
-        self.admitted_ns.map(|t| t - self.arrival_ns)
-    }
-    pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
-        self.token_ns.windows(2).map(|w| w[1] - w[0])
-    }
-}
-
 /// What one level produced: every request, the level's length and the prompt tokens processed.
 #[derive(Debug, Clone)]
 pub struct LevelRun {
     pub spec: LevelSpec,
+    /// When the level's clock started, in ns after the `origin` given to [`run_level`].
+    pub start_ns: u64,
     pub requests: Vec<RequestSample>,
     pub duration_ns: u64,
     pub prompt_tokens_processed: u64,
@@ -183,11 +93,13 @@ pub struct LevelProgress<'a> {
     pub itl: &'a LatencyHistogram,
 }
 
-/// Runs one level on `decoder`. `n_vocab` bounds the random token ids; `stop` is polled every iteration.
+/// Runs one level on `decoder`. `n_vocab` bounds the random token ids; `origin` is the clock the level's start
+/// is stated against (the sensors' window start); `stop` is polled every iteration.
 pub fn run_level(
     decoder: &mut dyn BatchDecoder,
     spec: &LevelSpec,
     n_vocab: i32,
+    origin: Instant,
     stop: &AtomicBool,
     mut on_progress: impl FnMut(&LevelProgress),
 ) -> Result<LevelRun, EngineError> {
@@ -219,8 +131,8 @@ pub fn run_level(
     let new_request = |requests: &mut Vec<RequestSample>, rng: &mut ChaCha8Rng, arrival_ns: u64| {
         let i = requests.len();
         requests.push(RequestSample {
-            input_tokens: spec.input_tokens.pick(rng, i),
-            output_tokens: spec.output_tokens.pick(rng, i),
+            input_tokens: pick(&spec.input_tokens, rng, i),
+            output_tokens: pick(&spec.output_tokens, rng, i),
             arrival_ns,
             admitted_ns: None,
             token_ns: Vec::new(),
@@ -258,13 +170,13 @@ pub fn run_level(
             interrupted = true;
             break;
         }
-        if spec.duration_ns.is_some_and(|d| now >= d) {
-            break;
-        }
         while next_arrival < schedule.len() && schedule[next_arrival] <= now {
             let i = new_request(&mut requests, &mut rng, schedule[next_arrival]);
             waiting.push_back(i);
             next_arrival += 1;
+        }
+        if spec.duration_ns.is_some_and(|d| now >= d) {
+            break;
         }
         for (slot, state) in active.iter_mut().enumerate() {
             if state.is_none() {
@@ -366,11 +278,13 @@ pub fn run_level(
         });
     }
     let duration_ns = t0.elapsed().as_nanos() as u64;
+    let start_ns = t0.saturating_duration_since(origin).as_nanos() as u64;
     for a in active.iter().flatten() {
         decoder.release(a.seq);
     }
     Ok(LevelRun {
         spec: spec.clone(),
+        start_ns,
         requests,
         duration_ns,
         prompt_tokens_processed,
@@ -381,16 +295,6 @@ pub fn run_level(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lengths_parse_numbers_ranges_and_lists() {
-        assert_eq!(Lengths::parse("128"), Ok(Lengths::Fixed(128)));
-        assert_eq!(Lengths::parse("64..512"), Ok(Lengths::Range(64, 512)));
-        assert_eq!(Lengths::parse("64,128"), Ok(Lengths::List(vec![64, 128])));
-        assert!(Lengths::parse("0").is_err());
-        assert!(Lengths::parse("9..3").is_err());
-        assert!(Lengths::parse("x").is_err());
-    }
 
     #[test]
     fn poisson_schedule_is_reproducible_from_its_seed() {

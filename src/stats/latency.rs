@@ -13,8 +13,83 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 #[derive(Debug, Clone)]
 pub struct LatencyHistogram(Histogram<u64>);
 
-/// The percentiles tokenmeter reports, in milliseconds. All absent for an empty distribution.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+/// A percentile tokenmeter reports and SLOs name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Percentile {
+    #[serde(rename = "p50")]
+    P50,
+    #[serde(rename = "p90")]
+    P90,
+    #[serde(rename = "p95")]
+    P95,
+    #[serde(rename = "p99")]
+    P99,
+    #[serde(rename = "p999")]
+    P999,
+}
+
+impl Percentile {
+    pub const ALL: [Percentile; 5] = [
+        Percentile::P50,
+        Percentile::P90,
+        Percentile::P95,
+        Percentile::P99,
+        Percentile::P999,
+    ];
+
+    /// The quantile, 0..1.
+    pub fn quantile(self) -> f64 {
+        match self {
+            Percentile::P50 => 0.50,
+            Percentile::P90 => 0.90,
+            Percentile::P95 => 0.95,
+            Percentile::P99 => 0.99,
+            Percentile::P999 => 0.999,
+        }
+    }
+
+    /// Samples needed before this percentile is more than the largest sample: 1 / (1 − q), so that at least
+    /// one sample lies above it (p95: 20, p99: 100, p99.9: 1000).
+    pub fn min_samples(self) -> u64 {
+        match self {
+            Percentile::P50 => 2,
+            Percentile::P90 => 10,
+            Percentile::P95 => 20,
+            Percentile::P99 => 100,
+            Percentile::P999 => 1000,
+        }
+    }
+
+    /// `p95`, as in SLO terms and JSON keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Percentile::P50 => "p50",
+            Percentile::P90 => "p90",
+            Percentile::P95 => "p95",
+            Percentile::P99 => "p99",
+            Percentile::P999 => "p999",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Percentile> {
+        Percentile::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Whether `count` samples are too few for this percentile to differ from the maximum.
+    pub fn low_sample_count(self, count: u64) -> bool {
+        count < self.min_samples()
+    }
+}
+
+impl std::fmt::Display for Percentile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The percentiles tokenmeter reports, in milliseconds, with the number of samples they come from. All absent
+/// for an empty distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Percentiles {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
@@ -24,7 +99,41 @@ pub struct Percentiles {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub mean: Option<f64>,
+    /// Samples every figure above comes from.
     pub count: u64,
+    /// Percentiles measured from fewer samples than they need ([`Percentile::min_samples`]): each is the
+    /// largest sample, or close to it, rather than the tail it names.
+    #[serde(default)]
+    pub low_sample_count: Vec<Percentile>,
+}
+
+impl Percentiles {
+    pub fn get(&self, p: Percentile) -> Option<f64> {
+        match p {
+            Percentile::P50 => self.p50,
+            Percentile::P90 => self.p90,
+            Percentile::P95 => self.p95,
+            Percentile::P99 => self.p99,
+            Percentile::P999 => self.p999,
+        }
+    }
+
+    /// Percentiles that `count` samples are too few for (none for an empty distribution, whose figures are
+    /// absent).
+    pub fn low_counts(count: u64) -> Vec<Percentile> {
+        if count == 0 {
+            return Vec::new();
+        }
+        Percentile::ALL
+            .into_iter()
+            .filter(|p| p.low_sample_count(count))
+            .collect()
+    }
+
+    /// Whether `p` came from too few samples.
+    pub fn is_low(&self, p: Percentile) -> bool {
+        self.count > 0 && p.low_sample_count(self.count)
+    }
 }
 
 impl Default for LatencyHistogram {
@@ -74,6 +183,7 @@ impl LatencyHistogram {
             max: Some(ms(self.0.max())),
             mean: Some(self.0.mean() / 1e6),
             count: self.0.len(),
+            low_sample_count: Percentiles::low_counts(self.0.len()),
         }
     }
 
@@ -158,6 +268,35 @@ mod tests {
         assert!((p.min.unwrap() * 1e6 - xs[0] as f64).abs() <= xs[0] as f64 * 1e-3);
         assert!((p.max.unwrap() * 1e6 - xs[4999] as f64).abs() <= xs[4999] as f64 * 1e-3);
         assert_eq!(p.count, 5000);
+    }
+
+    #[test]
+    fn percentiles_from_too_few_samples_are_flagged_with_their_count() {
+        let four: LatencyHistogram = (1..=4u64).map(|i| i * 1_000_000).collect();
+        let p = four.percentiles();
+        assert_eq!(p.count, 4);
+        assert_eq!(
+            p.low_sample_count,
+            vec![
+                Percentile::P90,
+                Percentile::P95,
+                Percentile::P99,
+                Percentile::P999
+            ]
+        );
+        assert_eq!(p.p95, p.max, "with 4 samples p95 is the maximum");
+        let twenty: LatencyHistogram = (1..=20u64).map(|i| i * 1_000_000).collect();
+        assert_eq!(
+            twenty.percentiles().low_sample_count,
+            vec![Percentile::P99, Percentile::P999]
+        );
+        let json = serde_json::to_value(twenty.percentiles()).unwrap();
+        assert_eq!(json["count"], 20);
+        assert_eq!(json["low_sample_count"], serde_json::json!(["p99", "p999"]));
+        assert!(LatencyHistogram::new()
+            .percentiles()
+            .low_sample_count
+            .is_empty());
     }
 
     #[test]

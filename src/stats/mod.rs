@@ -6,4 +6,4 @@ pub mod latency;
 
 pub use basic::{cv, mean, rates_per_s, stddev};
 pub use ci::{mean_ci95_rel_half_width, StopReason, StopRule};
-pub use latency::{Distribution, LatencyHistogram, Percentiles};
+pub use latency::{Distribution, LatencyHistogram, Percentile, Percentiles};

@@ -1,0 +1,4 @@
+//! Pure analysis of measured samples: SLO checks, goodput and the operating point of a `load` sweep. No I/O, no
+//! clocks, no engine: inputs are the result file's own types, so a summary can be recomputed from any file.
+
+pub mod load;
