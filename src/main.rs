@@ -8,8 +8,9 @@ use cli::{BenchArgs, Cli, Command, LoadArgs, TelemetryArgs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokenmeter::commands::bench::{BenchOptions, EngineOptions};
+use tokenmeter::commands::bench::BenchOptions;
 use tokenmeter::commands::load::LoadOptions;
+use tokenmeter::commands::scaffold::{EngineOptions, RunOptions};
 use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::{self, synth::SynthOptions, InputError};
 use tokenmeter::engine::EngineError;
@@ -94,6 +95,25 @@ fn zero_or_one(flag: &str, v: u8) -> Result<bool, InputError> {
     }
 }
 
+fn run_options(
+    config: Option<std::path::PathBuf>,
+    telemetry: TelemetryArgs,
+    out: Option<std::path::PathBuf>,
+    results_dir: std::path::PathBuf,
+    verbose: bool,
+    stop: Arc<AtomicBool>,
+) -> Result<RunOptions, InputError> {
+    Ok(RunOptions {
+        config,
+        telemetry: telemetry_options(telemetry)?,
+        out,
+        results_dir,
+        verbose,
+        command_line: std::env::args().collect(),
+        stop,
+    })
+}
+
 fn load_options(
     a: LoadArgs,
     verbose: bool,
@@ -103,7 +123,6 @@ fn load_options(
         |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
     Ok(LoadOptions {
         model: a.model,
-        config: a.config,
         concurrency: a.concurrency,
         rates: a.rate,
         parallel: a.parallel,
@@ -144,12 +163,7 @@ fn load_options(
             use_mmap: zero_or_one("--mmap", a.mmap)?,
         },
         seed: a.seed,
-        telemetry: telemetry_options(a.telemetry)?,
-        out: a.out,
-        results_dir: a.results_dir,
-        verbose,
-        command_line: std::env::args().collect(),
-        stop,
+        run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
     })
 }
 
@@ -175,7 +189,6 @@ fn bench_options(
             .collect::<Result<Vec<_>, InputError>>()?;
     Ok(BenchOptions {
         models: a.models,
-        config: a.config,
         n_prompt: a.n_prompt,
         n_gen: a.n_gen,
         pg,
@@ -212,13 +225,8 @@ fn bench_options(
         use_mmap: zero_or_one("--mmap", a.mmap)?,
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
-        telemetry: telemetry_options(a.telemetry)?,
         format,
-        out: a.out,
-        results_dir: a.results_dir,
-        verbose,
-        command_line: std::env::args().collect(),
-        stop,
+        run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
     })
 }
 

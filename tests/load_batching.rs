@@ -1,10 +1,7 @@
-//! Continuous batching really batches: at concurrency 4 the requests' tokens come out of shared decode calls,
-//! and the aggregate output tokens/s is clearly above concurrency 1 on the same model. Measured alone (its own
-//! test binary, so no other test competes for the CPU) on a deep, narrow model (32 layers of width 64, 2.5 MB):
-//! its per-token arithmetic and weight reads are tiny on any CPU and in any cache, so a decode call's time is its
-//! fixed cost (graph, scheduling, two threads meeting at every operation), which a batch of four pays once for
-//! four tokens. A model bound by memory bandwidth shows batching only where its weights exceed the last-level
-//! cache, which on large server CPUs would take hundreds of MB.
+//! Continuous batching really batches: at concurrency 4 the requests' tokens come out of shared decode calls
+//! (read from the raw token timestamps, so the check holds on any machine at any speed), every request is
+//! accounted for, and the operating point is the level a recomputation from the stored figures picks. What
+//! batching buys in tokens/s is a speed, measured by `cargo bench --bench batching`, not asserted here.
 
 mod common;
 use common::*;
@@ -146,19 +143,23 @@ fn closed_loop_batches_and_accounts_for_every_request() {
         );
     }
 
-    // Levels alternate 1, 4, 1, 4, 1, 4; the best of each is compared, as drift and other programs only slow a
-    // level down.
-    let best = |c: u64| {
-        lv.iter()
-            .filter(|l| l["concurrency"] == c)
-            .map(|l| l["output_tokens_per_s"].as_f64().unwrap())
-            .fold(0.0, f64::max)
-    };
-    let (c1, c4) = (best(1), best(4));
-    assert!(
-        c4 > 1.3 * c1,
-        "concurrency 4 ({c4} t/s) should clearly beat 1 ({c1} t/s)"
-    );
+    // The operating point, recomputed: the highest goodput among the uninterrupted levels that met the SLO.
+    let eligible: Vec<(usize, f64)> = lv
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l["slo_met"] == true && l["interrupted"] == false)
+        .map(|(i, l)| (i, l["goodput_output_tokens_per_s"].as_f64().unwrap()))
+        .collect();
+    let best = eligible
+        .iter()
+        .copied()
+        .fold(None::<(usize, f64)>, |b, x| match b {
+            Some(b) if b.1 >= x.1 => Some(b),
+            _ => Some(x),
+        })
+        .unwrap();
     let op = &file["load"]["operating_point"];
-    assert_eq!(op["concurrency"], 4, "the faster level meets the loose SLO");
+    assert_eq!(op["level_index"], best.0, "{op}");
+    assert_eq!(op["goodput_output_tokens_per_s"], best.1);
+    assert_eq!(op["concurrency"], lv[best.0]["concurrency"]);
 }

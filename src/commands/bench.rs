@@ -1,31 +1,22 @@
 //! `tokenmeter bench`: llama-bench's tests in-process, a result file with raw samples and provenance, and the
 //! table (or CSV/JSON) on stdout.
 
-use super::telemetry::{self as tm, TelemetryOptions};
-use super::{models, InputError};
-use crate::config::Config;
+use super::scaffold::{self, at_least_one, backends_of, cache_types, Measured, RunOptions, Setup};
+use super::telemetry as tm;
+use super::InputError;
 use crate::engine::{self, BuildInfo, EngineError, Model};
-use crate::gguf::{read_model_info, sha256_file};
 use crate::report::Format;
-use crate::results::provenance::features_missing_from_build;
 use crate::results::telemetry::{case_energy, process_of, Bandwidth, Roofline};
 use crate::results::warnings::NOISY_CV;
-use crate::results::{
-    default_path, summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning,
-    SCHEMA_VERSION,
-};
+use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
 use crate::telemetry::roofline_fraction;
-use chrono::Utc;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use indicatif::ProgressBar;
+use std::path::PathBuf;
 
 pub struct BenchOptions {
     pub models: Vec<String>,
-    pub config: Option<PathBuf>,
     pub n_prompt: Vec<u32>,
     pub n_gen: Vec<u32>,
     pub pg: Vec<(u32, u32)>,
@@ -45,55 +36,8 @@ pub struct BenchOptions {
     pub use_mmap: bool,
     pub warmup_runs: u32,
     pub seed: u64,
-    pub telemetry: TelemetryOptions,
     pub format: Format,
-    /// Result file path; `None`: `results/<date>-<host>-<model>.json`.
-    pub out: Option<PathBuf>,
-    pub results_dir: PathBuf,
-    pub verbose: bool,
-    pub command_line: Vec<String>,
-    /// Set by the Ctrl-C handler; polled between repetitions.
-    pub stop: Arc<AtomicBool>,
-}
-
-/// Engine flags with one value each, as `load` takes them.
-pub struct EngineOptions {
-    /// `None`: the physical core count.
-    pub n_threads: Option<u32>,
-    pub n_gpu_layers: i32,
-    pub n_batch: u32,
-    pub n_ubatch: u32,
-    pub flash_attn: i8,
-    pub no_kv_offload: bool,
-    pub type_k: String,
-    pub type_v: String,
-    pub use_mmap: bool,
-}
-
-fn at_least_one(flag: &str, v: &[u32]) -> Result<(), InputError> {
-    if v.contains(&0) {
-        Err(InputError(format!("{flag}: values must be at least 1")))
-    } else {
-        Ok(())
-    }
-}
-
-fn cache_types(flag: &str, list: &[String]) -> Result<(), InputError> {
-    match list.iter().find(|t| !engine::is_cache_type(t)) {
-        Some(bad) => Err(InputError(format!(
-            "{flag}: unknown cache type '{bad}' (expected one of: {})",
-            engine::CACHE_TYPES.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
-pub fn check_engine(e: &EngineOptions) -> Result<(), InputError> {
-    at_least_one("-b/--batch-size", &[e.n_batch])?;
-    at_least_one("--ubatch-size", &[e.n_ubatch])?;
-    at_least_one("-t/--threads", e.n_threads.as_slice())?;
-    cache_types("--cache-type-k", std::slice::from_ref(&e.type_k))?;
-    cache_types("--cache-type-v", std::slice::from_ref(&e.type_v))
+    pub run: RunOptions,
 }
 
 fn check(opts: &BenchOptions) -> Result<(), InputError> {
@@ -124,36 +68,6 @@ fn check(opts: &BenchOptions) -> Result<(), InputError> {
         ));
     }
     Ok(())
-}
-
-pub fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
-    let info = read_model_info(path)?;
-    Ok(ModelEntry {
-        path: path.display().to_string(),
-        sha256: Some(sha256_file(path)?),
-        file_size_bytes: info.file_size_bytes,
-        n_params: info.n_params,
-        architecture: info.architecture,
-        model_type: String::new(),
-        tensor_types: info.tensor_types,
-        weights_read_per_token_bytes: Some(info.weights_read_per_token_bytes),
-    })
-}
-
-/// llama-bench's `backends`: the non-CPU backends with devices, or "CPU".
-pub fn backends_of(build: &BuildInfo) -> String {
-    let mut names: Vec<&str> = build
-        .devices
-        .iter()
-        .map(|d| d.backend.as_str())
-        .filter(|b| *b != "CPU")
-        .collect();
-    names.dedup();
-    if names.is_empty() {
-        "CPU".into()
-    } else {
-        names.join(",")
-    }
 }
 
 fn record(
@@ -246,16 +160,6 @@ fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
     tm::flag_warnings(&format!("{} {}", r.model_type, r.test), records)
 }
 
-fn progress_bar(n_cases: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(n_cases as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:24} {pos}/{len} cases  {msg}  [{elapsed}, ETA {eta}]")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
-}
-
 /// What a finished or stopped run leaves: the file written and how it ended.
 pub struct BenchOutcome {
     pub result_path: PathBuf,
@@ -264,31 +168,10 @@ pub struct BenchOutcome {
 
 pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     check(opts)?;
-    let started_at = Utc::now();
-    let config = Config::load(opts.config.as_deref())?;
-    let config_dir = opts
-        .config
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let paths = models::resolve(&opts.models, &config, &config_dir)?;
-    let mut entries = paths
-        .iter()
-        .map(|p| model_entry(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-
-    let host = HostInfo::collect();
-    let build = engine::build_info(opts.verbose)?;
-    let configured_bandwidth = tm::configured_bandwidth(&opts.telemetry, &config)?;
-    let mut meter = tm::open(&opts.telemetry)?;
-    let mut warnings = Vec::new();
-    let missing = features_missing_from_build(&host.cpu_features, &build.system_info);
-    if !missing.is_empty() && build.system_info.contains("CPU :") {
-        warnings.push(Warning::BuildLacksCpuFeatures { features: missing });
-    }
+    let run = &opts.run;
+    let mut setup = Setup::open(run, &opts.models)?;
     let grid = BenchGrid {
-        models: paths.clone(),
+        models: setup.models.clone(),
         n_prompt: opts.n_prompt.clone(),
         n_gen: opts.n_gen.clone(),
         pg: opts.pg.clone(),
@@ -296,7 +179,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         n_threads: opts
             .n_threads
             .clone()
-            .unwrap_or_else(|| vec![host.default_threads()]),
+            .unwrap_or_else(|| vec![setup.host.default_threads()]),
         n_gpu_layers: opts.n_gpu_layers.clone(),
         n_batch: opts.n_batch.clone(),
         n_ubatch: opts.n_ubatch.clone(),
@@ -310,39 +193,34 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         seed: opts.seed,
     };
     let cases = expand(&grid);
-    let result_path = match &opts.out {
-        Some(p) => p.clone(),
-        None => {
-            let stem = paths[0]
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            default_path(
-                &opts.results_dir,
-                started_at,
-                host.hostname.as_deref(),
-                &stem,
-            )
-        }
-    };
+    let result_path = setup.result_path(run, "");
 
-    let bar = progress_bar(cases.len());
+    let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases");
     let mut records = Vec::new();
+    let mut warnings = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
     let mut loaded: Option<(PathBuf, engine::ModelParams, Model)> = None;
     for case in &cases {
-        if opts.stop.load(Ordering::Relaxed) {
+        if run.stopped() {
             break;
         }
-        match run_one(case, &mut loaded, &mut meter, opts, &bar) {
-            Ok((run, model_desc)) => {
+        match run_one(case, &mut loaded, &mut setup.meter, opts, &bar) {
+            Ok((done, model_desc)) => {
                 let model = &loaded.as_ref().expect("model loaded").2;
-                let idx = paths
+                let idx = setup
+                    .models
                     .iter()
                     .position(|p| p == &case.model_path)
                     .expect("case model is listed");
-                entries[idx].model_type = model_desc;
-                let rec = record(&run, model, &entries[idx], &host, &build, &meter);
+                setup.entries[idx].model_type = model_desc;
+                let rec = record(
+                    &done,
+                    model,
+                    &setup.entries[idx],
+                    &setup.host,
+                    &setup.build,
+                    &setup.meter,
+                );
                 warnings.extend(energy_warnings(&rec));
                 if let Some(cv) = rec.summary.cv_ts.filter(|&cv| cv > NOISY_CV) {
                     warnings.push(Warning::NoisyCase {
@@ -351,7 +229,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                         cv,
                     });
                 }
-                let complete = run.complete;
+                let complete = done.complete;
                 records.push(rec);
                 bar.inc(1);
                 if !complete {
@@ -365,54 +243,43 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         }
     }
     bar.finish_and_clear();
-    let interrupted = opts.stop.load(Ordering::Relaxed);
+    let interrupted = run.stopped();
     let generation = records.iter().any(|r| r.n_prompt == 0 && r.n_gen > 0);
     let bandwidth = if generation && !interrupted {
-        let on_cpu = backends_of(&build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
-        tm::bandwidth(configured_bandwidth, &meter, on_cpu, host.default_threads())
+        let on_cpu =
+            backends_of(&setup.build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
+        tm::bandwidth(
+            setup.configured_bandwidth.clone(),
+            &setup.meter,
+            on_cpu,
+            setup.host.default_threads(),
+        )
     } else {
         None
     };
     if let Some(bw) = &bandwidth {
         for r in records.iter_mut() {
-            if let Some(entry) = entries.iter().find(|e| e.path == r.model_filename) {
+            if let Some(entry) = setup.entries.iter().find(|e| e.path == r.model_filename) {
                 r.roofline = roofline(r, entry, bw);
             }
         }
     }
-    warnings.extend(tm::sensor_warnings(&meter));
     if interrupted {
         warnings.push(Warning::Interrupted {
             cases_done: records.iter().filter(|r| r.complete).count(),
             cases_total: cases.len(),
         });
     }
-    let result = ResultFile {
-        schema_version: SCHEMA_VERSION,
-        kind: "bench".into(),
-        tokenmeter: ToolInfo::current(),
-        command_line: opts.command_line.clone(),
-        started_at,
-        finished_at: Utc::now(),
-        interrupted,
-        host,
-        build,
-        models: entries,
+    let measured = Measured {
+        kind: "bench",
         parameters: serde_json::to_value(&grid)?,
         cases: records,
         load: None,
-        telemetry: Some(tm::info(&meter, bandwidth)),
+        bandwidth,
         warnings,
+        failure,
     };
-    if !result.cases.is_empty() || failure.is_none() {
-        result.write(&result_path)?;
-    }
-    if let Some(e) = failure {
-        if !result.cases.is_empty() {
-            return Err(e.context(format!("measured cases saved to {}", result_path.display())));
-        }
-        return Err(e);
-    }
+    let result = scaffold::finish(setup, run, measured, &result_path)?;
     Ok(BenchOutcome {
         result_path,
         result,
@@ -430,7 +297,7 @@ fn run_one(
     if !reuse {
         *loaded = None;
         bar.set_message(format!("loading {}", case.model_path.display()));
-        let model = engine::load_model(&case.model_path, case.model, opts.verbose)?;
+        let model = engine::load_model(&case.model_path, case.model, opts.run.verbose)?;
         *loaded = Some((case.model_path.clone(), case.model, model));
     }
     let model = &loaded.as_ref().expect("just loaded").2;
@@ -441,7 +308,7 @@ fn run_one(
         case.context.n_threads
     );
     bar.set_message(format!("{label} (warm-up)"));
-    let run = run_case(model, case, meter, &opts.stop, |done| {
+    let run = run_case(model, case, meter, &opts.run.stop, |done| {
         bar.set_message(format!("{label} (rep {done}/{})", case.stop_rule.max_runs));
     })
     .map_err(|e: EngineError| anyhow::Error::new(e))?;

@@ -1,29 +1,26 @@
 //! `tokenmeter load`: serving load levels (closed-loop concurrency or Poisson arrival rates) with continuous
-//! batching, latency percentiles per level, the SLO check and the operating point.
+//! batching, latency percentiles per level, the SLO check over all arrivals, goodput and the operating point.
 
-use super::bench::{backends_of, check_engine, model_entry, EngineOptions};
-use super::telemetry::{self as tm, TelemetryOptions};
-use super::{models, InputError};
+use super::scaffold::{
+    self, backends_of, check_engine, EngineOptions, Measured, RunOptions, Setup,
+};
+use super::telemetry as tm;
+use super::InputError;
 use crate::analysis::load::{ineligible, operating_point, summarize_level, LevelSamples};
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
 use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
-use crate::results::load::{LevelRecord, LoadSweep};
+use crate::results::load::{LevelRecord, LevelSummary, LoadSweep};
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::{level_energy, process_of};
-use crate::results::{default_path, HostInfo, ResultFile, ToolInfo, Warning, SCHEMA_VERSION};
+use crate::results::{ResultFile, Warning};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
-use chrono::Utc;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub struct LoadOptions {
     pub model: Option<String>,
-    pub config: Option<PathBuf>,
     pub concurrency: Vec<u32>,
     pub rates: Vec<f64>,
     /// Sequence slots for open-loop levels; `None`: 16.
@@ -41,12 +38,7 @@ pub struct LoadOptions {
     pub slo: Option<Vec<SloTerm>>,
     pub engine: EngineOptions,
     pub seed: u64,
-    pub telemetry: TelemetryOptions,
-    pub out: Option<PathBuf>,
-    pub results_dir: PathBuf,
-    pub verbose: bool,
-    pub command_line: Vec<String>,
-    pub stop: Arc<AtomicBool>,
+    pub run: RunOptions,
 }
 
 /// Requests per level when neither `--requests` nor `--duration` is given: four per slot (each slot sees
@@ -101,14 +93,6 @@ fn levels(opts: &LoadOptions) -> Result<Vec<Arrivals>, InputError> {
     })
 }
 
-fn bar() -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
-    );
-    bar
-}
-
 /// Request lengths of a workload: a `{ min, max }` distribution becomes a uniform range, anything else its mean.
 fn lengths_of(t: &Tokens) -> Lengths {
     let at_least_one = |x: f64| x.round().clamp(1.0, u32::MAX as f64) as u32;
@@ -160,7 +144,14 @@ fn request_shape(
     Ok((input, output, slo))
 }
 
-fn level_label(s: &crate::results::load::LevelSummary) -> String {
+fn arrivals_label(a: &Arrivals) -> String {
+    match a {
+        Arrivals::Closed { concurrency } => format!("c={concurrency}"),
+        Arrivals::Open { rate_per_s, .. } => format!("rate={rate_per_s}/s"),
+    }
+}
+
+fn level_label(s: &LevelSummary) -> String {
     match (s.concurrency, s.rate) {
         (Some(c), _) => format!("c={c}"),
         (_, Some(r)) => format!("rate={r}/s"),
@@ -169,7 +160,7 @@ fn level_label(s: &crate::results::load::LevelSummary) -> String {
 }
 
 /// Warnings about a level's SLO check: unfinished requests counted as misses, percentiles from too few samples.
-fn slo_warnings(label: &str, s: &crate::results::load::LevelSummary) -> Vec<Warning> {
+fn slo_warnings(label: &str, s: &LevelSummary) -> Vec<Warning> {
     let mut out = Vec::new();
     if s.requests_not_completed > 0 && !s.slo_checks.is_empty() {
         out.push(Warning::UnfinishedRequests {
@@ -195,39 +186,29 @@ pub const DEFAULT_REQUEST_TOKENS: u32 = 128;
 pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     check_engine(&opts.engine)?;
     let arrivals = levels(opts)?;
-    let started_at = Utc::now();
-    let config = Config::load(opts.config.as_deref())?;
-    let config_dir = opts
-        .config
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let (input_tokens, output_tokens, slo) = request_shape(opts, &config)?;
-    let path = models::resolve(opts.model.as_slice(), &config, &config_dir)?.remove(0);
-    let mut entry = model_entry(&path)?;
-    let host = HostInfo::collect();
-    let build = engine::build_info(opts.verbose)?;
-    let configured_bandwidth = tm::configured_bandwidth(&opts.telemetry, &config)?;
-    let mut meter = tm::open(&opts.telemetry)?;
+    let run = &opts.run;
+    let mut setup = Setup::open(run, opts.model.as_slice())?;
+    let (input_tokens, output_tokens, slo) = request_shape(opts, &setup.config)?;
+    let path = setup.models[0].clone();
     let n_threads = opts
         .engine
         .n_threads
-        .unwrap_or_else(|| host.default_threads());
+        .unwrap_or_else(|| setup.host.default_threads());
     let model_params = ModelParams {
         n_gpu_layers: opts.engine.n_gpu_layers,
         use_mmap: opts.engine.use_mmap,
     };
-    let model = engine::load_model(&path, model_params, opts.verbose)?;
-    entry.model_type = model.desc.clone();
+    let model = engine::load_model(&path, model_params, run.verbose)?;
+    setup.entries[0].model_type = model.desc.clone();
     let max_len = input_tokens.max() + output_tokens.max();
+    let result_path = setup.result_path(run, "-load");
 
-    let progress = bar();
+    let progress = scaffold::progress_bar(None, "levels");
     let mut warnings = Vec::new();
     let mut records: Vec<LevelRecord> = Vec::new();
     let mut failure = None;
     for (i, a) in arrivals.iter().enumerate() {
-        if opts.stop.load(Ordering::Relaxed) {
+        if run.stopped() {
             break;
         }
         let slots = a.slots();
@@ -254,10 +235,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             type_v: opts.engine.type_v.clone(),
             n_seq_max: slots,
         };
-        let label = match a {
-            Arrivals::Closed { concurrency } => format!("c={concurrency}"),
-            Arrivals::Open { rate_per_s, .. } => format!("rate={rate_per_s}/s"),
-        };
+        let label = arrivals_label(a);
         let mut session = match engine::new_session(&model, &params) {
             Ok(s) => s,
             Err(e) => {
@@ -267,13 +245,13 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         };
         let mut last_draw = Instant::now();
         let window_start = Instant::now();
-        meter.start(window_start);
-        let run = run_level(
+        setup.meter.start(window_start);
+        let level = run_level(
             &mut session,
             &spec,
             model.n_vocab,
             window_start,
-            &opts.stop,
+            &run.stop,
             |p| {
                 if last_draw.elapsed() >= Duration::from_millis(200) {
                     last_draw = Instant::now();
@@ -293,41 +271,39 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 }
             },
         );
-        let windows = meter.stop();
-        match run {
-            Ok(run) => {
+        let windows = setup.meter.stop();
+        match level {
+            Ok(level) => {
                 let summary = summarize_level(
                     &LevelSamples {
-                        arrivals: run.spec.arrivals,
-                        requests: &run.requests,
-                        duration_ns: run.duration_ns,
-                        prompt_tokens_processed: run.prompt_tokens_processed,
-                        interrupted: run.interrupted,
+                        arrivals: level.spec.arrivals,
+                        requests: &level.requests,
+                        duration_ns: level.duration_ns,
+                        prompt_tokens_processed: level.prompt_tokens_processed,
+                        interrupted: level.interrupted,
                     },
                     &slo,
                 );
                 warnings.extend(slo_warnings(&label, &summary));
-                let mut rec = LevelRecord {
-                    summary,
-                    input_tokens: run.spec.input_tokens,
-                    output_tokens: run.spec.output_tokens,
-                    seed: run.spec.seed,
-                    prompt_tokens_processed: run.prompt_tokens_processed,
-                    start_ns: Some(run.start_ns),
-                    requests: run.requests,
-                    energy: Vec::new(),
-                    process: None,
-                };
-                let output_tokens = rec.requests.iter().map(|r| r.token_ns.len() as u64).sum();
-                rec.energy = level_energy(
+                let output_tokens = level.requests.iter().map(|r| r.token_ns.len() as u64).sum();
+                let energy = level_energy(
                     &windows,
                     output_tokens,
-                    &meter.idle,
-                    meter.energy_absent_reason.as_deref(),
+                    &setup.meter.idle,
+                    setup.meter.energy_absent_reason.as_deref(),
                 );
-                rec.process = process_of(&windows);
-                warnings.extend(tm::flag_warnings(&label, rec.energy.iter()));
-                records.push(rec);
+                warnings.extend(tm::flag_warnings(&label, energy.iter()));
+                records.push(LevelRecord {
+                    summary,
+                    input_tokens: level.spec.input_tokens,
+                    output_tokens: level.spec.output_tokens,
+                    seed: level.spec.seed,
+                    prompt_tokens_processed: level.prompt_tokens_processed,
+                    start_ns: Some(level.start_ns),
+                    requests: level.requests,
+                    energy,
+                    process: process_of(&windows),
+                });
             }
             Err(e) => {
                 failure = Some(anyhow::Error::new(e));
@@ -337,9 +313,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     }
     progress.finish_and_clear();
 
-    let interrupted = opts.stop.load(Ordering::Relaxed);
-    warnings.extend(tm::sensor_warnings(&meter));
-    if interrupted {
+    if run.stopped() {
         warnings.push(Warning::Interrupted {
             cases_done: records.iter().filter(|l| !l.summary.interrupted).count(),
             cases_total: arrivals.len(),
@@ -352,21 +326,6 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             requests_not_completed: op.requests_not_completed,
         });
     }
-    let result_path = match &opts.out {
-        Some(p) => p.clone(),
-        None => {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            default_path(
-                &opts.results_dir,
-                started_at,
-                host.hostname.as_deref(),
-                &format!("{stem}-load"),
-            )
-        }
-    };
     let parameters = serde_json::json!({
         "arrivals": arrivals,
         "workload": opts.workload,
@@ -386,44 +345,25 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             "type_v": opts.engine.type_v,
             "use_mmap": opts.engine.use_mmap,
         },
-        "backends": backends_of(&build),
+        "backends": backends_of(&setup.build),
         "seed": opts.seed,
     });
-    let result = ResultFile {
-        schema_version: SCHEMA_VERSION,
-        kind: "load".into(),
-        tokenmeter: ToolInfo::current(),
-        command_line: opts.command_line.clone(),
-        started_at,
-        finished_at: Utc::now(),
-        interrupted,
-        host,
-        build,
-        models: vec![entry],
+    let bandwidth = setup.configured_bandwidth.clone();
+    let measured = Measured {
+        kind: "load",
         parameters,
         cases: Vec::new(),
         load: Some(LoadSweep {
             model: path.display().to_string(),
-            slo: slo.clone(),
+            slo,
             levels: records,
             operating_point: op,
         }),
-        telemetry: Some(tm::info(&meter, configured_bandwidth)),
+        bandwidth,
         warnings,
+        failure,
     };
-    let has_levels = result.load.as_ref().is_some_and(|l| !l.levels.is_empty());
-    if has_levels || failure.is_none() {
-        result.write(&result_path)?;
-    }
-    if let Some(e) = failure {
-        if has_levels {
-            return Err(e.context(format!(
-                "measured levels saved to {}",
-                result_path.display()
-            )));
-        }
-        return Err(e);
-    }
+    let result = scaffold::finish(setup, run, measured, &result_path)?;
     Ok(LoadOutcome {
         result_path,
         result,

@@ -1,33 +1,9 @@
 //! `load` output: one row (or record) per level, then the operating point.
 
-use super::{absent_notes, fixed, Format, ABSENT};
+use super::{absent_notes, fixed, percentile_ms, percentile_trio_ms, Format, ABSENT};
 use crate::results::load::{LevelSummary, LoadSweep};
-use crate::stats::{Percentile, Percentiles};
+use crate::stats::Percentile;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
-
-fn ms(v: Option<f64>) -> String {
-    fixed(v, 1)
-}
-
-/// p50 / p95 / p99, with `(n=4)` when any of them came from fewer samples than it needs.
-fn trio(p: &Percentiles) -> String {
-    let mut text = format!("{} / {} / {}", ms(p.p50), ms(p.p95), ms(p.p99));
-    if [Percentile::P50, Percentile::P95, Percentile::P99]
-        .into_iter()
-        .any(|q| p.is_low(q))
-    {
-        text += &format!(" (n={})", p.count);
-    }
-    text
-}
-
-fn one(p: &Percentiles, q: Percentile) -> String {
-    let mut text = ms(p.get(q));
-    if p.is_low(q) {
-        text += &format!(" (n={})", p.count);
-    }
-    text
-}
 
 /// `met`, `missed ttft_p95`, with the low-count checks and unfinished requests named.
 fn slo_cell(s: &LevelSummary) -> String {
@@ -91,10 +67,10 @@ fn markdown(sweep: &LoadSweep) -> String {
             format!("{:.2}", s.output_tokens_per_s),
             fixed(s.goodput_output_tokens_per_s, 2),
             format!("{:.2}", s.total_tokens_per_s),
-            trio(&s.ttft_ms.ms),
-            trio(&s.itl_ms.ms),
-            trio(&s.e2e_ms.ms),
-            one(&s.queue_ms.ms, Percentile::P95),
+            percentile_trio_ms(&s.ttft_ms.ms),
+            percentile_trio_ms(&s.itl_ms.ms),
+            percentile_trio_ms(&s.e2e_ms.ms),
+            percentile_ms(&s.queue_ms.ms, Percentile::P95),
             slo_cell(s),
             fixed(l.energy.first().and_then(|e| e.avg_power_w), 1),
             fixed(l.energy.first().and_then(|e| e.j_per_token), 4),

@@ -1,9 +1,13 @@
 //! `-o md` (the default): llama-bench's markdown table. Parameters that vary between cases, or differ from
 //! llama-bench's defaults, get their own column.
 
-use super::{absent_notes, fixed, human_bytes, human_params, Exporter, ABSENT};
+use super::{
+    absent_notes, fixed, human_bytes, human_params, percentile_ms, percentile_trio_ms, Exporter,
+    ABSENT,
+};
 use crate::results::warnings::NOISY_CV;
 use crate::results::CaseRecord;
+use crate::stats::Percentile;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
 
 pub struct Markdown;
@@ -77,7 +81,7 @@ impl Exporter for Markdown {
                 }
             }
         }
-        table.to_string() + "\n" + &energy_table(records)
+        table.to_string() + "\n" + &latency_table(records) + &energy_table(records)
     }
 }
 
@@ -141,4 +145,38 @@ fn energy_table(records: &[CaseRecord]) -> String {
             &format!("\nroofline: tg t/s × weight bytes read per token ÷ memory bandwidth {b}\n");
     }
     out
+}
+
+/// Latency of the cases that produce tokens: TTFT (the end of prompt processing, or of the first decode without
+/// a prompt), the gaps between output tokens and the whole timed region, with `(n=…)` beside percentiles that
+/// came from fewer samples than they need.
+fn latency_table(records: &[CaseRecord]) -> String {
+    let shown: Vec<&CaseRecord> = records.iter().filter(|r| r.n_gen > 0).collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new();
+    table.load_preset(ASCII_MARKDOWN).set_header([
+        "model",
+        "test",
+        "TTFT p50 ms",
+        "ITL p50/p95/p99 ms",
+        "E2E p50 ms",
+    ]);
+    for r in shown {
+        let s = &r.summary;
+        table.add_row([
+            r.model_type.clone(),
+            r.test.clone(),
+            percentile_ms(&s.ttft_ms.ms, Percentile::P50),
+            percentile_trio_ms(&s.itl_ms.ms),
+            percentile_ms(&s.e2e_ms.ms, Percentile::P50),
+        ]);
+    }
+    for i in 2..5 {
+        if let Some(col) = table.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!("\n{table}\n")
 }

@@ -7,6 +7,7 @@ pub mod load;
 mod markdown;
 
 use crate::results::CaseRecord;
+use crate::stats::{Percentile, Percentiles};
 use crate::telemetry::EnergyRecord;
 
 /// Renders a set of case records as text.
@@ -51,6 +52,35 @@ pub const ABSENT: &str = "—";
 pub fn fixed(v: Option<f64>, decimals: usize) -> String {
     v.map(|x| format!("{x:.decimals$}"))
         .unwrap_or_else(|| ABSENT.into())
+}
+
+/// Milliseconds to three significant digits (`0.412`, `4.12`, `41.2`, `412.0`), or `ABSENT`.
+pub fn ms(v: Option<f64>) -> String {
+    let decimals = match v {
+        Some(x) if x.abs() < 1.0 => 3,
+        Some(x) if x.abs() < 10.0 => 2,
+        _ => 1,
+    };
+    fixed(v, decimals)
+}
+
+/// A latency percentile in ms, `(n=4)` after it when it came from fewer samples than it needs.
+pub fn percentile_ms(p: &Percentiles, q: Percentile) -> String {
+    let mut text = ms(p.get(q));
+    if p.is_low(q) {
+        text += &format!(" (n={})", p.count);
+    }
+    text
+}
+
+/// `p50 / p95 / p99` in ms, `(n=4)` after them when any came from fewer samples than it needs.
+pub fn percentile_trio_ms(p: &Percentiles) -> String {
+    let qs = [Percentile::P50, Percentile::P95, Percentile::P99];
+    let mut text = qs.map(|q| ms(p.get(q))).join(" / ");
+    if qs.into_iter().any(|q| p.is_low(q)) {
+        text += &format!(" (n={})", p.count);
+    }
+    text
 }
 
 /// The distinct reasons energy was not measured, one line each, for under a table.

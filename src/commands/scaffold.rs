@@ -1,0 +1,272 @@
+//! What `bench` and `load` share around their measurements: the options every run takes, configuration and
+//! model lookup, provenance, the sensors, the result path, progress bars, and assembling and writing the result
+//! file so that whatever was measured is kept when a run fails or is stopped.
+
+use super::telemetry::{self as tm, TelemetryOptions};
+use super::{models, InputError};
+use crate::config::Config;
+use crate::engine::{self, BuildInfo};
+use crate::gguf::{read_model_info, sha256_file};
+use crate::results::load::LoadSweep;
+use crate::results::provenance::features_missing_from_build;
+use crate::results::telemetry::Bandwidth;
+use crate::results::{
+    default_path, CaseRecord, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning, SCHEMA_VERSION,
+};
+use crate::runner::Meter;
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Options every measuring command takes.
+pub struct RunOptions {
+    pub config: Option<PathBuf>,
+    pub telemetry: TelemetryOptions,
+    /// Result file path; `None`: `results/<date>-<host>-<model>[-suffix].json`.
+    pub out: Option<PathBuf>,
+    pub results_dir: PathBuf,
+    pub verbose: bool,
+    pub command_line: Vec<String>,
+    /// Set by the Ctrl-C handler; polled between repetitions and load iterations.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl RunOptions {
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Engine flags with one value each, as `load` takes them.
+pub struct EngineOptions {
+    /// `None`: the physical core count.
+    pub n_threads: Option<u32>,
+    pub n_gpu_layers: i32,
+    pub n_batch: u32,
+    pub n_ubatch: u32,
+    pub flash_attn: i8,
+    pub no_kv_offload: bool,
+    pub type_k: String,
+    pub type_v: String,
+    pub use_mmap: bool,
+}
+
+pub fn at_least_one(flag: &str, v: &[u32]) -> Result<(), InputError> {
+    if v.contains(&0) {
+        Err(InputError(format!("{flag}: values must be at least 1")))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn cache_types(flag: &str, list: &[String]) -> Result<(), InputError> {
+    match list.iter().find(|t| !engine::is_cache_type(t)) {
+        Some(bad) => Err(InputError(format!(
+            "{flag}: unknown cache type '{bad}' (expected one of: {})",
+            engine::CACHE_TYPES.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub fn check_engine(e: &EngineOptions) -> Result<(), InputError> {
+    at_least_one("-b/--batch-size", &[e.n_batch])?;
+    at_least_one("--ubatch-size", &[e.n_ubatch])?;
+    at_least_one("-t/--threads", e.n_threads.as_slice())?;
+    cache_types("--cache-type-k", std::slice::from_ref(&e.type_k))?;
+    cache_types("--cache-type-v", std::slice::from_ref(&e.type_v))
+}
+
+/// A model file's entry in the result file (`model_type` is filled in once llama.cpp has loaded it).
+pub fn model_entry(path: &Path) -> anyhow::Result<ModelEntry> {
+    let info = read_model_info(path)?;
+    Ok(ModelEntry {
+        path: path.display().to_string(),
+        sha256: Some(sha256_file(path)?),
+        file_size_bytes: info.file_size_bytes,
+        n_params: info.n_params,
+        architecture: info.architecture,
+        model_type: String::new(),
+        tensor_types: info.tensor_types,
+        weights_read_per_token_bytes: Some(info.weights_read_per_token_bytes),
+    })
+}
+
+/// llama-bench's `backends`: the non-CPU backends with devices, or "CPU".
+pub fn backends_of(build: &BuildInfo) -> String {
+    let mut names: Vec<&str> = build
+        .devices
+        .iter()
+        .map(|d| d.backend.as_str())
+        .filter(|b| *b != "CPU")
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        "CPU".into()
+    } else {
+        names.join(",")
+    }
+}
+
+/// A progress bar on stderr: `len` steps, or a spinner when the length is unknown.
+pub fn progress_bar(len: Option<u64>, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let style = match len {
+        Some(_) => ProgressStyle::with_template(&format!(
+            "{{bar:24}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}}, ETA {{eta}}]"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+        None => {
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template")
+        }
+    };
+    bar.set_style(style);
+    bar
+}
+
+/// Everything a run has before its first measurement.
+pub struct Setup {
+    pub started_at: DateTime<Utc>,
+    pub config: Config,
+    /// The model files, resolved from paths or `[[model]]` names.
+    pub models: Vec<PathBuf>,
+    /// One entry per model, in the same order.
+    pub entries: Vec<ModelEntry>,
+    pub host: HostInfo,
+    pub build: BuildInfo,
+    /// `--hardware`'s configured memory bandwidth.
+    pub configured_bandwidth: Option<Bandwidth>,
+    pub meter: Meter,
+    pub warnings: Vec<Warning>,
+}
+
+impl Setup {
+    /// Loads the configuration, resolves `models`, reads their headers, collects provenance and opens the
+    /// sensors; nothing is measured yet.
+    pub fn open(run: &RunOptions, models: &[String]) -> anyhow::Result<Setup> {
+        let started_at = Utc::now();
+        let config = Config::load(run.config.as_deref())?;
+        let config_dir = run
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let paths = models::resolve(models, &config, &config_dir)?;
+        let entries = paths
+            .iter()
+            .map(|p| model_entry(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let host = HostInfo::collect();
+        let build = engine::build_info(run.verbose)?;
+        let configured_bandwidth = tm::configured_bandwidth(&run.telemetry, &config)?;
+        let meter = tm::open(&run.telemetry)?;
+        let mut warnings = Vec::new();
+        let missing = features_missing_from_build(&host.cpu_features, &build.system_info);
+        if !missing.is_empty() && build.system_info.contains("CPU :") {
+            warnings.push(Warning::BuildLacksCpuFeatures { features: missing });
+        }
+        Ok(Setup {
+            started_at,
+            config,
+            models: paths,
+            entries,
+            host,
+            build,
+            configured_bandwidth,
+            meter,
+            warnings,
+        })
+    }
+
+    /// `--out`, or `<results-dir>/<date>-<host>-<first model><suffix>.json`.
+    pub fn result_path(&self, run: &RunOptions, suffix: &str) -> PathBuf {
+        match &run.out {
+            Some(p) => p.clone(),
+            None => {
+                let stem = self.models[0]
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                default_path(
+                    &run.results_dir,
+                    self.started_at,
+                    self.host.hostname.as_deref(),
+                    &format!("{stem}{suffix}"),
+                )
+            }
+        }
+    }
+}
+
+/// What a run measured, ready to become its result file.
+pub struct Measured {
+    /// `bench` or `load`.
+    pub kind: &'static str,
+    pub parameters: serde_json::Value,
+    pub cases: Vec<CaseRecord>,
+    pub load: Option<LoadSweep>,
+    pub bandwidth: Option<Bandwidth>,
+    /// The run's own warnings, after the setup's.
+    pub warnings: Vec<Warning>,
+    /// The error that ended the run early, if one did.
+    pub failure: Option<anyhow::Error>,
+}
+
+impl Measured {
+    fn anything(&self) -> bool {
+        !self.cases.is_empty() || self.load.as_ref().is_some_and(|l| !l.levels.is_empty())
+    }
+}
+
+/// Assembles the result file and writes it to `path` when anything was measured or nothing failed; a failure
+/// is returned with the saved file named in its context.
+pub fn finish(
+    setup: Setup,
+    run: &RunOptions,
+    measured: Measured,
+    path: &Path,
+) -> anyhow::Result<ResultFile> {
+    let anything = measured.anything();
+    let Setup {
+        started_at,
+        host,
+        build,
+        entries,
+        meter,
+        mut warnings,
+        ..
+    } = setup;
+    warnings.extend(measured.warnings);
+    warnings.extend(tm::sensor_warnings(&meter));
+    let result = ResultFile {
+        schema_version: SCHEMA_VERSION,
+        kind: measured.kind.into(),
+        tokenmeter: ToolInfo::current(),
+        command_line: run.command_line.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        interrupted: run.stopped(),
+        host,
+        build,
+        models: entries,
+        parameters: measured.parameters,
+        cases: measured.cases,
+        load: measured.load,
+        telemetry: Some(tm::info(&meter, measured.bandwidth)),
+        warnings,
+    };
+    if anything || measured.failure.is_none() {
+        result.write(path)?;
+    }
+    match measured.failure {
+        Some(e) if anything => {
+            Err(e.context(format!("what was measured is saved to {}", path.display())))
+        }
+        Some(e) => Err(e),
+        None => Ok(result),
+    }
+}
