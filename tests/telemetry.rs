@@ -251,3 +251,25 @@ fn bad_telemetry_flags_are_rejected_with_exit_2() {
         assert_one_line_error(&o, needle);
     }
 }
+
+/// The `llama-cpp-sys-2` version in Cargo.lock, read now.
+fn locked_llama_cpp_sys_version() -> String {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+    let lock: toml::Table = lock.parse().unwrap();
+    lock["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some("llama-cpp-sys-2"))
+        .and_then(|p| p["version"].as_str())
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_recorded_llama_cpp_sys_version_is_the_one_cargo_lock_resolved() {
+    assert_eq!(
+        tokenmeter::engine::LLAMA_CPP_SYS_VERSION,
+        locked_llama_cpp_sys_version()
+    );
+}
