@@ -31,7 +31,7 @@ pub struct Totals {
     pub counter_energy_j: Option<f64>,
     /// Trapezoid integral of sampled power over the part of the span the power readings cover.
     pub integrated_energy_j: Option<f64>,
-    /// Fraction of the span covered by the readings `energy_j` comes from.
+    /// Fraction of the span covered by the readings `energy_j` comes from; `None` when `energy_j` is.
     pub coverage: Option<f64>,
     pub avg_power_w: Option<f64>,
     pub peak_power_w: Option<f64>,
@@ -280,7 +280,7 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
         energy_j,
         counter_energy_j,
         integrated_energy_j,
-        coverage: cov,
+        coverage: energy_j.and(cov),
         peak_power_w,
         flags,
     }

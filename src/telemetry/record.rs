@@ -277,7 +277,7 @@ impl EnergyRecord {
                 .iter()
                 .filter_map(|p| p.peak_power_w)
                 .max_by(f64::total_cmp),
-            coverage,
+            coverage: energy_j.and(coverage),
             j_per_token,
             tokens_per_j,
             flags,
