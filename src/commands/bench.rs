@@ -243,7 +243,8 @@ fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
         .iter()
         .flat_map(|e| [Some(&e.total), e.prompt.as_ref(), e.generation.as_ref()])
         .flatten();
-    tm::flag_warnings(&format!("{} {}", r.model_type, r.test), records)
+    let at = format!("{} {}", r.model_type, r.test);
+    tm::case_flag_warnings(&at, records, Some(r.repetitions))
 }
 
 fn progress_bar(n_cases: usize) -> ProgressBar {

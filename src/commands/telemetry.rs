@@ -8,7 +8,7 @@ use crate::results::telemetry::{Bandwidth, TelemetryInfo};
 use crate::results::Warning;
 use crate::runner::{Meter, MeterOptions};
 use crate::telemetry::{
-    measure_cpu_read_bandwidth, roofline::DEFAULT_BANDWIDTH_BUFFER_BYTES, EnergyRecord,
+    measure_cpu_read_bandwidth, roofline::DEFAULT_BANDWIDTH_BUFFER_BYTES, EnergyFlag, EnergyRecord,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -147,14 +147,44 @@ pub fn flag_warnings<'a>(
     at: &str,
     records: impl Iterator<Item = &'a EnergyRecord>,
 ) -> Vec<Warning> {
+    case_flag_warnings(at, records, None)
+}
+
+/// As `flag_warnings`, for records over `repetitions` repetitions of the same work: an uncertain figure's warning
+/// also says how many tokens per repetition would bring it under the limit.
+pub fn case_flag_warnings<'a>(
+    at: &str,
+    records: impl Iterator<Item = &'a EnergyRecord>,
+    repetitions: Option<u32>,
+) -> Vec<Warning> {
     records
         .flat_map(|rec| {
             rec.flags.iter().map(move |f| Warning::Energy {
                 at: format!("{at} ({})", rec.device.as_deref().unwrap_or("?")),
-                message: f.to_string(),
+                message: match (f, tokens_to_limit(f, rec.tokens, repetitions)) {
+                    (_, Some((now, needed))) => format!(
+                        "{f}: {needed} tokens per repetition instead of {now} (more repetitions do not \
+                         help: each brings its own edges)"
+                    ),
+                    _ => f.to_string(),
+                },
             })
         })
         .collect()
+}
+
+/// For an `Uncertain` flag: the tokens per repetition now and the number that would lengthen each span by the
+/// flag's factor, rounded up.
+pub fn tokens_to_limit(
+    flag: &EnergyFlag,
+    tokens: Option<u64>,
+    repetitions: Option<u32>,
+) -> Option<(u64, u64)> {
+    let EnergyFlag::Uncertain { span_factor, .. } = flag else {
+        return None;
+    };
+    let per_rep = tokens? / u64::from(repetitions?).max(1);
+    (per_rep > 0).then(|| (per_rep, (per_rep as f64 * span_factor).ceil() as u64))
 }
 
 /// Sensor failures as result-file warnings.
@@ -164,4 +194,38 @@ pub fn sensor_warnings(meter: &Meter) -> Vec<Warning> {
         .iter()
         .map(|m| Warning::Sensor { message: m.clone() })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncertain_figure_warns_with_the_tokens_per_repetition_that_would_bring_it_under() {
+        // 3 repetitions of 16 tokens, uncertain by 25%: spans 2.5× as long, 40 tokens per repetition.
+        let rec = EnergyRecord {
+            device: Some("gpu".into()),
+            tokens: Some(48),
+            flags: vec![EnergyFlag::uncertain(0.25).unwrap()],
+            ..EnergyRecord::default()
+        };
+        let message = |w: &Warning| match w {
+            Warning::Energy { at, message } => format!("{at}: {message}"),
+            other => panic!("{other:?}"),
+        };
+        let w = case_flag_warnings("tiny tg16", std::iter::once(&rec), Some(3));
+        assert_eq!(
+            w.iter().map(message).collect::<Vec<_>>(),
+            ["tiny tg16 (gpu): energy uncertain by ±25% (limit 10%): spans 2.5× as long would bring it \
+              under: 40 tokens per repetition instead of 16 (more repetitions do not help: each brings its \
+              own edges)"]
+        );
+        // A load level has no repetitions: the flag alone.
+        let w = flag_warnings("c=1", std::iter::once(&rec));
+        assert_eq!(
+            w.iter().map(message).collect::<Vec<_>>(),
+            ["c=1 (gpu): energy uncertain by ±25% (limit 10%): spans 2.5× as long would bring it under"]
+        );
+        assert_eq!(EnergyFlag::uncertain(0.10), None);
+    }
 }
