@@ -273,3 +273,94 @@ fn the_recorded_llama_cpp_sys_version_is_the_one_cargo_lock_resolved() {
         locked_llama_cpp_sys_version()
     );
 }
+
+/// `bench` on a fresh tiny model with `TOKENMETER_CACHE_DIR` = `dir/cache`; returns the result file.
+fn bench_in(dir: &std::path::Path, extra: &[&str]) -> Value {
+    let model = dir.join("tiny.gguf");
+    if !model.exists() {
+        synth_tiny(dir, "tiny.gguf", "q8_0", 1);
+    }
+    let out = dir.join("out.json");
+    let mut args = vec![
+        "bench",
+        "-m",
+        model.to_str().unwrap(),
+        "-p",
+        "0",
+        "-n",
+        "4",
+        "-r",
+        "1",
+        "-t",
+        "1",
+        "--idle",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = tokenmeter(&args, dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+}
+
+#[test]
+fn the_cpu_bandwidth_is_measured_once_per_host_and_remeasured_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = bench_in(dir.path(), &[]);
+    let bw = first["telemetry"]["memory_bandwidth"].clone();
+    let source = bw["source"].as_str().unwrap();
+    assert!(
+        source.starts_with("measured: CPU streaming read of "),
+        "{source}"
+    );
+    assert!(source.ends_with(" median of 7 passes"), "{source}");
+    let (min, median, max) = (
+        bw["min_gb_per_s"].as_f64().unwrap(),
+        bw["gb_per_s"].as_f64().unwrap(),
+        bw["max_gb_per_s"].as_f64().unwrap(),
+    );
+    assert!(0.0 < min && min <= median && median <= max, "{bw}");
+    assert!(bw["buffer_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(bw["passes"], 7);
+    let cached: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::fs::read_dir(dir.path().join("cache").join("bandwidth"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cached["gb_per_s"], bw["gb_per_s"]);
+    assert_eq!(cached["host"], first["host"]["hostname"]);
+    assert_eq!(cached["cpu_model"], first["host"]["cpu_model"]);
+
+    // The second run reads the figure back from the cache and says so.
+    let second = bench_in(dir.path(), &[]);
+    let again = &second["telemetry"]["memory_bandwidth"];
+    assert_eq!(again["gb_per_s"], bw["gb_per_s"]);
+    assert_eq!(again["measured_at"], bw["measured_at"]);
+    let date = &bw["measured_at"].as_str().unwrap()[..10];
+    assert_eq!(
+        again["source"].as_str().unwrap(),
+        source.replacen("measured:", &format!("measured (cached from {date}):"), 1)
+    );
+
+    // --remeasure-bandwidth measures again and replaces the cached figure.
+    let third = bench_in(dir.path(), &["--remeasure-bandwidth"]);
+    let fresh = &third["telemetry"]["memory_bandwidth"];
+    assert!(fresh["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("measured: CPU"));
+    assert_ne!(fresh["measured_at"], bw["measured_at"]);
+    let fourth = bench_in(dir.path(), &[]);
+    assert_eq!(
+        fourth["telemetry"]["memory_bandwidth"]["measured_at"],
+        fresh["measured_at"]
+    );
+}

@@ -370,7 +370,10 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     let generation = records.iter().any(|r| r.n_prompt == 0 && r.n_gen > 0);
     let bandwidth = if generation && !interrupted {
         let on_cpu = backends_of(&build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
-        tm::bandwidth(configured_bandwidth, &meter, on_cpu, host.default_threads())
+        let (bw, warning) =
+            tm::bandwidth(&opts.telemetry, configured_bandwidth, &meter, on_cpu, &host);
+        warnings.extend(warning);
+        bw
     } else {
         None
     };

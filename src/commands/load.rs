@@ -271,6 +271,10 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     progress.finish_and_clear();
 
     let interrupted = opts.stop.load(Ordering::Relaxed);
+    let on_cpu = backends_of(&build) == "CPU" || opts.engine.n_gpu_layers == 0;
+    let (bandwidth, bandwidth_warning) =
+        tm::load_bandwidth(&opts.telemetry, configured_bandwidth, &meter, on_cpu, &host);
+    warnings.extend(bandwidth_warning);
     warnings.extend(tm::sensor_warnings(&meter));
     if interrupted {
         warnings.push(Warning::Interrupted {
@@ -335,7 +339,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             levels: records,
             operating_point: op,
         }),
-        telemetry: Some(tm::info(&meter, configured_bandwidth)),
+        telemetry: Some(tm::info(&meter, bandwidth)),
         warnings,
     };
     let has_levels = result.load.as_ref().is_some_and(|l| !l.levels.is_empty());

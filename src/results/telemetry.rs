@@ -24,12 +24,26 @@ pub struct TelemetryInfo {
 }
 
 /// Memory bandwidth the roofline is drawn against.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bandwidth {
+    /// The median pass for a measurement.
     pub gb_per_s: f64,
-    /// `measured: CPU streaming read, 256 MiB, 2 threads`, `nvml: bus width × memory clock` or
+    /// `measured: CPU streaming read of 1024 MiB, 2 threads, median of 7 passes` (`measured (cached from
+    /// DATE): …` when read from this host's cache), `nvml: bus width × memory clock` or
     /// `configured: models.toml hardware[NAME].memory_bandwidth_gb_per_s`.
     pub source: String,
+    /// A measurement's slowest and fastest timed pass (absent for NVML and configured figures).
+    #[serde(default)]
+    pub min_gb_per_s: Option<f64>,
+    #[serde(default)]
+    pub max_gb_per_s: Option<f64>,
+    #[serde(default)]
+    pub passes: Option<u32>,
+    #[serde(default)]
+    pub buffer_bytes: Option<u64>,
+    /// When the measurement was taken (earlier than the run when it came from the cache).
+    #[serde(default)]
+    pub measured_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Generation's physical limit for one case: tokens/s × weight bytes read per token against memory bandwidth.
