@@ -364,3 +364,115 @@ fn the_cpu_bandwidth_is_measured_once_per_host_and_remeasured_on_request() {
         fresh["measured_at"]
     );
 }
+
+/// Power rising linearly, 50 W + 100 W/s × t, read every 10 ms for 60 s: the energy between `a` and `b` (ns) is
+/// ∫ (50 + 100 t) dt = 50 (b − a) + 50 (b² − a²) J with t in seconds, and a trapezoid is exact on it.
+fn ramp_j(a_ns: u64, b_ns: u64) -> f64 {
+    let (a, b) = (a_ns as f64 / 1e9, b_ns as f64 / 1e9);
+    50.0 * (b - a) + 50.0 * (b * b - a * a)
+}
+
+#[test]
+fn bench_energy_through_the_runner_matches_the_integral_of_a_known_power_trace() {
+    use tokenmeter::engine::{load_model, ContextParams, ModelParams};
+    use tokenmeter::results::telemetry::case_energy;
+    use tokenmeter::runner::{run_case, Case, Meter, Test};
+    use tokenmeter::stats::StopRule;
+    use tokenmeter::telemetry::{Sample, Sensor, TraceSensor};
+
+    const MS: u64 = 1_000_000;
+    let ramp: Vec<Sample> = (0..=6000u64)
+        .map(|i| Sample {
+            t_ns: i * 10 * MS,
+            power_w: Some(50.0 + 100.0 * (i * 10) as f64 / 1000.0),
+            ..Sample::default()
+        })
+        .collect();
+    // A second device at a constant 100 W, by its energy counter.
+    let counter: Vec<Sample> = (0..=6000u64)
+        .map(|i| Sample {
+            t_ns: i * 10 * MS,
+            energy_counter_j: Some(i as f64),
+            ..Sample::default()
+        })
+        .collect();
+    let sensors: Vec<Box<dyn Sensor>> = vec![
+        Box::new(TraceSensor::new("ramp", ramp)),
+        Box::new(TraceSensor::new("counter", counter)),
+    ];
+    let mut meter = Meter::with_sensors(sensors, std::time::Duration::from_millis(10));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
+    let model_params = ModelParams {
+        n_gpu_layers: 0,
+        use_mmap: true,
+    };
+    let model = load_model(&path, model_params, false).unwrap();
+    let test = Test {
+        n_prompt: 32,
+        n_gen: 8,
+        n_depth: 64,
+    };
+    let case = Case {
+        model_path: path.clone(),
+        model: model_params,
+        context: ContextParams {
+            n_ctx: 128,
+            n_batch: 64,
+            n_ubatch: 64,
+            n_threads: 1,
+            flash_attn: -1,
+            offload_kqv: false,
+            type_k: "f16".into(),
+            type_v: "f16".into(),
+            n_seq_max: 1,
+        },
+        test,
+        stop_rule: StopRule::fixed(3),
+        warmup_runs: 1,
+        seed: 7,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let run = run_case(&model, &case, &mut meter, &stop, |_| {}).unwrap();
+    assert_eq!(run.samples.len(), 3);
+    // (start, prompt end, end) of each timed region, inside the trace.
+    let spans: Vec<(u64, u64, u64)> = run
+        .samples
+        .iter()
+        .map(|s| {
+            let t = s.start_ns.unwrap();
+            (t, t + s.prompt_ns.unwrap(), t + s.total_ns)
+        })
+        .collect();
+    assert!(spans.last().unwrap().2 < 60_000 * MS);
+
+    let energy = case_energy(&run.windows, &run.samples, 32, 8, &[], None);
+    assert_eq!(energy.len(), 2);
+    let close = |got: Option<f64>, want: f64| {
+        let got = got.expect("energy measured");
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "got {got} J, want {want} J"
+        );
+    };
+    let ramp = &energy[0];
+    close(
+        ramp.total.energy_j,
+        spans.iter().map(|&(a, _, c)| ramp_j(a, c)).sum(),
+    );
+    close(
+        ramp.prompt.as_ref().unwrap().energy_j,
+        spans.iter().map(|&(a, b, _)| ramp_j(a, b)).sum(),
+    );
+    close(
+        ramp.generation.as_ref().unwrap().energy_j,
+        spans.iter().map(|&(_, b, c)| ramp_j(b, c)).sum(),
+    );
+    assert_eq!(ramp.total.tokens, Some(3 * 40));
+
+    let timed_ns: u64 = spans.iter().map(|&(a, _, c)| c - a).sum();
+    let constant = &energy[1];
+    close(constant.total.energy_j, 100.0 * timed_ns as f64 / 1e9);
+    close(constant.total.avg_power_w, 100.0);
+}
