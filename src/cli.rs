@@ -314,4 +314,7 @@ pub struct TelemetryArgs {
     /// A [[hardware]] entry of models.toml whose memory_bandwidth_gb_per_s overrides the measured bandwidth
     #[arg(long = "hardware")]
     pub hardware: Option<String>,
+    /// Measure the CPU's memory bandwidth again instead of reusing this host's cached figure
+    #[arg(long = "remeasure-bandwidth")]
+    pub remeasure_bandwidth: bool,
 }

@@ -68,6 +68,7 @@ fn telemetry_options(a: TelemetryArgs) -> Result<TelemetryOptions, InputError> {
         idle,
         idle_from: a.idle_from,
         hardware: a.hardware,
+        remeasure_bandwidth: a.remeasure_bandwidth,
     })
 }
 

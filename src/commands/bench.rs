@@ -157,7 +157,8 @@ fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
         .iter()
         .flat_map(|e| [Some(&e.total), e.prompt.as_ref(), e.generation.as_ref()])
         .flatten();
-    tm::flag_warnings(&format!("{} {}", r.model_type, r.test), records)
+    let at = format!("{} {}", r.model_type, r.test);
+    tm::case_flag_warnings(&at, records, Some(r.repetitions))
 }
 
 /// What a finished or stopped run leaves: the file written and how it ended.
@@ -248,12 +249,15 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     let bandwidth = if generation && !interrupted {
         let on_cpu =
             backends_of(&setup.build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
-        tm::bandwidth(
+        let (bw, warning) = tm::bandwidth(
+            &run.telemetry,
             setup.configured_bandwidth.clone(),
             &setup.meter,
             on_cpu,
-            setup.host.default_threads(),
-        )
+            &setup.host,
+        );
+        warnings.extend(warning);
+        bw
     } else {
         None
     };

@@ -313,6 +313,15 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     }
     progress.finish_and_clear();
 
+    let on_cpu = backends_of(&setup.build) == "CPU" || opts.engine.n_gpu_layers == 0;
+    let (bandwidth, bandwidth_warning) = tm::load_bandwidth(
+        &run.telemetry,
+        setup.configured_bandwidth.clone(),
+        &setup.meter,
+        on_cpu,
+        &setup.host,
+    );
+    warnings.extend(bandwidth_warning);
     if run.stopped() {
         warnings.push(Warning::Interrupted {
             cases_done: records.iter().filter(|l| !l.summary.interrupted).count(),
@@ -348,7 +357,6 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         "backends": backends_of(&setup.build),
         "seed": opts.seed,
     });
-    let bandwidth = setup.configured_bandwidth.clone();
     let measured = Measured {
         kind: "load",
         parameters,

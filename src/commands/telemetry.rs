@@ -5,11 +5,13 @@ use super::InputError;
 use crate::config::Config;
 use crate::results::read_result;
 use crate::results::telemetry::{Bandwidth, TelemetryInfo};
+use crate::results::HostInfo;
 use crate::results::Warning;
 use crate::runner::{Meter, MeterOptions};
-use crate::telemetry::{
-    measure_cpu_read_bandwidth, roofline::DEFAULT_BANDWIDTH_BUFFER_BYTES, EnergyRecord,
-};
+use crate::telemetry::bandwidth::{self, CachedBandwidth, CPU_CACHE_ROOT, TIMED_PASSES};
+use crate::telemetry::{measure_cpu_read_bandwidth, EnergyFlag, EnergyRecord};
+use chrono::Utc;
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ pub struct TelemetryOptions {
     pub idle_from: Option<PathBuf>,
     /// `--hardware`: a `[[hardware]]` whose `memory_bandwidth_gb_per_s` overrides the measured bandwidth.
     pub hardware: Option<String>,
+    /// `--remeasure-bandwidth`: measure the CPU's bandwidth again instead of reading this host's cache.
+    pub remeasure_bandwidth: bool,
 }
 
 impl Default for TelemetryOptions {
@@ -35,6 +39,7 @@ impl Default for TelemetryOptions {
             idle: Duration::from_secs(10),
             idle_from: None,
             hardware: None,
+            remeasure_bandwidth: false,
         }
     }
 }
@@ -91,42 +96,117 @@ pub fn configured_bandwidth(
     Ok(h.memory_bandwidth_gb_per_s.map(|gb_per_s| Bandwidth {
         gb_per_s,
         source: format!("configured: models.toml hardware[{name}].memory_bandwidth_gb_per_s"),
+        ..Bandwidth::default()
     }))
 }
 
 /// The bandwidth generation is measured against: `configured` (from `configured_bandwidth`), else the device's
-/// own figure (NVML) when layers are offloaded, else a streaming-read measurement of the CPU when the run is on
-/// the CPU. `None` when none applies.
+/// own figure (NVML) when layers are offloaded, else the CPU's streaming-read bandwidth when the run is on the
+/// CPU: this host's cached measurement, or a new one (cached for later runs) when there is none or
+/// `--remeasure-bandwidth` asks. `None` when none applies; a warning when the cache could not be written.
 pub fn bandwidth(
+    o: &TelemetryOptions,
     configured: Option<Bandwidth>,
     meter: &Meter,
     on_cpu: bool,
-    threads: u32,
-) -> Option<Bandwidth> {
+    host: &HostInfo,
+) -> (Option<Bandwidth>, Option<Warning>) {
     if configured.is_some() {
-        return configured;
+        return (configured, None);
     }
     if !on_cpu {
-        return meter
+        let nvml = meter
             .device_bandwidth_gb_per_s()
             .map(|(gb_per_s, device)| Bandwidth {
                 gb_per_s,
                 source: format!("nvml: {device} memory bus width × max memory clock × 2"),
+                ..Bandwidth::default()
             });
+        return (nvml, None);
     }
-    let threads = threads.max(1) as usize;
-    let gb_per_s = measure_cpu_read_bandwidth(
-        DEFAULT_BANDWIDTH_BUFFER_BYTES,
-        threads,
-        Duration::from_millis(300),
-    );
-    Some(Bandwidth {
-        gb_per_s,
+    let (cached, warning) = cpu_bandwidth(&super::models::cache_dir(), host, o.remeasure_bandwidth);
+    (Some(cached_bandwidth(&cached.0, cached.1)), warning)
+}
+
+/// `load` has no roofline: it records the configured bandwidth, or with `--remeasure-bandwidth` refreshes this
+/// host's measurement (as `bandwidth`) and records that.
+pub fn load_bandwidth(
+    o: &TelemetryOptions,
+    configured: Option<Bandwidth>,
+    meter: &Meter,
+    on_cpu: bool,
+    host: &HostInfo,
+) -> (Option<Bandwidth>, Option<Warning>) {
+    if o.remeasure_bandwidth {
+        bandwidth(o, configured, meter, on_cpu, host)
+    } else {
+        (configured, None)
+    }
+}
+
+/// This host's CPU measurement from the cache under `cache_dir`, or a new one written there; `true` with a
+/// measurement read from the cache.
+pub fn cpu_bandwidth(
+    cache_dir: &Path,
+    host: &HostInfo,
+    remeasure: bool,
+) -> ((CachedBandwidth, bool), Option<Warning>) {
+    let threads = host.default_threads().max(1) as usize;
+    let path = bandwidth::cache_path(cache_dir, host.hostname.as_deref());
+    let hit = (!remeasure)
+        .then(|| {
+            bandwidth::read_cached(
+                &path,
+                host.hostname.as_deref(),
+                host.cpu_model.as_deref(),
+                threads,
+            )
+        })
+        .flatten();
+    if let Some(c) = hit {
+        return ((c, true), None);
+    }
+    let llc = bandwidth::last_level_cache_bytes(Path::new(CPU_CACHE_ROOT));
+    let bytes = bandwidth::buffer_bytes(llc, bandwidth::available_memory_bytes());
+    let c = CachedBandwidth {
+        host: host.hostname.clone(),
+        cpu_model: host.cpu_model.clone(),
+        measured_at: Utc::now(),
+        bandwidth: measure_cpu_read_bandwidth(bytes, threads, TIMED_PASSES),
+    };
+    let warning = bandwidth::write_cached(&path, &c)
+        .err()
+        .map(|e| Warning::Sensor {
+            message: format!("memory bandwidth cache: {}: {e}", path.display()),
+        });
+    ((c, false), warning)
+}
+
+/// The result file's record of a CPU measurement, saying when it came from the cache.
+pub fn cached_bandwidth(c: &CachedBandwidth, from_cache: bool) -> Bandwidth {
+    let b = &c.bandwidth;
+    let measured = if from_cache {
+        format!(
+            "measured (cached from {})",
+            c.measured_at.format("%Y-%m-%d")
+        )
+    } else {
+        "measured".to_string()
+    };
+    Bandwidth {
+        gb_per_s: b.gb_per_s,
         source: format!(
-            "measured: CPU streaming read of {} MiB, {threads} threads, best pass",
-            DEFAULT_BANDWIDTH_BUFFER_BYTES >> 20
+            "{measured}: CPU streaming read of {} MiB, {} threads, median of {} passes",
+            b.buffer_bytes >> 20,
+            b.threads,
+            b.passes
         ),
-    })
+        min_gb_per_s: Some(b.min_gb_per_s),
+        max_gb_per_s: Some(b.max_gb_per_s),
+        passes: Some(b.passes as u32),
+        buffer_bytes: Some(b.buffer_bytes),
+        measured_at: Some(c.measured_at),
+    }
 }
 
 /// The result file's `telemetry` section.
@@ -147,14 +227,44 @@ pub fn flag_warnings<'a>(
     at: &str,
     records: impl Iterator<Item = &'a EnergyRecord>,
 ) -> Vec<Warning> {
+    case_flag_warnings(at, records, None)
+}
+
+/// As `flag_warnings`, for records over `repetitions` repetitions of the same work: an uncertain figure's warning
+/// also says how many tokens per repetition would bring it under the limit.
+pub fn case_flag_warnings<'a>(
+    at: &str,
+    records: impl Iterator<Item = &'a EnergyRecord>,
+    repetitions: Option<u32>,
+) -> Vec<Warning> {
     records
         .flat_map(|rec| {
             rec.flags.iter().map(move |f| Warning::Energy {
                 at: format!("{at} ({})", rec.device.as_deref().unwrap_or("?")),
-                message: f.to_string(),
+                message: match (f, tokens_to_limit(f, rec.tokens, repetitions)) {
+                    (_, Some((now, needed))) => format!(
+                        "{f}: {needed} tokens per repetition instead of {now} (more repetitions do not \
+                         help: each brings its own edges)"
+                    ),
+                    _ => f.to_string(),
+                },
             })
         })
         .collect()
+}
+
+/// For an `Uncertain` flag: the tokens per repetition now and the number that would lengthen each span by the
+/// flag's factor, rounded up.
+pub fn tokens_to_limit(
+    flag: &EnergyFlag,
+    tokens: Option<u64>,
+    repetitions: Option<u32>,
+) -> Option<(u64, u64)> {
+    let EnergyFlag::Uncertain { span_factor, .. } = flag else {
+        return None;
+    };
+    let per_rep = tokens? / u64::from(repetitions?).max(1);
+    (per_rep > 0).then(|| (per_rep, (per_rep as f64 * span_factor).ceil() as u64))
 }
 
 /// Sensor failures as result-file warnings.
@@ -164,4 +274,38 @@ pub fn sensor_warnings(meter: &Meter) -> Vec<Warning> {
         .iter()
         .map(|m| Warning::Sensor { message: m.clone() })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncertain_figure_warns_with_the_tokens_per_repetition_that_would_bring_it_under() {
+        // 3 repetitions of 16 tokens, uncertain by 25%: spans 2.5× as long, 40 tokens per repetition.
+        let rec = EnergyRecord {
+            device: Some("gpu".into()),
+            tokens: Some(48),
+            flags: vec![EnergyFlag::uncertain(0.25).unwrap()],
+            ..EnergyRecord::default()
+        };
+        let message = |w: &Warning| match w {
+            Warning::Energy { at, message } => format!("{at}: {message}"),
+            other => panic!("{other:?}"),
+        };
+        let w = case_flag_warnings("tiny tg16", std::iter::once(&rec), Some(3));
+        assert_eq!(
+            w.iter().map(message).collect::<Vec<_>>(),
+            ["tiny tg16 (gpu): energy uncertain by ±25% (limit 10%): spans 2.5× as long would bring it \
+              under: 40 tokens per repetition instead of 16 (more repetitions do not help: each brings its \
+              own edges)"]
+        );
+        // A load level has no repetitions: the flag alone.
+        let w = flag_warnings("c=1", std::iter::once(&rec));
+        assert_eq!(
+            w.iter().map(message).collect::<Vec<_>>(),
+            ["c=1 (gpu): energy uncertain by ±25% (limit 10%): spans 2.5× as long would bring it under"]
+        );
+        assert_eq!(EnergyFlag::uncertain(0.10), None);
+    }
 }

@@ -150,8 +150,8 @@ pub fn build_info(verbose: bool) -> Result<BuildInfo, EngineError> {
     })
 }
 
-/// Pinned in Cargo.toml; recorded in every result.
-pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
+/// The version Cargo.lock resolved (read by build.rs); recorded in every result.
+pub const LLAMA_CPP_SYS_VERSION: &str = env!("TOKENMETER_LLAMA_CPP_SYS_VERSION");
 
 /// Model loading options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

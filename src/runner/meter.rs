@@ -58,6 +58,22 @@ impl Meter {
         }
     }
 
+    /// A meter over the given `sensors` (e.g. `TraceSensor`s replaying known power) instead of this machine's,
+    /// with no idle baseline.
+    pub fn with_sensors(sensors: Vec<Box<dyn Sensor>>, sample_interval: Duration) -> Meter {
+        let measures = sensors.iter().any(|s| s.capabilities().energy());
+        Meter {
+            enabled: true,
+            started: vec![false; sensors.len()],
+            sensors,
+            sample_interval,
+            energy_absent_reason: (!measures).then(|| "energy: absent (no sensor)".to_string()),
+            idle: Vec::new(),
+            idle_source: None,
+            problems: Vec::new(),
+        }
+    }
+
     pub fn devices(&self) -> Vec<String> {
         self.sensors
             .iter()

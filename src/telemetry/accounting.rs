@@ -1,5 +1,22 @@
 //! Energy accounting: pure functions from readings to joules, watts, coverage and integrity flags. No clocks, no
 //! I/O; every figure in an `EnergyRecord` comes from here and can be recomputed from the stored samples.
+//!
+//! **Uncertainty.** A span's edges rarely fall on a reading: the energy up to an edge is interpolated between the
+//! readings around it, and the device's own figure may lag by up to one counter update period. Each edge is taken
+//! to be uncertain by the energy of its resolution interval at its local power:
+//!
+//! `edge_j = P_edge × max(update_period, d_edge)`
+//!
+//! where `d_edge` is the distance from the edge to the farther of the two readings that bracket it (0 when a
+//! reading falls on the edge; for an edge outside the readings, the distance to the nearest one), `update_period`
+//! is the counter's update period (0 for sampled power, whose readings are instantaneous), and `P_edge` is the
+//! local power: for the counter, the energy between the last reading at or before `edge − update_period` and the
+//! first at or after `edge + update_period` divided by their distance (so a counter that refreshes more slowly
+//! than it is read still shows its power); for sampled power, the larger of the two bracketing readings. A span's
+//! uncertainty is the sum over its two edges, and a phase's the sum over its spans: the errors at one phase's edges
+//! share a sign (power stepping from prompt processing to generation leaks the same way in every repetition), so
+//! they add rather than average out, and only longer spans (more tokens per repetition), not more repetitions,
+//! bring the relative figure down. Above `UNCERTAINTY_LIMIT` of the energy the figure is flagged.
 
 use super::{EnergyFlag, Sample, Throttle, Window};
 
@@ -13,6 +30,8 @@ pub const TEMPERATURE_CLIMB_LIMIT_C: f64 = 10.0;
 pub const MIN_COVERAGE: f64 = 0.5;
 /// Below this coverage the window is flagged as partially covered.
 pub const FULL_COVERAGE: f64 = 0.99;
+/// An energy figure uncertain by more than this fraction of itself is flagged (issue 9, item 8).
+pub const UNCERTAINTY_LIMIT: f64 = 0.10;
 
 /// Which reading an energy figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +50,9 @@ pub struct Totals {
     pub counter_energy_j: Option<f64>,
     /// Trapezoid integral of sampled power over the part of the span the power readings cover.
     pub integrated_energy_j: Option<f64>,
-    /// Fraction of the span covered by the readings `energy_j` comes from.
+    /// Bound on the error of `energy_j` from placing the span's edges between readings (module doc).
+    pub energy_uncertainty_j: Option<f64>,
+    /// Fraction of the span covered by the readings `energy_j` comes from; `None` when `energy_j` is.
     pub coverage: Option<f64>,
     pub avg_power_w: Option<f64>,
     pub peak_power_w: Option<f64>,
@@ -125,6 +146,53 @@ pub fn coverage(points: &[(u64, f64)], t0_ns: u64, t1_ns: u64) -> Option<f64> {
         _ => 0,
     };
     Some(spanned_ns as f64 / (t1_ns - t0_ns) as f64)
+}
+
+/// Bound on the energy error at one span edge `t_ns` of the `(t_ns, J)` counter series or `(t_ns, W)` power
+/// series `points` (sorted by time), as stated in the module doc; `None` with fewer than two points.
+pub fn edge_uncertainty_j(
+    points: &[(u64, f64)],
+    t_ns: u64,
+    basis: Basis,
+    update_period_ns: u64,
+) -> Option<f64> {
+    let n = points.len();
+    if n < 2 {
+        return None;
+    }
+    // The readings bracketing the edge, and how far the edge is from the farther one.
+    let j = points.partition_point(|p| p.0 < t_ns);
+    let (a, b, d_ns) = if j < n && points[j].0 == t_ns {
+        (j, j, 0)
+    } else if j == 0 {
+        (0, 0, points[0].0 - t_ns)
+    } else if j == n {
+        (n - 1, n - 1, t_ns - points[n - 1].0)
+    } else {
+        let d = (t_ns - points[j - 1].0).max(points[j].0 - t_ns);
+        (j - 1, j, d)
+    };
+    let power_w = match basis {
+        Basis::Power => points[a].1.max(points[b].1),
+        Basis::Counter => {
+            let lo = points[..=a]
+                .iter()
+                .rposition(|p| p.0 + update_period_ns <= t_ns)
+                .unwrap_or(0);
+            let hi = (b + points[b..]
+                .iter()
+                .position(|p| p.0 >= t_ns.saturating_add(update_period_ns))
+                .unwrap_or(n - 1 - b))
+            .max(lo + 1)
+            .min(n - 1);
+            let (p, q) = (points[lo.min(hi - 1)], points[hi]);
+            if q.0 <= p.0 {
+                return None;
+            }
+            (q.1 - p.1) / ((q.0 - p.0) as f64 / 1e9)
+        }
+    };
+    Some(power_w.max(0.0) * d_ns.max(update_period_ns) as f64 / 1e9)
 }
 
 /// `|integrated − counter| / counter`; `None` when the counter read no energy.
@@ -271,6 +339,15 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
     };
     flags.extend(condition_flags(&w.samples, t0_ns, t1_ns));
 
+    let energy_uncertainty_j = energy_j.and_then(|_| {
+        let (points, period_ns) = match basis? {
+            Basis::Counter => (&counter, w.counter_update_period_ns.unwrap_or(0)),
+            Basis::Power => (&power, 0),
+        };
+        let edge = |t| edge_uncertainty_j(points, t, basis?, period_ns);
+        Some(edge(t0_ns)? + edge(t1_ns)?)
+    });
+
     Totals {
         duration_ns,
         basis,
@@ -280,7 +357,8 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
         energy_j,
         counter_energy_j,
         integrated_energy_j,
-        coverage: cov,
+        energy_uncertainty_j,
+        coverage: energy_j.and(cov),
         peak_power_w,
         flags,
     }

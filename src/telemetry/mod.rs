@@ -6,6 +6,7 @@
 //! with the token timestamps the engine records against the same origin.
 
 pub mod accounting;
+pub mod bandwidth;
 mod nvml;
 mod probe;
 mod process;
@@ -19,12 +20,13 @@ mod trace;
 mod tests;
 
 pub use accounting::{Basis, Totals};
+pub use bandwidth::{measure_cpu_read_bandwidth, ReadBandwidth};
 pub use nvml::{nvml_bandwidth_gb_per_s, NvmlSensor};
 pub use probe::{apple_silicon_absent_reason, probe, Absent, Probe, ProbeConfig};
 pub use process::ProcessSensor;
 pub use rapl::{RaplSensor, POWERCAP_ROOT};
 pub use record::{measure_idle, EnergyFlag, EnergyRecord, EnergySource, IdleBaseline};
-pub use roofline::{measure_cpu_read_bandwidth, roofline_fraction};
+pub use roofline::roofline_fraction;
 pub use sampler::{Sampler, Timed};
 pub use trace::TraceSensor;
 

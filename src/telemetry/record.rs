@@ -60,6 +60,26 @@ pub enum EnergyFlag {
     TemperatureClimb { first_c: f64, max_c: f64 },
     /// The idle baseline given was measured on another device, so no energy above idle is reported.
     IdleFromOtherDevice { idle_device: String },
+    /// The energy's uncertainty (`energy_uncertainty_rel`) exceeds `accounting::UNCERTAINTY_LIMIT`: the spans
+    /// are too short for the readings around their edges. Spans `span_factor` times longer would bring it under.
+    Uncertain {
+        uncertainty_rel: f64,
+        limit_rel: f64,
+        span_factor: f64,
+    },
+}
+
+impl EnergyFlag {
+    /// The flag for a figure uncertain by `uncertainty_rel` of itself, when that exceeds the limit. The bound is
+    /// per edge, so it shrinks as 1/span: `span_factor` = `uncertainty_rel / limit`.
+    pub fn uncertain(uncertainty_rel: f64) -> Option<Self> {
+        let limit_rel = accounting::UNCERTAINTY_LIMIT;
+        (uncertainty_rel > limit_rel).then(|| Self::Uncertain {
+            uncertainty_rel,
+            limit_rel,
+            span_factor: uncertainty_rel / limit_rel,
+        })
+    }
 }
 
 impl std::fmt::Display for EnergyFlag {
@@ -99,8 +119,20 @@ impl std::fmt::Display for EnergyFlag {
             Self::IdleFromOtherDevice { idle_device } => {
                 write!(f, "idle baseline is from {idle_device}: energy above idle not reported")
             }
+            Self::Uncertain { uncertainty_rel, limit_rel, span_factor } => write!(
+                f,
+                "energy uncertain by ±{:.0}% (limit {:.0}%): spans {span_factor:.1}× as long would bring it under",
+                uncertainty_rel * 100.0,
+                limit_rel * 100.0
+            ),
         }
     }
+}
+
+/// `part / whole`; `None` when either is missing or the whole is not positive.
+fn relative(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
+    let (p, w) = (part?, whole?);
+    (w > 0.0).then(|| p / w)
 }
 
 /// Each device's power at rest, measured before the cases (or read back from an earlier result file).
@@ -168,6 +200,12 @@ pub struct EnergyRecord {
     pub coverage: Option<f64>,
     pub j_per_token: Option<f64>,
     pub tokens_per_j: Option<f64>,
+    /// Bound on the error of `energy_j` from the readings around the spans' edges (`accounting` module doc).
+    #[serde(default)]
+    pub energy_uncertainty_j: Option<f64>,
+    /// `energy_uncertainty_j / energy_j`; above `accounting::UNCERTAINTY_LIMIT` the record is flagged.
+    #[serde(default)]
+    pub energy_uncertainty_rel: Option<f64>,
     pub flags: Vec<EnergyFlag>,
     /// The readings taken within the span (the power-over-time trace).
     pub samples: Vec<Sample>,
@@ -196,6 +234,9 @@ impl EnergyRecord {
             None => None,
         };
         let (j_per_token, tokens_per_j) = accounting::per_token(t.energy_j, tokens);
+        let energy_uncertainty_rel = relative(t.energy_uncertainty_j, t.energy_j);
+        t.flags
+            .extend(energy_uncertainty_rel.and_then(EnergyFlag::uncertain));
         EnergyRecord {
             source: t.basis.and_then(|b| EnergySource::of(window.family, b)),
             device: Some(window.device.clone()),
@@ -211,6 +252,8 @@ impl EnergyRecord {
             coverage: t.coverage,
             j_per_token,
             tokens_per_j,
+            energy_uncertainty_j: t.energy_uncertainty_j,
+            energy_uncertainty_rel,
             flags: t.flags,
             samples: window
                 .samples
@@ -250,8 +293,14 @@ impl EnergyRecord {
         })
         .filter(|_| duration_ns > 0)
         .map(|c| c / duration_ns as f64);
+        let energy_uncertainty_j = sum(|p| p.energy_uncertainty_j).filter(|_| energy_j.is_some());
+        let energy_uncertainty_rel = relative(energy_uncertainty_j, energy_j);
         let mut flags: Vec<EnergyFlag> = Vec::new();
-        for f in parts.iter().flat_map(|p| p.flags.iter()) {
+        let of_parts = parts
+            .iter()
+            .flat_map(|p| p.flags.iter())
+            .filter(|f| !matches!(f, EnergyFlag::Uncertain { .. }));
+        for f in of_parts {
             if !flags
                 .iter()
                 .any(|g| std::mem::discriminant(g) == std::mem::discriminant(f))
@@ -259,6 +308,7 @@ impl EnergyRecord {
                 flags.push(f.clone());
             }
         }
+        flags.extend(energy_uncertainty_rel.and_then(EnergyFlag::uncertain));
         let (j_per_token, tokens_per_j) = accounting::per_token(energy_j, tokens);
         EnergyRecord {
             source: parts.iter().find_map(|p| p.source),
@@ -277,9 +327,11 @@ impl EnergyRecord {
                 .iter()
                 .filter_map(|p| p.peak_power_w)
                 .max_by(f64::total_cmp),
-            coverage,
+            coverage: energy_j.and(coverage),
             j_per_token,
             tokens_per_j,
+            energy_uncertainty_j,
+            energy_uncertainty_rel,
             flags,
             samples: Vec::new(),
             absent_reason: None,

@@ -39,7 +39,7 @@ fn counter_energy_is_counted_across_a_wrap() {
     assert!(raw[3].energy_counter_j.unwrap() < raw[2].energy_counter_j.unwrap());
     let mut s = TraceSensor::new("gpu", raw)
         .with_counter_range_j(1000.0)
-        .with_counter_update_period_ns(100 * MS);
+        .with_counter_update_period_ns(10 * MS);
     let w = window_of(&mut s);
     let r = EnergyRecord::from_window(&w, w.start_ns, w.end_ns, None, None);
     assert!((r.energy_j.unwrap() - 10.0 * 20.0).abs() < 1e-9, "{r:?}");
@@ -351,4 +351,116 @@ fn a_phase_over_several_repetitions_adds_their_energy_and_tokens() {
     )));
     let json = serde_json::to_value(&short).unwrap();
     assert!(json["energy_j"].is_null() && json["j_per_token"].is_null());
+}
+
+/// Counter readings every 50 ms: 200 W up to 1 s, 100 W after; the counter refreshes every 10 ms.
+fn power_step() -> Window {
+    let mut samples = ramp(0, 1000, 50, 0.0, 200.0);
+    samples.extend(ramp(1050, 2000, 50, 205.0, 100.0));
+    window_of(&mut TraceSensor::new("gpu", samples).with_counter_update_period_ns(10 * MS))
+}
+
+#[test]
+fn each_edge_is_uncertain_by_its_local_power_over_its_distance_to_the_farther_reading() {
+    let w = power_step();
+    // 980–1480 ms: 200 W × 20 ms + 100 W × 480 ms = 52 J. The edge at 980 ms lies between readings at 950 and
+    // 1000 ms (30 ms from the farther one) at 200 W: 6 J; the edge at 1480 ms between 1450 and 1500 ms at 100 W:
+    // 3 J. 9 J of 52 J is over the 10% limit, and spans 0.1731 / 0.10 times as long would bring it under.
+    let r = EnergyRecord::from_window(&w, 980 * MS, 1480 * MS, Some(50), None);
+    assert!((r.energy_j.unwrap() - 52.0).abs() < 1e-9, "{r:?}");
+    assert!(
+        (r.energy_uncertainty_j.unwrap() - 9.0).abs() < 1e-9,
+        "{r:?}"
+    );
+    let rel = 9.0 / 52.0;
+    assert!((r.energy_uncertainty_rel.unwrap() - rel).abs() < 1e-12);
+    let flag = r
+        .flags
+        .iter()
+        .find(|f| matches!(f, EnergyFlag::Uncertain { .. }));
+    match flag {
+        Some(EnergyFlag::Uncertain {
+            uncertainty_rel,
+            limit_rel,
+            span_factor,
+        }) => {
+            assert!((uncertainty_rel - rel).abs() < 1e-12);
+            assert_eq!(*limit_rel, 0.10);
+            assert!((span_factor - rel / 0.10).abs() < 1e-12);
+        }
+        _ => panic!("not flagged: {:?}", r.flags),
+    }
+
+    // Edges on readings are uncertain by one update period: 2 × 200 W × 10 ms = 4 J of 100 J, not flagged.
+    let r = EnergyRecord::from_window(&w, 250 * MS, 750 * MS, None, None);
+    assert!((r.energy_j.unwrap() - 100.0).abs() < 1e-9);
+    assert!(
+        (r.energy_uncertainty_j.unwrap() - 4.0).abs() < 1e-9,
+        "{r:?}"
+    );
+    assert!(r.flags.is_empty(), "{:?}", r.flags);
+}
+
+#[test]
+fn a_phase_adds_the_uncertainty_of_every_span_edge() {
+    let w = power_step();
+    // 250–750 ms: 4 J of 100 J; 980–1480 ms: 9 J of 52 J. Together 13 J of 152 J.
+    let r = EnergyRecord::over_spans(
+        &w,
+        &[(250 * MS, 750 * MS), (980 * MS, 1480 * MS)],
+        Some(10),
+        None,
+    );
+    assert!((r.energy_j.unwrap() - 152.0).abs() < 1e-9);
+    assert!((r.energy_uncertainty_j.unwrap() - 13.0).abs() < 1e-9);
+    assert!((r.energy_uncertainty_rel.unwrap() - 13.0 / 152.0).abs() < 1e-12);
+    assert!(
+        !has_flag(&r.flags, |f| matches!(f, EnergyFlag::Uncertain { .. })),
+        "the phase is under the limit even though one of its spans is not: {:?}",
+        r.flags
+    );
+}
+
+#[test]
+fn sampled_power_edges_are_uncertain_by_the_larger_bracketing_reading() {
+    // 100 W read every 100 ms. 1030–1480 ms: 45 J; edges 70 ms and 80 ms from their farther readings: 15 J.
+    let samples = (0..=20u64)
+        .map(|i| Sample {
+            t_ns: i * 100 * MS,
+            power_w: Some(100.0),
+            ..Sample::default()
+        })
+        .collect();
+    let w = window_of(&mut TraceSensor::new("gpu", samples).with_sample_interval_ns(100 * MS));
+    let r = EnergyRecord::from_window(&w, 1030 * MS, 1480 * MS, None, None);
+    assert_eq!(r.source, Some(EnergySource::TracePower));
+    assert!((r.energy_j.unwrap() - 45.0).abs() < 1e-9);
+    assert!(
+        (r.energy_uncertainty_j.unwrap() - 15.0).abs() < 1e-9,
+        "{r:?}"
+    );
+    assert!(has_flag(&r.flags, |f| matches!(
+        f,
+        EnergyFlag::Uncertain { .. }
+    )));
+}
+
+#[test]
+fn a_record_without_energy_has_no_coverage_and_no_uncertainty() {
+    let w = window_of(
+        &mut TraceSensor::new("gpu", ramp(0, 1000, 50, 0.0, 100.0))
+            .with_counter_update_period_ns(100 * MS),
+    );
+    let r = EnergyRecord::from_window(&w, 500 * MS, 530 * MS, Some(3), None);
+    assert_eq!(
+        (
+            r.energy_j,
+            r.coverage,
+            r.energy_uncertainty_j,
+            r.energy_uncertainty_rel
+        ),
+        (None, None, None, None)
+    );
+    let phase = EnergyRecord::over_spans(&w, &[(0, 200 * MS), (500 * MS, 530 * MS)], None, None);
+    assert_eq!((phase.energy_j, phase.coverage), (None, None));
 }
