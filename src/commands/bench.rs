@@ -4,9 +4,10 @@
 use super::scaffold::{self, at_least_one, backends_of, cache_types, Measured, RunOptions, Setup};
 use super::telemetry as tm;
 use super::InputError;
+use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
 use crate::report::Format;
-use crate::results::telemetry::{case_energy, process_of, Bandwidth, Roofline};
+use crate::results::telemetry::{Bandwidth, Roofline};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};

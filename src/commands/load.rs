@@ -6,6 +6,7 @@ use super::scaffold::{
 };
 use super::telemetry as tm;
 use super::InputError;
+use crate::analysis::energy::{level_energy, process_of};
 use crate::analysis::load::{ineligible, operating_point, summarize_level, LevelSamples};
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
@@ -13,7 +14,6 @@ use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
 use crate::results::load::{LevelRecord, LevelSummary, LoadSweep};
 use crate::results::slo::SloTerm;
-use crate::results::telemetry::{level_energy, process_of};
 use crate::results::{ResultFile, Warning};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use std::path::PathBuf;
@@ -286,8 +286,10 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 );
                 warnings.extend(slo_warnings(&label, &summary));
                 let output_tokens = level.requests.iter().map(|r| r.token_ns.len() as u64).sum();
+                let span = (level.start_ns, level.start_ns + level.duration_ns);
                 let energy = level_energy(
                     &windows,
+                    Some(span),
                     output_tokens,
                     &setup.meter.idle,
                     setup.meter.energy_absent_reason.as_deref(),

@@ -2,9 +2,8 @@
 //! function of those, computed by `analysis::load`) and the SLO operating point the cost model consumes.
 
 use super::slo::SloTerm;
-use super::telemetry::ProcessContext;
+use super::telemetry::{EnergyRecord, ProcessContext};
 use crate::stats::Distribution;
-use crate::telemetry::EnergyRecord;
 use serde::{Deserialize, Serialize};
 
 /// Token counts of requests: a fixed number, a uniform range `a..b` (inclusive) or a list cycled through.

@@ -1,9 +1,7 @@
-//! Telemetry in result files: energy per case and phase, per `load` level, the process context, the idle
-//! baseline, and the memory-bandwidth roofline. Built from the sensors' windows and the run's raw samples; every
-//! figure absent from the readings stays `None` (JSON `null`).
+//! Telemetry in result files: the sensors' readings, energy per case and phase, per `load` level, the process
+//! context, the idle baseline, and the memory-bandwidth roofline. Computing them from the sensors' windows is
+//! `telemetry`'s and `analysis::energy`'s; every figure absent from the readings stays `None` (JSON `null`).
 
-use crate::runner::RepSample;
-use crate::telemetry::{EnergyRecord, IdleBaseline, SensorFamily, Window};
 use serde::{Deserialize, Serialize};
 
 /// What the run could measure, once per result file.
@@ -79,184 +77,173 @@ pub struct ProcessContext {
     pub peak_rss_bytes: Option<u64>,
 }
 
-fn process_context(w: &Window) -> ProcessContext {
-    let cpu: Vec<f64> = w.samples.iter().filter_map(|s| s.utilization_pct).collect();
-    ProcessContext {
-        cpu_pct_mean: (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64),
-        peak_rss_bytes: w.peak_memory_used_bytes(),
+/// Clock-limiting reasons active at a reading (NVML's throttle reasons, grouped as the issue asks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    pub thermal: bool,
+    pub power_cap: bool,
+    pub hw_slowdown: bool,
+}
+
+impl Throttle {
+    /// Whether any reason is active.
+    pub fn any(&self) -> bool {
+        self.thermal || self.power_cap || self.hw_slowdown
     }
 }
 
-fn idle_for<'a>(idle: &'a [IdleBaseline], w: &Window) -> Option<&'a IdleBaseline> {
-    idle.iter().find(|b| b.device == w.device)
+/// One reading of one device. Every field a sensor could not read is `None` (JSON `null`), never 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Nanoseconds since the window's origin, at the middle of the reading.
+    pub t_ns: u64,
+    /// Raw cumulative energy counter as the device reports it (it may wrap; see `Window::counter_range_j`).
+    pub energy_counter_j: Option<f64>,
+    pub power_w: Option<f64>,
+    pub graphics_clock_mhz: Option<u32>,
+    pub memory_clock_mhz: Option<u32>,
+    pub temperature_c: Option<f64>,
+    /// GPU busy percentage, or this process's CPU percentage (may exceed 100 with several cores).
+    pub utilization_pct: Option<f64>,
+    /// GPU memory in use, or this process's resident set.
+    pub memory_used_bytes: Option<u64>,
+    pub throttle: Option<Throttle>,
 }
 
-/// The reason recorded when no sensor measured energy and the run gave none.
-const NO_SENSOR: &str = "energy: absent (no sensor)";
-
-fn energy_windows(windows: &[Window]) -> impl Iterator<Item = &Window> {
-    windows.iter().filter(|w| w.family != SensorFamily::Process)
+/// Where an energy figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnergySource {
+    /// NVML's total energy counter (Volta and newer).
+    NvmlCounter,
+    /// NVML power readings integrated over time (GPUs without the counter).
+    NvmlPower,
+    /// Linux powercap/RAPL `energy_uj`.
+    Rapl,
+    TraceCounter,
+    TracePower,
 }
 
-/// Energy of a `bench` case from its windows and repetitions (`RepSample::start_ns` places each repetition in the
-/// window). With no energy window, one record saying why (`absent_reason`).
-pub fn case_energy(
-    windows: &[Window],
-    samples: &[RepSample],
-    n_prompt: u32,
-    n_gen: u32,
-    idle: &[IdleBaseline],
-    absent_reason: Option<&str>,
-) -> Vec<CaseEnergy> {
-    let mut out: Vec<CaseEnergy> = Vec::new();
-    let placed: Vec<(u64, &RepSample)> = samples
-        .iter()
-        .filter_map(|s| Some((s.start_ns?, s)))
-        .collect();
-    let tokens = |per_rep: u32| Some(per_rep as u64 * placed.len() as u64);
-    let timed: Vec<(u64, u64)> = placed.iter().map(|(t, s)| (*t, t + s.total_ns)).collect();
-    for w in energy_windows(windows) {
-        let base = idle_for(idle, w);
-        let total = match (timed.first(), timed.last()) {
-            (Some(&(a, _)), Some(&(_, b))) => EnergyRecord {
-                samples: w
-                    .samples
-                    .iter()
-                    .filter(|s| s.t_ns >= a && s.t_ns <= b)
-                    .cloned()
-                    .collect(),
-                ..EnergyRecord::over_spans(w, &timed, tokens(n_prompt + n_gen), base)
-            },
-            _ => EnergyRecord::absent(format!("{}: no repetition finished", w.device)),
-        };
-        let prompt = (n_prompt > 0).then(|| {
-            let spans: Vec<(u64, u64)> = placed
-                .iter()
-                .filter_map(|(t, s)| Some((*t, t + s.prompt_ns?)))
-                .collect();
-            EnergyRecord::over_spans(w, &spans, tokens(n_prompt), base)
-        });
-        let generation = (n_gen > 0).then(|| {
-            let spans: Vec<(u64, u64)> = placed
-                .iter()
-                .map(|(t, s)| (t + s.prompt_ns.unwrap_or(0), t + s.total_ns))
-                .collect();
-            EnergyRecord::over_spans(w, &spans, tokens(n_gen), base)
-        });
-        out.push(CaseEnergy {
-            total,
-            prompt,
-            generation,
-        });
-    }
-    if out.is_empty() {
-        out.push(CaseEnergy {
-            total: EnergyRecord::absent(absent_reason.unwrap_or(NO_SENSOR)),
-            prompt: None,
-            generation: None,
-        });
-    }
-    out
+/// A measurement problem found in one window or phase; stored with the record and shown next to its figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EnergyFlag {
+    /// The span is shorter than the counter's update period (or the sampling interval): energy is not reported.
+    ShortWindow { window_ns: u64, period_ns: u64 },
+    /// The counter read the same value on both sides of the span: energy is not reported.
+    CounterUnchanged { window_ns: u64 },
+    /// Power readings cover only this fraction of the span.
+    PartialCoverage { coverage: f64 },
+    /// The counter went backwards and its wrap range is unknown (driver reload or reset).
+    CounterWentBackwards,
+    /// Counter energy and integrated sampled power differ by more than `accounting::DISAGREEMENT_LIMIT`.
+    CounterPowerDisagree {
+        counter_j: f64,
+        integrated_j: f64,
+        relative_difference: f64,
+    },
+    /// The device limited its clocks during the span.
+    Throttled(Throttle),
+    /// The graphics clock fell more than `accounting::CLOCK_DROP_LIMIT` below the span's first reading.
+    ClockDrop { first_mhz: u32, min_mhz: u32 },
+    /// The temperature rose more than `accounting::TEMPERATURE_CLIMB_LIMIT_C` within the span.
+    TemperatureClimb { first_c: f64, max_c: f64 },
+    /// The idle baseline given was measured on another device, so no energy above idle is reported.
+    IdleFromOtherDevice { idle_device: String },
+    /// The energy's uncertainty (`energy_uncertainty_rel`) exceeds `accounting::UNCERTAINTY_LIMIT`: the spans
+    /// are too short for the readings around their edges. Spans `span_factor` times longer would bring it under.
+    Uncertain {
+        uncertainty_rel: f64,
+        limit_rel: f64,
+        span_factor: f64,
+    },
 }
 
-/// Energy of a `load` level: each device's whole window, per output token.
-pub fn level_energy(
-    windows: &[Window],
-    output_tokens: u64,
-    idle: &[IdleBaseline],
-    absent_reason: Option<&str>,
-) -> Vec<EnergyRecord> {
-    let out: Vec<EnergyRecord> = energy_windows(windows)
-        .map(|w| {
-            EnergyRecord::from_window(
-                w,
-                w.start_ns,
-                w.end_ns,
-                Some(output_tokens),
-                idle_for(idle, w),
-            )
-        })
-        .collect();
-    if out.is_empty() {
-        vec![EnergyRecord::absent(absent_reason.unwrap_or(NO_SENSOR))]
-    } else {
-        out
-    }
-}
-
-/// The process sensor's window, if one was read.
-pub fn process_of(windows: &[Window]) -> Option<ProcessContext> {
-    windows
-        .iter()
-        .find(|w| w.family == SensorFamily::Process)
-        .map(process_context)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::telemetry::{Sample, Sensor, TraceSensor};
-
-    const MS: u64 = 1_000_000;
-
-    /// 100 W by a counter read every 10 ms for 2 s, refreshed every millisecond.
-    fn window_at_100_w() -> Window {
-        let samples = (0..=200u64)
-            .map(|i| Sample {
-                t_ns: i * 10 * MS,
-                energy_counter_j: Some(i as f64),
-                ..Sample::default()
-            })
-            .collect();
-        let mut s = TraceSensor::new("gpu", samples).with_counter_update_period_ns(MS);
-        s.start(std::time::Instant::now()).unwrap();
-        s.stop().unwrap()
-    }
-
-    fn rep(start_ms: u64, prompt_ms: u64, total_ms: u64) -> RepSample {
-        RepSample {
-            prompt_ns: Some(prompt_ms * MS),
-            gen_ns: Some((total_ms - prompt_ms) * MS),
-            total_ns: total_ms * MS,
-            gen_token_ns: Vec::new(),
-            start_ns: Some(start_ms * MS),
+impl std::fmt::Display for EnergyFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |ns: &u64| *ns as f64 / 1e6;
+        match self {
+            Self::ShortWindow { window_ns, period_ns } => write!(
+                f,
+                "window of {:.1} ms is shorter than the {:.1} ms update period: energy not reported; repeat the \
+                 work to lengthen the window",
+                ms(window_ns),
+                ms(period_ns)
+            ),
+            Self::CounterUnchanged { window_ns } => {
+                write!(f, "energy counter did not change in {:.1} ms: energy not reported", ms(window_ns))
+            }
+            Self::PartialCoverage { coverage } => {
+                write!(f, "readings cover only {:.0}% of the window", coverage * 100.0)
+            }
+            Self::CounterWentBackwards => write!(f, "energy counter went backwards (reset?)"),
+            Self::CounterPowerDisagree { counter_j, integrated_j, relative_difference } => write!(
+                f,
+                "energy counter ({counter_j:.3} J) and integrated power ({integrated_j:.3} J) differ by {:.1}%",
+                relative_difference * 100.0
+            ),
+            Self::Throttled(t) => write!(
+                f,
+                "throttled (thermal: {}, power cap: {}, hardware slowdown: {})",
+                t.thermal, t.power_cap, t.hw_slowdown
+            ),
+            Self::ClockDrop { first_mhz, min_mhz } => {
+                write!(f, "graphics clock dropped from {first_mhz} MHz to {min_mhz} MHz")
+            }
+            Self::TemperatureClimb { first_c, max_c } => {
+                write!(f, "temperature climbed from {first_c:.0} °C to {max_c:.0} °C")
+            }
+            Self::IdleFromOtherDevice { idle_device } => {
+                write!(f, "idle baseline is from {idle_device}: energy above idle not reported")
+            }
+            Self::Uncertain { uncertainty_rel, limit_rel, span_factor } => write!(
+                f,
+                "energy uncertain by ±{:.0}% (limit {:.0}%): spans {span_factor:.1}× as long would bring it under",
+                uncertainty_rel * 100.0,
+                limit_rel * 100.0
+            ),
         }
     }
+}
 
-    #[test]
-    fn a_cases_total_energy_counts_only_the_timed_repetitions() {
-        // Two repetitions of 400 ms (200 ms prompt) at 100–500 ms and 1000–1400 ms; between them the untimed
-        // context refill. Timed: 0.8 s at 100 W = 80 J, not the 130 J from the first start to the last end.
-        let w = window_at_100_w();
-        let samples = [rep(100, 200, 400), rep(1000, 200, 400)];
-        let e = case_energy(&[w], &samples, 20, 10, &[], None).remove(0);
-        assert!(
-            (e.total.energy_j.unwrap() - 80.0).abs() < 1e-9,
-            "{:?}",
-            e.total
-        );
-        assert!((e.total.avg_power_w.unwrap() - 100.0).abs() < 1e-9);
-        assert_eq!(e.total.tokens, Some(60));
-        assert!((e.total.j_per_token.unwrap() - 80.0 / 60.0).abs() < 1e-12);
-        assert!((e.prompt.unwrap().energy_j.unwrap() - 40.0).abs() < 1e-9);
-        assert!((e.generation.unwrap().energy_j.unwrap() - 40.0).abs() < 1e-9);
-        // The readings of the whole stretch are kept with the total.
-        assert_eq!(e.total.samples.len(), 131);
-        assert_eq!(
-            (e.total.start_ns, e.total.end_ns),
-            (Some(100 * MS), Some(1400 * MS))
-        );
-    }
+/// Each device's power at rest, measured before the cases (or read back from an earlier result file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleBaseline {
+    pub device: String,
+    pub source: Option<EnergySource>,
+    pub duration_ns: u64,
+    pub idle_power_w: Option<f64>,
+    pub coverage: Option<f64>,
+    pub flags: Vec<EnergyFlag>,
+}
 
-    #[test]
-    fn a_total_that_cannot_be_measured_has_no_coverage() {
-        // A 0.5 ms repetition is shorter than the counter's update period.
-        let w = window_at_100_w();
-        let samples = [RepSample {
-            total_ns: MS / 2,
-            ..rep(100, 0, 1)
-        }];
-        let e = case_energy(&[w], &samples, 0, 1, &[], None).remove(0);
-        assert_eq!((e.total.energy_j, e.total.coverage), (None, None));
-    }
+/// Energy of one window or phase of one device, as stored in a result file. When no sensor exists, every figure
+/// is `None` and `absent_reason` says why in one line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyRecord {
+    pub source: Option<EnergySource>,
+    pub device: Option<String>,
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    pub tokens: Option<u64>,
+    pub energy_j: Option<f64>,
+    pub energy_above_idle_j: Option<f64>,
+    /// The counter's figure and the integrated power figure, both kept so the cross-check can be recomputed.
+    pub counter_energy_j: Option<f64>,
+    pub integrated_energy_j: Option<f64>,
+    pub avg_power_w: Option<f64>,
+    pub peak_power_w: Option<f64>,
+    pub coverage: Option<f64>,
+    pub j_per_token: Option<f64>,
+    pub tokens_per_j: Option<f64>,
+    /// Bound on the error of `energy_j` from the readings around the spans' edges (`accounting` module doc).
+    #[serde(default)]
+    pub energy_uncertainty_j: Option<f64>,
+    /// `energy_uncertainty_j / energy_j`; above `accounting::UNCERTAINTY_LIMIT` the record is flagged.
+    #[serde(default)]
+    pub energy_uncertainty_rel: Option<f64>,
+    pub flags: Vec<EnergyFlag>,
+    /// The readings taken within the span (the power-over-time trace).
+    pub samples: Vec<Sample>,
+    pub absent_reason: Option<String>,
 }

@@ -19,6 +19,7 @@ mod trace;
 #[cfg(test)]
 mod tests;
 
+pub use crate::results::telemetry::{Sample, Throttle};
 pub use accounting::{Basis, Totals};
 pub use bandwidth::{measure_cpu_read_bandwidth, ReadBandwidth};
 pub use nvml::{nvml_bandwidth_gb_per_s, NvmlSensor};
@@ -64,39 +65,6 @@ pub enum SensorFamily {
     Rapl,
     Process,
     Trace,
-}
-
-/// Clock-limiting reasons active at a reading (NVML's throttle reasons, grouped as the issue asks).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Throttle {
-    pub thermal: bool,
-    pub power_cap: bool,
-    pub hw_slowdown: bool,
-}
-
-impl Throttle {
-    /// Whether any reason is active.
-    pub fn any(&self) -> bool {
-        self.thermal || self.power_cap || self.hw_slowdown
-    }
-}
-
-/// One reading of one device. Every field a sensor could not read is `None` (JSON `null`), never 0.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Nanoseconds since the window's origin, at the middle of the reading.
-    pub t_ns: u64,
-    /// Raw cumulative energy counter as the device reports it (it may wrap; see `Window::counter_range_j`).
-    pub energy_counter_j: Option<f64>,
-    pub power_w: Option<f64>,
-    pub graphics_clock_mhz: Option<u32>,
-    pub memory_clock_mhz: Option<u32>,
-    pub temperature_c: Option<f64>,
-    /// GPU busy percentage, or this process's CPU percentage (may exceed 100 with several cores).
-    pub utilization_pct: Option<f64>,
-    /// GPU memory in use, or this process's resident set.
-    pub memory_used_bytes: Option<u64>,
-    pub throttle: Option<Throttle>,
 }
 
 /// One measured window: from the reading taken by `start` to the reading taken by `stop`, with every reading in

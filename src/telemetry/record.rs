@@ -2,23 +2,9 @@
 //! Absent figures are `None` and serialise as JSON `null`.
 
 use super::accounting::{self, Basis};
-use super::{Sample, Sensor, SensorError, SensorFamily, Throttle, Window};
-use serde::{Deserialize, Serialize};
+use super::{Sensor, SensorError, SensorFamily, Window};
+pub use crate::results::telemetry::{EnergyFlag, EnergyRecord, EnergySource, IdleBaseline};
 use std::time::{Duration, Instant};
-
-/// Where an energy figure comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnergySource {
-    /// NVML's total energy counter (Volta and newer).
-    NvmlCounter,
-    /// NVML power readings integrated over time (GPUs without the counter).
-    NvmlPower,
-    /// Linux powercap/RAPL `energy_uj`.
-    Rapl,
-    TraceCounter,
-    TracePower,
-}
 
 impl EnergySource {
     /// The source for a sensor family and the reading the energy came from; `None` for families without energy.
@@ -34,41 +20,6 @@ impl EnergySource {
     }
 }
 
-/// A measurement problem found in one window or phase; stored with the record and shown next to its figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EnergyFlag {
-    /// The span is shorter than the counter's update period (or the sampling interval): energy is not reported.
-    ShortWindow { window_ns: u64, period_ns: u64 },
-    /// The counter read the same value on both sides of the span: energy is not reported.
-    CounterUnchanged { window_ns: u64 },
-    /// Power readings cover only this fraction of the span.
-    PartialCoverage { coverage: f64 },
-    /// The counter went backwards and its wrap range is unknown (driver reload or reset).
-    CounterWentBackwards,
-    /// Counter energy and integrated sampled power differ by more than `accounting::DISAGREEMENT_LIMIT`.
-    CounterPowerDisagree {
-        counter_j: f64,
-        integrated_j: f64,
-        relative_difference: f64,
-    },
-    /// The device limited its clocks during the span.
-    Throttled(Throttle),
-    /// The graphics clock fell more than `accounting::CLOCK_DROP_LIMIT` below the span's first reading.
-    ClockDrop { first_mhz: u32, min_mhz: u32 },
-    /// The temperature rose more than `accounting::TEMPERATURE_CLIMB_LIMIT_C` within the span.
-    TemperatureClimb { first_c: f64, max_c: f64 },
-    /// The idle baseline given was measured on another device, so no energy above idle is reported.
-    IdleFromOtherDevice { idle_device: String },
-    /// The energy's uncertainty (`energy_uncertainty_rel`) exceeds `accounting::UNCERTAINTY_LIMIT`: the spans
-    /// are too short for the readings around their edges. Spans `span_factor` times longer would bring it under.
-    Uncertain {
-        uncertainty_rel: f64,
-        limit_rel: f64,
-        span_factor: f64,
-    },
-}
-
 impl EnergyFlag {
     /// The flag for a figure uncertain by `uncertainty_rel` of itself, when that exceeds the limit. The bound is
     /// per edge, so it shrinks as 1/span: `span_factor` = `uncertainty_rel / limit`.
@@ -82,68 +33,10 @@ impl EnergyFlag {
     }
 }
 
-impl std::fmt::Display for EnergyFlag {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ms = |ns: &u64| *ns as f64 / 1e6;
-        match self {
-            Self::ShortWindow { window_ns, period_ns } => write!(
-                f,
-                "window of {:.1} ms is shorter than the {:.1} ms update period: energy not reported; repeat the \
-                 work to lengthen the window",
-                ms(window_ns),
-                ms(period_ns)
-            ),
-            Self::CounterUnchanged { window_ns } => {
-                write!(f, "energy counter did not change in {:.1} ms: energy not reported", ms(window_ns))
-            }
-            Self::PartialCoverage { coverage } => {
-                write!(f, "readings cover only {:.0}% of the window", coverage * 100.0)
-            }
-            Self::CounterWentBackwards => write!(f, "energy counter went backwards (reset?)"),
-            Self::CounterPowerDisagree { counter_j, integrated_j, relative_difference } => write!(
-                f,
-                "energy counter ({counter_j:.3} J) and integrated power ({integrated_j:.3} J) differ by {:.1}%",
-                relative_difference * 100.0
-            ),
-            Self::Throttled(t) => write!(
-                f,
-                "throttled (thermal: {}, power cap: {}, hardware slowdown: {})",
-                t.thermal, t.power_cap, t.hw_slowdown
-            ),
-            Self::ClockDrop { first_mhz, min_mhz } => {
-                write!(f, "graphics clock dropped from {first_mhz} MHz to {min_mhz} MHz")
-            }
-            Self::TemperatureClimb { first_c, max_c } => {
-                write!(f, "temperature climbed from {first_c:.0} °C to {max_c:.0} °C")
-            }
-            Self::IdleFromOtherDevice { idle_device } => {
-                write!(f, "idle baseline is from {idle_device}: energy above idle not reported")
-            }
-            Self::Uncertain { uncertainty_rel, limit_rel, span_factor } => write!(
-                f,
-                "energy uncertain by ±{:.0}% (limit {:.0}%): spans {span_factor:.1}× as long would bring it under",
-                uncertainty_rel * 100.0,
-                limit_rel * 100.0
-            ),
-        }
-    }
-}
-
 /// `part / whole`; `None` when either is missing or the whole is not positive.
 fn relative(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
     let (p, w) = (part?, whole?);
     (w > 0.0).then(|| p / w)
-}
-
-/// Each device's power at rest, measured before the cases (or read back from an earlier result file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdleBaseline {
-    pub device: String,
-    pub source: Option<EnergySource>,
-    pub duration_ns: u64,
-    pub idle_power_w: Option<f64>,
-    pub coverage: Option<f64>,
-    pub flags: Vec<EnergyFlag>,
 }
 
 impl IdleBaseline {
@@ -179,37 +72,6 @@ pub fn measure_idle(
                 .map(|w| IdleBaseline::from_window(&w))
         })
         .collect()
-}
-
-/// Energy of one window or phase of one device, as stored in a result file. When no sensor exists, every figure
-/// is `None` and `absent_reason` says why in one line.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EnergyRecord {
-    pub source: Option<EnergySource>,
-    pub device: Option<String>,
-    pub start_ns: Option<u64>,
-    pub end_ns: Option<u64>,
-    pub tokens: Option<u64>,
-    pub energy_j: Option<f64>,
-    pub energy_above_idle_j: Option<f64>,
-    /// The counter's figure and the integrated power figure, both kept so the cross-check can be recomputed.
-    pub counter_energy_j: Option<f64>,
-    pub integrated_energy_j: Option<f64>,
-    pub avg_power_w: Option<f64>,
-    pub peak_power_w: Option<f64>,
-    pub coverage: Option<f64>,
-    pub j_per_token: Option<f64>,
-    pub tokens_per_j: Option<f64>,
-    /// Bound on the error of `energy_j` from the readings around the spans' edges (`accounting` module doc).
-    #[serde(default)]
-    pub energy_uncertainty_j: Option<f64>,
-    /// `energy_uncertainty_j / energy_j`; above `accounting::UNCERTAINTY_LIMIT` the record is flagged.
-    #[serde(default)]
-    pub energy_uncertainty_rel: Option<f64>,
-    pub flags: Vec<EnergyFlag>,
-    /// The readings taken within the span (the power-over-time trace).
-    pub samples: Vec<Sample>,
-    pub absent_reason: Option<String>,
 }
 
 impl EnergyRecord {
