@@ -67,12 +67,86 @@ fn golden_v3_files_hold_telemetry_per_case_and_level() {
 }
 
 #[test]
+fn golden_v4_figures_recompute_from_the_raw_samples() {
+    use tokenmeter::analysis::load::{operating_point, summarize_level, LevelSamples};
+    let r = read_result(Path::new("tests/golden/result-v4-bench.json")).unwrap();
+    assert_eq!(r.schema_version, 4);
+    assert!(!r.cases.is_empty());
+    for c in &r.cases {
+        assert_eq!(
+            tokenmeter::results::summarize(&c.test(), &c.samples),
+            c.summary,
+            "{}",
+            c.test
+        );
+        assert_eq!(c.summary.ttft_ms.ms.count, c.samples.len() as u64);
+    }
+    let r = read_result(Path::new("tests/golden/result-v4-load.json")).unwrap();
+    let sweep = r.load.expect("a load sweep");
+    assert!(!sweep.slo.is_empty());
+    for l in &sweep.levels {
+        let recomputed = summarize_level(
+            &LevelSamples {
+                arrivals: l.summary.concurrency.map_or_else(
+                    || panic!("closed-loop golden"),
+                    |concurrency| tokenmeter::results::load::Arrivals::Closed { concurrency },
+                ),
+                requests: &l.requests,
+                duration_ns: (l.summary.duration_s * 1e9).round() as u64,
+                prompt_tokens_processed: l.prompt_tokens_processed,
+                interrupted: l.summary.interrupted,
+            },
+            &sweep.slo,
+        );
+        // rates divide by the stored duration, which is rounded to seconds in the file
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+        assert!(close(
+            recomputed.output_tokens_per_s,
+            l.summary.output_tokens_per_s
+        ));
+        assert_eq!(recomputed.slo_checks, l.summary.slo_checks);
+        assert_eq!(recomputed.slo_met, l.summary.slo_met);
+        assert_eq!(recomputed.ttft_ms, l.summary.ttft_ms);
+        assert_eq!(recomputed.itl_ms, l.summary.itl_ms);
+        assert!(l.start_ns.is_some());
+    }
+    assert_eq!(operating_point(&sweep.levels), sweep.operating_point);
+}
+
+#[test]
+fn older_files_gain_low_sample_flags_and_recomputed_bench_summaries() {
+    let r = read_result(Path::new("tests/golden/result-v3-bench.json")).unwrap();
+    for c in &r.cases {
+        let p = &c.summary.ttft_ms.ms;
+        assert_eq!(
+            p.low_sample_count,
+            tokenmeter::stats::Percentiles::low_counts(p.count)
+        );
+        assert!(!p.low_sample_count.is_empty(), "a handful of repetitions");
+    }
+    let r = read_result(Path::new("tests/golden/result-v3-load.json")).unwrap();
+    for l in &r.load.unwrap().levels {
+        let p = &l.summary.ttft_ms.ms;
+        assert_eq!(
+            p.low_sample_count,
+            tokenmeter::stats::Percentiles::low_counts(p.count)
+        );
+        assert_eq!(
+            l.summary.goodput_output_tokens_per_s, None,
+            "not in version 3"
+        );
+    }
+}
+
+#[test]
 fn current_schema_round_trips_through_a_file() {
     for golden in [
         "tests/golden/result-v2-bench.json",
         "tests/golden/result-v2-load.json",
         "tests/golden/result-v3-bench.json",
         "tests/golden/result-v3-load.json",
+        "tests/golden/result-v4-bench.json",
+        "tests/golden/result-v4-load.json",
     ] {
         round_trip(golden);
     }
