@@ -2,260 +2,26 @@
 
 mod cli;
 mod cli_cost;
+mod options;
 
 use clap::Parser;
-use cli::{BenchArgs, Cli, Command, LoadArgs, TelemetryArgs};
+use cli::{Cli, Command};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokenmeter::commands::bench::BenchOptions;
-use tokenmeter::commands::load::LoadOptions;
-use tokenmeter::commands::scaffold::{EngineOptions, RunOptions};
-use tokenmeter::commands::telemetry::TelemetryOptions;
-use tokenmeter::commands::{self, synth::SynthOptions, InputError};
+use tokenmeter::commands::{self, InputError};
 use tokenmeter::engine::EngineError;
-use tokenmeter::gguf::ShapeOverrides;
-use tokenmeter::report::Format;
-use tokenmeter::results::load::Lengths;
-use tokenmeter::stats::StopRule;
-
-/// llama-bench's `-fa` values: on/1, off/0, auto/-1 (llama.cpp's `llama_flash_attn_type`).
-fn flash_attn(s: &str) -> Result<i8, InputError> {
-    match s {
-        "on" | "1" => Ok(1),
-        "off" | "0" => Ok(0),
-        "auto" | "-1" => Ok(-1),
-        _ => Err(InputError(format!(
-            "--flash-attn: expected on, off or auto, got '{s}'"
-        ))),
-    }
-}
-
-/// `2%` or `0.02`.
-fn fraction(flag: &str, s: &str) -> Result<f64, InputError> {
-    let bad = || {
-        InputError(format!(
-            "{flag}: expected a percentage such as 2%, got '{s}'"
-        ))
-    };
-    match s.trim().strip_suffix('%') {
-        Some(p) => p
-            .trim()
-            .parse::<f64>()
-            .map(|x| x / 100.0)
-            .map_err(|_| bad()),
-        None => s.trim().parse::<f64>().map_err(|_| bad()),
-    }
-}
-
-fn telemetry_options(a: TelemetryArgs) -> Result<TelemetryOptions, InputError> {
-    let enabled = match a.telemetry.as_str() {
-        "on" => true,
-        "off" => false,
-        other => {
-            return Err(InputError(format!(
-                "--telemetry: expected on or off, got '{other}'"
-            )))
-        }
-    };
-    let idle = match a.idle.trim() {
-        "0" => std::time::Duration::ZERO,
-        s => duration("--idle", s)?,
-    };
-    Ok(TelemetryOptions {
-        enabled,
-        sample_interval: duration("--sample-interval", &a.sample_interval)?,
-        idle,
-        idle_from: a.idle_from,
-        hardware: a.hardware,
-        remeasure_bandwidth: a.remeasure_bandwidth,
-    })
-}
-
-fn duration(flag: &str, s: &str) -> Result<std::time::Duration, InputError> {
-    humantime::parse_duration(s).map_err(|e| {
-        InputError(format!(
-            "{flag}: '{s}' is not a duration such as 30s or 2m ({e})"
-        ))
-    })
-}
-
-fn format(s: &str) -> Result<Format, InputError> {
-    Format::parse(s).ok_or_else(|| {
-        InputError(format!(
-            "-o/--output: unknown format '{s}' (expected md, csv, json, jsonl)"
-        ))
-    })
-}
-
-fn zero_or_one(flag: &str, v: u8) -> Result<bool, InputError> {
-    match v {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(InputError(format!("{flag}: expected 0 or 1, got {v}"))),
-    }
-}
-
-fn run_options(
-    config: Option<std::path::PathBuf>,
-    telemetry: TelemetryArgs,
-    out: Option<std::path::PathBuf>,
-    results_dir: std::path::PathBuf,
-    verbose: bool,
-    stop: Arc<AtomicBool>,
-) -> Result<RunOptions, InputError> {
-    Ok(RunOptions {
-        config,
-        telemetry: telemetry_options(telemetry)?,
-        out,
-        results_dir,
-        verbose,
-        command_line: std::env::args().collect(),
-        stop,
-    })
-}
-
-fn load_options(
-    a: LoadArgs,
-    verbose: bool,
-    stop: Arc<AtomicBool>,
-) -> Result<LoadOptions, InputError> {
-    let lengths =
-        |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
-    Ok(LoadOptions {
-        model: a.model,
-        concurrency: a.concurrency,
-        rates: a.rate,
-        parallel: a.parallel,
-        input_tokens: a
-            .input_tokens
-            .as_deref()
-            .map(|s| lengths("--input-tokens", s))
-            .transpose()?,
-        output_tokens: a
-            .output_tokens
-            .as_deref()
-            .map(|s| lengths("--output-tokens", s))
-            .transpose()?,
-        workload: a.workload,
-        requests: a.requests,
-        duration: a
-            .duration
-            .as_deref()
-            .map(|d| duration("--duration", d))
-            .transpose()?,
-        slo: a
-            .slo
-            .as_deref()
-            .map(|s| {
-                tokenmeter::results::slo::parse_slo(s)
-                    .map_err(|e| InputError(format!("--slo: {e}")))
-            })
-            .transpose()?,
-        engine: EngineOptions {
-            n_threads: a.threads,
-            n_gpu_layers: a.n_gpu_layers,
-            n_batch: a.batch_size,
-            n_ubatch: a.ubatch_size,
-            flash_attn: flash_attn(&a.flash_attn)?,
-            no_kv_offload: zero_or_one("--no-kv-offload", a.no_kv_offload)?,
-            type_k: a.cache_type_k,
-            type_v: a.cache_type_v,
-            use_mmap: zero_or_one("--mmap", a.mmap)?,
-        },
-        seed: a.seed,
-        run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
-    })
-}
-
-fn bench_options(
-    a: BenchArgs,
-    verbose: bool,
-    stop: Arc<AtomicBool>,
-) -> Result<BenchOptions, InputError> {
-    let format = format(&a.output)?;
-    let pg =
-        a.pg.iter()
-            .map(|s| {
-                let (p, n) = s
-                    .split_once(',')
-                    .ok_or_else(|| InputError(format!("--pg: expected PROMPT,GEN, got '{s}'")))?;
-                let num = |x: &str| {
-                    x.trim()
-                        .parse::<u32>()
-                        .map_err(|_| InputError(format!("--pg: '{x}' is not a token count")))
-                };
-                Ok((num(p)?, num(n)?))
-            })
-            .collect::<Result<Vec<_>, InputError>>()?;
-    Ok(BenchOptions {
-        models: a.models,
-        n_prompt: a.n_prompt,
-        n_gen: a.n_gen,
-        pg,
-        n_depth: a.n_depth,
-        stop_rule: match a.target_ci.as_deref() {
-            None => StopRule::fixed(a.repetitions),
-            Some(t) => StopRule {
-                target_rel_ci: Some(fraction("--target-ci", t)?),
-                min_runs: a.min_runs,
-                max_runs: a.max_runs,
-                max_time_ns: a
-                    .max_time
-                    .as_deref()
-                    .map(|d| duration("--max-time", d).map(|d| d.as_nanos() as u64))
-                    .transpose()?,
-            },
-        },
-        n_threads: a.threads,
-        n_gpu_layers: a.n_gpu_layers,
-        n_batch: a.batch_size,
-        n_ubatch: a.ubatch_size,
-        flash_attn: a
-            .flash_attn
-            .iter()
-            .map(|s| flash_attn(s))
-            .collect::<Result<_, _>>()?,
-        no_kv_offload: a
-            .no_kv_offload
-            .iter()
-            .map(|&v| zero_or_one("--no-kv-offload", v))
-            .collect::<Result<_, _>>()?,
-        type_k: a.cache_type_k,
-        type_v: a.cache_type_v,
-        use_mmap: zero_or_one("--mmap", a.mmap)?,
-        warmup_runs: if a.no_warmup { 0 } else { a.warmup },
-        seed: a.seed,
-        format,
-        run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
-    })
-}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Synth(a) => commands::synth::run(&SynthOptions {
-            shape: a.shape,
-            weight_type: a.weight_type,
-            seed: a.seed,
-            overrides: ShapeOverrides {
-                n_layer: a.layers,
-                n_embd: a.embd,
-                n_head: a.heads,
-                n_head_kv: a.kv_heads,
-                n_ff: a.ff,
-                n_vocab: a.vocab,
-                n_ctx: a.ctx,
-            },
-            output: a.output,
-            dry_run: a.dry_run,
-        }),
+        Command::Synth(a) => commands::synth::run(&options::synth(a)),
         Command::Inspect(a) => commands::inspect::run(&a.file, a.json),
         Command::Load(a) => {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
             ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
-            let fmt = format(&a.output)?;
-            let opts = load_options(*a, cli.verbose, stop)?;
+            let fmt = options::format(&a.output)?;
+            let opts = options::load(*a, cli.verbose, stop)?;
             let outcome = commands::load::run(&opts)?;
             let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
             print!("{}", tokenmeter::report::load::render(fmt, sweep));
@@ -277,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
             ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
-            let opts = bench_options(*a, cli.verbose, stop)?;
+            let opts = options::bench(*a, cli.verbose, stop)?;
             let outcome = commands::bench::run(&opts)?;
             print!("{}", opts.format.exporter().render(&outcome.result.cases));
             for w in &outcome.result.warnings {
