@@ -154,6 +154,15 @@ pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
     }
 }
 
+/// The objectives a level missed, in the SLO's order.
+pub fn missed_objectives(s: &LevelSummary) -> Vec<&str> {
+    s.slo_checks
+        .iter()
+        .filter(|c| !c.met)
+        .map(|c| c.objective.as_str())
+        .collect()
+}
+
 /// Why a level cannot be the operating point, if it cannot.
 pub fn ineligible(s: &LevelSummary) -> Option<String> {
     if s.interrupted {
@@ -161,15 +170,7 @@ pub fn ineligible(s: &LevelSummary) -> Option<String> {
     }
     match s.slo_met {
         None => Some("no SLO".into()),
-        Some(false) => {
-            let missed: Vec<&str> = s
-                .slo_checks
-                .iter()
-                .filter(|c| !c.met)
-                .map(|c| c.objective.as_str())
-                .collect();
-            Some(format!("missed {}", missed.join(", ")))
-        }
+        Some(false) => Some(format!("missed {}", missed_objectives(s).join(", "))),
         Some(true) => None,
     }
 }

@@ -1,6 +1,7 @@
 //! `load` output: one row (or record) per level, then the operating point.
 
 use super::{absent_notes, fixed, percentile_ms, percentile_trio_ms, Format, ABSENT};
+use crate::analysis::load::missed_objectives;
 use crate::results::load::{LevelSummary, LoadSweep};
 use crate::stats::Percentile;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
@@ -13,13 +14,7 @@ fn slo_cell(s: &LevelSummary) -> String {
     let mut parts = vec![if met {
         "met".to_string()
     } else {
-        let missed: Vec<&str> = s
-            .slo_checks
-            .iter()
-            .filter(|c| !c.met)
-            .map(|c| c.objective.as_str())
-            .collect();
-        format!("missed {}", missed.join(", "))
+        format!("missed {}", missed_objectives(s).join(", "))
     }];
     for c in s.slo_checks.iter().filter(|c| c.low_sample_count) {
         parts.push(format!("{} n={}", c.objective, c.count));
