@@ -72,9 +72,10 @@ pub fn answers(o: &DecideOptions) -> anyhow::Result<Answers> {
             .iter()
             .map(|c| {
                 format!(
-                    "{} ≈ {:.0} ms vs {:.0} ms {}",
+                    "{} ≈ {} vs {:.0} ms {}",
                     c.objective,
-                    c.single_stream_estimate_ms,
+                    c.single_stream_estimate_ms
+                        .map_or_else(|| "—".to_string(), |e| format!("{e:.0} ms")),
                     c.max_ms,
                     if c.met { "met" } else { "NOT met" }
                 )

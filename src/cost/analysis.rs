@@ -42,7 +42,8 @@ pub struct CostInputs<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SloCheck {
     pub objective: String,
-    pub single_stream_estimate_ms: f64,
+    /// `None` for a metric the single-stream estimate does not cover (then `met` is false).
+    pub single_stream_estimate_ms: Option<f64>,
     pub max_ms: f64,
     pub met: bool,
 }
@@ -86,26 +87,30 @@ pub struct CostReport {
     pub assumptions: Vec<LedgerEntry>,
 }
 
-/// Single-stream latency estimates for one request: prompt then generation, no queueing (so a queueing objective
-/// is estimated at 0 ms).
+/// Single-stream latency estimates for one request, no queueing (so a queueing objective is estimated at 0 ms).
+/// TTFT is the time from the request's start to when its first output token is available: the end of the prefill
+/// decode whose logits give it, so the prompt time alone. Each later token takes one decode: E2E is TTFT plus
+/// (output tokens − 1) inter-token latencies.
 fn slo_checks(local: &Local, d: &Demand, w: &WorkloadEntry) -> Vec<SloCheck> {
     let t = &local.throughput;
     let prompt_ms = d.input_tokens_per_request / t.input_tokens_per_s * 1000.0;
     let token_ms = 1000.0 / t.output_tokens_per_s;
+    let later_tokens = (d.output_tokens_per_request - 1.0).max(0.0);
     w.slos()
         .into_iter()
         .map(|s| {
             let est = match s.metric.as_str() {
-                "ttft" => prompt_ms + token_ms,
-                "itl" => token_ms,
-                "e2e" => prompt_ms + d.output_tokens_per_request * token_ms,
-                _ => 0.0,
+                "ttft" => Some(prompt_ms),
+                "itl" => Some(token_ms),
+                "e2e" => Some(prompt_ms + later_tokens * token_ms),
+                "queue" => Some(0.0),
+                _ => None,
             };
             SloCheck {
                 objective: s.objective(),
                 single_stream_estimate_ms: est,
                 max_ms: s.max_ms,
-                met: est <= s.max_ms,
+                met: est.is_some_and(|e| e <= s.max_ms),
             }
         })
         .collect()
@@ -253,5 +258,39 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
         tiered,
         hybrid,
         assumptions: ledger.entries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::tests::{demand, owned};
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn ttft_is_the_prompt_time_and_each_later_token_one_inter_token_latency() {
+        let w = Config::parse(
+            "[[workload]]\nname = \"w\"\nrequests_per_day = 1.0\ninput_tokens_per_request = 800.0\n\
+             output_tokens_per_request = 200.0\nslo = [\"ttft_p95=200ms,itl_p95=9ms,e2e_p99=3s,queue_p50=1ms\"]\n",
+            std::path::Path::new("m.toml"),
+        )
+        .unwrap()
+        .workload[0]
+            .clone();
+        // 800 prompt tokens at 4000 tokens/s; 100 tokens/s generation.
+        let checks = slo_checks(&owned(3000.0), &demand(1.0), &w);
+        let got: Vec<(&str, Option<f64>, bool)> = checks
+            .iter()
+            .map(|c| (c.objective.as_str(), c.single_stream_estimate_ms, c.met))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ttft_p95", Some(200.0), true),
+                ("itl_p95", Some(10.0), false),
+                ("e2e_p99", Some(200.0 + 199.0 * 10.0), true),
+                ("queue_p50", Some(0.0), true),
+            ]
+        );
     }
 }

@@ -190,7 +190,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
             .map(|c| {
                 vec![
                     c.objective.clone(),
-                    format!("{:.1} ms", c.single_stream_estimate_ms),
+                    opt(c.single_stream_estimate_ms, |e| format!("{e:.1} ms")),
                     format!("{:.0} ms", c.max_ms),
                     if c.met { "yes" } else { "no" }.to_string(),
                 ]
