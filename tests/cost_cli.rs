@@ -169,7 +169,7 @@ fn unknown_hardware_workload_or_cloud_names_the_file_and_the_known_entries() {
     let (o, _d) = cost(&["--workload", "nope"]);
     assert_one_line_error(
         &o,
-        "models.toml: --workload: no [[workload]] named 'nope' (known: chat, tiny)",
+        "models.toml: --workload: no [[workload]] named 'nope' (known: chat, tiny, nightly)",
     );
     let (o, _d) = cost(&["--cloud", "gpt-5"]);
     assert_one_line_error(&o, "--cloud: no [[cloud]] entry 'gpt-5'");
@@ -556,4 +556,61 @@ fn a_load_result_sets_capacity_from_its_slo_operating_point() {
         ),
         "no-slo.json: load.operating_point: absent",
     );
+}
+
+#[test]
+fn a_batch_workload_is_priced_at_batch_prices_where_offered_and_says_which_applied() {
+    let (o, _d) = cost(&[
+        "--workload",
+        "nightly",
+        "--cloud",
+        "gpt-4o",
+        "--cloud",
+        "gpt-4o-mini",
+        "-o",
+        "json",
+    ]);
+    let r = json(&o);
+    let days = 365.0 / 12.0;
+    let gpt4o = &r["clouds"][0];
+    assert_eq!(gpt4o["price_applied"], "batch");
+    assert_eq!(gpt4o["price_note"], Value::Null);
+    // 30,000 requests a day × (800 × $1.25 + 200 × $5.00) per 1M tokens: the batch prices, not $2.50 / $10.00.
+    let batch = 30_000.0 * days * (800.0 * 1.25 + 200.0 * 5.0) / 1e6;
+    assert!(close(gpt4o["cloud_usd_per_month"].as_f64().unwrap(), batch));
+    let mini = &r["clouds"][1];
+    assert_eq!(mini["price_applied"], "standard");
+    assert_eq!(
+        mini["price_note"],
+        "batch workload, but openai/gpt-4o-mini has no usd_per_1m_batch_input or usd_per_1m_batch_output: \
+         standard prices applied"
+    );
+    let standard = 30_000.0 * days * (800.0 * 0.15 + 200.0 * 0.6) / 1e6;
+    assert!(close(
+        mini["cloud_usd_per_month"].as_f64().unwrap(),
+        standard
+    ));
+
+    // Not batch work: the standard price, even where a batch price exists.
+    let (o, _d) = cost(&["--workload", "chat", "--cloud", "gpt-4o", "-o", "json"]);
+    assert_eq!(json(&o)["clouds"][0]["price_applied"], "standard");
+
+    let (o, _d) = cost(&[
+        "--workload",
+        "nightly",
+        "--cloud",
+        "gpt-4o",
+        "--cloud",
+        "gpt-4o-mini",
+    ]);
+    let out = stdout(&o);
+    for needle in [
+        "| openai/gpt-4o      | batch    |",
+        "| openai/gpt-4o-mini | standard |",
+        "note: batch workload, but openai/gpt-4o-mini has no usd_per_1m_batch_input",
+        "openai/gpt-4o batch input",
+        "openai/gpt-4o input (not used: batch price applied)",
+    ] {
+        assert!(out.contains(needle), "'{needle}' missing from:\n{out}");
+    }
 }

@@ -5,7 +5,7 @@ use super::breakeven::{break_even_month, break_even_volume, BreakEven};
 use super::hybrid::{self, HybridPlan, TieredPlan, YearShape, DEFAULT_HOURLY_NOISE_FRACTION};
 use super::ledger::{Ledger, LedgerEntry, SourceKind};
 use super::measured::{Basis, Measured};
-use super::model::{Demand, Local, LocalMonthly, Price};
+use super::model::{AppliedPrice, Demand, Local, LocalMonthly, Price, PriceTier};
 use super::sensitivity::{tornado, Tornado};
 use super::{DAYS_PER_MONTH, HOURS_PER_MONTH};
 use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
@@ -52,6 +52,12 @@ pub struct SloCheck {
 pub struct CloudComparison {
     pub provider: String,
     pub model: String,
+    /// The prices applied: `batch` for a batch workload at an offering with batch prices, else `standard`.
+    pub price_applied: PriceTier,
+    /// Why standard prices apply to a batch workload (the offering has no batch price).
+    pub price_note: Option<String>,
+    pub usd_per_1m_input_applied: f64,
+    pub usd_per_1m_output_applied: f64,
     pub cloud_usd_per_month: f64,
     pub local_usd_per_month: f64,
     pub local_minus_cloud_usd_per_month: f64,
@@ -123,13 +129,18 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
     let local = Local::new(h, m.throughput());
     let d = Demand::from_workload(w);
     let energy_measured = m.energy_j_per_output_token.is_some();
+    let prices: Vec<AppliedPrice> = inp
+        .clouds
+        .iter()
+        .map(|c| Price::applied(c.entry, w.batch))
+        .collect();
 
     let mut ledger = Ledger::default();
     ledger.measured(m);
     ledger.hardware(inp.hardware.file, inp.hardware.index, h, energy_measured);
     ledger.workload(inp.workload.file, inp.workload.index, w);
-    for c in &inp.clouds {
-        ledger.cloud(c.file, c.index, c.entry);
+    for (c, p) in inp.clouds.iter().zip(&prices) {
+        ledger.cloud(c.file, c.index, c.entry, p.tier);
     }
     ledger.add(
         "hours per month",
@@ -168,12 +179,17 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
     let clouds: Vec<CloudComparison> = inp
         .clouds
         .iter()
-        .map(|c| {
-            let p = Price::from_cloud(c.entry);
+        .zip(&prices)
+        .map(|(c, applied)| {
+            let p = applied.price;
             let cloud = p.usd_per_month(&d);
             CloudComparison {
                 provider: c.entry.provider.clone(),
                 model: c.entry.model.clone(),
+                price_applied: applied.tier,
+                price_note: applied.standard_because.clone(),
+                usd_per_1m_input_applied: p.usd_per_1m_input,
+                usd_per_1m_output_applied: p.usd_per_1m_output,
                 cloud_usd_per_month: cloud,
                 local_usd_per_month: monthly.total_usd_per_month,
                 local_minus_cloud_usd_per_month: monthly.total_usd_per_month - cloud,
@@ -185,7 +201,8 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
     let reference = inp
         .clouds
         .first()
-        .map(|c| (c.entry.label(), Price::from_cloud(c.entry)));
+        .zip(prices.first())
+        .map(|(c, applied)| (c.entry.label(), applied.price));
     let sensitivity = reference.as_ref().map(|(_, p)| tornado(&local, &d, p));
     let tiered = match (&reference, w.simple_share_fraction, inp.hybrid_seed) {
         (Some((_, p)), Some(s), Some(_)) => Some(hybrid::tiered(&local, &d, p, s)),

@@ -2,6 +2,7 @@
 //! file's field, a models.toml key, a named default, or a stated assumption).
 
 use super::measured::{Figure, Measured};
+use super::model::PriceTier;
 use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
 use serde::Serialize;
 
@@ -244,6 +245,15 @@ impl Ledger {
                 "growth_per_month_fraction not set: flat",
             ),
         }
+        if w.batch {
+            self.add(
+                "batch work",
+                1.0,
+                "true: batch prices where offered",
+                SourceKind::Config,
+                key("batch"),
+            );
+        }
         if let Some(c) = w.cached_input_fraction {
             self.add(
                 "cached input",
@@ -264,7 +274,8 @@ impl Ledger {
         }
     }
 
-    pub fn cloud(&mut self, file: &str, index: usize, c: &CloudEntry) {
+    /// An offering's prices; with `tier` batch, its batch prices are the ones applied.
+    pub fn cloud(&mut self, file: &str, index: usize, c: &CloudEntry, tier: PriceTier) {
         let key = |k: &str| {
             format!(
                 "{file}: cloud[{index}] ({}).{k} (as of {})",
@@ -273,15 +284,19 @@ impl Ledger {
             )
         };
         let name = c.label();
+        let standard = match tier {
+            PriceTier::Standard => "",
+            PriceTier::Batch => " (not used: batch price applied)",
+        };
         self.add(
-            format!("{name} input"),
+            format!("{name} input{standard}"),
             c.usd_per_1m_input,
             "USD/1M tokens",
             SourceKind::Config,
             format!("{}; {}", key("usd_per_1m_input"), c.source),
         );
         self.add(
-            format!("{name} output"),
+            format!("{name} output{standard}"),
             c.usd_per_1m_output,
             "USD/1M tokens",
             SourceKind::Config,
@@ -295,6 +310,30 @@ impl Ledger {
                 SourceKind::Config,
                 key("usd_per_1m_cached_input"),
             );
+        }
+        if tier == PriceTier::Batch {
+            for (what, price, k) in [
+                (
+                    "batch input",
+                    c.usd_per_1m_batch_input,
+                    "usd_per_1m_batch_input",
+                ),
+                (
+                    "batch output",
+                    c.usd_per_1m_batch_output,
+                    "usd_per_1m_batch_output",
+                ),
+            ] {
+                if let Some(p) = price {
+                    self.add(
+                        format!("{name} {what}"),
+                        p,
+                        "USD/1M tokens",
+                        SourceKind::Config,
+                        key(k),
+                    );
+                }
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! operations), what the cloud costs for the same requests, and how many devices the peak needs.
 
 use super::{DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY};
-use crate::config::{HardwareEntry, Tenure, WorkloadEntry};
+use crate::config::{CloudEntry, HardwareEntry, Tenure, WorkloadEntry};
 use serde::Serialize;
 
 /// How fast one device serves, from a result file.
@@ -103,12 +103,82 @@ impl Demand {
     }
 }
 
+/// Which of an offering's prices a workload pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceTier {
+    Standard,
+    Batch,
+}
+
+impl PriceTier {
+    pub fn label(self) -> &'static str {
+        match self {
+            PriceTier::Standard => "standard",
+            PriceTier::Batch => "batch",
+        }
+    }
+}
+
+/// The prices a workload pays at one offering, and why when it asked for batch prices but pays standard ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedPrice {
+    pub price: Price,
+    pub tier: PriceTier,
+    pub standard_because: Option<String>,
+}
+
 impl Price {
-    pub fn from_cloud(c: &crate::config::CloudEntry) -> Price {
+    /// The offering's standard prices.
+    pub fn from_cloud(c: &CloudEntry) -> Price {
         Price {
             usd_per_1m_input: c.usd_per_1m_input,
             usd_per_1m_output: c.usd_per_1m_output,
             usd_per_1m_cached_input: c.usd_per_1m_cached_input,
+        }
+    }
+
+    /// The prices a workload pays: batch work pays the offering's batch input and output prices when it has both
+    /// (cached input then at the lower of the cached and the batch input price); otherwise the standard prices,
+    /// saying why when batch was asked for.
+    pub fn applied(c: &CloudEntry, batch: bool) -> AppliedPrice {
+        let standard = Price::from_cloud(c);
+        if !batch {
+            return AppliedPrice {
+                price: standard,
+                tier: PriceTier::Standard,
+                standard_because: None,
+            };
+        }
+        match (c.usd_per_1m_batch_input, c.usd_per_1m_batch_output) {
+            (Some(input), Some(output)) => AppliedPrice {
+                price: Price {
+                    usd_per_1m_input: input,
+                    usd_per_1m_output: output,
+                    usd_per_1m_cached_input: c.usd_per_1m_cached_input.map(|p| p.min(input)),
+                },
+                tier: PriceTier::Batch,
+                standard_because: None,
+            },
+            (input, output) => {
+                let missing: Vec<&str> = [
+                    ("usd_per_1m_batch_input", input),
+                    ("usd_per_1m_batch_output", output),
+                ]
+                .into_iter()
+                .filter(|(_, p)| p.is_none())
+                .map(|(k, _)| k)
+                .collect();
+                AppliedPrice {
+                    price: standard,
+                    tier: PriceTier::Standard,
+                    standard_because: Some(format!(
+                        "batch workload, but {} has no {}: standard prices applied",
+                        c.label(),
+                        missing.join(" or ")
+                    )),
+                }
+            }
         }
     }
 
@@ -374,6 +444,50 @@ pub(crate) mod tests {
         let it_kwh =
             (requests * 200.0 * 0.9 / 3600.0 + (730.0 - busy) * 50.0 + 730.0 * 100.0) / 1000.0;
         assert!((m.energy_kwh_per_month - it_kwh * 1.4).abs() < 1e-9);
+    }
+
+    fn cloud(batch_input: Option<f64>, batch_output: Option<f64>) -> CloudEntry {
+        CloudEntry {
+            provider: "p".into(),
+            model: "m".into(),
+            usd_per_1m_input: 2.0,
+            usd_per_1m_output: 8.0,
+            usd_per_1m_cached_input: Some(0.5),
+            usd_per_1m_batch_input: batch_input,
+            usd_per_1m_batch_output: batch_output,
+            as_of: "2025-06-01".parse().unwrap(),
+            source: "test".into(),
+            notes: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_workload_pays_batch_prices_where_the_offering_has_them() {
+        let both = cloud(Some(1.0), Some(4.0));
+        let a = Price::applied(&both, true);
+        assert_eq!(a.tier, PriceTier::Batch);
+        assert_eq!(a.standard_because, None);
+        // 800 × 1.0 + 200 × 4.0 per 1M.
+        assert!((a.price.usd_per_request(&demand(1.0)) - 1600.0 / 1e6).abs() < 1e-15);
+        let a = Price::applied(&both, false);
+        assert_eq!(a.tier, PriceTier::Standard);
+        assert_eq!(a.price, Price::from_cloud(&both));
+
+        let a = Price::applied(&cloud(Some(1.0), None), true);
+        assert_eq!(a.tier, PriceTier::Standard);
+        assert_eq!(
+            a.standard_because.as_deref(),
+            Some("batch workload, but p/m has no usd_per_1m_batch_output: standard prices applied")
+        );
+        let a = Price::applied(&cloud(None, None), true);
+        assert_eq!(
+            a.standard_because.as_deref(),
+            Some(
+                "batch workload, but p/m has no usd_per_1m_batch_input or usd_per_1m_batch_output: \
+                 standard prices applied"
+            )
+        );
+        assert_eq!(a.price, Price::from_cloud(&cloud(None, None)));
     }
 
     #[test]

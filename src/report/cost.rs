@@ -247,6 +247,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
             .map(|c| {
                 vec![
                     format!("{}/{}", c.provider, c.model),
+                    c.price_applied.label().to_string(),
                     usd(c.cloud_usd_per_month),
                     usd(c.local_usd_per_month),
                     usd(c.local_minus_cloud_usd_per_month),
@@ -258,6 +259,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
         s.push_str(&table(
             &[
                 "cloud",
+                "price",
                 "cloud USD/month",
                 "local USD/month",
                 "local − cloud",
@@ -265,8 +267,11 @@ pub fn cost_markdown(r: &CostReport) -> String {
                 "break-even volume (requests/day)",
             ],
             rows,
-            &[1, 2, 3, 5],
+            &[2, 3, 4, 6],
         ));
+        for n in r.clouds.iter().filter_map(|c| c.price_note.as_ref()) {
+            push(&mut s, format!("\nnote: {n}"));
+        }
         push(&mut s, String::new());
     }
 
