@@ -4,7 +4,7 @@
 use super::breakeven::{break_even_month, break_even_volume, BreakEven};
 use super::hybrid::{self, HybridPlan, TieredPlan, YearShape, DEFAULT_HOURLY_NOISE_FRACTION};
 use super::ledger::{Ledger, LedgerEntry, SourceKind};
-use super::measured::{Basis, Measured};
+use super::measured::{Basis, Measured, WorkDevice};
 use super::model::{AppliedPrice, Demand, Local, LocalMonthly, Price, PriceTier};
 use super::sensitivity::{tornado, Tornado};
 use super::{DAYS_PER_MONTH, HOURS_PER_MONTH};
@@ -79,9 +79,18 @@ pub struct CostReport {
     pub device_seconds_per_request: f64,
     pub device_capacity_requests_per_day: f64,
     pub peak_requests_per_s: f64,
-    /// Energy a served output token costs at the wall (prompt share included, PUE excluded).
+    /// IT energy of the working devices for one request (prompt and generation, PUE and host power excluded).
+    pub serving_energy_j_per_request: f64,
+    /// The same per output token (prompt share included).
     pub serving_energy_j_per_output_token: Option<f64>,
+    /// True when measured energy replaces board power for all of the busy time.
     pub energy_measured: bool,
+    /// Where the serving energy comes from, in words.
+    pub energy_basis: String,
+    /// True when the result's measured idle baseline replaces the configured idle power.
+    pub idle_measured: bool,
+    /// Whose energy and idle power were counted (`gpu`, `cpu_package`).
+    pub work_device: WorkDevice,
     pub slo: Vec<SloCheck>,
     pub local: LocalMonthly,
     pub horizon_months: u32,
@@ -122,13 +131,43 @@ fn slo_checks(local: &Local, d: &Demand, w: &WorkloadEntry) -> Vec<SloCheck> {
         .collect()
 }
 
+/// In words: which busy-time energy was measured and on which devices, and what board power still prices.
+fn energy_basis(m: &Measured) -> String {
+    let on = m.work_device.label();
+    match (
+        &m.level_energy_j_per_output_token,
+        &m.prompt_energy_j_per_token,
+        &m.generation_energy_j_per_token,
+    ) {
+        (Some(_), _, _) => {
+            format!("measured ({on}): the operating point level's energy per output token")
+        }
+        (None, Some(_), Some(_)) => format!("measured ({on}): prompt and generation"),
+        (None, Some(_), None) => {
+            format!("measured ({on}): prompt; generation at board power (no measured generation energy)")
+        }
+        (None, None, Some(_)) => {
+            format!(
+                "measured ({on}): generation; prompt at board power (no measured prompt energy)"
+            )
+        }
+        (None, None, None) => {
+            format!("assumption: board power for the busy time (no measured {on} energy)")
+        }
+    }
+}
+
 pub fn analyse(inp: &CostInputs) -> CostReport {
     let m = inp.measured;
     let h = inp.hardware.entry;
     let w = inp.workload.entry;
-    let local = Local::new(h, m.throughput());
+    let mut local = Local::new(h, m.throughput());
+    if let Some(idle) = &m.idle_power_w {
+        local.idle_power_w = idle.value;
+    }
     let d = Demand::from_workload(w);
-    let energy_measured = m.energy_j_per_output_token.is_some();
+    let energy_measured = !local.throughput.uses_board_power();
+    let idle_measured = m.idle_power_w.is_some();
     let prices: Vec<AppliedPrice> = inp
         .clouds
         .iter()
@@ -137,7 +176,13 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
 
     let mut ledger = Ledger::default();
     ledger.measured(m);
-    ledger.hardware(inp.hardware.file, inp.hardware.index, h, energy_measured);
+    ledger.hardware(
+        inp.hardware.file,
+        inp.hardware.index,
+        h,
+        energy_measured,
+        idle_measured,
+    );
     ledger.workload(inp.workload.file, inp.workload.index, w);
     for (c, p) in inp.clouds.iter().zip(&prices) {
         ledger.cloud(c.file, c.index, c.entry, p.tier);
@@ -168,14 +213,9 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
 
     let monthly = local.monthly_for_peak(&d);
     let seconds = local.device_seconds_per_request(&d);
-    let serving_energy = if d.output_tokens_per_request > 0.0 {
-        Some(match m.energy_j_per_output_token.as_ref() {
-            Some(f) => f.value,
-            None => h.board_power_w * seconds / d.output_tokens_per_request,
-        })
-    } else {
-        None
-    };
+    let serving_energy_j_per_request = local.energy_j_per_request(&d);
+    let serving_energy = (d.output_tokens_per_request > 0.0)
+        .then(|| serving_energy_j_per_request / d.output_tokens_per_request);
     let clouds: Vec<CloudComparison> = inp
         .clouds
         .iter()
@@ -264,8 +304,12 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
         device_seconds_per_request: seconds,
         device_capacity_requests_per_day: local.capacity_requests_per_day(&d),
         peak_requests_per_s: hybrid::peak_requests_per_s(&d),
+        serving_energy_j_per_request,
         serving_energy_j_per_output_token: serving_energy,
         energy_measured,
+        energy_basis: energy_basis(m),
+        idle_measured,
+        work_device: m.work_device,
         slo: slo_checks(&local, &d, w),
         local: monthly,
         horizon_months: local.horizon_months(),

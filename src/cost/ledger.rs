@@ -68,12 +68,35 @@ impl Ledger {
         if let Some(f) = &m.operating_point_requests_per_s {
             self.figure("requests at the SLO operating point", f, "requests/s");
         }
-        if let Some(f) = &m.energy_j_per_output_token {
-            self.figure("energy per output token", f, "J/token");
+        let on = m.work_device.label();
+        if let Some(f) = &m.prompt_energy_j_per_token {
+            self.figure(&format!("prompt energy ({on})"), f, "J/input token");
+        }
+        if let Some(f) = &m.generation_energy_j_per_token {
+            self.figure(&format!("generation energy ({on})"), f, "J/output token");
+        }
+        if let Some(f) = &m.level_energy_j_per_output_token {
+            self.figure(
+                &format!("energy at the SLO operating point ({on}, prompt processing included)"),
+                f,
+                "J/output token",
+            );
+        }
+        if let Some(f) = &m.idle_power_w {
+            self.figure(&format!("idle power ({on}, measured)"), f, "W");
         }
     }
 
-    pub fn hardware(&mut self, file: &str, index: usize, h: &HardwareEntry, energy_measured: bool) {
+    /// `energy_measured`: measured energy prices all of the busy time; `idle_measured`: the result's idle
+    /// baseline replaces `idle_power_w`.
+    pub fn hardware(
+        &mut self,
+        file: &str,
+        index: usize,
+        h: &HardwareEntry,
+        energy_measured: bool,
+        idle_measured: bool,
+    ) {
         let key = |k: &str| format!("{file}: hardware[{index}] ({}).{k}", h.name);
         let cfg = |ledger: &mut Ledger, input: &str, v: Option<f64>, unit: &str, k: &str| {
             if let Some(v) = v {
@@ -133,18 +156,17 @@ impl Ledger {
                 "W",
                 SourceKind::Assumption,
                 format!(
-                    "{} — the result holds no measured energy",
+                    "{} — the result holds no measured energy for all of the busy time",
                     key("board_power_w")
                 ),
             );
         }
-        cfg(
-            self,
-            "idle power",
-            Some(h.idle_power_w),
-            "W",
-            "idle_power_w",
-        );
+        let idle = if idle_measured {
+            "idle power (not used: idle measured)"
+        } else {
+            "idle power"
+        };
+        cfg(self, idle, Some(h.idle_power_w), "W", "idle_power_w");
         cfg(
             self,
             "host power",

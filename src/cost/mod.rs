@@ -20,8 +20,8 @@ mod properties;
 mod seed_examples;
 
 pub use analysis::{analyse, CostInputs, CostReport};
-pub use measured::{from_result, Basis, Figure, Measured, MeasuredError};
-pub use model::{Demand, Local, LocalMonthly, Price, PriceTier, Throughput};
+pub use measured::{from_result, Basis, Figure, Measured, MeasuredError, WorkDevice};
+pub use model::{Demand, Energy, Local, LocalMonthly, Price, PriceTier, Throughput};
 
 /// Hours in an average month: 8,760 hours a year / 12.
 pub const HOURS_PER_MONTH: f64 = 730.0;

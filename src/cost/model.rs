@@ -15,9 +15,36 @@ pub struct Throughput {
     /// Output tokens/s of one device at the SLO operating point of a `load` sweep (concurrent requests, prompt
     /// processing of the load's requests included). When present it sets the capacity.
     pub operating_point_output_tokens_per_s: Option<f64>,
-    /// Measured energy per output token at the operating point (prompt processing included), replacing the
-    /// board-power assumption for the busy time.
-    pub energy_j_per_output_token: Option<f64>,
+    /// Measured energy of the working devices, replacing the board-power assumption for the busy time; `None`:
+    /// nothing measured.
+    pub energy: Option<Energy>,
+}
+
+/// Measured serving energy on the devices that did the work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Energy {
+    /// Single-stream bench phases: joules per prompt token and per generated token. A phase without a
+    /// measurement is charged at board power for its single-stream seconds.
+    Phases {
+        j_per_input_token: Option<f64>,
+        j_per_output_token: Option<f64>,
+    },
+    /// A load level's whole energy over its output tokens (prompt processing of its requests included).
+    Level { j_per_output_token: f64 },
+}
+
+impl Throughput {
+    /// Whether board power still prices some of the busy time (nothing measured, or one bench phase unmeasured).
+    pub fn uses_board_power(&self) -> bool {
+        match self.energy {
+            None => true,
+            Some(Energy::Level { .. }) => false,
+            Some(Energy::Phases {
+                j_per_input_token,
+                j_per_output_token,
+            }) => j_per_input_token.is_none() || j_per_output_token.is_none(),
+        }
+    }
 }
 
 /// One kind of local device and what running it costs.
@@ -275,7 +302,30 @@ impl Local {
         }
     }
 
-    /// IT energy in kWh for `hours` device-hours available of which `busy_hours` serve `requests`.
+    /// Joules the working devices draw serving one request: input tokens × prompt J/token + output tokens ×
+    /// generation J/token when measured per phase (a phase not measured: its single-stream seconds at board
+    /// power), output tokens × J/token of a load level, or else the request's device time at board power.
+    pub fn energy_j_per_request(&self, d: &Demand) -> f64 {
+        let board = |seconds: f64| seconds * self.board_power_w;
+        match self.throughput.energy {
+            Some(Energy::Level { j_per_output_token }) => {
+                d.output_tokens_per_request * j_per_output_token
+            }
+            Some(Energy::Phases {
+                j_per_input_token,
+                j_per_output_token,
+            }) => {
+                let (prompt_s, generation_s) = self.single_stream_seconds(d);
+                j_per_input_token.map_or(board(prompt_s), |j| d.input_tokens_per_request * j)
+                    + j_per_output_token
+                        .map_or(board(generation_s), |j| d.output_tokens_per_request * j)
+            }
+            None => board(self.device_seconds_per_request(d)),
+        }
+    }
+
+    /// IT energy in kWh for `hours` device-hours available of which `busy_hours` serve `requests`: the requests'
+    /// energy, idle power for the rest of the hours and host power for all of them.
     pub fn it_energy_kwh(
         &self,
         d: &Demand,
@@ -283,10 +333,7 @@ impl Local {
         device_hours: f64,
         busy_hours: f64,
     ) -> f64 {
-        let busy_wh = match self.throughput.energy_j_per_output_token {
-            Some(j) => requests * d.output_tokens_per_request * j / 3600.0,
-            None => busy_hours * self.board_power_w,
-        };
+        let busy_wh = requests * self.energy_j_per_request(d) / 3600.0;
         let idle_wh = (device_hours - busy_hours).max(0.0) * self.idle_power_w;
         (busy_wh + idle_wh + device_hours * self.host_power_w) / 1000.0
     }
@@ -373,7 +420,7 @@ pub(crate) mod tests {
                 input_tokens_per_s: 4000.0,
                 output_tokens_per_s: 100.0,
                 operating_point_output_tokens_per_s: None,
-                energy_j_per_output_token: None,
+                energy: None,
             },
         }
     }
@@ -435,7 +482,9 @@ pub(crate) mod tests {
     fn an_operating_point_sets_capacity_and_measured_energy_sets_busy_energy() {
         let mut l = owned(3000.0);
         l.throughput.operating_point_output_tokens_per_s = Some(800.0);
-        l.throughput.energy_j_per_output_token = Some(0.9);
+        l.throughput.energy = Some(Energy::Level {
+            j_per_output_token: 0.9,
+        });
         let d = demand(10_000.0);
         assert!((l.device_seconds_per_request(&d) - 0.25).abs() < 1e-12);
         let m = l.monthly(&d, 1);
@@ -444,6 +493,33 @@ pub(crate) mod tests {
         let it_kwh =
             (requests * 200.0 * 0.9 / 3600.0 + (730.0 - busy) * 50.0 + 730.0 * 100.0) / 1000.0;
         assert!((m.energy_kwh_per_month - it_kwh * 1.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn measured_phases_charge_prompt_and_generation_energy_per_token() {
+        let mut l = owned(3000.0);
+        let d = demand(10_000.0);
+        // Nothing measured: 2.2 s of board power (400 W).
+        assert!((l.energy_j_per_request(&d) - 880.0).abs() < 1e-9);
+        // 800 × 0.05 + 200 × 2.0 J.
+        l.throughput.energy = Some(Energy::Phases {
+            j_per_input_token: Some(0.05),
+            j_per_output_token: Some(2.0),
+        });
+        assert!((l.energy_j_per_request(&d) - 440.0).abs() < 1e-9);
+        assert!(!l.throughput.uses_board_power());
+        let m = l.monthly(&d, 1);
+        let requests = 10_000.0 * DAYS_PER_MONTH;
+        let busy = requests * 2.2 / 3600.0;
+        let it_kwh = (requests * 440.0 / 3600.0 + (730.0 - busy) * 50.0 + 730.0 * 100.0) / 1000.0;
+        assert!((m.energy_kwh_per_month - it_kwh * 1.4).abs() < 1e-9);
+        // Prompt not measured: its 0.2 s at board power (80 J) + 200 × 2.0 J.
+        l.throughput.energy = Some(Energy::Phases {
+            j_per_input_token: None,
+            j_per_output_token: Some(2.0),
+        });
+        assert!((l.energy_j_per_request(&d) - 480.0).abs() < 1e-9);
+        assert!(l.throughput.uses_board_power());
     }
 
     fn cloud(batch_input: Option<f64>, batch_output: Option<f64>) -> CloudEntry {

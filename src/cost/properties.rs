@@ -33,7 +33,7 @@ fn local() -> impl Strategy<Value = Local> {
                     input_tokens_per_s: pp,
                     output_tokens_per_s: tg,
                     operating_point_output_tokens_per_s: None,
-                    energy_j_per_output_token: None,
+                    energy: None,
                 },
             },
         )

@@ -166,15 +166,26 @@ pub fn cost_markdown(r: &CostReport) -> String {
     ]);
     rows.push(vec![
         "serving energy".into(),
-        opt(r.serving_energy_j_per_output_token, |j| {
-            format!("{j:.2} J/output token")
-        }),
-        if r.energy_measured {
-            "measured".into()
-        } else {
-            "assumption: board power for the busy time (no measured energy)".into()
-        },
+        format!(
+            "{:.2} J/request ({} J/output token)",
+            r.serving_energy_j_per_request,
+            opt(r.serving_energy_j_per_output_token, |j| format!("{j:.3}"))
+        ),
+        r.energy_basis.clone(),
     ]);
+    if r.idle_measured {
+        if let Some(e) = r
+            .assumptions
+            .iter()
+            .find(|e| e.input.starts_with("idle power ("))
+        {
+            rows.push(vec![
+                "idle power".into(),
+                format!("{:.2} W", e.value),
+                format!("measured: {}", e.source),
+            ]);
+        }
+    }
     s.push_str(&table(&["figure", "value", "source"], rows, &[1]));
     if !r.slo.is_empty() {
         push(&mut s, String::new());
