@@ -169,7 +169,7 @@ fn unknown_hardware_workload_or_cloud_names_the_file_and_the_known_entries() {
     let (o, _d) = cost(&["--workload", "nope"]);
     assert_one_line_error(
         &o,
-        "models.toml: --workload: no [[workload]] named 'nope' (known: chat, tiny, nightly)",
+        "models.toml: --workload: no [[workload]] named 'nope' (known: chat, tiny, nightly, wave, tiny-load)",
     );
     let (o, _d) = cost(&["--cloud", "gpt-5"]);
     assert_one_line_error(&o, "--cloud: no [[cloud]] entry 'gpt-5'");
@@ -514,6 +514,7 @@ fn a_load_result_sets_capacity_from_its_slo_operating_point() {
             "cpu-box",
             "--workload",
             "chat",
+            "--allow-shape-mismatch",
             "-o",
             "json",
         ],
@@ -521,6 +522,14 @@ fn a_load_result_sets_capacity_from_its_slo_operating_point() {
     );
     let r = json(&o);
     assert_eq!(r["basis"], "load_operating_point");
+    assert!(
+        r["shape_mismatch"]
+            .as_str()
+            .unwrap()
+            .contains("input tokens per request 16"),
+        "{}",
+        r["shape_mismatch"]
+    );
     // 200 output tokens per request of the `chat` workload at the measured operating point.
     assert!(close(
         r["device_seconds_per_request"].as_f64().unwrap(),
@@ -656,6 +665,87 @@ fn a_bench_result_with_measured_prompt_and_generation_energy_gives_the_hand_comp
     ] {
         assert!(out.contains(needle), "'{needle}' missing from:\n{out}");
     }
+}
+
+/// `cost` on tests/golden/result-v2-load.json (a load run of 8 input and 4 output tokens per request, SLO
+/// ttft_p95=1s) for `workload`, with `extra` arguments.
+fn cost_of_golden_load(workload: &str, extra: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture("models.toml");
+    let load = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/result-v2-load.json");
+    let mut args = vec![
+        "cost",
+        "--config",
+        s(&config),
+        "--result",
+        s(&load),
+        "--hardware",
+        "cpu-box",
+        "--workload",
+        workload,
+        "--cloud",
+        "gpt-4o",
+    ];
+    args.extend_from_slice(extra);
+    tokenmeter(&args, dir.path())
+}
+
+#[test]
+fn a_load_result_of_another_shape_is_refused_with_exit_2_naming_both() {
+    let o = cost_of_golden_load("chat", &[]);
+    assert_one_line_error(
+        &o,
+        "result-v2-load.json: the load run does not match workload 'chat' (lengths within ±25%, the same SLO \
+         objectives, none looser): input tokens per request 8 (",
+    );
+    let err = stderr(&o);
+    for needle in [
+        "load.levels[1].input_tokens) vs 800 (",
+        "models.toml: workload[0] (chat))",
+        "output tokens per request 4 (",
+        "SLO ttft_p95≤1000ms (",
+        "load.slo) vs ttft_p95≤1000ms,e2e_p95≤10000ms (",
+        "not checked: e2e_p95",
+        "or pass --allow-shape-mismatch",
+    ] {
+        assert!(err.contains(needle), "'{needle}' not in: {err}");
+    }
+    assert!(!err.contains("  "), "{err}");
+
+    // The workload the run measured is priced without a word.
+    let o = cost_of_golden_load("tiny-load", &["-o", "json"]);
+    assert_eq!(json(&o)["shape_mismatch"], Value::Null);
+}
+
+#[test]
+fn allow_shape_mismatch_prices_it_and_says_so_at_the_top() {
+    let o = cost_of_golden_load("chat", &["--allow-shape-mismatch", "-o", "json"]);
+    let r = json(&o);
+    assert!(
+        r["shape_mismatch"]
+            .as_str()
+            .unwrap()
+            .starts_with("the load run does not match workload 'chat'"),
+        "{}",
+        r["shape_mismatch"]
+    );
+    let text = stdout(&o);
+    let first_key = text.lines().nth(1).unwrap();
+    assert!(
+        first_key.starts_with("  \"shape_mismatch\": \"the load run does not match"),
+        "the first field: {text}"
+    );
+    let o = cost_of_golden_load("chat", &["--allow-shape-mismatch"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("# Cost of "), "{out}");
+    assert!(
+        lines[1].starts_with(
+            "**shape mismatch, priced anyway (--allow-shape-mismatch):** the load run does not"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct CostInputs<'a> {
     pub hybrid_seed: Option<u64>,
     /// Said to the reader first (which entries were chosen and why).
     pub notes: Vec<String>,
+    /// A `load` result priced against a workload of another shape (`--allow-shape-mismatch`): how they differ.
+    pub shape_mismatch: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,6 +71,9 @@ pub struct CloudComparison {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CostReport {
+    /// Set when a `load` result of another shape was priced anyway (`--allow-shape-mismatch`); first, so that a
+    /// reader sees it before any figure.
+    pub shape_mismatch: Option<String>,
     pub result_file: String,
     pub model: String,
     pub basis: Basis,
@@ -294,6 +299,7 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
         _ => None,
     };
     CostReport {
+        shape_mismatch: inp.shape_mismatch.clone(),
         result_file: m.file.clone(),
         model: m.model.clone(),
         basis: m.basis(),

@@ -11,7 +11,9 @@
 //! - `operating_point_total_tokens_per_s` ← `load.operating_point.total_tokens_per_s`,
 //! - `operating_point_requests_per_s` ← `load.operating_point.requests_per_s`,
 //! - `level_energy_j_per_output_token` ← that level's `energy[].j_per_token` (the level's whole energy, prompt
-//!   processing included, over its output tokens).
+//!   processing included, over its output tokens),
+//! - `load_shape` ← that level's `input_tokens` and `output_tokens` and the sweep's `slo`, which `cost` compares
+//!   with the workload's (`super::shape`).
 //!
 //! For a `bench` result, energy is taken per phase: `prompt_energy_j_per_token` ← the chosen pp case's
 //! `energy[].prompt.j_per_token` (else a pg case's prompt phase) and `generation_energy_j_per_token` ← the chosen
@@ -26,6 +28,8 @@
 use super::model::{Energy, Throughput};
 use crate::results::load::{LevelRecord, LoadSweep};
 use crate::results::{CaseRecord, ResultFile};
+use crate::runner::load::Lengths;
+use crate::slo::SloTerm;
 use crate::telemetry::{EnergyRecord, EnergySource, IdleBaseline};
 use serde::Serialize;
 
@@ -106,6 +110,15 @@ impl WorkDevice {
     }
 }
 
+/// A `load` run's request lengths and SLO (the operating point's level), to compare with a workload's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadShape {
+    pub input_tokens_per_request: Figure,
+    pub output_tokens_per_request: Figure,
+    pub slo: Vec<SloTerm>,
+    pub slo_source: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Measured {
     pub file: String,
@@ -127,6 +140,8 @@ pub struct Measured {
     pub level_energy_j_per_output_token: Option<Figure>,
     /// The working devices' measured idle power (`telemetry.idle`).
     pub idle_power_w: Option<Figure>,
+    /// Load: the operating point's request lengths and SLO.
+    pub load_shape: Option<LoadShape>,
 }
 
 impl Measured {
@@ -427,6 +442,7 @@ pub fn from_result(
         generation_energy_j_per_token: generation_energy,
         level_energy_j_per_output_token: None,
         idle_power_w: idle_power(r, file, work),
+        load_shape: None,
     })
 }
 
@@ -440,6 +456,16 @@ fn devices_of(r: &ResultFile) -> Vec<String> {
         .collect();
     devices.extend(r.host.cpu_model.clone());
     devices
+}
+
+/// Mean tokens of a request drawn from `Lengths` (a uniform range's midpoint; a list's mean, as it is cycled).
+fn mean_length(l: &Lengths) -> f64 {
+    match l {
+        Lengths::Fixed(n) => f64::from(*n),
+        Lengths::Range(a, b) => (f64::from(*a) + f64::from(*b)) / 2.0,
+        Lengths::List(v) if v.is_empty() => 0.0,
+        Lengths::List(v) => v.iter().map(|&n| f64::from(n)).sum::<f64>() / v.len() as f64,
+    }
 }
 
 /// The working device of a `load` run: `parameters.engine.n_gpu_layers` (llama.cpp's default −1, all, when
@@ -495,6 +521,21 @@ fn from_load(r: &ResultFile, sweep: &LoadSweep, file: &str) -> Result<Measured, 
     let at = |what: &str| format!("{file} load.levels[{i}] {what}");
     let work = load_work_device(r);
     let op_level = sweep.levels.get(op.level_index);
+    let load_shape = op_level.map(|l| {
+        let at = |what: &str| format!("{file} load.levels[{}].{what}", op.level_index);
+        LoadShape {
+            input_tokens_per_request: Figure {
+                value: mean_length(&l.input_tokens),
+                source: at("input_tokens"),
+            },
+            output_tokens_per_request: Figure {
+                value: mean_length(&l.output_tokens),
+                source: at("output_tokens"),
+            },
+            slo: sweep.slo.clone(),
+            slo_source: format!("{file} load.slo"),
+        }
+    });
     let measured = Measured {
         file: file.into(),
         model: sweep.model.clone(),
@@ -515,6 +556,7 @@ fn from_load(r: &ResultFile, sweep: &LoadSweep, file: &str) -> Result<Measured, 
         generation_energy_j_per_token: None,
         level_energy_j_per_output_token: None,
         idle_power_w: idle_power(r, file, work),
+        load_shape,
     };
     let energy = op_level.and_then(|l| {
         j_per_token(
@@ -770,6 +812,32 @@ mod tests {
         assert!(f
             .source
             .starts_with("e.json cases[2].energy[0].prompt.j_per_token"));
+    }
+
+    #[test]
+    fn a_load_result_gives_its_operating_points_request_lengths_and_slo() {
+        let r: ResultFile =
+            serde_json::from_str(include_str!("../../tests/golden/result-v2-load.json")).unwrap();
+        let m = from_result(&r, "l.json", None).unwrap();
+        let op = r.load.as_ref().unwrap().operating_point.as_ref().unwrap();
+        let shape = m.load_shape.unwrap();
+        // The golden run: --input-tokens 8 --output-tokens 4 --slo ttft_p95=1s.
+        assert_eq!(shape.input_tokens_per_request.value, 8.0);
+        assert_eq!(shape.output_tokens_per_request.value, 4.0);
+        assert_eq!(
+            shape.input_tokens_per_request.source,
+            format!("l.json load.levels[{}].input_tokens", op.level_index)
+        );
+        assert_eq!(shape.slo.len(), 1);
+        assert_eq!(shape.slo[0].objective(), "ttft_p95");
+        assert_eq!(m.work_device, WorkDevice::CpuPackage);
+    }
+
+    #[test]
+    fn request_lengths_average_as_load_draws_them() {
+        assert_eq!(mean_length(&Lengths::Fixed(256)), 256.0);
+        assert_eq!(mean_length(&Lengths::Range(64, 512)), 288.0);
+        assert_eq!(mean_length(&Lengths::List(vec![100, 200, 600])), 300.0);
     }
 
     #[test]

@@ -117,6 +117,13 @@ pub fn cost_markdown(r: &CostReport) -> String {
         ),
     );
     push(&mut s, String::new());
+    if let Some(why) = &r.shape_mismatch {
+        push(
+            &mut s,
+            format!("**shape mismatch, priced anyway (--allow-shape-mismatch):** {why}"),
+        );
+        push(&mut s, String::new());
+    }
     push(
         &mut s,
         format!("result: {} ({})", r.result_file, r.basis_label),
