@@ -881,3 +881,45 @@ fn a_batch_workload_is_priced_at_batch_prices_where_offered_and_says_which_appli
         assert!(out.contains(needle), "'{needle}' missing from:\n{out}");
     }
 }
+
+#[test]
+fn decide_on_a_load_result_of_another_shape_is_refused_unless_allowed_and_then_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture("models.toml");
+    let load = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/result-v2-load.json");
+    let mut args = vec![
+        "decide",
+        "--config",
+        s(&config),
+        "--result",
+        s(&load),
+        "--hardware",
+        "cpu-box",
+        "--workload",
+        "chat",
+        "--cloud",
+        "gpt-4o",
+        "--data-sensitivity",
+        "public",
+        "--latency",
+        "batch",
+        "--volume",
+        "steady-low",
+        "--team",
+        "intermediate",
+    ];
+    assert_one_line_error(
+        &tokenmeter(&args, dir.path()),
+        "the load run does not match workload 'chat'",
+    );
+    args.push("--allow-shape-mismatch");
+    let o = tokenmeter(&args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "(measured (a load run of another shape, --allow-shape-mismatch): local on cpu-box"
+        ),
+        "{out}"
+    );
+}

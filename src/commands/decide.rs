@@ -99,10 +99,14 @@ pub fn answers(o: &DecideOptions) -> anyhow::Result<Answers> {
                 } else {
                     CostVerdict::CloudCheaper
                 };
+                let shape = match r.shape_mismatch {
+                    Some(_) => " (a load run of another shape, --allow-shape-mismatch)",
+                    None => "",
+                };
                 a.cost = Some(Answer {
                     value,
                     source: format!(
-                        "measured: local on {} {}/month vs {}/{} {}/month, break-even {}",
+                        "measured{shape}: local on {} {}/month vs {}/{} {}/month, break-even {}",
                         r.hardware,
                         usd(c.local_usd_per_month),
                         c.provider,
