@@ -25,7 +25,7 @@ fn hybrid_year(c: &mut Criterion) {
             input_tokens_per_s: 5_000.0,
             output_tokens_per_s: 120.0,
             operating_point_output_tokens_per_s: None,
-            energy_j_per_output_token: None,
+            energy: None,
         },
     };
     let demand = Demand {

@@ -29,6 +29,9 @@ pub struct SelectionArgs {
     /// With several models in the result file: which one (part of its path)
     #[arg(long)]
     pub model: Option<String>,
+    /// Price a `load` result whose request lengths or SLO differ from the workload's (the report says so)
+    #[arg(long)]
+    pub allow_shape_mismatch: bool,
 }
 
 impl SelectionArgs {
@@ -40,6 +43,7 @@ impl SelectionArgs {
             workload: self.workload,
             clouds: self.clouds,
             model: self.model,
+            allow_shape_mismatch: self.allow_shape_mismatch,
         }
     }
 }
@@ -56,7 +60,7 @@ fn json_output(o: &str) -> Result<bool, InputError> {
 
 #[derive(Args)]
 pub struct CostArgs {
-    /// Result file written by `bench`
+    /// Result file written by `bench` or `load`
     #[arg(long)]
     pub result: PathBuf,
     #[command(flatten)]

@@ -19,6 +19,8 @@ pub struct Selection {
     pub clouds: Vec<String>,
     /// With several models in the result file: which one (a substring of its path).
     pub model: Option<String>,
+    /// Price a `load` result against a workload of another shape (lengths or SLO) instead of refusing.
+    pub allow_shape_mismatch: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +254,21 @@ pub fn report(
 ) -> anyhow::Result<CostReport> {
     let (hardware, hw_note) = loaded.hardware(sel, Some(measured), Some(result))?;
     let (workload, wl_note) = loaded.workload(sel)?;
+    let workload_at = format!(
+        "{}: workload[{}] ({})",
+        workload.file, workload.index, workload.entry.name
+    );
+    let shape_mismatch = measured
+        .load_shape
+        .as_ref()
+        .and_then(|shape| crate::cost::shape::mismatch(shape, workload.entry, &workload_at));
+    if let (Some(why), false) = (&shape_mismatch, sel.allow_shape_mismatch) {
+        return Err(InputError(format!(
+            "{}: {why}; measure the workload's shape with `load`, or pass --allow-shape-mismatch",
+            measured.file
+        ))
+        .into());
+    }
     let (clouds, cloud_note) = loaded.clouds(sel)?;
     let notes = [hw_note, wl_note, cloud_note]
         .into_iter()
@@ -264,6 +281,7 @@ pub fn report(
         clouds,
         hybrid_seed,
         notes,
+        shape_mismatch,
     }))
 }
 

@@ -72,9 +72,10 @@ pub fn answers(o: &DecideOptions) -> anyhow::Result<Answers> {
             .iter()
             .map(|c| {
                 format!(
-                    "{} ≈ {:.0} ms vs {:.0} ms {}",
+                    "{} ≈ {} vs {:.0} ms {}",
                     c.objective,
-                    c.single_stream_estimate_ms,
+                    c.single_stream_estimate_ms
+                        .map_or_else(|| "—".to_string(), |e| format!("{e:.0} ms")),
                     c.max_ms,
                     if c.met { "met" } else { "NOT met" }
                 )
@@ -98,10 +99,14 @@ pub fn answers(o: &DecideOptions) -> anyhow::Result<Answers> {
                 } else {
                     CostVerdict::CloudCheaper
                 };
+                let shape = match r.shape_mismatch {
+                    Some(_) => " (a load run of another shape, --allow-shape-mismatch)",
+                    None => "",
+                };
                 a.cost = Some(Answer {
                     value,
                     source: format!(
-                        "measured: local on {} {}/month vs {}/{} {}/month, break-even {}",
+                        "measured{shape}: local on {} {}/month vs {}/{} {}/month, break-even {}",
                         r.hardware,
                         usd(c.local_usd_per_month),
                         c.provider,

@@ -58,6 +58,10 @@ pub struct WorkloadEntry {
     /// Latency objectives in `load`'s syntax: `ttft_p95=1s`, `itl_p95=100ms`, `e2e_p99=30s`.
     #[serde(default)]
     pub slo: Vec<String>,
+    /// Batch work (results wanted within the provider's batch window, not interactively): priced at a cloud
+    /// offering's batch input/output prices where it has them. Default false.
+    #[serde(default)]
+    pub batch: bool,
     pub notes: Option<String>,
 }
 
@@ -269,6 +273,21 @@ mod tests {
             assert!(p.iter().all(|x| *x >= 0.0));
             assert!((c.workload[0].peak_to_mean() - r).abs() < 1e-9, "peak {r}");
         }
+    }
+
+    #[test]
+    fn batch_is_a_workload_key_that_defaults_to_false_and_unknown_keys_are_still_rejected() {
+        let c = Config::parse(&workload(""), Path::new("m.toml")).unwrap();
+        assert!(!c.workload[0].batch);
+        let c = Config::parse(&workload("batch = true\n"), Path::new("m.toml")).unwrap();
+        assert!(c.workload[0].batch);
+        let e = Config::parse(&workload("batched = true\n"), Path::new("m.toml")).unwrap_err();
+        assert!(e.to_string().contains("unknown field `batched`"), "{e}");
+        let e = Config::parse(&workload("batch = \"yes\"\n"), Path::new("m.toml")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.toml:6: invalid type: string \"yes\", expected a boolean"
+        );
     }
 
     #[test]

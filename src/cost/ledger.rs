@@ -2,6 +2,7 @@
 //! file's field, a models.toml key, a named default, or a stated assumption).
 
 use super::measured::{Figure, Measured};
+use super::model::PriceTier;
 use crate::config::{CloudEntry, HardwareEntry, WorkloadEntry};
 use serde::Serialize;
 
@@ -67,12 +68,35 @@ impl Ledger {
         if let Some(f) = &m.operating_point_requests_per_s {
             self.figure("requests at the SLO operating point", f, "requests/s");
         }
-        if let Some(f) = &m.energy_j_per_output_token {
-            self.figure("energy per output token", f, "J/token");
+        let on = m.work_device.label();
+        if let Some(f) = &m.prompt_energy_j_per_token {
+            self.figure(&format!("prompt energy ({on})"), f, "J/input token");
+        }
+        if let Some(f) = &m.generation_energy_j_per_token {
+            self.figure(&format!("generation energy ({on})"), f, "J/output token");
+        }
+        if let Some(f) = &m.level_energy_j_per_output_token {
+            self.figure(
+                &format!("energy at the SLO operating point ({on}, prompt processing included)"),
+                f,
+                "J/output token",
+            );
+        }
+        if let Some(f) = &m.idle_power_w {
+            self.figure(&format!("idle power ({on}, measured)"), f, "W");
         }
     }
 
-    pub fn hardware(&mut self, file: &str, index: usize, h: &HardwareEntry, energy_measured: bool) {
+    /// `energy_measured`: measured energy prices all of the busy time; `idle_measured`: the result's idle
+    /// baseline replaces `idle_power_w`.
+    pub fn hardware(
+        &mut self,
+        file: &str,
+        index: usize,
+        h: &HardwareEntry,
+        energy_measured: bool,
+        idle_measured: bool,
+    ) {
         let key = |k: &str| format!("{file}: hardware[{index}] ({}).{k}", h.name);
         let cfg = |ledger: &mut Ledger, input: &str, v: Option<f64>, unit: &str, k: &str| {
             if let Some(v) = v {
@@ -132,18 +156,17 @@ impl Ledger {
                 "W",
                 SourceKind::Assumption,
                 format!(
-                    "{} — the result holds no measured energy",
+                    "{} — the result holds no measured energy for all of the busy time",
                     key("board_power_w")
                 ),
             );
         }
-        cfg(
-            self,
-            "idle power",
-            Some(h.idle_power_w),
-            "W",
-            "idle_power_w",
-        );
+        let idle = if idle_measured {
+            "idle power (not used: idle measured)"
+        } else {
+            "idle power"
+        };
+        cfg(self, idle, Some(h.idle_power_w), "W", "idle_power_w");
         cfg(
             self,
             "host power",
@@ -244,6 +267,15 @@ impl Ledger {
                 "growth_per_month_fraction not set: flat",
             ),
         }
+        if w.batch {
+            self.add(
+                "batch work",
+                1.0,
+                "true: batch prices where offered",
+                SourceKind::Config,
+                key("batch"),
+            );
+        }
         if let Some(c) = w.cached_input_fraction {
             self.add(
                 "cached input",
@@ -264,7 +296,8 @@ impl Ledger {
         }
     }
 
-    pub fn cloud(&mut self, file: &str, index: usize, c: &CloudEntry) {
+    /// An offering's prices; with `tier` batch, its batch prices are the ones applied.
+    pub fn cloud(&mut self, file: &str, index: usize, c: &CloudEntry, tier: PriceTier) {
         let key = |k: &str| {
             format!(
                 "{file}: cloud[{index}] ({}).{k} (as of {})",
@@ -273,15 +306,19 @@ impl Ledger {
             )
         };
         let name = c.label();
+        let standard = match tier {
+            PriceTier::Standard => "",
+            PriceTier::Batch => " (not used: batch price applied)",
+        };
         self.add(
-            format!("{name} input"),
+            format!("{name} input{standard}"),
             c.usd_per_1m_input,
             "USD/1M tokens",
             SourceKind::Config,
             format!("{}; {}", key("usd_per_1m_input"), c.source),
         );
         self.add(
-            format!("{name} output"),
+            format!("{name} output{standard}"),
             c.usd_per_1m_output,
             "USD/1M tokens",
             SourceKind::Config,
@@ -295,6 +332,30 @@ impl Ledger {
                 SourceKind::Config,
                 key("usd_per_1m_cached_input"),
             );
+        }
+        if tier == PriceTier::Batch {
+            for (what, price, k) in [
+                (
+                    "batch input",
+                    c.usd_per_1m_batch_input,
+                    "usd_per_1m_batch_input",
+                ),
+                (
+                    "batch output",
+                    c.usd_per_1m_batch_output,
+                    "usd_per_1m_batch_output",
+                ),
+            ] {
+                if let Some(p) = price {
+                    self.add(
+                        format!("{name} {what}"),
+                        p,
+                        "USD/1M tokens",
+                        SourceKind::Config,
+                        key(k),
+                    );
+                }
+            }
         }
     }
 }

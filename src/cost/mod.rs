@@ -1,6 +1,6 @@
 //! The cost model: pure functions from measured throughput (a result file), configured hardware, workloads and
 //! cloud prices to $ per million tokens, monthly cost, break-even, sensitivity, a simulated hybrid year and the
-//! six-dimension decision. No I/O, no clocks, never calls the engine.
+//! six-dimension decision, and whether a `load` result's shape stands for the workload. No I/O, no clocks, never calls the engine.
 //!
 //! **Money rule:** every amount is an `f64` of US dollars, carried unrounded through every calculation and rounded
 //! only when printed; every money field's name ends in its unit (`usd`, `usd_per_month`, `usd_per_1m_output`).
@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod measured;
 pub mod model;
 pub mod sensitivity;
+pub mod shape;
 
 #[cfg(test)]
 mod properties;
@@ -20,8 +21,8 @@ mod properties;
 mod seed_examples;
 
 pub use analysis::{analyse, CostInputs, CostReport};
-pub use measured::{from_result, Basis, Figure, Measured, MeasuredError};
-pub use model::{Demand, Local, LocalMonthly, Price, Throughput};
+pub use measured::{from_result, Basis, Figure, LoadShape, Measured, MeasuredError, WorkDevice};
+pub use model::{Demand, Energy, Local, LocalMonthly, Price, PriceTier, Throughput};
 
 /// Hours in an average month: 8,760 hours a year / 12.
 pub const HOURS_PER_MONTH: f64 = 730.0;

@@ -2,7 +2,7 @@
 //! operations), what the cloud costs for the same requests, and how many devices the peak needs.
 
 use super::{DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY};
-use crate::config::{HardwareEntry, Tenure, WorkloadEntry};
+use crate::config::{CloudEntry, HardwareEntry, Tenure, WorkloadEntry};
 use serde::Serialize;
 
 /// How fast one device serves, from a result file.
@@ -15,9 +15,36 @@ pub struct Throughput {
     /// Output tokens/s of one device at the SLO operating point of a `load` sweep (concurrent requests, prompt
     /// processing of the load's requests included). When present it sets the capacity.
     pub operating_point_output_tokens_per_s: Option<f64>,
-    /// Measured energy per output token at the operating point (prompt processing included), replacing the
-    /// board-power assumption for the busy time.
-    pub energy_j_per_output_token: Option<f64>,
+    /// Measured energy of the working devices, replacing the board-power assumption for the busy time; `None`:
+    /// nothing measured.
+    pub energy: Option<Energy>,
+}
+
+/// Measured serving energy on the devices that did the work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Energy {
+    /// Single-stream bench phases: joules per prompt token and per generated token. A phase without a
+    /// measurement is charged at board power for its single-stream seconds.
+    Phases {
+        j_per_input_token: Option<f64>,
+        j_per_output_token: Option<f64>,
+    },
+    /// A load level's whole energy over its output tokens (prompt processing of its requests included).
+    Level { j_per_output_token: f64 },
+}
+
+impl Throughput {
+    /// Whether board power still prices some of the busy time (nothing measured, or one bench phase unmeasured).
+    pub fn uses_board_power(&self) -> bool {
+        match self.energy {
+            None => true,
+            Some(Energy::Level { .. }) => false,
+            Some(Energy::Phases {
+                j_per_input_token,
+                j_per_output_token,
+            }) => j_per_input_token.is_none() || j_per_output_token.is_none(),
+        }
+    }
 }
 
 /// One kind of local device and what running it costs.
@@ -103,12 +130,82 @@ impl Demand {
     }
 }
 
+/// Which of an offering's prices a workload pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceTier {
+    Standard,
+    Batch,
+}
+
+impl PriceTier {
+    pub fn label(self) -> &'static str {
+        match self {
+            PriceTier::Standard => "standard",
+            PriceTier::Batch => "batch",
+        }
+    }
+}
+
+/// The prices a workload pays at one offering, and why when it asked for batch prices but pays standard ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedPrice {
+    pub price: Price,
+    pub tier: PriceTier,
+    pub standard_because: Option<String>,
+}
+
 impl Price {
-    pub fn from_cloud(c: &crate::config::CloudEntry) -> Price {
+    /// The offering's standard prices.
+    pub fn from_cloud(c: &CloudEntry) -> Price {
         Price {
             usd_per_1m_input: c.usd_per_1m_input,
             usd_per_1m_output: c.usd_per_1m_output,
             usd_per_1m_cached_input: c.usd_per_1m_cached_input,
+        }
+    }
+
+    /// The prices a workload pays: batch work pays the offering's batch input and output prices when it has both
+    /// (cached input then at the lower of the cached and the batch input price); otherwise the standard prices,
+    /// saying why when batch was asked for.
+    pub fn applied(c: &CloudEntry, batch: bool) -> AppliedPrice {
+        let standard = Price::from_cloud(c);
+        if !batch {
+            return AppliedPrice {
+                price: standard,
+                tier: PriceTier::Standard,
+                standard_because: None,
+            };
+        }
+        match (c.usd_per_1m_batch_input, c.usd_per_1m_batch_output) {
+            (Some(input), Some(output)) => AppliedPrice {
+                price: Price {
+                    usd_per_1m_input: input,
+                    usd_per_1m_output: output,
+                    usd_per_1m_cached_input: c.usd_per_1m_cached_input.map(|p| p.min(input)),
+                },
+                tier: PriceTier::Batch,
+                standard_because: None,
+            },
+            (input, output) => {
+                let missing: Vec<&str> = [
+                    ("usd_per_1m_batch_input", input),
+                    ("usd_per_1m_batch_output", output),
+                ]
+                .into_iter()
+                .filter(|(_, p)| p.is_none())
+                .map(|(k, _)| k)
+                .collect();
+                AppliedPrice {
+                    price: standard,
+                    tier: PriceTier::Standard,
+                    standard_because: Some(format!(
+                        "batch workload, but {} has no {}: standard prices applied",
+                        c.label(),
+                        missing.join(" or ")
+                    )),
+                }
+            }
         }
     }
 
@@ -205,7 +302,30 @@ impl Local {
         }
     }
 
-    /// IT energy in kWh for `hours` device-hours available of which `busy_hours` serve `requests`.
+    /// Joules the working devices draw serving one request: input tokens × prompt J/token + output tokens ×
+    /// generation J/token when measured per phase (a phase not measured: its single-stream seconds at board
+    /// power), output tokens × J/token of a load level, or else the request's device time at board power.
+    pub fn energy_j_per_request(&self, d: &Demand) -> f64 {
+        let board = |seconds: f64| seconds * self.board_power_w;
+        match self.throughput.energy {
+            Some(Energy::Level { j_per_output_token }) => {
+                d.output_tokens_per_request * j_per_output_token
+            }
+            Some(Energy::Phases {
+                j_per_input_token,
+                j_per_output_token,
+            }) => {
+                let (prompt_s, generation_s) = self.single_stream_seconds(d);
+                j_per_input_token.map_or(board(prompt_s), |j| d.input_tokens_per_request * j)
+                    + j_per_output_token
+                        .map_or(board(generation_s), |j| d.output_tokens_per_request * j)
+            }
+            None => board(self.device_seconds_per_request(d)),
+        }
+    }
+
+    /// IT energy in kWh for `hours` device-hours available of which `busy_hours` serve `requests`: the requests'
+    /// energy, idle power for the rest of the hours and host power for all of them.
     pub fn it_energy_kwh(
         &self,
         d: &Demand,
@@ -213,10 +333,7 @@ impl Local {
         device_hours: f64,
         busy_hours: f64,
     ) -> f64 {
-        let busy_wh = match self.throughput.energy_j_per_output_token {
-            Some(j) => requests * d.output_tokens_per_request * j / 3600.0,
-            None => busy_hours * self.board_power_w,
-        };
+        let busy_wh = requests * self.energy_j_per_request(d) / 3600.0;
         let idle_wh = (device_hours - busy_hours).max(0.0) * self.idle_power_w;
         (busy_wh + idle_wh + device_hours * self.host_power_w) / 1000.0
     }
@@ -303,7 +420,7 @@ pub(crate) mod tests {
                 input_tokens_per_s: 4000.0,
                 output_tokens_per_s: 100.0,
                 operating_point_output_tokens_per_s: None,
-                energy_j_per_output_token: None,
+                energy: None,
             },
         }
     }
@@ -365,7 +482,9 @@ pub(crate) mod tests {
     fn an_operating_point_sets_capacity_and_measured_energy_sets_busy_energy() {
         let mut l = owned(3000.0);
         l.throughput.operating_point_output_tokens_per_s = Some(800.0);
-        l.throughput.energy_j_per_output_token = Some(0.9);
+        l.throughput.energy = Some(Energy::Level {
+            j_per_output_token: 0.9,
+        });
         let d = demand(10_000.0);
         assert!((l.device_seconds_per_request(&d) - 0.25).abs() < 1e-12);
         let m = l.monthly(&d, 1);
@@ -374,6 +493,77 @@ pub(crate) mod tests {
         let it_kwh =
             (requests * 200.0 * 0.9 / 3600.0 + (730.0 - busy) * 50.0 + 730.0 * 100.0) / 1000.0;
         assert!((m.energy_kwh_per_month - it_kwh * 1.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn measured_phases_charge_prompt_and_generation_energy_per_token() {
+        let mut l = owned(3000.0);
+        let d = demand(10_000.0);
+        // Nothing measured: 2.2 s of board power (400 W).
+        assert!((l.energy_j_per_request(&d) - 880.0).abs() < 1e-9);
+        // 800 × 0.05 + 200 × 2.0 J.
+        l.throughput.energy = Some(Energy::Phases {
+            j_per_input_token: Some(0.05),
+            j_per_output_token: Some(2.0),
+        });
+        assert!((l.energy_j_per_request(&d) - 440.0).abs() < 1e-9);
+        assert!(!l.throughput.uses_board_power());
+        let m = l.monthly(&d, 1);
+        let requests = 10_000.0 * DAYS_PER_MONTH;
+        let busy = requests * 2.2 / 3600.0;
+        let it_kwh = (requests * 440.0 / 3600.0 + (730.0 - busy) * 50.0 + 730.0 * 100.0) / 1000.0;
+        assert!((m.energy_kwh_per_month - it_kwh * 1.4).abs() < 1e-9);
+        // Prompt not measured: its 0.2 s at board power (80 J) + 200 × 2.0 J.
+        l.throughput.energy = Some(Energy::Phases {
+            j_per_input_token: None,
+            j_per_output_token: Some(2.0),
+        });
+        assert!((l.energy_j_per_request(&d) - 480.0).abs() < 1e-9);
+        assert!(l.throughput.uses_board_power());
+    }
+
+    fn cloud(batch_input: Option<f64>, batch_output: Option<f64>) -> CloudEntry {
+        CloudEntry {
+            provider: "p".into(),
+            model: "m".into(),
+            usd_per_1m_input: 2.0,
+            usd_per_1m_output: 8.0,
+            usd_per_1m_cached_input: Some(0.5),
+            usd_per_1m_batch_input: batch_input,
+            usd_per_1m_batch_output: batch_output,
+            as_of: "2025-06-01".parse().unwrap(),
+            source: "test".into(),
+            notes: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_workload_pays_batch_prices_where_the_offering_has_them() {
+        let both = cloud(Some(1.0), Some(4.0));
+        let a = Price::applied(&both, true);
+        assert_eq!(a.tier, PriceTier::Batch);
+        assert_eq!(a.standard_because, None);
+        // 800 × 1.0 + 200 × 4.0 per 1M.
+        assert!((a.price.usd_per_request(&demand(1.0)) - 1600.0 / 1e6).abs() < 1e-15);
+        let a = Price::applied(&both, false);
+        assert_eq!(a.tier, PriceTier::Standard);
+        assert_eq!(a.price, Price::from_cloud(&both));
+
+        let a = Price::applied(&cloud(Some(1.0), None), true);
+        assert_eq!(a.tier, PriceTier::Standard);
+        assert_eq!(
+            a.standard_because.as_deref(),
+            Some("batch workload, but p/m has no usd_per_1m_batch_output: standard prices applied")
+        );
+        let a = Price::applied(&cloud(None, None), true);
+        assert_eq!(
+            a.standard_because.as_deref(),
+            Some(
+                "batch workload, but p/m has no usd_per_1m_batch_input or usd_per_1m_batch_output: \
+                 standard prices applied"
+            )
+        );
+        assert_eq!(a.price, Price::from_cloud(&cloud(None, None)));
     }
 
     #[test]

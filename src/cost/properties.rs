@@ -1,9 +1,9 @@
 //! Properties of the cost model over random inputs: local cost rises with electricity and hardware prices, the
-//! break-even volume is where the monthly curves cross, and the optimal hybrid is never dearer than all-cloud or
-//! all-local.
+//! break-even volume is where the monthly curves cross, and the optimal hybrid is the argmin of every device
+//! count's year recomputed by brute force.
 
 use super::breakeven::{break_even_volume, local_minus_cloud_usd_per_month};
-use super::hybrid::{simulate, YearShape};
+use super::hybrid::{hourly_demand, simulate, YearShape};
 use super::model::{Demand, Local, Price, Throughput};
 use crate::config::Tenure;
 use proptest::prelude::*;
@@ -33,7 +33,7 @@ fn local() -> impl Strategy<Value = Local> {
                     input_tokens_per_s: pp,
                     output_tokens_per_s: tg,
                     operating_point_output_tokens_per_s: None,
-                    energy_j_per_output_token: None,
+                    energy: None,
                 },
             },
         )
@@ -108,10 +108,49 @@ proptest! {
     }
 }
 
+/// The year with `n` local devices, recomputed from the inputs alone: one device serves 3600 / (prompt seconds +
+/// generation seconds) requests an hour; each hour pays the devices' amortisation and the operations (with any
+/// device), energy (busy time at board power, the rest of the device-hours at idle power, host power throughout,
+/// × PUE × electricity price) and the cloud for the requests beyond the devices' capacity.
+fn brute_force_year_usd(l: &Local, d: &Demand, p: &Price, hours: &[f64], n: u32) -> f64 {
+    let seconds = d.input_tokens_per_request / l.throughput.input_tokens_per_s
+        + d.output_tokens_per_request / l.throughput.output_tokens_per_s;
+    let capacity = n as f64 * 3600.0 / seconds;
+    let Tenure::Owned {
+        purchase_usd,
+        lifetime_months,
+        resale_fraction,
+    } = l.tenure
+    else {
+        panic!("the strategy builds owned hardware");
+    };
+    let hardware = n as f64 * purchase_usd * (1.0 - resale_fraction) / lifetime_months / 730.0;
+    let ops = if n > 0 {
+        l.ops_usd_per_month / 730.0
+    } else {
+        0.0
+    };
+    let usd_per_kwh = l.electricity_usd_per_kwh.unwrap() * l.pue;
+    let cloud_per_request = (d.input_tokens_per_request * p.usd_per_1m_input
+        + d.output_tokens_per_request * p.usd_per_1m_output)
+        / 1e6;
+    hours
+        .iter()
+        .map(|&requests| {
+            let served = requests.min(capacity);
+            let busy_hours = served * seconds / 3600.0;
+            let wh = busy_hours * l.board_power_w
+                + (n as f64 - busy_hours).max(0.0) * l.idle_power_w
+                + n as f64 * l.host_power_w;
+            hardware + ops + wh / 1000.0 * usd_per_kwh + (requests - served) * cloud_per_request
+        })
+        .sum()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
-    fn the_optimal_hybrid_is_never_dearer_than_all_cloud_or_all_local(
+    fn the_hybrid_optimum_is_the_brute_force_argmin_over_every_device_count(
         l in local(), d in demand(), p in price(), seed in 0u64..1000, noise in 0.0..0.5f64,
     ) {
         let d = d.at(d.requests_per_day.min(50_000.0));
@@ -121,12 +160,37 @@ proptest! {
             noise_fraction: noise,
             seed,
         };
+        let hours = hourly_demand(&d, &shape);
         let plan = simulate(&l, &d, &p, shape);
         prop_assume!(!plan.truncated);
-        let best = plan.optimal().total_usd_per_year;
-        let all_cloud = plan.rows[0].total_usd_per_year;
-        let all_local = plan.rows.last().unwrap().total_usd_per_year;
-        prop_assert!(best <= all_cloud && best <= all_local);
+        // All local: the fewest devices whose capacity covers the busiest hour. Beyond it a device only adds cost,
+        // so the brute force looks two further to be sure.
+        let seconds = d.input_tokens_per_request / l.throughput.input_tokens_per_s
+            + d.output_tokens_per_request / l.throughput.output_tokens_per_s;
+        let peak = hours.iter().copied().fold(0.0, f64::max);
+        let all_local = ((peak * seconds / 3600.0 - 1e-9).ceil().max(1.0)) as u32;
+        let brute: Vec<f64> = (0..=all_local + 2)
+            .map(|n| brute_force_year_usd(&l, &d, &p, &hours, n))
+            .collect();
+        let (best_n, best_usd) = brute
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(n, v)| (n as u32, *v))
+            .unwrap();
+        prop_assert_eq!(plan.all_local_devices, all_local);
+        prop_assert_eq!(plan.rows.len() as u32, all_local + 1);
+        for row in &plan.rows {
+            let want = brute[row.devices as usize];
+            prop_assert!((row.total_usd_per_year - want).abs() <= 1e-9 * want.max(1.0),
+                "N = {}: simulated {} vs recomputed {}", row.devices, row.total_usd_per_year, want);
+        }
+        let chosen = plan.optimal_devices;
+        prop_assert!(
+            chosen == best_n || (brute[chosen as usize] - best_usd).abs() <= 1e-9 * best_usd.max(1.0),
+            "optimum N = {} ({}), brute force N = {} ({})", chosen, brute[chosen as usize], best_n, best_usd
+        );
+        prop_assert!((plan.optimal().total_usd_per_year - best_usd).abs() <= 1e-9 * best_usd.max(1.0));
         prop_assert_eq!(plan.rows.last().unwrap().overflow_share_fraction, 0.0);
     }
 }

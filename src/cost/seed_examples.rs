@@ -27,7 +27,7 @@ fn server() -> Local {
             input_tokens_per_s: 10_000.0,
             output_tokens_per_s: 60.0,
             operating_point_output_tokens_per_s: Some(400.0),
-            energy_j_per_output_token: None,
+            energy: None,
         },
     }
 }

@@ -117,6 +117,13 @@ pub fn cost_markdown(r: &CostReport) -> String {
         ),
     );
     push(&mut s, String::new());
+    if let Some(why) = &r.shape_mismatch {
+        push(
+            &mut s,
+            format!("**shape mismatch, priced anyway (--allow-shape-mismatch):** {why}"),
+        );
+        push(&mut s, String::new());
+    }
     push(
         &mut s,
         format!("result: {} ({})", r.result_file, r.basis_label),
@@ -166,15 +173,26 @@ pub fn cost_markdown(r: &CostReport) -> String {
     ]);
     rows.push(vec![
         "serving energy".into(),
-        opt(r.serving_energy_j_per_output_token, |j| {
-            format!("{j:.2} J/output token")
-        }),
-        if r.energy_measured {
-            "measured".into()
-        } else {
-            "assumption: board power for the busy time (no measured energy)".into()
-        },
+        format!(
+            "{:.2} J/request ({} J/output token)",
+            r.serving_energy_j_per_request,
+            opt(r.serving_energy_j_per_output_token, |j| format!("{j:.3}"))
+        ),
+        r.energy_basis.clone(),
     ]);
+    if r.idle_measured {
+        if let Some(e) = r
+            .assumptions
+            .iter()
+            .find(|e| e.input.starts_with("idle power ("))
+        {
+            rows.push(vec![
+                "idle power".into(),
+                format!("{:.2} W", e.value),
+                format!("measured: {}", e.source),
+            ]);
+        }
+    }
     s.push_str(&table(&["figure", "value", "source"], rows, &[1]));
     if !r.slo.is_empty() {
         push(&mut s, String::new());
@@ -190,7 +208,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
             .map(|c| {
                 vec![
                     c.objective.clone(),
-                    format!("{:.1} ms", c.single_stream_estimate_ms),
+                    opt(c.single_stream_estimate_ms, |e| format!("{e:.1} ms")),
                     format!("{:.0} ms", c.max_ms),
                     if c.met { "yes" } else { "no" }.to_string(),
                 ]
@@ -247,6 +265,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
             .map(|c| {
                 vec![
                     format!("{}/{}", c.provider, c.model),
+                    c.price_applied.label().to_string(),
                     usd(c.cloud_usd_per_month),
                     usd(c.local_usd_per_month),
                     usd(c.local_minus_cloud_usd_per_month),
@@ -258,6 +277,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
         s.push_str(&table(
             &[
                 "cloud",
+                "price",
                 "cloud USD/month",
                 "local USD/month",
                 "local − cloud",
@@ -265,8 +285,11 @@ pub fn cost_markdown(r: &CostReport) -> String {
                 "break-even volume (requests/day)",
             ],
             rows,
-            &[1, 2, 3, 5],
+            &[2, 3, 4, 6],
         ));
+        for n in r.clouds.iter().filter_map(|c| c.price_note.as_ref()) {
+            push(&mut s, format!("\nnote: {n}"));
+        }
         push(&mut s, String::new());
     }
 

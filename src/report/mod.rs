@@ -6,9 +6,9 @@ mod json;
 pub mod load;
 mod markdown;
 
+use crate::results::telemetry::EnergyRecord;
 use crate::results::CaseRecord;
 use crate::stats::{Percentile, Percentiles};
-use crate::telemetry::EnergyRecord;
 
 /// Renders a set of case records as text.
 pub trait Exporter {
