@@ -850,6 +850,38 @@ mod tests {
     }
 
     #[test]
+    fn capacity_is_the_operating_points_goodput_when_the_file_has_it() {
+        let mut r =
+            crate::results::read_result(std::path::Path::new("tests/golden/result-v4-load.json"))
+                .unwrap();
+        let op = r.load.as_mut().unwrap().operating_point.as_mut().unwrap();
+        // half the requests met the SLO on their own
+        op.goodput_output_tokens_per_s = Some(op.output_tokens_per_s / 2.0);
+        op.goodput_requests_per_s = Some(op.requests_per_s / 2.0);
+        let (raw, index) = (op.output_tokens_per_s, op.level_index);
+        let m = from_result(&r, "l.json", None).unwrap();
+        let capacity = m.operating_point_output_tokens_per_s.unwrap();
+        assert_eq!(capacity.value, raw / 2.0);
+        assert_eq!(
+            capacity.source,
+            format!("l.json load.operating_point (levels[{index}]) goodput_output_tokens_per_s")
+        );
+        // a file from before goodput existed sizes capacity by the raw output rate
+        let r: ResultFile =
+            serde_json::from_str(include_str!("../../tests/golden/result-v2-load.json")).unwrap();
+        let raw = r
+            .load
+            .as_ref()
+            .unwrap()
+            .operating_point
+            .as_ref()
+            .unwrap()
+            .output_tokens_per_s;
+        let m = from_result(&r, "l.json", None).unwrap();
+        assert_eq!(m.operating_point_output_tokens_per_s.unwrap().value, raw);
+    }
+
+    #[test]
     fn request_lengths_average_as_load_draws_them() {
         assert_eq!(mean_length(&Lengths::Fixed(256)), 256.0);
         assert_eq!(mean_length(&Lengths::Range(64, 512)), 288.0);
