@@ -1,12 +1,7 @@
-//! Command-line syntax of `cost`, `prices` and `decide` (clap derive), converted into the commands' options.
+//! Command-line syntax of `cost`, `prices` and `decide` (clap derive); `options` converts it.
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
-use tokenmeter::commands::cost::{CostOptions, Selection};
-use tokenmeter::commands::decide::DecideOptions;
-use tokenmeter::commands::prices::ImportOptions;
-use tokenmeter::commands::InputError;
-use tokenmeter::config::decision::{self, DecisionTable};
 
 /// Which configuration entries to use (shared by `cost` and `decide`).
 #[derive(Args)]
@@ -34,30 +29,6 @@ pub struct SelectionArgs {
     pub allow_shape_mismatch: bool,
 }
 
-impl SelectionArgs {
-    fn selection(self) -> Selection {
-        Selection {
-            config: self.config,
-            prices: self.prices,
-            hardware: self.hardware,
-            workload: self.workload,
-            clouds: self.clouds,
-            model: self.model,
-            allow_shape_mismatch: self.allow_shape_mismatch,
-        }
-    }
-}
-
-fn json_output(o: &str) -> Result<bool, InputError> {
-    match o {
-        "md" => Ok(false),
-        "json" => Ok(true),
-        _ => Err(InputError(format!(
-            "-o/--output: unknown format '{o}' (expected md or json)"
-        ))),
-    }
-}
-
 #[derive(Args)]
 pub struct CostArgs {
     /// Result file written by `bench` or `load`
@@ -74,18 +45,6 @@ pub struct CostArgs {
     /// Output: md or json
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
-}
-
-impl CostArgs {
-    pub fn options(self) -> Result<CostOptions, InputError> {
-        Ok(CostOptions {
-            json: json_output(&self.output)?,
-            result: self.result,
-            selection: self.selection.selection(),
-            hybrid: self.hybrid,
-            seed: self.seed,
-        })
-    }
 }
 
 #[derive(Args)]
@@ -110,16 +69,6 @@ pub struct ImportArgs {
     /// Keep entries whose name or provider contains this text (case-insensitive)
     #[arg(long)]
     pub filter: Option<String>,
-}
-
-impl ImportArgs {
-    pub fn options(self) -> ImportOptions {
-        ImportOptions {
-            file: self.file,
-            out: self.out,
-            filter: self.filter,
-        }
-    }
 }
 
 #[derive(Args)]
@@ -150,44 +99,4 @@ pub struct DecideArgs {
     /// Output: md or json
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
-}
-
-fn choice<T: for<'de> serde::Deserialize<'de>>(
-    flag: &str,
-    v: &Option<String>,
-    choices: &[&str],
-) -> Result<Option<T>, InputError> {
-    v.as_deref()
-        .map(|s| decision::parse_choice(flag, s, choices).map_err(InputError))
-        .transpose()
-}
-
-impl DecideArgs {
-    pub fn options(self) -> Result<DecideOptions, InputError> {
-        Ok(DecideOptions {
-            flags: DecisionTable {
-                data_sensitivity: choice(
-                    "--data-sensitivity",
-                    &self.data_sensitivity,
-                    decision::DATA_SENSITIVITY_CHOICES,
-                )?,
-                latency: choice("--latency", &self.latency, decision::LATENCY_CHOICES)?,
-                volume_pattern: choice(
-                    "--volume",
-                    &self.volume_pattern,
-                    decision::VOLUME_PATTERN_CHOICES,
-                )?,
-                capability: choice(
-                    "--capability",
-                    &self.capability,
-                    decision::CAPABILITY_CHOICES,
-                )?,
-                cost: choice("--cost", &self.cost, decision::COST_CHOICES)?,
-                team: choice("--team", &self.team, decision::TEAM_CHOICES)?,
-            },
-            json: json_output(&self.output)?,
-            result: self.result,
-            selection: self.selection.selection(),
-        })
-    }
 }

@@ -61,12 +61,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Cost(a) => {
-            print!("{}", commands::cost::run(&a.options()?)?);
+            print!("{}", commands::cost::run(&options::cost(*a)?)?);
             Ok(())
         }
         Command::Prices(a) => match a.command {
             cli_cost::PricesCommand::Import(i) => {
-                let outcome = commands::prices::import(&i.options())?;
+                let outcome = commands::prices::import(&options::prices_import(i))?;
                 match &outcome.written {
                     Some(path) => eprintln!(
                         "wrote {} [[cloud]] entries to {}",
@@ -80,7 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Decide(a) => {
-            print!("{}", commands::decide::run(&a.options()?)?);
+            print!("{}", commands::decide::run(&options::decide(*a)?)?);
             Ok(())
         }
     }

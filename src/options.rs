@@ -2,14 +2,19 @@
 //! place that knows both, so nothing past it sees clap types and each flag is checked once.
 
 use crate::cli::{BenchArgs, LoadArgs, SynthArgs, TelemetryArgs};
+use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokenmeter::commands::bench::BenchOptions;
+use tokenmeter::commands::cost::{CostOptions, Selection};
+use tokenmeter::commands::decide::DecideOptions;
 use tokenmeter::commands::load::LoadOptions;
+use tokenmeter::commands::prices::ImportOptions;
 use tokenmeter::commands::scaffold::{EngineOptions, RunOptions};
 use tokenmeter::commands::synth::SynthOptions;
 use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::InputError;
+use tokenmeter::config::decision::{self, DecisionTable};
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
@@ -240,4 +245,78 @@ pub fn synth(a: SynthArgs) -> SynthOptions {
         output: a.output,
         dry_run: a.dry_run,
     }
+}
+
+fn selection(a: SelectionArgs) -> Selection {
+    Selection {
+        config: a.config,
+        prices: a.prices,
+        hardware: a.hardware,
+        workload: a.workload,
+        clouds: a.clouds,
+        model: a.model,
+        allow_shape_mismatch: a.allow_shape_mismatch,
+    }
+}
+
+fn json_output(o: &str) -> Result<bool, InputError> {
+    match o {
+        "md" => Ok(false),
+        "json" => Ok(true),
+        _ => Err(InputError(format!(
+            "-o/--output: unknown format '{o}' (expected md or json)"
+        ))),
+    }
+}
+
+pub fn cost(a: CostArgs) -> Result<CostOptions, InputError> {
+    Ok(CostOptions {
+        json: json_output(&a.output)?,
+        result: a.result,
+        selection: selection(a.selection),
+        hybrid: a.hybrid,
+        seed: a.seed,
+    })
+}
+
+pub fn prices_import(a: ImportArgs) -> ImportOptions {
+    ImportOptions {
+        file: a.file,
+        out: a.out,
+        filter: a.filter,
+    }
+}
+
+fn choice<T: for<'de> serde::Deserialize<'de>>(
+    flag: &str,
+    v: &Option<String>,
+    choices: &[&str],
+) -> Result<Option<T>, InputError> {
+    v.as_deref()
+        .map(|s| decision::parse_choice(flag, s, choices).map_err(InputError))
+        .transpose()
+}
+
+pub fn decide(a: DecideArgs) -> Result<DecideOptions, InputError> {
+    Ok(DecideOptions {
+        flags: DecisionTable {
+            data_sensitivity: choice(
+                "--data-sensitivity",
+                &a.data_sensitivity,
+                decision::DATA_SENSITIVITY_CHOICES,
+            )?,
+            latency: choice("--latency", &a.latency, decision::LATENCY_CHOICES)?,
+            volume_pattern: choice(
+                "--volume",
+                &a.volume_pattern,
+                decision::VOLUME_PATTERN_CHOICES,
+            )?,
+            capability: choice("--capability", &a.capability, decision::CAPABILITY_CHOICES)?,
+            cost: choice("--cost", &a.cost, decision::COST_CHOICES)?,
+            team: choice("--team", &a.team, decision::TEAM_CHOICES)?,
+        },
+        json: json_output(&a.output)?,
+        result: a.result,
+        selection: selection(a.selection),
+    })
 }
