@@ -33,6 +33,9 @@ pub enum Command {
     Prices(crate::cli_cost::PricesArgs),
     /// Local, cloud or a hybrid pattern: the six-dimension decision, one line per dimension
     Decide(Box<crate::cli_cost::DecideArgs>),
+    /// Runs one case for a parent `bench` or `load` (a request on stdin, replies on stdout)
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(Args)]
@@ -201,6 +204,8 @@ pub struct BenchArgs {
     pub seed: u64,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -285,6 +290,8 @@ pub struct LoadArgs {
     pub seed: u64,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -294,6 +301,21 @@ pub struct LoadArgs {
     /// Directory for result files
     #[arg(long = "results-dir", default_value = "results")]
     pub results_dir: PathBuf,
+}
+
+/// How a sweep survives failures, shared by `bench` and `load`.
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Run every case in this process instead of one worker process per case (a crash then ends the run)
+    #[arg(long = "in-process")]
+    pub in_process: bool,
+    /// Kill a case's worker after this long and record the case as failed (e.g. 10m)
+    #[arg(long = "case-timeout")]
+    pub case_timeout: Option<String>,
+    /// Finish an interrupted or killed run: skip the cases RESULT's checkpoint (RESULT.partial.jsonl) holds and
+    /// write RESULT
+    #[arg(long = "resume", value_name = "RESULT")]
+    pub resume: Option<PathBuf>,
 }
 
 /// Power, energy and memory-bandwidth options shared by `bench` and `load`.

@@ -5,6 +5,7 @@
 //! → `cost` (pure: money, break-even, decisions) → `report`.
 
 pub mod analysis;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod cost;

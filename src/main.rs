@@ -7,21 +7,53 @@ mod options;
 use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokenmeter::commands::{self, InputError};
 use tokenmeter::engine::EngineError;
+
+/// The first Ctrl-C lets the case in flight finish and stops the run; the second ends that case now.
+fn stop_on_ctrl_c() -> anyhow::Result<options::StopFlags> {
+    let flags = options::StopFlags::default();
+    let f = flags.clone();
+    ctrlc::set_handler(move || {
+        if f.stop.swap(true, Ordering::Relaxed) {
+            f.stop_now.store(true, Ordering::Relaxed);
+            eprintln!("\nsecond Ctrl-C: stopping the case in flight");
+        } else {
+            eprintln!(
+                "\nCtrl-C: finishing the case in flight, then saving (Ctrl-C again to stop it now)"
+            );
+        }
+    })?;
+    Ok(flags)
+}
+
+/// Cases that failed while the others were measured: exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct CasesFailed(String);
+
+fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Result<()> {
+    if r.failed.is_empty() {
+        return Ok(());
+    }
+    let labels: Vec<&str> = r.failed.iter().map(|f| f.label.as_str()).collect();
+    Err(CasesFailed(format!(
+        "{} {what}(s) failed ({}); the result file's `failed` says why",
+        r.failed.len(),
+        labels.join(", ")
+    ))
+    .into())
+}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Synth(a) => commands::synth::run(&options::synth(a)),
         Command::Inspect(a) => commands::inspect::run(&a.file, a.json),
         Command::Load(a) => {
-            let stop = Arc::new(AtomicBool::new(false));
-            let flag = stop.clone();
-            ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
+            let flags = stop_on_ctrl_c()?;
             let fmt = options::format(&a.output)?;
-            let opts = options::load(*a, cli.verbose, stop)?;
+            let opts = options::load(*a, cli.verbose, flags)?;
             let outcome = commands::load::run(&opts)?;
             let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
             print!("{}", tokenmeter::report::load::render(fmt, sweep));
@@ -31,19 +63,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("results: {}", outcome.result_path.display());
             if outcome.result.interrupted {
                 return Err(InputError(format!(
-                    "interrupted (Ctrl-C): {} level(s) measured and saved to {}",
+                    "interrupted (Ctrl-C): {} level(s) measured and saved to {}; finish with --resume {}",
                     sweep.levels.len(),
+                    outcome.result_path.display(),
                     outcome.result_path.display()
                 ))
                 .into());
             }
-            Ok(())
+            failed_cases(&outcome.result, "level")
         }
         Command::Bench(a) => {
-            let stop = Arc::new(AtomicBool::new(false));
-            let flag = stop.clone();
-            ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
-            let opts = options::bench(*a, cli.verbose, stop)?;
+            let flags = stop_on_ctrl_c()?;
+            let opts = options::bench(*a, cli.verbose, flags)?;
             let outcome = commands::bench::run(&opts)?;
             print!("{}", opts.format.exporter().render(&outcome.result.cases));
             for w in &outcome.result.warnings {
@@ -52,13 +83,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("results: {}", outcome.result_path.display());
             if outcome.result.interrupted {
                 return Err(InputError(format!(
-                    "interrupted (Ctrl-C): {} case(s) measured and saved to {}",
+                    "interrupted (Ctrl-C): {} case(s) measured and saved to {}; finish with --resume {}",
                     outcome.result.cases.len(),
+                    outcome.result_path.display(),
                     outcome.result_path.display()
                 ))
                 .into());
             }
-            Ok(())
+            failed_cases(&outcome.result, "case")
         }
         Command::Cost(a) => {
             print!("{}", commands::cost::run(&options::cost(*a)?)?);
@@ -79,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Worker => commands::worker::serve(),
         Command::Decide(a) => {
             print!("{}", commands::decide::run(&options::decide(*a)?)?);
             Ok(())
@@ -97,7 +130,7 @@ fn main() -> ExitCode {
                 matches!(
                     c.downcast_ref::<EngineError>(),
                     Some(EngineError::Decode { .. })
-                )
+                ) || c.is::<CasesFailed>()
             });
             ExitCode::from(if failed_case { 1 } else { 2 })
         }

@@ -1,7 +1,7 @@
 //! Every command's arguments, as clap parsed them, converted into the options struct its command takes: the one
 //! place that knows both, so nothing past it sees clap types and each flag is checked once.
 
-use crate::cli::{BenchArgs, LoadArgs, SynthArgs, TelemetryArgs};
+use crate::cli::{BenchArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs};
 use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -97,14 +97,26 @@ fn zero_or_one(flag: &str, v: u8) -> Result<bool, InputError> {
     }
 }
 
+/// The first and second Ctrl-C: finish the case in flight and stop; stop now.
+#[derive(Clone, Default)]
+pub struct StopFlags {
+    pub stop: Arc<AtomicBool>,
+    pub stop_now: Arc<AtomicBool>,
+}
+
 fn run_options(
     config: Option<std::path::PathBuf>,
     telemetry: TelemetryArgs,
-    out: Option<std::path::PathBuf>,
-    results_dir: std::path::PathBuf,
+    sweep: SweepArgs,
+    (out, results_dir): (Option<std::path::PathBuf>, std::path::PathBuf),
     verbose: bool,
-    stop: Arc<AtomicBool>,
+    flags: StopFlags,
 ) -> Result<RunOptions, InputError> {
+    if sweep.resume.is_some() && out.is_some() {
+        return Err(InputError(
+            "--resume writes the result file it names: give it or --out, not both".into(),
+        ));
+    }
     Ok(RunOptions {
         config,
         telemetry: telemetry_options(telemetry)?,
@@ -112,11 +124,19 @@ fn run_options(
         results_dir,
         verbose,
         command_line: std::env::args().collect(),
-        stop,
+        stop: flags.stop,
+        stop_now: flags.stop_now,
+        in_process: sweep.in_process,
+        case_timeout: sweep
+            .case_timeout
+            .as_deref()
+            .map(|d| duration("--case-timeout", d))
+            .transpose()?,
+        resume: sweep.resume,
     })
 }
 
-pub fn load(a: LoadArgs, verbose: bool, stop: Arc<AtomicBool>) -> Result<LoadOptions, InputError> {
+pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, InputError> {
     let lengths =
         |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
     Ok(LoadOptions {
@@ -161,15 +181,18 @@ pub fn load(a: LoadArgs, verbose: bool, stop: Arc<AtomicBool>) -> Result<LoadOpt
             use_mmap: zero_or_one("--mmap", a.mmap)?,
         },
         seed: a.seed,
-        run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
+        run: run_options(
+            a.config,
+            a.telemetry,
+            a.sweep,
+            (a.out, a.results_dir),
+            verbose,
+            stop,
+        )?,
     })
 }
 
-pub fn bench(
-    a: BenchArgs,
-    verbose: bool,
-    stop: Arc<AtomicBool>,
-) -> Result<BenchOptions, InputError> {
+pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOptions, InputError> {
     let format = format(&a.output)?;
     let pg =
         a.pg.iter()
@@ -224,7 +247,14 @@ pub fn bench(
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
         format,
-        run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
+        run: run_options(
+            a.config,
+            a.telemetry,
+            a.sweep,
+            (a.out, a.results_dir),
+            verbose,
+            stop,
+        )?,
     })
 }
 

@@ -376,7 +376,7 @@ fn bad_flag_values_are_rejected_with_exit_2() {
 }
 
 #[test]
-fn ctrl_c_saves_what_was_measured_and_exits_2() {
+fn a_second_ctrl_c_in_process_keeps_the_repetitions_done_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
     let out = dir.path().join("partial.json");
@@ -393,6 +393,7 @@ fn ctrl_c_saves_what_was_measured_and_exits_2() {
             "100000000",
             "-t",
             "1",
+            "--in-process",
         ])
         .args(["--out", out.to_str().unwrap()])
         .current_dir(dir.path())
@@ -401,11 +402,15 @@ fn ctrl_c_saves_what_was_measured_and_exits_2() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    // the first Ctrl-C would let the case finish; the second stops it after the current repetition
+    for _ in 0..2 {
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let o = child.wait_with_output().unwrap();
     assert_one_line_error_after_output(&o, "interrupted");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();

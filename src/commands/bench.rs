@@ -1,15 +1,20 @@
 //! `tokenmeter bench`: llama-bench's tests in-process, a result file with raw samples and provenance, and the
 //! table (or CSV/JSON) on stdout.
 
+use super::checkpoint::Entry;
 use super::scaffold::{self, at_least_one, backends_of, cache_types, Measured, RunOptions, Setup};
 use super::telemetry as tm;
+use super::worker::{run_in_worker, Job, Limits, ModelFacts, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
 use crate::report::Format;
+use crate::results::telemetry::ProcessContext;
 use crate::results::telemetry::{Bandwidth, Roofline};
 use crate::results::warnings::NOISY_CV;
-use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
+use crate::results::{
+    summarize, CaseRecord, FailedCase, HostInfo, ModelEntry, ResultFile, Warning,
+};
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
 use crate::telemetry::roofline_fraction;
@@ -73,7 +78,8 @@ fn check(opts: &BenchOptions) -> Result<(), InputError> {
 
 fn record(
     run: &CaseRun,
-    model: &Model,
+    model: &ModelFacts,
+    process: Option<ProcessContext>,
     entry: &ModelEntry,
     host: &HostInfo,
     build: &BuildInfo,
@@ -128,7 +134,7 @@ fn record(
             &meter.idle,
             meter.energy_absent_reason.as_deref(),
         ),
-        process: process_of(&run.windows),
+        process,
         roofline: None,
         samples: run.samples.clone(),
     }
@@ -196,28 +202,47 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     };
     let cases = expand(&grid);
     let result_path = setup.result_path(run, "");
+    let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
+    let mut resumed: Vec<CaseRecord> = done_before
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Case(r) => Some(*r),
+            _ => None,
+        })
+        .collect();
 
     let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases");
     let mut records = Vec::new();
-    let mut warnings = Vec::new();
+    let mut failed = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
     let mut loaded: Option<(PathBuf, engine::ModelParams, Model)> = None;
     for case in &cases {
         if run.stopped() {
             break;
         }
-        match run_one(case, &mut loaded, &mut setup.meter, opts, &bar) {
-            Ok((done, model_desc)) => {
-                let model = &loaded.as_ref().expect("model loaded").2;
+        let key = case_key(case);
+        if let Some(i) = resumed.iter().position(|r| record_key(r) == key) {
+            records.push(resumed.swap_remove(i));
+            bar.inc(1);
+            continue;
+        }
+        let outcome = if run.in_process {
+            run_in_process(case, &mut loaded, &mut setup.meter, opts, &bar).map_err(Failed::Fatal)
+        } else {
+            run_isolated(case, &mut setup.meter, opts, &bar).map_err(Failed::Case)
+        };
+        match outcome {
+            Ok((done, model, process)) => {
                 let idx = setup
                     .models
                     .iter()
                     .position(|p| p == &case.model_path)
                     .expect("case model is listed");
-                setup.entries[idx].model_type = model_desc;
+                setup.entries[idx].model_type = model.desc.clone();
                 let rec = record(
                     &done,
-                    model,
+                    &model,
+                    process,
                     &setup.entries[idx],
                     &setup.host,
                     &setup.build,
@@ -232,13 +257,31 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                     });
                 }
                 let complete = done.complete;
+                if complete {
+                    checkpoint.append(&Entry::Case(Box::new(rec.clone())))?;
+                }
                 records.push(rec);
                 bar.inc(1);
                 if !complete {
                     break;
                 }
             }
-            Err(e) => {
+            Err(Failed::Case(why)) => {
+                let f = FailedCase {
+                    label: case_label(case),
+                    parameters: serde_json::to_value(case)?,
+                    reason: why.to_string(),
+                    stderr_tail: why.stderr_tail,
+                };
+                warnings.push(Warning::CaseFailed {
+                    label: f.label.clone(),
+                    reason: f.reason.clone(),
+                });
+                checkpoint.append(&Entry::Failed(f.clone()))?;
+                failed.push(f);
+                bar.inc(1);
+            }
+            Err(Failed::Fatal(e)) => {
                 failure = Some(e);
                 break;
             }
@@ -275,6 +318,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
             cases_total: cases.len(),
         });
     }
+    let all_attempted = records.iter().filter(|r| r.complete).count() + failed.len() == cases.len();
     let measured = Measured {
         kind: "bench",
         parameters: serde_json::to_value(&grid)?,
@@ -282,22 +326,82 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         load: None,
         bandwidth,
         warnings,
+        failed,
         failure,
     };
     let result = scaffold::finish(setup, run, measured, &result_path)?;
+    if all_attempted && result.failed.is_empty() {
+        checkpoint.remove()?;
+    }
     Ok(BenchOutcome {
         result_path,
         result,
     })
 }
 
-fn run_one(
+/// How a case did not finish: in a worker, that case alone; in-process, the run.
+enum Failed {
+    Case(WorkerFailure),
+    Fatal(anyhow::Error),
+}
+
+/// `pp512 t=2` (with the model file's name when the sweep has several).
+fn case_label(case: &Case) -> String {
+    let model = case
+        .model_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{model} {} t={}", case.test.name(), case.context.n_threads)
+}
+
+/// What identifies a case across a resumed run: the model file and every parameter llama-bench keys on.
+fn case_key(c: &Case) -> String {
+    serde_json::json!([
+        c.model_path.display().to_string(),
+        c.test.n_prompt,
+        c.test.n_gen,
+        c.test.n_depth,
+        c.context.n_threads,
+        c.model.n_gpu_layers,
+        c.context.n_batch,
+        c.context.n_ubatch,
+        c.context.type_k,
+        c.context.type_v,
+        c.context.flash_attn,
+        !c.context.offload_kqv,
+        c.model.use_mmap,
+    ])
+    .to_string()
+}
+
+fn record_key(r: &CaseRecord) -> String {
+    serde_json::json!([
+        r.model_filename,
+        r.n_prompt,
+        r.n_gen,
+        r.n_depth,
+        r.n_threads,
+        r.n_gpu_layers,
+        r.n_batch,
+        r.n_ubatch,
+        r.type_k,
+        r.type_v,
+        r.flash_attn,
+        r.no_kv_offload,
+        r.use_mmap,
+    ])
+    .to_string()
+}
+
+/// Runs `case` in this process, reusing the model the previous case loaded when it is the same.
+fn run_in_process(
     case: &Case,
     loaded: &mut Option<(PathBuf, engine::ModelParams, Model)>,
     meter: &mut Meter,
     opts: &BenchOptions,
     bar: &ProgressBar,
-) -> anyhow::Result<(CaseRun, String)> {
+) -> anyhow::Result<(CaseRun, ModelFacts, Option<ProcessContext>)> {
     let reuse = matches!(loaded, Some((p, mp, _)) if *p == case.model_path && *mp == case.model);
     if !reuse {
         *loaded = None;
@@ -306,16 +410,75 @@ fn run_one(
         *loaded = Some((case.model_path.clone(), case.model, model));
     }
     let model = &loaded.as_ref().expect("just loaded").2;
-    let label = format!(
-        "{} {} t={}",
-        model.desc,
-        case.test.name(),
-        case.context.n_threads
-    );
+    let label = case_label(case);
     bar.set_message(format!("{label} (warm-up)"));
-    let run = run_case(model, case, meter, &opts.run.stop, |done| {
+    let run = run_case(model, case, meter, &opts.run.stop_now, |done| {
         bar.set_message(format!("{label} (rep {done}/{})", case.stop_rule.max_runs));
     })
     .map_err(|e: EngineError| anyhow::Error::new(e))?;
-    Ok((run, model.desc.clone()))
+    let process = process_of(&run.windows);
+    let facts = ModelFacts {
+        desc: model.desc.clone(),
+        size_bytes: model.size_bytes,
+        n_params: model.n_params,
+        n_vocab: model.n_vocab,
+    };
+    Ok((run, facts, process))
+}
+
+/// Runs `case` in a worker process while this one's sensors read; the worker's timestamps are moved onto the
+/// sensors' clock.
+fn run_isolated(
+    case: &Case,
+    meter: &mut Meter,
+    opts: &BenchOptions,
+    bar: &ProgressBar,
+) -> Result<(CaseRun, ModelFacts, Option<ProcessContext>), WorkerFailure> {
+    let label = case_label(case);
+    bar.set_message(format!("{label} (loading, warm-up)"));
+    let req = Request {
+        job: Job::BenchCase { case: case.clone() },
+        label: label.clone(),
+        verbose: opts.run.verbose,
+        sample_interval_ns: opts.run.telemetry.sample_interval.as_nanos() as u64,
+    };
+    let limits = Limits {
+        stop_now: &opts.run.stop_now,
+        timeout: opts.run.case_timeout,
+    };
+    let (window_start, window_mono_ns) = crate::clock::now();
+    meter.start(window_start);
+    let reply = run_in_worker(&req, &limits, |done| {
+        bar.set_message(format!("{label} (rep {done}/{})", case.stop_rule.max_runs));
+    });
+    let windows = meter.stop();
+    let done = match reply? {
+        Reply::Bench(done) => *done,
+        other => {
+            return Err(WorkerFailure {
+                reason: format!("worker replied {other:?} to a bench case"),
+                stderr_tail: Vec::new(),
+            })
+        }
+    };
+    let samples = done
+        .samples
+        .into_iter()
+        .map(|mut s| {
+            s.start_ns = s
+                .start_ns
+                .and_then(|t| crate::clock::rebase(t, done.origin_mono_ns, window_mono_ns));
+            s
+        })
+        .collect();
+    let run = CaseRun {
+        case: case.clone(),
+        started_at: done.started_at,
+        samples,
+        complete: done.complete,
+        stop_reason: done.stop_reason,
+        windows,
+        origin_mono_ns: window_mono_ns,
+    };
+    Ok((run, done.model, done.process))
 }

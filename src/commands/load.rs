@@ -1,10 +1,12 @@
 //! `tokenmeter load`: serving load levels (closed-loop concurrency or Poisson arrival rates) with continuous
 //! batching, latency percentiles per level, the SLO check over all arrivals, goodput and the operating point.
 
+use super::checkpoint::Entry;
 use super::scaffold::{
     self, backends_of, check_engine, EngineOptions, Measured, RunOptions, Setup,
 };
 use super::telemetry as tm;
+use super::worker::{run_in_worker, Job, Limits, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{level_energy, process_of};
 use crate::analysis::load::{ineligible, operating_point, summarize_level, LevelSamples};
@@ -12,9 +14,11 @@ use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
 use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
+use crate::results::load::RequestSample;
 use crate::results::load::{LevelRecord, LevelSummary, LoadSweep};
 use crate::results::slo::SloTerm;
-use crate::results::{ResultFile, Warning};
+use crate::results::telemetry::ProcessContext;
+use crate::results::{FailedCase, ResultFile, Warning};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -180,6 +184,34 @@ fn slo_warnings(label: &str, s: &LevelSummary) -> Vec<Warning> {
     out
 }
 
+/// What one level produced, in this process or a worker; `start_ns` on the sensors' clock.
+struct LevelDone {
+    model_desc: String,
+    requests: Vec<RequestSample>,
+    duration_ns: u64,
+    prompt_tokens_processed: u64,
+    interrupted: bool,
+    start_ns: u64,
+    process: Option<ProcessContext>,
+}
+
+/// What identifies a level across a resumed run: its arrivals, request lengths and seed.
+fn spec_key(s: &LevelSpec) -> String {
+    serde_json::json!([s.arrivals, s.input_tokens, s.output_tokens, s.seed]).to_string()
+}
+
+fn level_key(l: &LevelRecord) -> String {
+    let arrivals = match (l.summary.concurrency, l.summary.rate) {
+        (Some(concurrency), _) => Arrivals::Closed { concurrency },
+        (None, Some(rate_per_s)) => Arrivals::Open {
+            rate_per_s,
+            slots: l.summary.slots,
+        },
+        (None, None) => return String::new(),
+    };
+    serde_json::json!([arrivals, l.input_tokens, l.output_tokens, l.seed]).to_string()
+}
+
 /// Prompt and output tokens per request when neither a flag nor a workload gives them.
 pub const DEFAULT_REQUEST_TOKENS: u32 = 128;
 
@@ -198,15 +230,22 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         n_gpu_layers: opts.engine.n_gpu_layers,
         use_mmap: opts.engine.use_mmap,
     };
-    let model = engine::load_model(&path, model_params, run.verbose)?;
-    setup.entries[0].model_type = model.desc.clone();
     let max_len = input_tokens.max() + output_tokens.max();
     let result_path = setup.result_path(run, "-load");
+    let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
+    let mut resumed: Vec<LevelRecord> = done_before
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Level(l) => Some(*l),
+            _ => None,
+        })
+        .collect();
 
     let progress = scaffold::progress_bar(None, "levels");
-    let mut warnings = Vec::new();
     let mut records: Vec<LevelRecord> = Vec::new();
+    let mut failed: Vec<FailedCase> = Vec::new();
     let mut failure = None;
+    let mut loaded: Option<engine::Model> = None;
     for (i, a) in arrivals.iter().enumerate() {
         if run.stopped() {
             break;
@@ -224,6 +263,10 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             duration_ns: opts.duration.map(|d| d.as_nanos() as u64),
             seed: opts.seed.wrapping_add(i as u64),
         };
+        if let Some(k) = resumed.iter().position(|l| level_key(l) == spec_key(&spec)) {
+            records.push(resumed.swap_remove(k));
+            continue;
+        }
         let params = ContextParams {
             n_ctx: slots * max_len,
             n_batch: opts.engine.n_batch,
@@ -236,47 +279,127 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             n_seq_max: slots,
         };
         let label = arrivals_label(a);
-        let mut session = match engine::new_session(&model, &params) {
-            Ok(s) => s,
-            Err(e) => {
-                failure = Some(anyhow::Error::new(e));
-                break;
+        let show = |completed: u64, started: Option<usize>, itl_p95: Option<String>| {
+            progress.set_message(format!(
+                "level {}/{} {label}: {completed}{} requests done{}",
+                i + 1,
+                arrivals.len(),
+                started.map(|s| format!("/{s}")).unwrap_or_default(),
+                itl_p95
+                    .map(|p| format!(", ITL p95 {p}"))
+                    .unwrap_or_default(),
+            ));
+            progress.tick();
+        };
+        let (window_start, window_mono_ns) = crate::clock::now();
+        let outcome = if run.in_process {
+            let model = match &loaded {
+                Some(m) => m,
+                None => match engine::load_model(&path, model_params, run.verbose) {
+                    Ok(m) => loaded.insert(m),
+                    Err(e) => {
+                        failure = Some(anyhow::Error::new(e));
+                        break;
+                    }
+                },
+            };
+            let mut session = match engine::new_session(model, &params) {
+                Ok(s) => s,
+                Err(e) => {
+                    failure = Some(anyhow::Error::new(e));
+                    break;
+                }
+            };
+            let mut last_draw = Instant::now();
+            setup.meter.start(window_start);
+            let level = run_level(
+                &mut session,
+                &spec,
+                model.n_vocab,
+                window_start,
+                &run.stop_now,
+                |p| {
+                    if last_draw.elapsed() >= Duration::from_millis(200) {
+                        last_draw = Instant::now();
+                        let p95 = p
+                            .itl
+                            .quantile_ns(0.95)
+                            .map(|ns| format!("{:.1} ms", ns as f64 / 1e6))
+                            .unwrap_or_else(|| ABSENT.into());
+                        show(p.completed as u64, Some(p.started), Some(p95));
+                    }
+                },
+            );
+            let windows = setup.meter.stop();
+            match level {
+                Ok(l) => Ok((
+                    LevelDone {
+                        model_desc: model.desc.clone(),
+                        requests: l.requests,
+                        duration_ns: l.duration_ns,
+                        prompt_tokens_processed: l.prompt_tokens_processed,
+                        interrupted: l.interrupted,
+                        start_ns: l.start_ns,
+                        process: process_of(&windows),
+                    },
+                    windows,
+                )),
+                Err(e) => {
+                    failure = Some(anyhow::Error::new(e));
+                    break;
+                }
+            }
+        } else {
+            let req = Request {
+                job: Job::LoadLevel {
+                    model_path: path.clone(),
+                    model: model_params,
+                    context: params,
+                    spec: spec.clone(),
+                },
+                label: label.clone(),
+                verbose: run.verbose,
+                sample_interval_ns: run.telemetry.sample_interval.as_nanos() as u64,
+            };
+            let limits = Limits {
+                stop_now: &run.stop_now,
+                timeout: run.case_timeout,
+            };
+            show(0, None, None);
+            setup.meter.start(window_start);
+            let reply = run_in_worker(&req, &limits, |done| show(done, None, None));
+            let windows = setup.meter.stop();
+            match reply {
+                Ok(Reply::Load(d)) => Ok((
+                    LevelDone {
+                        model_desc: d.model.desc,
+                        requests: d.requests,
+                        duration_ns: d.duration_ns,
+                        prompt_tokens_processed: d.prompt_tokens_processed,
+                        interrupted: d.interrupted,
+                        start_ns: crate::clock::rebase(
+                            d.start_ns,
+                            d.origin_mono_ns,
+                            window_mono_ns,
+                        )
+                        .unwrap_or(0),
+                        process: d.process,
+                    },
+                    windows,
+                )),
+                Ok(other) => Err(WorkerFailure {
+                    reason: format!("worker replied {other:?} to a load level"),
+                    stderr_tail: Vec::new(),
+                }),
+                Err(f) => Err(f),
             }
         };
-        let mut last_draw = Instant::now();
-        let window_start = Instant::now();
-        setup.meter.start(window_start);
-        let level = run_level(
-            &mut session,
-            &spec,
-            model.n_vocab,
-            window_start,
-            &run.stop,
-            |p| {
-                if last_draw.elapsed() >= Duration::from_millis(200) {
-                    last_draw = Instant::now();
-                    let p95 = p
-                        .itl
-                        .quantile_ns(0.95)
-                        .map(|ns| format!("{:.1} ms", ns as f64 / 1e6))
-                        .unwrap_or_else(|| ABSENT.into());
-                    progress.set_message(format!(
-                        "level {}/{} {label}: {}/{} requests done, ITL p95 {p95}",
-                        i + 1,
-                        arrivals.len(),
-                        p.completed,
-                        p.started
-                    ));
-                    progress.tick();
-                }
-            },
-        );
-        let windows = setup.meter.stop();
-        match level {
-            Ok(level) => {
+        match outcome {
+            Ok((level, windows)) => {
+                setup.entries[0].model_type = level.model_desc.clone();
                 let summary = summarize_level(
                     &LevelSamples {
-                        arrivals: level.spec.arrivals,
+                        arrivals: spec.arrivals,
                         requests: &level.requests,
                         duration_ns: level.duration_ns,
                         prompt_tokens_processed: level.prompt_tokens_processed,
@@ -295,21 +418,35 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                     setup.meter.energy_absent_reason.as_deref(),
                 );
                 warnings.extend(tm::flag_warnings(&label, energy.iter()));
-                records.push(LevelRecord {
+                let rec = LevelRecord {
                     summary,
-                    input_tokens: level.spec.input_tokens,
-                    output_tokens: level.spec.output_tokens,
-                    seed: level.spec.seed,
+                    input_tokens: spec.input_tokens,
+                    output_tokens: spec.output_tokens,
+                    seed: spec.seed,
                     prompt_tokens_processed: level.prompt_tokens_processed,
                     start_ns: Some(level.start_ns),
                     requests: level.requests,
                     energy,
-                    process: process_of(&windows),
-                });
+                    process: level.process,
+                };
+                if !rec.summary.interrupted {
+                    checkpoint.append(&Entry::Level(Box::new(rec.clone())))?;
+                }
+                records.push(rec);
             }
-            Err(e) => {
-                failure = Some(anyhow::Error::new(e));
-                break;
+            Err(why) => {
+                let f = FailedCase {
+                    label: label.clone(),
+                    parameters: serde_json::to_value(&spec)?,
+                    reason: why.to_string(),
+                    stderr_tail: why.stderr_tail,
+                };
+                warnings.push(Warning::CaseFailed {
+                    label: f.label.clone(),
+                    reason: f.reason.clone(),
+                });
+                checkpoint.append(&Entry::Failed(f.clone()))?;
+                failed.push(f);
             }
         }
     }
@@ -359,6 +496,8 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         "backends": backends_of(&setup.build),
         "seed": opts.seed,
     });
+    let all_attempted =
+        records.iter().filter(|l| !l.summary.interrupted).count() + failed.len() == arrivals.len();
     let measured = Measured {
         kind: "load",
         parameters,
@@ -371,9 +510,13 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         }),
         bandwidth,
         warnings,
+        failed,
         failure,
     };
     let result = scaffold::finish(setup, run, measured, &result_path)?;
+    if all_attempted && result.failed.is_empty() {
+        checkpoint.remove()?;
+    }
     Ok(LoadOutcome {
         result_path,
         result,

@@ -2,6 +2,7 @@
 //! that `main` maps to exit codes.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod cost;
 pub mod decide;
 pub mod inspect;
@@ -11,6 +12,7 @@ pub mod prices;
 pub mod scaffold;
 pub mod synth;
 pub mod telemetry;
+pub mod worker;
 
 /// An error that is the user's to fix (bad file, flag or config value): exit code 2.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! model lookup, provenance, the sensors, the result path, progress bars, and assembling and writing the result
 //! file so that whatever was measured is kept when a run fails or is stopped.
 
+use super::checkpoint::{Checkpoint, Entry};
 use super::telemetry::{self as tm, TelemetryOptions};
 use super::{models, InputError};
 use crate::config::Config;
@@ -11,7 +12,8 @@ use crate::results::load::LoadSweep;
 use crate::results::provenance::features_missing_from_build;
 use crate::results::telemetry::Bandwidth;
 use crate::results::{
-    default_path, CaseRecord, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning, SCHEMA_VERSION,
+    default_path, CaseRecord, FailedCase, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning,
+    SCHEMA_VERSION,
 };
 use crate::runner::Meter;
 use chrono::{DateTime, Utc};
@@ -29,14 +31,38 @@ pub struct RunOptions {
     pub results_dir: PathBuf,
     pub verbose: bool,
     pub command_line: Vec<String>,
-    /// Set by the Ctrl-C handler; polled between repetitions and load iterations.
+    /// Set by the first Ctrl-C: no new case starts; the one in flight finishes.
     pub stop: Arc<AtomicBool>,
+    /// Set by the second Ctrl-C: the case in flight ends now (its worker is killed; in-process, it stops after
+    /// the current repetition or load iteration).
+    pub stop_now: Arc<AtomicBool>,
+    /// Run every case in this process (no worker processes): a crash then ends the run.
+    pub in_process: bool,
+    /// A worker running longer than this is killed and its case recorded as failed.
+    pub case_timeout: Option<std::time::Duration>,
+    /// `--resume RESULT`: the result file to finish, whose checkpoint holds the cases already measured.
+    pub resume: Option<PathBuf>,
 }
 
 impl RunOptions {
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+}
+
+/// The run's checkpoint (`<result>.partial.jsonl`): with `--resume`, what it already holds and a warning for each
+/// line that did not read.
+pub fn open_checkpoint(
+    run: &RunOptions,
+    result: &Path,
+) -> anyhow::Result<(Checkpoint, Vec<Entry>, Vec<Warning>)> {
+    Checkpoint::open(result, run.resume.is_some()).map_err(|e| {
+        InputError(format!(
+            "{}: cannot open the checkpoint: {e}",
+            super::checkpoint::path_for(result).display()
+        ))
+        .into()
+    })
 }
 
 /// Engine flags with one value each, as `load` takes them.
@@ -182,9 +208,9 @@ impl Setup {
         })
     }
 
-    /// `--out`, or `<results-dir>/<date>-<host>-<first model><suffix>.json`.
+    /// `--resume`'s file, `--out`, or `<results-dir>/<date>-<host>-<first model><suffix>.json`.
     pub fn result_path(&self, run: &RunOptions, suffix: &str) -> PathBuf {
-        match &run.out {
+        match run.resume.as_ref().or(run.out.as_ref()) {
             Some(p) => p.clone(),
             None => {
                 let stem = self.models[0]
@@ -212,13 +238,17 @@ pub struct Measured {
     pub bandwidth: Option<Bandwidth>,
     /// The run's own warnings, after the setup's.
     pub warnings: Vec<Warning>,
+    /// Cases or levels whose worker ended without a result.
+    pub failed: Vec<FailedCase>,
     /// The error that ended the run early, if one did.
     pub failure: Option<anyhow::Error>,
 }
 
 impl Measured {
     fn anything(&self) -> bool {
-        !self.cases.is_empty() || self.load.as_ref().is_some_and(|l| !l.levels.is_empty())
+        !self.cases.is_empty()
+            || !self.failed.is_empty()
+            || self.load.as_ref().is_some_and(|l| !l.levels.is_empty())
     }
 }
 
@@ -257,6 +287,7 @@ pub fn finish(
         cases: measured.cases,
         load: measured.load,
         telemetry: Some(tm::info(&meter, measured.bandwidth)),
+        failed: measured.failed,
         warnings,
     };
     if anything || measured.failure.is_none() {

@@ -154,7 +154,7 @@ pub fn build_info(verbose: bool) -> Result<BuildInfo, EngineError> {
 pub const LLAMA_CPP_SYS_VERSION: &str = env!("TOKENMETER_LLAMA_CPP_SYS_VERSION");
 
 /// Model loading options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ModelParams {
     /// Layers offloaded to the GPU; negative: all.
     pub n_gpu_layers: i32,
@@ -228,7 +228,7 @@ impl Model {
 }
 
 /// Context options (llama-bench's per-test parameters).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ContextParams {
     pub n_ctx: u32,
     pub n_batch: u32,

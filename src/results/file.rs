@@ -56,6 +56,19 @@ pub struct TypeShare {
     pub size_bytes: u64,
 }
 
+/// A case or level whose worker process ended without a result: a llama.cpp abort, a crash, an out-of-memory
+/// kill, `--case-timeout`, a second Ctrl-C, or an error llama.cpp returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedCase {
+    /// `pp512 t=2`, `c=4`.
+    pub label: String,
+    /// The case's or level's parameters, as run.
+    pub parameters: serde_json::Value,
+    pub reason: String,
+    /// The last lines the worker wrote to stderr.
+    pub stderr_tail: Vec<String>,
+}
+
 /// A model file as measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelEntry {
@@ -93,6 +106,9 @@ pub struct ResultFile {
     /// What the sensors could read, the idle baseline and the memory bandwidth.
     #[serde(default)]
     pub telemetry: Option<TelemetryInfo>,
+    /// Cases (`bench`) or levels (`load`) that did not finish, and why.
+    #[serde(default)]
+    pub failed: Vec<FailedCase>,
     pub warnings: Vec<Warning>,
 }
 

@@ -9,7 +9,9 @@ pub mod slo;
 pub mod telemetry;
 pub mod warnings;
 
-pub use file::{default_path, read_result, ModelEntry, ResultFile, ToolInfo, SCHEMA_VERSION};
+pub use file::{
+    default_path, read_result, FailedCase, ModelEntry, ResultFile, ToolInfo, SCHEMA_VERSION,
+};
 pub use provenance::HostInfo;
 pub use record::{summarize, CaseRecord, Summary};
 pub use warnings::Warning;

@@ -40,6 +40,14 @@ pub enum Warning {
         objective: String,
         count: u64,
     },
+    /// A line of a checkpoint did not read (cut short by a kill, or corrupt); the case it held is measured again.
+    CheckpointLineSkipped {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    /// A case or level did not finish; the result file's `failed` says why.
+    CaseFailed { label: String, reason: String },
     /// The operating point is a level some of whose requests did not complete.
     OperatingPointUnfinished {
         level: String,
@@ -94,6 +102,15 @@ impl std::fmt::Display for Warning {
                 "{level}: {objective} is checked against {count} samples, fewer than it needs: the check is \
                  against (close to) the largest sample; raise --requests"
             ),
+            Warning::CheckpointLineSkipped {
+                file,
+                line,
+                message,
+            } => write!(
+                f,
+                "{file}: line {line} skipped ({message}); its case is measured again"
+            ),
+            Warning::CaseFailed { label, reason } => write!(f, "{label}: failed: {reason}"),
             Warning::OperatingPointUnfinished {
                 level,
                 requests_not_completed,

@@ -24,6 +24,8 @@ pub struct CaseRun {
     pub stop_reason: StopReason,
     /// The sensors' readings over the repetitions (not the warm-up).
     pub windows: Vec<Window>,
+    /// When the repetitions' clock (their `start_ns` 0) began, on the system-wide monotonic clock.
+    pub origin_mono_ns: u64,
 }
 
 /// llama-bench's token stream: the first token of each decode call sequence is BOS when the vocabulary adds
@@ -67,7 +69,7 @@ pub fn run_case(
     let reserve = rule.max_runs.min(1024) as usize;
     let mut samples = Vec::with_capacity(reserve);
     let mut rates = Vec::with_capacity(reserve);
-    let measuring = Instant::now();
+    let (measuring, origin_mono_ns) = crate::clock::now();
     meter.start(measuring);
     let mut repeat = || -> Result<StopReason, EngineError> {
         loop {
@@ -119,5 +121,6 @@ pub fn run_case(
         complete: stop_reason != StopReason::Interrupted,
         stop_reason,
         windows,
+        origin_mono_ns,
     })
 }

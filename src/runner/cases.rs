@@ -2,13 +2,13 @@
 
 use crate::engine::{ContextParams, ModelParams};
 use crate::stats::StopRule;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 pub use crate::results::record::Test;
 
 /// One benchmark case: a model file, the engine parameters and the test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     pub model_path: PathBuf,
     pub model: ModelParams,
