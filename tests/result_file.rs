@@ -184,3 +184,19 @@ fn a_file_that_is_not_a_result_is_refused() {
     let e = read_result(&path).unwrap_err().to_string();
     assert!(e.contains("x.json") && e.contains("schema_version"), "{e}");
 }
+
+#[test]
+fn a_truncated_result_file_is_reported_never_half_read() {
+    let text = std::fs::read_to_string("tests/golden/result-v4-bench.json").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.json");
+    for keep in [text.len() / 3, text.len() - 2] {
+        std::fs::write(&path, &text[..keep]).unwrap();
+        let e = read_result(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("cut.json") && e.contains("not a tokenmeter result file"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+    }
+}

@@ -5,6 +5,7 @@ use super::InputError;
 use crate::config::{default_model, Config, ModelEntry};
 use crate::gguf::synth;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 /// Where synthesized models are cached: `$TOKENMETER_CACHE_DIR`, else the user's cache directory.
 pub fn cache_dir() -> PathBuf {
@@ -15,7 +16,11 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The file for a catalogue entry, synthesizing it into the cache when it is not there yet.
-pub fn materialize(entry: &ModelEntry, config_dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn materialize(
+    entry: &ModelEntry,
+    config_dir: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<PathBuf> {
     if let Some(p) = &entry.path {
         return Ok(if p.is_relative() {
             config_dir.join(p)
@@ -40,7 +45,7 @@ pub fn materialize(entry: &ModelEntry, config_dir: &Path) -> anyhow::Result<Path
             synth_ref.seed,
             path.display()
         );
-        synth::write(&spec, &path)?;
+        synth::write_until(&spec, &path, stop)?;
     }
     Ok(path)
 }
@@ -50,9 +55,10 @@ pub fn resolve(
     args: &[String],
     config: &Config,
     config_dir: &Path,
+    stop: &AtomicBool,
 ) -> anyhow::Result<Vec<PathBuf>> {
     if args.is_empty() {
-        return Ok(vec![materialize(&default_model(), config_dir)?]);
+        return Ok(vec![materialize(&default_model(), config_dir, stop)?]);
     }
     args.iter()
         .map(|a| {
@@ -61,7 +67,7 @@ pub fn resolve(
                 return Ok(p.to_path_buf());
             }
             match config.model(a) {
-                Some(entry) => materialize(entry, config_dir),
+                Some(entry) => materialize(entry, config_dir, stop),
                 None => Err(InputError(format!(
                     "{a}: no such file, and no [[model]] named '{a}' in the configuration ({})",
                     if config.models.is_empty() {

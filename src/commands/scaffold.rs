@@ -181,7 +181,7 @@ impl Setup {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let paths = models::resolve(models, &config, &config_dir)?;
+        let paths = models::resolve(models, &config, &config_dir, &run.stop)?;
         let entries = paths
             .iter()
             .map(|p| model_entry(p))
@@ -189,7 +189,7 @@ impl Setup {
         let host = HostInfo::collect();
         let build = engine::build_info(run.verbose)?;
         let configured_bandwidth = tm::configured_bandwidth(&run.telemetry, &config)?;
-        let meter = tm::open(&run.telemetry)?;
+        let meter = tm::open(&run.telemetry, &run.stop)?;
         let mut warnings = Vec::new();
         let missing = features_missing_from_build(&host.cpu_features, &build.system_info);
         if !missing.is_empty() && build.system_info.contains("CPU :") {

@@ -45,7 +45,7 @@ impl Default for TelemetryOptions {
 }
 
 /// Opens the sensors and takes the idle baseline (before any model is loaded, so the device is at rest).
-pub fn open(o: &TelemetryOptions) -> anyhow::Result<Meter> {
+pub fn open(o: &TelemetryOptions, stop: &std::sync::atomic::AtomicBool) -> anyhow::Result<Meter> {
     if o.sample_interval.is_zero() {
         return Err(InputError("--sample-interval: must be longer than 0".into()).into());
     }
@@ -71,7 +71,7 @@ pub fn open(o: &TelemetryOptions) -> anyhow::Result<Meter> {
         sample_interval: o.sample_interval,
         idle_from,
     });
-    meter.measure_idle(o.idle);
+    meter.measure_idle(o.idle, stop);
     Ok(meter)
 }
 

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Tensor data alignment written into every file (GGUF's default).
 const ALIGNMENT: u64 = 32;
@@ -87,6 +88,8 @@ pub enum SynthError {
         path: PathBuf,
         source: gguf_rs_lib::GGUFError,
     },
+    #[error("{path}: synthesis stopped (Ctrl-C); nothing was written")]
+    Stopped { path: PathBuf },
 }
 
 #[derive(Clone, Copy)]
@@ -457,8 +460,33 @@ pub fn plan(spec: &SynthSpec) -> SynthPlan {
     }
 }
 
+/// Tensor data that stops with an error once `stop` is set, so a large model's synthesis ends within one chunk of
+/// a Ctrl-C.
+struct Stoppable<'a, R> {
+    inner: R,
+    stop: &'a AtomicBool,
+}
+
+impl<R: Read> Read for Stoppable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("stopped"));
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// Writes the model to `path` atomically (a temporary file in the same directory, renamed when complete).
 pub fn write(spec: &SynthSpec, path: &Path) -> Result<SynthPlan, SynthError> {
+    write_until(spec, path, &AtomicBool::new(false))
+}
+
+/// [`write`], ending with `SynthError::Stopped` (and no file) once `stop` is set.
+pub fn write_until(
+    spec: &SynthSpec,
+    path: &Path,
+    stop: &AtomicBool,
+) -> Result<SynthPlan, SynthError> {
     let io_err = |source| SynthError::Io {
         path: path.to_path_buf(),
         source,
@@ -473,9 +501,17 @@ pub fn write(spec: &SynthSpec, path: &Path) -> Result<SynthPlan, SynthError> {
     let mut w = GGUFStreamWriter::new(file);
     write_header(&mut w, &metadata(spec), &tensors).map_err(gguf_err)?;
     for (i, t) in tensors.iter().enumerate() {
-        let stream = TensorStream::new(spec.seed, i as u64, t);
-        w.write_tensor_data_chunked(&t.info, stream)
-            .map_err(gguf_err)?;
+        let stream = Stoppable {
+            inner: TensorStream::new(spec.seed, i as u64, t),
+            stop,
+        };
+        let written = w.write_tensor_data_chunked(&t.info, stream);
+        if stop.load(Ordering::Relaxed) {
+            return Err(SynthError::Stopped {
+                path: path.to_path_buf(),
+            });
+        }
+        written.map_err(gguf_err)?;
     }
     w.finalize().map_err(gguf_err)?;
     let file = w.into_inner();
@@ -488,6 +524,25 @@ pub fn write(spec: &SynthSpec, path: &Path) -> Result<SynthPlan, SynthError> {
 mod tests {
     use super::*;
     use crate::gguf::shapes::ShapeOverrides;
+
+    #[test]
+    fn a_stopped_synthesis_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.gguf");
+        let spec = SynthSpec {
+            shape: Shape::from_preset("tiny", &ShapeOverrides::default()).unwrap(),
+            weight_type: WeightType::Q4_0,
+            seed: 1,
+        };
+        let e = write_until(&spec, &path, &AtomicBool::new(true)).unwrap_err();
+        assert!(matches!(e, SynthError::Stopped { .. }), "{e}");
+        assert!(!path.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temporary file left"
+        );
+    }
 
     #[test]
     fn vocabulary_has_the_requested_size_and_unique_tokens() {

@@ -96,11 +96,11 @@ impl Meter {
 
     /// Measures idle power for `duration` unless a baseline was given, nothing measures energy, or the duration
     /// is zero.
-    pub fn measure_idle(&mut self, duration: Duration) {
+    pub fn measure_idle(&mut self, duration: Duration, stop: &std::sync::atomic::AtomicBool) {
         if !self.idle.is_empty() || !self.measures_energy() || duration.is_zero() {
             return;
         }
-        let results = telemetry::measure_idle(&mut self.sensors, Instant::now(), duration);
+        let results = telemetry::measure_idle(&mut self.sensors, Instant::now(), duration, stop);
         for (r, s) in results.into_iter().zip(&self.sensors) {
             match r {
                 Ok(b) if b.idle_power_w.is_some() => self.idle.push(b),

@@ -4,6 +4,7 @@
 use super::accounting::{self, Basis};
 use super::{Sensor, SensorError, SensorFamily, Window};
 pub use crate::results::telemetry::{EnergyFlag, EnergyRecord, EnergySource, IdleBaseline};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 impl EnergySource {
@@ -54,16 +55,25 @@ impl IdleBaseline {
     }
 }
 
-/// Measures every sensor's idle power over the same `duration` (the `--idle` option): one result per sensor,
-/// in order, so one failing device does not hide the others.
+/// Measures every sensor's idle power over the same `duration` (the `--idle` option), or until `stop` is set
+/// (checked every 50 ms, so Ctrl-C is honoured at once): one result per sensor, in order, so one failing
+/// device does not hide the others.
 pub fn measure_idle(
     sensors: &mut [Box<dyn Sensor>],
     origin: Instant,
     duration: Duration,
+    stop: &AtomicBool,
 ) -> Vec<Result<IdleBaseline, SensorError>> {
     let started: Vec<Result<(), SensorError>> =
         sensors.iter_mut().map(|s| s.start(origin)).collect();
-    std::thread::sleep(duration);
+    let t0 = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let left = duration.saturating_sub(t0.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
     sensors
         .iter_mut()
         .zip(started)

@@ -101,6 +101,34 @@ fn counter_and_integrated_power_disagreeing_are_flagged_and_the_counter_wins() {
 }
 
 #[test]
+fn a_stop_request_ends_the_idle_baseline_within_a_fraction_of_a_second() {
+    let mut idle: Vec<Box<dyn Sensor>> = vec![Box::new(TraceSensor::new(
+        "gpu",
+        ramp(0, 20_000, 100, 7.0, 50.0),
+    ))];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let setter = stop.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        setter.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let t0 = std::time::Instant::now();
+    let r = measure_idle(
+        &mut idle,
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(10),
+        &stop,
+    );
+    t.join().unwrap();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(r.len(), 1);
+}
+
+#[test]
 fn energy_above_idle_subtracts_idle_power_times_duration() {
     let mut idle: Vec<Box<dyn Sensor>> = vec![Box::new(TraceSensor::new(
         "gpu",
@@ -110,6 +138,7 @@ fn energy_above_idle_subtracts_idle_power_times_duration() {
         &mut idle,
         std::time::Instant::now(),
         std::time::Duration::ZERO,
+        &std::sync::atomic::AtomicBool::new(false),
     )
     .remove(0)
     .unwrap();
