@@ -23,7 +23,7 @@ pub enum Command {
     Synth(SynthArgs),
     /// Validate a GGUF file and show its architecture, size, types and metadata
     Inspect(InspectArgs),
-    /// Benchmark prompt processing and generation (llama-bench's tests, in-process)
+    /// Benchmark prompt processing and generation (llama-bench's tests)
     Bench(Box<BenchArgs>),
     /// Serve simulated requests with continuous batching: latency percentiles and throughput per load level
     Load(Box<LoadArgs>),

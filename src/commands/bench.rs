@@ -1,5 +1,5 @@
-//! `tokenmeter bench`: llama-bench's tests in-process, a result file with raw samples and provenance, and the
-//! table (or CSV/JSON) on stdout.
+//! `tokenmeter bench`: llama-bench's tests, each case in a worker process (or in-process), a result file with raw
+//! samples and provenance, and the table (or CSV/JSON) on stdout.
 
 use super::checkpoint::Entry;
 use super::scaffold::{self, at_least_one, backends_of, cache_types, Measured, RunOptions, Setup};
@@ -440,7 +440,11 @@ fn run_isolated(
         job: Job::BenchCase { case: case.clone() },
         label: label.clone(),
         verbose: opts.run.verbose,
-        sample_interval_ns: opts.run.telemetry.sample_interval.as_nanos() as u64,
+        sample_interval_ns: opts
+            .run
+            .telemetry
+            .enabled
+            .then(|| opts.run.telemetry.sample_interval.as_nanos() as u64),
     };
     let limits = Limits {
         stop_now: &opts.run.stop_now,

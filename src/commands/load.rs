@@ -359,7 +359,10 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 },
                 label: label.clone(),
                 verbose: run.verbose,
-                sample_interval_ns: run.telemetry.sample_interval.as_nanos() as u64,
+                sample_interval_ns: run
+                    .telemetry
+                    .enabled
+                    .then(|| run.telemetry.sample_interval.as_nanos() as u64),
             };
             let limits = Limits {
                 stop_now: &run.stop_now,

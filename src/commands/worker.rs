@@ -55,8 +55,8 @@ pub struct Request {
     /// A human label (`pp512 t=2`, `c=4`), for progress and the abort hook.
     pub label: String,
     pub verbose: bool,
-    /// Interval of the worker's own process readings (CPU %, peak memory).
-    pub sample_interval_ns: u64,
+    /// Interval of the worker's own process readings (CPU %, peak memory); `None` with `--telemetry off`.
+    pub sample_interval_ns: Option<u64>,
 }
 
 /// What llama.cpp says of the loaded model (the parent never loads it).
@@ -125,15 +125,19 @@ fn send(out: &mut impl Write, r: &Reply) {
     let _ = out.write_all(&line).and_then(|()| out.flush());
 }
 
-fn own_process_meter(interval: Duration) -> Meter {
-    let sensors: Vec<Box<dyn Sensor>> = ProcessSensor::new(interval)
+/// The worker's own CPU use and memory, read every `interval` (no sensor at all without one).
+fn own_process_meter(interval: Option<Duration>) -> Meter {
+    let sensors: Vec<Box<dyn Sensor>> = interval
+        .and_then(|i| ProcessSensor::new(i).ok())
         .map(|s| vec![Box::new(s) as Box<dyn Sensor>])
         .unwrap_or_default();
-    Meter::with_sensors(sensors, interval)
+    Meter::with_sensors(sensors, interval.unwrap_or(Duration::from_millis(50)))
 }
 
 fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
-    let interval = Duration::from_nanos(req.sample_interval_ns.max(1));
+    let interval = req
+        .sample_interval_ns
+        .map(|ns| Duration::from_nanos(ns.max(1)));
     // The worker is never interrupted from inside: the parent kills it when the case must end now.
     let never = AtomicBool::new(false);
     match &req.job {
