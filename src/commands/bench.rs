@@ -444,7 +444,7 @@ fn run_isolated(
             .run
             .telemetry
             .enabled
-            .then(|| opts.run.telemetry.sample_interval.as_nanos() as u64),
+            .then_some(opts.run.telemetry.sample_interval.as_nanos() as u64),
     };
     let limits = Limits {
         stop_now: &opts.run.stop_now,

@@ -362,7 +362,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 sample_interval_ns: run
                     .telemetry
                     .enabled
-                    .then(|| run.telemetry.sample_interval.as_nanos() as u64),
+                    .then_some(run.telemetry.sample_interval.as_nanos() as u64),
             };
             let limits = Limits {
                 stop_now: &run.stop_now,
