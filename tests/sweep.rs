@@ -21,6 +21,25 @@ fn tests_of(file: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The tiny shape trained for a context long enough that one case can run for many seconds.
+fn long_context_tiny(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("tiny-long.gguf");
+    let o = tokenmeter(
+        &[
+            "synth",
+            "--shape",
+            "tiny",
+            "--ctx",
+            "131072",
+            "-o",
+            path.to_str().unwrap(),
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    path
+}
+
 fn spawn(dir: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
         .args(args)
@@ -111,7 +130,7 @@ fn a_case_that_aborts_is_recorded_as_failed_and_the_cases_after_it_complete() {
 #[test]
 fn a_worker_killed_mid_sweep_fails_its_case_and_the_sweep_finishes_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let model = long_context_tiny(dir.path());
     let out = dir.path().join("r.json");
     // pp16, then a long tg case, then tg4
     let child = spawn(
@@ -125,7 +144,7 @@ fn a_worker_killed_mid_sweep_fails_its_case_and_the_sweep_finishes_the_others() 
             "-p",
             "16",
             "-n",
-            "1000000,4",
+            "100000,4",
             "-r",
             "2",
             "--idle",
@@ -148,7 +167,7 @@ fn a_worker_killed_mid_sweep_fails_its_case_and_the_sweep_finishes_the_others() 
     let file = read(&out);
     assert_eq!(tests_of(&file), ["pp16", "tg4"]);
     let failed = &file["failed"][0];
-    assert!(failed["label"].as_str().unwrap().contains("tg1000000"));
+    assert!(failed["label"].as_str().unwrap().contains("tg100000"));
     assert!(
         failed["reason"].as_str().unwrap().contains("signal 9"),
         "{}",
@@ -159,7 +178,7 @@ fn a_worker_killed_mid_sweep_fails_its_case_and_the_sweep_finishes_the_others() 
 #[test]
 fn a_case_past_its_timeout_is_killed_and_recorded_as_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let model = long_context_tiny(dir.path());
     let out = dir.path().join("r.json");
     let o = Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
         .args(["bench", "-m", model.to_str().unwrap(), "-t", "1", "-r", "2"])
@@ -167,7 +186,7 @@ fn a_case_past_its_timeout_is_killed_and_recorded_as_failed() {
             "-p",
             "0",
             "-n",
-            "1000000,4",
+            "100000,4",
             "--idle",
             "0",
             "--case-timeout",
