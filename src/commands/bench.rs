@@ -2,7 +2,9 @@
 //! samples and provenance, and the table (or CSV/JSON) on stdout.
 
 use super::checkpoint::Entry;
-use super::scaffold::{self, at_least_one, backends_of, cache_types, Measured, RunOptions, Setup};
+use super::scaffold::{
+    self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
+};
 use super::telemetry as tm;
 use super::worker::{run_in_worker, Job, Limits, ModelFacts, Reply, Request, WorkerFailure};
 use super::InputError;
@@ -12,9 +14,7 @@ use crate::report::Format;
 use crate::results::telemetry::ProcessContext;
 use crate::results::telemetry::{Bandwidth, Roofline};
 use crate::results::warnings::NOISY_CV;
-use crate::results::{
-    summarize, CaseRecord, FailedCase, HostInfo, ModelEntry, ResultFile, Warning,
-};
+use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
 use crate::telemetry::roofline_fraction;
@@ -267,18 +267,12 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                 }
             }
             Err(Failed::Case(why)) => {
-                let f = FailedCase {
-                    label: case_label(case),
-                    parameters: serde_json::to_value(case)?,
-                    reason: why.to_string(),
-                    stderr_tail: why.stderr_tail,
-                };
-                warnings.push(Warning::CaseFailed {
-                    label: f.label.clone(),
-                    reason: f.reason.clone(),
-                });
-                checkpoint.append(&Entry::Failed(f.clone()))?;
-                failed.push(f);
+                Failures {
+                    checkpoint: &mut checkpoint,
+                    warnings: &mut warnings,
+                    failed: &mut failed,
+                }
+                .record(case_label(case), serde_json::to_value(case)?, why)?;
                 bar.inc(1);
             }
             Err(Failed::Fatal(e)) => {

@@ -3,7 +3,7 @@
 
 use super::checkpoint::Entry;
 use super::scaffold::{
-    self, backends_of, check_engine, EngineOptions, Measured, RunOptions, Setup,
+    self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
 };
 use super::telemetry as tm;
 use super::worker::{run_in_worker, Job, Limits, Reply, Request, WorkerFailure};
@@ -437,20 +437,12 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 }
                 records.push(rec);
             }
-            Err(why) => {
-                let f = FailedCase {
-                    label: label.clone(),
-                    parameters: serde_json::to_value(&spec)?,
-                    reason: why.to_string(),
-                    stderr_tail: why.stderr_tail,
-                };
-                warnings.push(Warning::CaseFailed {
-                    label: f.label.clone(),
-                    reason: f.reason.clone(),
-                });
-                checkpoint.append(&Entry::Failed(f.clone()))?;
-                failed.push(f);
+            Err(why) => Failures {
+                checkpoint: &mut checkpoint,
+                warnings: &mut warnings,
+                failed: &mut failed,
             }
+            .record(label.clone(), serde_json::to_value(&spec)?, why)?,
         }
     }
     progress.finish_and_clear();

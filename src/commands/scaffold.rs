@@ -4,6 +4,7 @@
 
 use super::checkpoint::{Checkpoint, Entry};
 use super::telemetry::{self as tm, TelemetryOptions};
+use super::worker::WorkerFailure;
 use super::{models, InputError};
 use crate::config::Config;
 use crate::engine::{self, BuildInfo};
@@ -151,6 +152,37 @@ pub fn progress_bar(len: Option<u64>, unit: &str) -> ProgressBar {
     };
     bar.set_style(style);
     bar
+}
+
+/// What a run keeps of a case or level whose worker ended without a result: an entry in the result's `failed`,
+/// a warning, and a checkpoint line.
+pub struct Failures<'a> {
+    pub checkpoint: &'a mut Checkpoint,
+    pub warnings: &'a mut Vec<Warning>,
+    pub failed: &'a mut Vec<FailedCase>,
+}
+
+impl Failures<'_> {
+    pub fn record(
+        &mut self,
+        label: String,
+        parameters: serde_json::Value,
+        why: WorkerFailure,
+    ) -> std::io::Result<()> {
+        let f = FailedCase {
+            label,
+            parameters,
+            reason: why.to_string(),
+            stderr_tail: why.stderr_tail,
+        };
+        self.warnings.push(Warning::CaseFailed {
+            label: f.label.clone(),
+            reason: f.reason.clone(),
+        });
+        self.checkpoint.append(&Entry::Failed(f.clone()))?;
+        self.failed.push(f);
+        Ok(())
+    }
 }
 
 /// Everything a run has before its first measurement.
