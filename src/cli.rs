@@ -210,6 +210,9 @@ pub struct BenchArgs {
     /// Directory for result files
     #[arg(long = "results-dir", default_value = "results")]
     pub results_dir: PathBuf,
+    /// Run cases that preflight refuses for memory or for exceeding the model's trained context
+    #[arg(long = "force")]
+    pub force: bool,
 }
 
 #[derive(Args)]
@@ -294,6 +297,9 @@ pub struct LoadArgs {
     /// Directory for result files
     #[arg(long = "results-dir", default_value = "results")]
     pub results_dir: PathBuf,
+    /// Run cases that preflight refuses for memory or for exceeding the model's trained context
+    #[arg(long = "force")]
+    pub force: bool,
 }
 
 /// Power, energy and memory-bandwidth options shared by `bench` and `load`.

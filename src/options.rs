@@ -161,6 +161,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: Arc<AtomicBool>) -> Result<LoadOpt
             use_mmap: zero_or_one("--mmap", a.mmap)?,
         },
         seed: a.seed,
+        force: a.force,
         run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
     })
 }
@@ -224,6 +225,7 @@ pub fn bench(
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
         format,
+        force: a.force,
         run: run_options(a.config, a.telemetry, a.out, a.results_dir, verbose, stop)?,
     })
 }

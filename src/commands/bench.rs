@@ -39,6 +39,8 @@ pub struct BenchOptions {
     pub seed: u64,
     pub format: Format,
     pub run: RunOptions,
+    /// Run cases that preflight would refuse for memory or the trained context.
+    pub force: bool,
 }
 
 fn check(opts: &BenchOptions) -> Result<(), InputError> {
@@ -195,6 +197,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         seed: opts.seed,
     };
     let cases = expand(&grid);
+    super::preflight::bench(&cases, &setup, opts.force, run.verbose)?;
     let result_path = setup.result_path(run, "");
 
     let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases");
