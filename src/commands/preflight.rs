@@ -63,7 +63,7 @@ fn hard(reason: String) -> Option<Refusal> {
 /// 256", which reaches tokenmeter as a context that could not be created.
 pub fn too_many_sequences(c: &CaseFacts) -> Option<Refusal> {
     let (n, flag) = c.slots.as_ref()?;
-    if !(*n > LLAMA_MAX_SEQ) {
+    if *n <= LLAMA_MAX_SEQ {
         return None;
     }
     hard(format!(
@@ -78,7 +78,7 @@ pub fn too_many_sequences(c: &CaseFacts) -> Option<Refusal> {
 pub fn sequences_above_batch(c: &CaseFacts) -> Option<Refusal> {
     let (n, flag) = c.slots.as_ref()?;
     let n_batch = c.n_batch.min(c.context.n_ctx);
-    if !(*n > n_batch) {
+    if *n <= n_batch {
         return None;
     }
     hard(format!(
@@ -91,7 +91,7 @@ pub fn sequences_above_batch(c: &CaseFacts) -> Option<Refusal> {
 /// llama-context.cpp, `llama_context::llama_context`: `n_ubatch = min(n_batch, n_ubatch)`, silently; the result
 /// would record a physical batch that never ran.
 pub fn ubatch_above_batch(c: &CaseFacts) -> Option<Refusal> {
-    if !(c.n_ubatch > c.n_batch) {
+    if c.n_ubatch <= c.n_batch {
         return None;
     }
     hard(format!(
@@ -152,7 +152,7 @@ pub fn positions_overflow(c: &CaseFacts) -> Option<Refusal> {
 /// were never trained, so the case is refused unless forced.
 pub fn beyond_trained_context(c: &CaseFacts, n_ctx_train: Option<u64>) -> Option<Refusal> {
     let train = n_ctx_train.filter(|&t| t > 0)?;
-    if !(c.positions > train) {
+    if c.positions <= train {
         return None;
     }
     Some(Refusal {

@@ -196,7 +196,7 @@ fn layer_of(name: &str) -> Option<u64> {
 fn repacked(t: &TensorFacts) -> bool {
     matches!(t.type_name.as_str(), "Q4_0" | "Q4_K" | "IQ4_NL")
         && t.dims.len() == 2
-        && t.dims[1] % 8 == 0
+        && t.dims[1].is_multiple_of(8)
 }
 
 /// Layers offloaded and whether the output layer is (llama.cpp offloads the last `n_gpu_layers` repeating
