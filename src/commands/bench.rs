@@ -197,7 +197,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         seed: opts.seed,
     };
     let cases = expand(&grid);
-    super::preflight::bench(&cases, &setup, opts.force, run.verbose)?;
+    super::preflight::bench(opts, &cases, &setup)?;
     let result_path = setup.result_path(run, "");
 
     let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases");

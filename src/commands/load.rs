@@ -191,16 +191,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let run = &opts.run;
     let mut setup = Setup::open(run, opts.model.as_slice())?;
     let (input_tokens, output_tokens, slo) = request_shape(opts, &setup.config)?;
-    let (input, output, engine) = (&input_tokens, &output_tokens, &opts.engine);
-    super::preflight::load(
-        &arrivals,
-        input,
-        output,
-        engine,
-        &setup,
-        opts.force,
-        run.verbose,
-    )?;
+    super::preflight::load(opts, &arrivals, &input_tokens, &output_tokens, &setup)?;
     let path = setup.models[0].clone();
     let n_threads = opts
         .engine

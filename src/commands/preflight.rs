@@ -11,6 +11,8 @@ pub use memory::{
     HostFacts, ModelFacts, Need, TensorFacts, PROCESS_BASE_BYTES,
 };
 
+use super::bench::BenchOptions;
+use super::load::LoadOptions;
 use super::scaffold::{EngineOptions, Setup};
 use super::InputError;
 use crate::gguf::read_model_info;
@@ -397,7 +399,8 @@ fn check_model(
 }
 
 /// `bench`'s preflight over its expanded cases; nothing has been loaded yet.
-pub fn bench(cases: &[Case], setup: &Setup, force: bool, verbose: bool) -> anyhow::Result<()> {
+pub fn bench(opts: &BenchOptions, cases: &[Case], setup: &Setup) -> anyhow::Result<()> {
+    let (force, verbose) = (opts.force, opts.run.verbose);
     let host = host_facts(setup);
     let free = measure_free(host.has_gpu)?;
     for path in &setup.models {
@@ -413,14 +416,13 @@ pub fn bench(cases: &[Case], setup: &Setup, force: bool, verbose: bool) -> anyho
 
 /// `load`'s preflight over its levels; nothing has been loaded yet.
 pub fn load(
+    opts: &LoadOptions,
     levels: &[Arrivals],
     input: &Lengths,
     output: &Lengths,
-    engine: &EngineOptions,
     setup: &Setup,
-    force: bool,
-    verbose: bool,
 ) -> anyhow::Result<()> {
+    let (engine, force, verbose) = (&opts.engine, opts.force, opts.run.verbose);
     let host = host_facts(setup);
     let free = measure_free(host.has_gpu)?;
     let facts: Vec<CaseFacts> = levels
