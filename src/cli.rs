@@ -215,6 +215,9 @@ pub struct BenchArgs {
     /// Directory for result files
     #[arg(long = "results-dir", default_value = "results")]
     pub results_dir: PathBuf,
+    /// Run cases that preflight refuses for memory or for exceeding the model's trained context
+    #[arg(long = "force")]
+    pub force: bool,
 }
 
 #[derive(Args)]
@@ -301,6 +304,9 @@ pub struct LoadArgs {
     /// Directory for result files
     #[arg(long = "results-dir", default_value = "results")]
     pub results_dir: PathBuf,
+    /// Run cases that preflight refuses for memory or for exceeding the model's trained context
+    #[arg(long = "force")]
+    pub force: bool,
 }
 
 /// How a sweep survives failures, shared by `bench` and `load`.

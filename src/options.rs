@@ -181,6 +181,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
             use_mmap: zero_or_one("--mmap", a.mmap)?,
         },
         seed: a.seed,
+        force: a.force,
         run: run_options(
             a.config,
             a.telemetry,
@@ -247,6 +248,7 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
         format,
+        force: a.force,
         run: run_options(
             a.config,
             a.telemetry,

@@ -94,6 +94,8 @@ fn a_level_cut_by_its_duration_reports_unfinished_requests() {
             "300ms",
             "--output-tokens",
             "100000",
+            // past the model's trained context, which preflight refuses unless forced
+            "--force",
         ],
     );
     let l = &levels(&file)[0];

@@ -44,6 +44,8 @@ pub struct BenchOptions {
     pub seed: u64,
     pub format: Format,
     pub run: RunOptions,
+    /// Run cases that preflight would refuse for memory or the trained context.
+    pub force: bool,
 }
 
 fn check(opts: &BenchOptions) -> Result<(), InputError> {
@@ -201,6 +203,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         seed: opts.seed,
     };
     let cases = expand(&grid);
+    super::preflight::bench(opts, &cases, &setup)?;
     let result_path = setup.result_path(run, "");
     let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
     let mut resumed: Vec<CaseRecord> = done_before

@@ -43,6 +43,8 @@ pub struct LoadOptions {
     pub engine: EngineOptions,
     pub seed: u64,
     pub run: RunOptions,
+    /// Run levels that preflight would refuse for memory or the trained context.
+    pub force: bool,
 }
 
 /// Requests per level when neither `--requests` nor `--duration` is given: four per slot (each slot sees
@@ -221,6 +223,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let run = &opts.run;
     let mut setup = Setup::open(run, opts.model.as_slice())?;
     let (input_tokens, output_tokens, slo) = request_shape(opts, &setup.config)?;
+    super::preflight::load(opts, &arrivals, &input_tokens, &output_tokens, &setup)?;
     let path = setup.models[0].clone();
     let n_threads = opts
         .engine

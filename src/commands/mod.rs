@@ -8,6 +8,7 @@ pub mod decide;
 pub mod inspect;
 pub mod load;
 pub mod models;
+pub mod preflight;
 pub mod prices;
 pub mod scaffold;
 pub mod synth;
