@@ -384,6 +384,11 @@ fn hyperparameters_of_the_wrong_type_are_rejected() {
             "is u64, expected a u32",
         ),
         (
+            "llama.vocab_size",
+            Value::Bool(true),
+            "is bool, expected a u32",
+        ),
+        (
             "llama.embedding_length",
             Value::F32(8.0),
             "is f32, expected a u32",
