@@ -1,5 +1,6 @@
 //! Reading and validating a GGUF file's header and tensor table before llama.cpp sees it, and summarising it.
 
+use super::check;
 use gguf_rs_lib::format::MetadataValue;
 use gguf_rs_lib::reader::{GGUFFileReader, GGUFReaderConfig};
 use gguf_rs_lib::GGUFError;
@@ -7,8 +8,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
+
+/// Upper bound on memory per metadata byte once decoded: gguf-rs-lib charges `size_of::<MetadataValue>()` (32
+/// bytes on 64-bit targets) per array element, the smallest of which is one byte in the file.
+const DECODED_BYTES_PER_FILE_BYTE: u64 = 48;
+/// Decoded-metadata allowance on top of the per-byte bound (the reader's fixed per-entry charges).
+const DECODED_SLACK_BYTES: u64 = 1 << 16;
 
 /// Why a file is not a usable GGUF model. Displays as one line naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +89,9 @@ fn value_text(v: &MetadataValue) -> String {
     }
 }
 
-/// Reads the header, metadata and tensor table of `path` and checks that every tensor's data lies inside the
-/// file. Never reads tensor data; never panics on malformed input.
+/// Reads the header, metadata and tensor table of `path` and checks them (see `check`): every tensor's data lies
+/// inside the file and everything llama.cpp reads is well-formed. Never reads tensor data; never panics on malformed
+/// input.
 pub fn read_model_info(path: &Path) -> Result<ModelInfo, ModelFileError> {
     let err = |what: String| ModelFileError {
         path: path.to_path_buf(),
@@ -96,37 +104,49 @@ pub fn read_model_info(path: &Path) -> Result<ModelInfo, ModelFileError> {
     if meta.is_dir() {
         return Err(err("is a directory, expected a .gguf file".into()));
     }
-    let file_size = meta.len();
+    read_model_info_from(BufReader::new(file), meta.len(), path)
+}
+
+/// `read_model_info` over any seekable bytes of `file_size` bytes; `path` names them in errors.
+pub fn read_model_info_from<R: Read + Seek>(
+    source: R,
+    file_size: u64,
+    path: &Path,
+) -> Result<ModelInfo, ModelFileError> {
+    let err = |what: String| ModelFileError {
+        path: path.to_path_buf(),
+        what,
+    };
+    // Metadata cannot be larger than the file: a header claiming more fails before anything is allocated.
+    let metadata_limit = usize::try_from(file_size)
+        .unwrap_or(usize::MAX)
+        .min(GGUFReaderConfig::default().max_metadata_size);
+    // Decoded, a metadata byte takes at most DECODED_BYTES_PER_FILE_BYTE bytes of memory: a header claiming a
+    // longer string or array than the file can hold is refused before anything is allocated for it.
+    let decoded_limit = file_size
+        .saturating_mul(DECODED_BYTES_PER_FILE_BYTE)
+        .saturating_add(DECODED_SLACK_BYTES);
     let config = GGUFReaderConfig {
         validate_integrity: false,
+        max_metadata_size: metadata_limit,
+        max_decoded_metadata_size: usize::try_from(decoded_limit)
+            .unwrap_or(usize::MAX)
+            .min(GGUFReaderConfig::default().max_decoded_metadata_size),
         ..Default::default()
     };
-    let mut reader = GGUFFileReader::with_config(BufReader::new(file), config)
-        .map_err(|e| err(describe(e, file_size)))?;
-    let data_start = reader.tensor_data_offset();
-    let mut needed = data_start;
-    for t in reader.tensor_infos() {
-        let end = t
-            .checked_expected_data_size()
-            .ok()
-            .and_then(|s| s.checked_add(t.data_offset()))
-            .and_then(|e| e.checked_add(data_start))
-            .ok_or_else(|| {
-                err(format!(
-                    "corrupt GGUF: tensor '{}' has an impossible size",
-                    t.name()
-                ))
-            })?;
-        needed = needed.max(end);
-    }
-    if needed > file_size {
-        return Err(err(format!(
-            "truncated: tensor data needs {needed} bytes but the file has {file_size}"
-        )));
-    }
+    let mut reader =
+        GGUFFileReader::with_config(source, config).map_err(|e| err(describe(e, file_size)))?;
+    check::check_tensors(
+        reader.tensor_infos(),
+        reader.tensor_alignment(),
+        reader.tensor_data_offset(),
+        file_size,
+    )
+    .map_err(err)?;
     reader
         .validate_integrity()
         .map_err(|e| err(describe(e, file_size)))?;
+    check::check_metadata(reader.metadata()).map_err(err)?;
 
     let md = reader.metadata();
     let get_str = |k: &str| md.get(k).and_then(|v| v.as_str()).map(str::to_string);

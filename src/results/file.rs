@@ -169,11 +169,16 @@ pub fn read_result(path: &Path) -> Result<ResultFile, ResultFileError> {
         path: path.to_path_buf(),
         what: format!("cannot read: {e}"),
     })?;
+    read_result_str(&text, path)
+}
+
+/// Parses the text of a result file read from `path` (named in errors), as `read_result` does.
+pub fn read_result_str(text: &str, path: &Path) -> Result<ResultFile, ResultFileError> {
     let parse = |what: String| ResultFileError::Parse {
         path: path.to_path_buf(),
         what,
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| parse(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| parse(e.to_string()))?;
     let version = value
         .get("schema_version")
         .and_then(serde_json::Value::as_u64)
@@ -232,7 +237,7 @@ fn migrate_v1(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
         .get_mut("cases")
         .and_then(Value::as_array_mut)
         .ok_or("no cases")?;
-    for case in cases.iter_mut() {
+    for (i, case) in cases.iter_mut().enumerate() {
         let obj = case.as_object_mut().ok_or("a case is not an object")?;
         let num = |k: &str| {
             obj.get(k)
@@ -248,6 +253,21 @@ fn migrate_v1(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
         let samples: Vec<super::record::RepSample> =
             serde_json::from_value(obj.get("samples").cloned().ok_or("case without samples")?)
                 .map_err(|e| e.to_string())?;
+        // The summary's inter-token gaps are differences of these times: they must not go backwards.
+        for (r, sample) in samples.iter().enumerate() {
+            let times: Vec<u64> = sample
+                .prompt_ns
+                .filter(|_| !sample.gen_token_ns.is_empty())
+                .into_iter()
+                .chain(sample.gen_token_ns.iter().copied())
+                .collect();
+            if times.windows(2).any(|w| w[1] < w[0]) {
+                return Err(format!(
+                    "case {i}, repetition {r}: token times go backwards (prompt_ns then gen_token_ns must not \
+                     decrease)"
+                ));
+            }
+        }
         let summary = serde_json::to_value(super::record::summarize(&test, &samples))
             .map_err(|e| e.to_string())?;
         for (k, val) in summary.as_object().expect("summary is an object") {
@@ -261,4 +281,55 @@ fn migrate_v1(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
     root.insert("schema_version".into(), Value::from(SCHEMA_VERSION));
     root.entry("load").or_insert(Value::Null);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = include_str!("../../tests/golden/result-v1.json");
+
+    #[test]
+    fn the_version_1_file_the_fuzzer_found_is_rejected_not_a_panic() {
+        let text =
+            include_str!("../../tests/fixtures/hostile/result-v1-token-times-backwards.json");
+        let e = read_result_str(text, Path::new("found.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("found.json: "), "{e}");
+        assert!(e.contains("token times go backwards"), "{e}");
+    }
+
+    #[test]
+    fn a_version_1_file_whose_token_times_go_backwards_is_rejected_naming_the_file() {
+        let mut v: serde_json::Value = serde_json::from_str(V1).unwrap();
+        let (case, sample) = v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| {
+                let r = c["samples"]
+                    .as_array()?
+                    .iter()
+                    .position(|s| s["gen_token_ns"].as_array().is_some_and(|t| t.len() > 1))?;
+                Some((i, r))
+            })
+            .expect("the golden file has a case with generated tokens");
+        let times = v["cases"][case]["samples"][sample]["gen_token_ns"]
+            .as_array_mut()
+            .unwrap();
+        times.reverse();
+        let path = Path::new("backwards.json");
+        let e = read_result_str(&v.to_string(), path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("backwards.json: "), "{e}");
+        assert!(
+            e.contains(&format!(
+                "case {case}, repetition {sample}: token times go backwards"
+            )),
+            "{e}"
+        );
+    }
 }
