@@ -117,6 +117,23 @@ fn golden_v4_figures_recompute_from_the_raw_samples() {
 fn older_files_gain_low_sample_flags_and_recomputed_bench_summaries() {
     let r = read_result(Path::new("tests/golden/result-v3-bench.json")).unwrap();
     for c in &r.cases {
+        assert_eq!(
+            tokenmeter::results::summarize(&c.test(), &c.samples),
+            c.summary
+        );
+        if c.n_prompt > 0 && c.n_gen > 0 {
+            let prompt_end = c
+                .samples
+                .iter()
+                .map(|s| s.prompt_ns.unwrap())
+                .max()
+                .unwrap() as f64;
+            let max = c.summary.ttft_ms.ms.max.unwrap() * 1e6;
+            assert!(
+                (max - prompt_end).abs() <= prompt_end * 2e-3,
+                "TTFT is the prompt's end"
+            );
+        }
         let p = &c.summary.ttft_ms.ms;
         assert_eq!(
             p.low_sample_count,
@@ -199,4 +216,45 @@ fn a_truncated_result_file_is_reported_never_half_read() {
         );
         assert_eq!(e.lines().count(), 1);
     }
+}
+
+#[test]
+fn a_file_whose_times_go_backwards_is_refused_in_every_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("back.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/golden/result-v3-load.json").unwrap())
+            .unwrap();
+    let stamps = v["load"]["levels"][0]["requests"][0]["token_ns"]
+        .as_array_mut()
+        .unwrap();
+    stamps.reverse();
+    std::fs::write(&path, v.to_string()).unwrap();
+    let e = read_result(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("back.json") && e.contains("load.levels[0].requests[0]: times go backwards"),
+        "{e}"
+    );
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/golden/result-v4-bench.json").unwrap(),
+    )
+    .unwrap();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c["n_gen"].as_u64().unwrap() > 1)
+        .unwrap();
+    v["cases"][case]["samples"][0]["gen_token_ns"]
+        .as_array_mut()
+        .unwrap()
+        .reverse();
+    std::fs::write(&path, v.to_string()).unwrap();
+    let e = read_result(&path).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "cases[{case}].samples[0]: token times go backwards"
+        )),
+        "{e}"
+    );
 }

@@ -199,22 +199,57 @@ pub fn read_result_str(text: &str, path: &Path) -> Result<ResultFile, ResultFile
         }
     };
     let mut file: ResultFile = serde_json::from_value(value).map_err(|e| parse(e.to_string()))?;
+    check_time_order(&file).map_err(parse)?;
     if version < 4 {
-        flag_low_sample_counts(&mut file);
+        upgrade_to_v4(&mut file);
     }
     Ok(file)
 }
 
-/// Versions before 4 stored each distribution's `count` but not which percentiles it is too few for.
-fn flag_low_sample_counts(file: &mut ResultFile) {
+/// Every latency is a difference of a file's timestamps: within a repetition the prompt's end and the generated
+/// tokens, within a request its arrival, admission and tokens, must not go backwards.
+fn check_time_order(file: &ResultFile) -> Result<(), String> {
+    for (i, c) in file.cases.iter().enumerate() {
+        for (r, s) in c.samples.iter().enumerate() {
+            let times: Vec<u64> = s
+                .prompt_ns
+                .filter(|_| !s.gen_token_ns.is_empty())
+                .into_iter()
+                .chain(s.gen_token_ns.iter().copied())
+                .collect();
+            if times.windows(2).any(|w| w[1] < w[0]) {
+                return Err(format!(
+                    "cases[{i}].samples[{r}]: token times go backwards (prompt_ns then gen_token_ns must not \
+                     decrease)"
+                ));
+            }
+        }
+    }
+    for (l, level) in file.load.iter().flat_map(|s| s.levels.iter()).enumerate() {
+        for (q, r) in level.requests.iter().enumerate() {
+            let times: Vec<u64> = std::iter::once(r.arrival_ns)
+                .chain(r.admitted_ns)
+                .chain(r.token_ns.iter().copied())
+                .collect();
+            if times.windows(2).any(|w| w[1] < w[0]) {
+                return Err(format!(
+                    "load.levels[{l}].requests[{q}]: times go backwards (arrival_ns, admitted_ns then token_ns \
+                     must not decrease)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Versions before 4: a case's summary is recomputed from its raw samples (so its TTFT and ITL follow the one
+/// definition); a `load` level's distributions get `low_sample_count` from their `count`.
+fn upgrade_to_v4(file: &mut ResultFile) {
     let flag = |p: &mut crate::stats::Percentiles| {
         p.low_sample_count = crate::stats::Percentiles::low_counts(p.count);
     };
     for c in &mut file.cases {
-        let s = &mut c.summary;
-        for d in [&mut s.ttft_ms, &mut s.itl_ms, &mut s.e2e_ms] {
-            flag(&mut d.ms);
-        }
+        c.summary = super::record::summarize(&c.test(), &c.samples);
     }
     for l in file.load.iter_mut().flat_map(|l| l.levels.iter_mut()) {
         let s = &mut l.summary;
