@@ -327,3 +327,44 @@ fn a_load_level_runs_in_a_worker_on_the_sensors_clock() {
         );
     }
 }
+
+#[test]
+fn a_parent_killed_with_sigkill_loses_at_most_the_case_in_flight_and_takes_its_worker_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = long_context_tiny(dir.path());
+    let out = dir.path().join("r.json");
+    let m = model.to_str().unwrap();
+    let base = [
+        "bench", m, "-t", "1", "-p", "16", "-n", "100000,4", "-r", "2", "--idle", "0",
+    ];
+    let mut first: Vec<&str> = base.to_vec();
+    first.insert(1, "-m");
+    first.extend(["--out", out.to_str().unwrap()]);
+    let child = spawn(dir.path(), &first);
+    let pid = child.id();
+    wait_until("pp16 in the checkpoint", || checkpoint_lines(&out) >= 1);
+    let mut worker = Vec::new();
+    wait_until("the long case's worker", || {
+        worker = children(pid);
+        !worker.is_empty()
+    });
+    signal(pid, "-KILL");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), None, "killed by a signal");
+    wait_until("the orphaned worker to die with its parent", || {
+        !Path::new(&format!("/proc/{}", worker[0])).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", worker[0]))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(!out.exists(), "the result file is written only at the end");
+    assert_eq!(checkpoint_lines(&out), 1, "pp16 survived in the checkpoint");
+
+    // finish it without the long case: resume keeps pp16 and measures tg4
+    let mut second: Vec<&str> = base.to_vec();
+    second.insert(1, "-m");
+    second[8] = "4";
+    second.extend(["--resume", out.to_str().unwrap()]);
+    let o = tokenmeter(&second, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(tests_of(&read(&out)), ["pp16", "tg4"]);
+}

@@ -442,6 +442,7 @@ fn run_isolated(
             .telemetry
             .enabled
             .then_some(opts.run.telemetry.sample_interval.as_nanos() as u64),
+        parent_pid: std::process::id(),
     };
     let limits = Limits {
         stop_now: &opts.run.stop_now,

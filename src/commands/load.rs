@@ -366,6 +366,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                     .telemetry
                     .enabled
                     .then_some(run.telemetry.sample_interval.as_nanos() as u64),
+                parent_pid: std::process::id(),
             };
             let limits = Limits {
                 stop_now: &run.stop_now,

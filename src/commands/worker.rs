@@ -57,6 +57,8 @@ pub struct Request {
     pub verbose: bool,
     /// Interval of the worker's own process readings (CPU %, peak memory); `None` with `--telemetry off`.
     pub sample_interval_ns: Option<u64>,
+    /// The parent's process id: a worker whose parent is already gone exits at once.
+    pub parent_pid: u32,
 }
 
 /// What llama.cpp says of the loaded model (the parent never loads it).
@@ -201,11 +203,20 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
     }
 }
 
-/// The worker's side: reads one request from stdin, runs it, writes the replies to stdout.
+/// The worker's side: reads one request from stdin, runs it, writes the replies to stdout. It dies with its
+/// parent, so a parent killed with `kill -9` leaves no worker computing for no one.
 pub fn serve() -> anyhow::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text)?;
     let req: Request = serde_json::from_str(&text)?;
+    // A parent that died before the death signal was armed left us to another parent.
+    if std::os::unix::process::parent_id() != req.parent_pid {
+        anyhow::bail!("the parent process {} is gone", req.parent_pid);
+    }
     if std::env::var(ABORT_ENV).is_ok_and(|v| !v.is_empty() && req.label.contains(&v)) {
         std::process::abort();
     }
