@@ -159,9 +159,12 @@ fn arrivals_label(a: &Arrivals) -> String {
 
 fn level_label(s: &LevelSummary) -> String {
     match (s.concurrency, s.rate) {
-        (Some(c), _) => format!("c={c}"),
-        (_, Some(r)) => format!("rate={r}/s"),
-        _ => "level".into(),
+        (Some(concurrency), _) => arrivals_label(&Arrivals::Closed { concurrency }),
+        (None, Some(rate_per_s)) => arrivals_label(&Arrivals::Open {
+            rate_per_s,
+            slots: s.slots,
+        }),
+        (None, None) => "level".into(),
     }
 }
 

@@ -278,11 +278,16 @@ fn j_per_token<'a>(
             (j, format!("{at} ({})", r.device.as_deref().unwrap_or("?")))
         })
         .collect();
-    let values: Option<Vec<f64>> = mine.iter().map(|m| m.0).collect();
+    sum_of_all(mine)
+}
+
+/// The sum of every figure with their sources joined; `None` when there is none or any is absent.
+fn sum_of_all(figures: Vec<(Option<f64>, String)>) -> Option<Figure> {
+    let values: Option<Vec<f64>> = figures.iter().map(|m| m.0).collect();
     let values = values.filter(|v| !v.is_empty())?;
     Some(Figure {
         value: values.iter().sum(),
-        source: mine
+        source: figures
             .iter()
             .map(|m| m.1.as_str())
             .collect::<Vec<_>>()
@@ -305,16 +310,7 @@ fn idle_power(r: &ResultFile, file: &str, work: WorkDevice) -> Option<Figure> {
             )
         })
         .collect();
-    let values: Option<Vec<f64>> = mine.iter().map(|m| m.0).collect();
-    let values = values.filter(|v| !v.is_empty())?;
-    Some(Figure {
-        value: values.iter().sum(),
-        source: mine
-            .iter()
-            .map(|m| m.1.as_str())
-            .collect::<Vec<_>>()
-            .join(" + "),
-    })
+    sum_of_all(mine)
 }
 
 /// A phase's joules per token from the first of `cases` that measured it on every working device.

@@ -211,13 +211,7 @@ pub fn read_result_str(text: &str, path: &Path) -> Result<ResultFile, ResultFile
 fn check_time_order(file: &ResultFile) -> Result<(), String> {
     for (i, c) in file.cases.iter().enumerate() {
         for (r, s) in c.samples.iter().enumerate() {
-            let times: Vec<u64> = s
-                .prompt_ns
-                .filter(|_| !s.gen_token_ns.is_empty())
-                .into_iter()
-                .chain(s.gen_token_ns.iter().copied())
-                .collect();
-            if times.windows(2).any(|w| w[1] < w[0]) {
+            if !s.in_time_order() {
                 return Err(format!(
                     "cases[{i}].samples[{r}]: token times go backwards (prompt_ns then gen_token_ns must not \
                      decrease)"
@@ -290,13 +284,7 @@ fn migrate_v1(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
                 .map_err(|e| e.to_string())?;
         // The summary's inter-token gaps are differences of these times: they must not go backwards.
         for (r, sample) in samples.iter().enumerate() {
-            let times: Vec<u64> = sample
-                .prompt_ns
-                .filter(|_| !sample.gen_token_ns.is_empty())
-                .into_iter()
-                .chain(sample.gen_token_ns.iter().copied())
-                .collect();
-            if times.windows(2).any(|w| w[1] < w[0]) {
+            if !sample.in_time_order() {
                 return Err(format!(
                     "case {i}, repetition {r}: token times go backwards (prompt_ns then gen_token_ns must not \
                      decrease)"

@@ -56,17 +56,25 @@ impl RepSample {
         self.prompt_ns.or(self.gen_token_ns.first().copied())
     }
 
+    /// When each output token was available: the end of prompt processing (when tokens are generated after
+    /// it), then each generated token.
+    pub fn output_token_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        let first = self.prompt_ns.filter(|_| !self.gen_token_ns.is_empty());
+        first.into_iter().chain(self.gen_token_ns.iter().copied())
+    }
+
     /// Gaps between consecutive output tokens, the first output token being the one prompt processing yields.
     pub fn itl_ns(&self) -> impl Iterator<Item = u64> + '_ {
-        let first = self.prompt_ns.filter(|_| !self.gen_token_ns.is_empty());
-        first
-            .into_iter()
-            .chain(self.gen_token_ns.iter().copied())
-            .collect::<Vec<u64>>()
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .collect::<Vec<u64>>()
-            .into_iter()
+        self.output_token_ns()
+            .zip(self.output_token_ns().skip(1))
+            .map(|(a, b)| b - a)
+    }
+
+    /// Whether the output tokens' times never go backwards (every gap is then a difference that cannot wrap).
+    pub fn in_time_order(&self) -> bool {
+        self.output_token_ns()
+            .zip(self.output_token_ns().skip(1))
+            .all(|(a, b)| a <= b)
     }
 }
 
