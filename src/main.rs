@@ -112,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Worker => commands::worker::serve(),
+        Command::Compare(a) => commands::compare::run(&options::compare(*a)?),
         Command::Decide(a) => {
             print!("{}", commands::decide::run(&options::decide(*a)?)?);
             Ok(())
@@ -131,6 +132,7 @@ fn main() -> ExitCode {
                     c.downcast_ref::<EngineError>(),
                     Some(EngineError::Decode { .. })
                 ) || c.is::<CasesFailed>()
+                    || c.is::<commands::compare::Regressed>()
             });
             ExitCode::from(if failed_case { 1 } else { 2 })
         }

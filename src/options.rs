@@ -6,6 +6,7 @@ use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokenmeter::commands::bench::BenchOptions;
+use tokenmeter::commands::compare::{CompareOptions, FailOn, Interleave};
 use tokenmeter::commands::cost::{CostOptions, Selection};
 use tokenmeter::commands::decide::DecideOptions;
 use tokenmeter::commands::load::LoadOptions;
@@ -350,5 +351,132 @@ pub fn decide(a: DecideArgs) -> Result<DecideOptions, InputError> {
         json: json_output(&a.output)?,
         result: a.result,
         selection: selection(a.selection),
+    })
+}
+
+fn shell_words(flag: &str, s: &str) -> Result<Vec<String>, InputError> {
+    shlex::split(s).ok_or_else(|| InputError(format!("{flag}: unbalanced quotes in '{s}'")))
+}
+
+pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError> {
+    let json = match a.output.as_str() {
+        "md" => false,
+        "json" => true,
+        other => return Err(InputError(format!("-o: '{other}' is not md or json"))),
+    };
+    let fail_on = match a.fail_on.as_str() {
+        "slower" => FailOn::Slower,
+        "any-change" => FailOn::AnyChange,
+        other => {
+            return Err(InputError(format!(
+                "--fail-on: '{other}' is not slower or any-change"
+            )))
+        }
+    };
+    if !(a.alpha > 0.0 && a.alpha < 1.0) {
+        return Err(InputError(format!(
+            "--alpha: {} is not between 0 and 1",
+            a.alpha
+        )));
+    }
+    let mut ignore: std::collections::BTreeSet<String> = a
+        .ignore
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if a.ignore_model {
+        ignore.insert("model".into());
+    }
+    tokenmeter::analysis::compare::check_ignore(&ignore).map_err(InputError)?;
+    if a.resamples < 100 {
+        return Err(InputError(format!(
+            "--resamples: {} is fewer than 100",
+            a.resamples
+        )));
+    }
+    let analysis = tokenmeter::analysis::compare::Options {
+        alpha: a.alpha,
+        noise: fraction("--noise", &a.noise)
+            .ok()
+            .filter(|x| x.is_finite() && (0.0..1.0).contains(x))
+            .ok_or_else(|| {
+                InputError(format!(
+                    "--noise: '{}' is not a fraction below 100% (e.g. 2% or 0.02)",
+                    a.noise
+                ))
+            })?,
+        ignore,
+        paired: a.paired,
+        resamples: a.resamples,
+        seed: a.seed,
+    };
+    let mut sides = a.sides.into_iter();
+    let (base, new, interleave) = if a.interleave {
+        if sides.len() > 0 {
+            return Err(InputError(
+                "--interleave measures both sides itself: give the command after --, not BASE NEW"
+                    .into(),
+            ));
+        }
+        if a.run.is_empty() {
+            return Err(InputError(
+                "--interleave needs the command both sides run after -- (e.g. -- bench -m m.gguf -p 64)".into(),
+            ));
+        }
+        if a.rounds < 2 {
+            return Err(InputError(format!(
+                "--rounds: {} is fewer than 2",
+                a.rounds
+            )));
+        }
+        let me = std::env::current_exe()
+            .map_err(|e| InputError(format!("cannot find this tokenmeter's path: {e}")))?;
+        let keep = a.keep.unwrap_or_else(|| {
+            std::path::PathBuf::from("results").join(format!(
+                "compare-{}",
+                chrono::Utc::now().format("%Y%m%d-%H%M%S")
+            ))
+        });
+        let il = Interleave {
+            rounds: a.rounds,
+            base_exe: a.base_exe.unwrap_or_else(|| me.clone()),
+            new_exe: a.new_exe.unwrap_or(me),
+            run: a.run,
+            base_args: shell_words("--base-args", &a.base_args)?,
+            new_args: shell_words("--new-args", &a.new_args)?,
+            keep,
+        };
+        (None, None, Some(il))
+    } else {
+        let expected = if a.baseline.is_some() { 1 } else { 2 };
+        if sides.len() != expected {
+            return Err(InputError(match a.baseline {
+                Some(_) => format!("with --baseline, give only NEW ({} given)", sides.len()),
+                None => format!("give BASE and NEW ({} given)", sides.len()),
+            }));
+        }
+        if !a.run.is_empty() {
+            return Err(InputError("a command after -- needs --interleave".into()));
+        }
+        let base = match a.baseline {
+            Some(name) => {
+                tokenmeter::results::baseline::baseline_path(&a.baseline_dir, &name)
+                    .map_err(|e| InputError(format!("--baseline: {e}")))?;
+                name
+            }
+            None => sides.next().expect("two sides"),
+        };
+        (Some(base), sides.next(), None)
+    };
+    Ok(CompareOptions {
+        base,
+        new,
+        baseline_dir: a.baseline_dir,
+        json,
+        out: a.out,
+        fail_on,
+        analysis,
+        interleave,
     })
 }

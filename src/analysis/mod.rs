@@ -2,5 +2,6 @@
 //! per case, phase and level from the sensors' windows. No I/O, no
 //! clocks, no engine: inputs are the result file's own types, so a summary can be recomputed from any file.
 
+pub mod compare;
 pub mod energy;
 pub mod load;

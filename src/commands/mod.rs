@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod compare;
 pub mod cost;
 pub mod decide;
 pub mod inspect;

@@ -1,5 +1,6 @@
 //! Output formats for benchmark records: one exporter per format behind one trait. Reads records only.
 
+pub mod compare;
 pub mod cost;
 mod csv;
 mod json;

@@ -1,7 +1,9 @@
 //! Result files: the versioned schema, provenance, the per-case record (llama-bench's field names plus
 //! tokenmeter's own), atomic writing, and reading with a schema check.
 
+pub mod baseline;
 pub mod file;
+pub mod llama_bench;
 pub mod load;
 pub mod provenance;
 pub mod record;

@@ -3,6 +3,7 @@
 mod basic;
 pub mod ci;
 pub mod latency;
+pub mod ratio;
 
 pub use basic::{cv, mean, rates_per_s, stddev};
 pub use ci::{mean_ci95_rel_half_width, StopReason, StopRule};

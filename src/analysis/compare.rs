@@ -1,0 +1,1036 @@
+//! Two sets of results judged against each other: cases joined on llama-bench's key properties, `load` levels on
+//! their arrivals and request lengths, a ratio with its confidence interval per figure, a verdict, what the
+//! samples could have detected, and what else differs between the two runs.
+//!
+//! A change counts only when its whole confidence interval lies beyond the noise threshold in one direction (the
+//! rule criterion uses): significance alone would flag a 0.3% shift that no one cares about, the threshold alone
+//! would flag noise.
+
+use super::load::request_meets;
+use crate::results::llama_bench::LlamaBenchRecord;
+use crate::results::load::{Lengths, LevelRecord};
+use crate::results::slo::SloTerm;
+use crate::results::{CaseRecord, ResultFile};
+use crate::stats::ratio::{self, Method, Ratio};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What was read from one path.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Result(Box<ResultFile>),
+    LlamaBench(Vec<LlamaBenchRecord>),
+}
+
+/// One input file of a side.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: String,
+    pub input: Input,
+}
+
+/// The properties a bench case is joined on, in llama-bench's names (`model` is the model's type, parameter count
+/// and file size, which identify it across machines and paths).
+pub const CASE_KEYS: [&str; 11] = [
+    "model",
+    "n_threads",
+    "n_gpu_layers",
+    "n_batch",
+    "n_ubatch",
+    "type_k",
+    "type_v",
+    "flash_attn",
+    "n_prompt",
+    "n_gen",
+    "n_depth",
+];
+
+/// The properties a load level is joined on.
+pub const LEVEL_KEYS: [&str; 4] = ["model", "arrivals", "input_tokens", "output_tokens"];
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// 1 − the confidence level of the intervals.
+    pub alpha: f64,
+    /// Changes smaller than this fraction are not counted (0.02 = 2%).
+    pub noise: f64,
+    /// Join keys left out (`model` to compare different models).
+    pub ignore: BTreeSet<String>,
+    /// The two sides are interleaved rounds: the i-th input of each side ran next to each other.
+    pub paired: bool,
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            alpha: 0.05,
+            noise: 0.02,
+            ignore: BTreeSet::new(),
+            paired: false,
+            resamples: 2000,
+            seed: 1,
+        }
+    }
+}
+
+/// Whether a unknown key was asked to be ignored.
+pub fn check_ignore(keys: &BTreeSet<String>) -> Result<(), String> {
+    let known: BTreeSet<&str> = CASE_KEYS.iter().chain(&LEVEL_KEYS).copied().collect();
+    match keys.iter().find(|k| !known.contains(k.as_str())) {
+        Some(k) => Err(format!(
+            "--ignore: '{k}' is not a join key (one of: {})",
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Faster,
+    Unchanged,
+    Slower,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Faster => "faster",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Slower => "slower",
+        }
+    }
+}
+
+/// One figure of a joined case or level on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    /// `t/s`, `goodput`, `ttft_p95`, `J/token`.
+    pub metric: String,
+    /// `t/s`, `req/s`, `ms`, `J/token`.
+    pub unit: String,
+    pub better: Better,
+    pub base: Option<f64>,
+    pub new: Option<f64>,
+    pub ratio: Option<Ratio>,
+    pub verdict: Verdict,
+    /// False when the samples allow no test (one figure per side, a percentile from too few samples): the
+    /// verdict is then `unchanged` and `note` says why.
+    pub tested: bool,
+    /// Whether the smallest detectable change exceeds the noise threshold (a green verdict then means little).
+    pub underpowered: bool,
+    /// Whether this figure decides the exit code (figures without repetitions never do).
+    pub gating: bool,
+    pub note: Option<String>,
+}
+
+/// A case or level found on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    /// `bench` or `load`.
+    pub kind: String,
+    pub label: String,
+    pub key: BTreeMap<String, String>,
+    pub base_sources: Vec<String>,
+    pub new_sources: Vec<String>,
+    pub metrics: Vec<MetricComparison>,
+}
+
+impl Joined {
+    /// The worst verdict among the figures that gate (slower over unchanged over faster).
+    pub fn verdict(&self) -> Verdict {
+        let gating: Vec<Verdict> = self
+            .metrics
+            .iter()
+            .filter(|m| m.gating)
+            .map(|m| m.verdict)
+            .collect();
+        if gating.contains(&Verdict::Slower) {
+            Verdict::Slower
+        } else if gating.contains(&Verdict::Faster) {
+            Verdict::Faster
+        } else {
+            Verdict::Unchanged
+        }
+    }
+}
+
+/// A case or level found on one side only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneSided {
+    pub kind: String,
+    pub label: String,
+    pub key: BTreeMap<String, String>,
+    pub sources: Vec<String>,
+}
+
+/// A property of the two runs that differs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvDiff {
+    pub field: String,
+    pub base: Vec<String>,
+    pub new: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub faster: usize,
+    pub unchanged: usize,
+    pub slower: usize,
+    /// Joined cases whose gating figure could not have detected a change of the noise threshold.
+    pub underpowered: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub base: Vec<String>,
+    pub new: Vec<String>,
+    /// `regression check`, or `comparison between systems` when the hardware or the model differs.
+    pub kind: String,
+    /// Why it is a comparison between systems.
+    pub systems_differ: Vec<String>,
+    pub alpha: f64,
+    pub noise: f64,
+    pub paired: bool,
+    pub ignored_keys: Vec<String>,
+    pub joined: Vec<Joined>,
+    pub only_base: Vec<OneSided>,
+    pub only_new: Vec<OneSided>,
+    pub environment: Vec<EnvDiff>,
+    pub counts: Counts,
+}
+
+// ---- bench cases -------------------------------------------------------------------------------------------
+
+/// A bench case as either input gives it.
+struct CaseView {
+    key: BTreeMap<String, String>,
+    test: String,
+    /// Which input of the side it came from (the round, when paired).
+    input: usize,
+    source: String,
+    samples_ts: Vec<f64>,
+    j_per_token: Option<f64>,
+}
+
+fn model_key(model_type: Option<&str>, n_params: Option<u64>, size: Option<u64>) -> String {
+    let o = |x: Option<u64>| x.map_or("?".into(), |v| v.to_string());
+    format!(
+        "{} ({} params, {} bytes)",
+        model_type.unwrap_or("?"),
+        o(n_params),
+        o(size)
+    )
+}
+
+fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
+    crate::results::record::Test {
+        n_prompt,
+        n_gen,
+        n_depth,
+    }
+    .name()
+}
+
+fn case_from_record(c: &CaseRecord) -> BTreeMap<String, String> {
+    let pairs: [(&str, String); 11] = [
+        (
+            "model",
+            model_key(
+                Some(&c.model_type),
+                Some(c.model_n_params),
+                Some(c.model_size),
+            ),
+        ),
+        ("n_threads", c.n_threads.to_string()),
+        ("n_gpu_layers", c.n_gpu_layers.to_string()),
+        ("n_batch", c.n_batch.to_string()),
+        ("n_ubatch", c.n_ubatch.to_string()),
+        ("type_k", c.type_k.clone()),
+        ("type_v", c.type_v.clone()),
+        ("flash_attn", c.flash_attn.to_string()),
+        ("n_prompt", c.n_prompt.to_string()),
+        ("n_gen", c.n_gen.to_string()),
+        ("n_depth", c.n_depth.to_string()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn case_from_llama_bench(r: &LlamaBenchRecord) -> BTreeMap<String, String> {
+    let o = |x: Option<String>| x.unwrap_or_else(|| "?".into());
+    let pairs: [(&str, String); 11] = [
+        (
+            "model",
+            model_key(r.model_type.as_deref(), r.model_n_params, r.model_size),
+        ),
+        ("n_threads", o(r.n_threads.map(|x| x.to_string()))),
+        ("n_gpu_layers", o(r.n_gpu_layers.map(|x| x.to_string()))),
+        ("n_batch", o(r.n_batch.map(|x| x.to_string()))),
+        ("n_ubatch", o(r.n_ubatch.map(|x| x.to_string()))),
+        ("type_k", o(r.type_k.clone())),
+        ("type_v", o(r.type_v.clone())),
+        ("flash_attn", o(r.flash_attn.map(|x| x.to_string()))),
+        ("n_prompt", r.n_prompt.to_string()),
+        ("n_gen", r.n_gen.to_string()),
+        ("n_depth", r.n_depth.to_string()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Joules per token over the devices that measured the case's whole window; absent when none did.
+fn case_j_per_token(c: &CaseRecord) -> Option<f64> {
+    let js: Vec<f64> = c
+        .energy
+        .iter()
+        .filter_map(|e| e.total.j_per_token)
+        .collect();
+    (!js.is_empty()).then(|| js.iter().sum())
+}
+
+fn case_views(sources: &[Source]) -> Vec<CaseView> {
+    let mut out = Vec::new();
+    for (input, s) in sources.iter().enumerate() {
+        match &s.input {
+            Input::Result(f) => {
+                for (i, c) in f.cases.iter().enumerate() {
+                    out.push(CaseView {
+                        key: case_from_record(c),
+                        test: c.test.clone(),
+                        input,
+                        source: format!("{}#cases[{i}]", s.path),
+                        samples_ts: c.summary.samples_ts.clone(),
+                        j_per_token: case_j_per_token(c),
+                    });
+                }
+            }
+            Input::LlamaBench(records) => {
+                for (i, r) in records.iter().enumerate() {
+                    let samples_ts = if !r.samples_ts.is_empty() {
+                        r.samples_ts.clone()
+                    } else {
+                        r.avg_ts.into_iter().collect()
+                    };
+                    out.push(CaseView {
+                        key: case_from_llama_bench(r),
+                        test: test_name(r.n_prompt, r.n_gen, r.n_depth),
+                        input,
+                        source: format!("{}#{i}", s.path),
+                        samples_ts,
+                        j_per_token: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---- load levels -------------------------------------------------------------------------------------------
+
+struct LevelView<'a> {
+    key: BTreeMap<String, String>,
+    label: String,
+    source: String,
+    level: &'a LevelRecord,
+    slo: &'a [SloTerm],
+}
+
+fn lengths(l: &Lengths) -> String {
+    match l {
+        Lengths::Fixed(n) => n.to_string(),
+        Lengths::Range(a, b) => format!("{a}..{b}"),
+        Lengths::List(v) => v
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
+fn arrivals_of(l: &LevelRecord) -> String {
+    match (l.summary.concurrency, l.summary.rate) {
+        (Some(c), _) => format!("c={c}"),
+        (None, Some(r)) => format!("rate={r}/s slots={}", l.summary.slots),
+        (None, None) => format!("slots={}", l.summary.slots),
+    }
+}
+
+fn level_views(sources: &[Source]) -> Vec<LevelView<'_>> {
+    let mut out = Vec::new();
+    for s in sources {
+        let Input::Result(f) = &s.input else { continue };
+        let Some(sweep) = &f.load else { continue };
+        let entry = f.models.first();
+        let model = entry.map_or("?".to_string(), |m| {
+            model_key(
+                Some(&m.model_type),
+                Some(m.n_params),
+                Some(m.file_size_bytes),
+            )
+        });
+        for (i, l) in sweep.levels.iter().enumerate() {
+            let arrivals = arrivals_of(l);
+            let key: BTreeMap<String, String> = [
+                ("model", model.clone()),
+                ("arrivals", arrivals.clone()),
+                ("input_tokens", lengths(&l.input_tokens)),
+                ("output_tokens", lengths(&l.output_tokens)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            out.push(LevelView {
+                label: format!(
+                    "{arrivals} in={} out={}",
+                    lengths(&l.input_tokens),
+                    lengths(&l.output_tokens)
+                ),
+                key,
+                source: format!("{}#load.levels[{i}]", s.path),
+                level: l,
+                slo: &sweep.slo,
+            });
+        }
+    }
+    out
+}
+
+// ---- verdicts ----------------------------------------------------------------------------------------------
+
+fn verdict(r: &Ratio, better: Better, noise: f64) -> Verdict {
+    let (Some(lo), Some(hi)) = (r.lower, r.upper) else {
+        return Verdict::Unchanged;
+    };
+    let up = 1.0 + noise;
+    let down = 1.0 / up;
+    let (gain, loss) = match better {
+        Better::Higher => (lo > up, hi < down),
+        Better::Lower => (hi < down, lo > up),
+    };
+    if loss {
+        Verdict::Slower
+    } else if gain {
+        Verdict::Faster
+    } else {
+        Verdict::Unchanged
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn metric(
+    name: &str,
+    unit: &str,
+    better: Better,
+    base: Option<f64>,
+    new: Option<f64>,
+    r: Option<Ratio>,
+    gating: bool,
+    noise: f64,
+    mut note: Option<String>,
+) -> MetricComparison {
+    let tested = r.as_ref().is_some_and(|r| r.lower.is_some());
+    let v = r
+        .as_ref()
+        .map_or(Verdict::Unchanged, |r| verdict(r, better, noise));
+    let underpowered = r
+        .as_ref()
+        .is_some_and(|r| r.detectable.is_some_and(|d| d > noise));
+    if !tested && note.is_none() {
+        note = Some(match &r {
+            None => "absent on a side".into(),
+            Some(r) if r.method == Method::Single => "one figure per side: not tested".into(),
+            Some(r) => format!("too few samples to test (n={}/{})", r.n_base, r.n_new),
+        });
+    }
+    MetricComparison {
+        metric: name.into(),
+        unit: unit.into(),
+        better,
+        base,
+        new,
+        verdict: v,
+        tested,
+        underpowered,
+        gating: gating && tested,
+        ratio: r,
+        note,
+    }
+}
+
+fn geo_mean(xs: &[f64]) -> Option<f64> {
+    let logs: Vec<f64> = xs.iter().filter(|x| **x > 0.0).map(|x| x.ln()).collect();
+    (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
+}
+
+fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<MetricComparison> {
+    let pool = |v: &[&CaseView]| -> Vec<f64> {
+        v.iter()
+            .flat_map(|c| c.samples_ts.iter().copied())
+            .collect()
+    };
+    let (pb, pn) = (pool(base), pool(new));
+    let mean = |xs: &[f64]| crate::stats::mean(xs);
+    let mut note = None;
+    let r = if opts.paired {
+        let rounds = |v: &[&CaseView]| -> BTreeMap<usize, Vec<f64>> {
+            let mut m: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+            for c in v {
+                m.entry(c.input)
+                    .or_default()
+                    .extend(c.samples_ts.iter().copied());
+            }
+            m
+        };
+        let (rb, rn) = (rounds(base), rounds(new));
+        let (mut xb, mut xn) = (Vec::new(), Vec::new());
+        for (i, b) in &rb {
+            if let (Some(b), Some(n)) = (geo_mean(b), rn.get(i).and_then(|n| geo_mean(n))) {
+                xb.push(b);
+                xn.push(n);
+            }
+        }
+        if xb.len() < rb.len().max(rn.len()) {
+            note = Some(format!(
+                "{} of {} rounds have both sides",
+                xb.len(),
+                rb.len().max(rn.len())
+            ));
+        }
+        ratio::paired_log(&xb, &xn, opts.alpha, opts.noise)
+    } else {
+        ratio::welch_log(&pb, &pn, opts.alpha, opts.noise)
+    };
+    let mut out = vec![metric(
+        "t/s",
+        "t/s",
+        Better::Higher,
+        mean(&pb),
+        mean(&pn),
+        r,
+        true,
+        opts.noise,
+        note,
+    )];
+    let energy = |v: &[&CaseView]| -> Option<f64> {
+        let js: Vec<f64> = v.iter().filter_map(|c| c.j_per_token).collect();
+        mean(&js)
+    };
+    let (eb, en) = (energy(base), energy(new));
+    if eb.is_some() || en.is_some() {
+        let r = eb.zip(en).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
+            method: Method::Single,
+            ratio: n / b,
+            lower: None,
+            upper: None,
+            p_value: None,
+            n_base: 1,
+            n_new: 1,
+            detectable: None,
+            samples_needed: None,
+        });
+        let note = match (eb, en) {
+            (Some(_), Some(_)) => "one reading per side: not tested",
+            _ => "measured on one side only",
+        };
+        out.push(metric(
+            "J/token",
+            "J/token",
+            Better::Lower,
+            eb,
+            en,
+            r,
+            false,
+            opts.noise,
+            Some(note.into()),
+        ));
+    }
+    out
+}
+
+/// Per-request values of a level: `ttft` (one per request that got a first token), `itl` gaps, and the
+/// request's share of output t/s and goodput (its tokens or 1 when good, over the level's duration).
+fn compare_levels(
+    base: &[&LevelView],
+    new: &[&LevelView],
+    opts: &Options,
+) -> Vec<MetricComparison> {
+    type Extract = dyn Fn(&LevelView, &crate::results::load::RequestSample) -> Vec<f64>;
+    let groups = |v: &[&LevelView], f: &Extract| -> Vec<Vec<f64>> {
+        v.iter()
+            .flat_map(|l| l.level.requests.iter().map(move |r| f(l, r)))
+            .collect()
+    };
+    let per_s = |v: &[&LevelView]| -> f64 { v.iter().map(|l| l.level.summary.duration_s).sum() };
+    let mut out = Vec::new();
+    let sum = |xs: &mut Vec<f64>| -> Option<f64> { Some(xs.iter().sum()) };
+    // Rates: each request contributes its tokens (or 1 when it met the SLO) over the side's measured time.
+    let rate = |name: &str, unit: &str, f: &Extract, out: &mut Vec<MetricComparison>| {
+        let (sb, sn) = (per_s(base), per_s(new));
+        let scale = |g: Vec<Vec<f64>>, s: f64| -> Vec<Vec<f64>> {
+            g.into_iter()
+                .map(|r| r.into_iter().map(|x| x / s).collect())
+                .collect()
+        };
+        let (gb, gn) = (scale(groups(base, f), sb), scale(groups(new, f), sn));
+        let vb: f64 = gb.iter().flatten().sum();
+        let vn: f64 = gn.iter().flatten().sum();
+        let r = ratio::bootstrap(&gb, &gn, sum, opts.alpha, opts.resamples, opts.seed);
+        out.push(metric(
+            name,
+            unit,
+            Better::Higher,
+            Some(vb),
+            Some(vn),
+            r,
+            true,
+            opts.noise,
+            None,
+        ));
+    };
+    let has_slo = |v: &[&LevelView]| v.iter().all(|l| !l.slo.is_empty());
+    if has_slo(base) && has_slo(new) {
+        let good: Box<Extract> =
+            Box::new(|l, r| vec![if request_meets(r, l.slo) { 1.0 } else { 0.0 }]);
+        rate("goodput", "req/s", good.as_ref(), &mut out);
+    }
+    let tokens: Box<Extract> = Box::new(|_, r| vec![r.token_ns.len() as f64]);
+    rate("output t/s", "t/s", tokens.as_ref(), &mut out);
+    let ttft: Box<Extract> =
+        Box::new(|_, r| r.ttft_ns().map(|ns| ns as f64 / 1e6).into_iter().collect());
+    let itl: Box<Extract> = Box::new(|_, r| r.itl_ns().map(|ns| ns as f64 / 1e6).collect());
+    for (name, f) in [("ttft", ttft.as_ref()), ("itl", itl.as_ref())] {
+        let (gb, gn) = (groups(base, f), groups(new, f));
+        let (cb, cn) = (
+            gb.iter().map(Vec::len).sum::<usize>(),
+            gn.iter().map(Vec::len).sum::<usize>(),
+        );
+        for p in [
+            crate::stats::Percentile::P50,
+            crate::stats::Percentile::P95,
+            crate::stats::Percentile::P99,
+        ] {
+            let q = p.quantile();
+            let stat = |xs: &mut Vec<f64>| ratio::quantile(xs, q);
+            let vb = stat(&mut gb.iter().flatten().copied().collect());
+            let vn = stat(&mut gn.iter().flatten().copied().collect());
+            let low = p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64);
+            let (r, note) = if low {
+                let r = vb.zip(vn).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
+                    method: Method::Single,
+                    ratio: n / b,
+                    lower: None,
+                    upper: None,
+                    p_value: None,
+                    n_base: cb,
+                    n_new: cn,
+                    detectable: None,
+                    samples_needed: None,
+                });
+                (
+                    r,
+                    Some(format!(
+                        "{p} from n={cb}/{cn} samples (needs {}): not tested",
+                        p.min_samples()
+                    )),
+                )
+            } else {
+                (
+                    ratio::bootstrap(&gb, &gn, stat, opts.alpha, opts.resamples, opts.seed),
+                    None,
+                )
+            };
+            out.push(metric(
+                &format!("{name}_{p}"),
+                "ms",
+                Better::Lower,
+                vb,
+                vn,
+                r,
+                true,
+                opts.noise,
+                note,
+            ));
+        }
+    }
+    let energy = |v: &[&LevelView]| -> Option<f64> {
+        let js: Vec<f64> = v
+            .iter()
+            .filter_map(|l| {
+                let js: Vec<f64> = l
+                    .level
+                    .energy
+                    .iter()
+                    .filter_map(|e| e.j_per_token)
+                    .collect();
+                (!js.is_empty()).then(|| js.iter().sum())
+            })
+            .collect();
+        crate::stats::mean(&js)
+    };
+    let (eb, en) = (energy(base), energy(new));
+    if eb.is_some() || en.is_some() {
+        let r = eb.zip(en).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
+            method: Method::Single,
+            ratio: n / b,
+            lower: None,
+            upper: None,
+            p_value: None,
+            n_base: 1,
+            n_new: 1,
+            detectable: None,
+            samples_needed: None,
+        });
+        out.push(metric(
+            "J/token",
+            "J/token",
+            Better::Lower,
+            eb,
+            en,
+            r,
+            false,
+            opts.noise,
+            Some("one reading per side: not tested".into()),
+        ));
+    }
+    out
+}
+
+// ---- joining -----------------------------------------------------------------------------------------------
+
+fn strip(key: &BTreeMap<String, String>, ignore: &BTreeSet<String>) -> BTreeMap<String, String> {
+    key.iter()
+        .filter(|(k, _)| !ignore.contains(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `pp512 t=2`, with the key properties that vary among all cases added.
+fn labels<'a>(
+    keys: impl Iterator<Item = (&'a BTreeMap<String, String>, &'a str)> + Clone,
+) -> impl Fn(&BTreeMap<String, String>, &str) -> String {
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (k, _) in keys {
+        for (name, v) in k {
+            values.entry(name.clone()).or_default().insert(v.clone());
+        }
+    }
+    let varying: Vec<String> = values
+        .into_iter()
+        .filter(|(k, v)| v.len() > 1 && !matches!(k.as_str(), "n_prompt" | "n_gen" | "n_depth"))
+        .map(|(k, _)| k)
+        .collect();
+    move |key, test| {
+        let mut s = test.to_string();
+        for k in &varying {
+            if let Some(v) = key.get(k) {
+                let short = match k.as_str() {
+                    "n_threads" => "t",
+                    "n_gpu_layers" => "ngl",
+                    "n_batch" => "b",
+                    "n_ubatch" => "ub",
+                    "flash_attn" => "fa",
+                    "type_k" => "ctk",
+                    "type_v" => "ctv",
+                    other => other,
+                };
+                s.push_str(&format!(" {short}={v}"));
+            }
+        }
+        s
+    }
+}
+
+fn group<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> BTreeMap<String, String>,
+) -> BTreeMap<BTreeMap<String, String>, Vec<T>> {
+    let mut m: BTreeMap<BTreeMap<String, String>, Vec<T>> = BTreeMap::new();
+    for it in items {
+        m.entry(key(&it)).or_default().push(it);
+    }
+    m
+}
+
+// ---- environment -------------------------------------------------------------------------------------------
+
+fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_json(&p, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+/// Every fact known about a side's runs: field → the values its inputs have.
+fn facts(sources: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        m.entry(k.to_string()).or_default().insert(v);
+    };
+    let opt = |x: &Option<String>| x.clone().unwrap_or_else(|| "—".into());
+    for s in sources {
+        match &s.input {
+            Input::Result(f) => {
+                put("tokenmeter version", f.tokenmeter.version.clone());
+                put("tokenmeter commit", opt(&f.tokenmeter.git_commit));
+                put(
+                    "llama-cpp-sys-2 version",
+                    f.build.llama_cpp_sys_version.clone(),
+                );
+                put("ggml version", f.build.ggml_version.clone());
+                put("ggml commit", f.build.ggml_commit.clone());
+                put("system_info", f.build.system_info.clone());
+                let devices: Vec<String> = f
+                    .build
+                    .devices
+                    .iter()
+                    .map(|d| format!("{} ({}, {})", d.description, d.backend, d.name))
+                    .collect();
+                put("backend devices", devices.join("; "));
+                put("host", opt(&f.host.hostname));
+                put("cpu model", opt(&f.host.cpu_model));
+                put("logical cpus", f.host.cpu_logical_cpus.to_string());
+                put(
+                    "os",
+                    format!("{} {}", opt(&f.host.os), opt(&f.host.os_version)),
+                );
+                put("kernel", opt(&f.host.kernel));
+                for m in &f.models {
+                    put("model sha256", opt(&m.sha256));
+                }
+                if let Some(sweep) = &f.load {
+                    let slo: Vec<String> = sweep
+                        .slo
+                        .iter()
+                        .map(|t| {
+                            format!("{:?}_{}<={}ms", t.metric, t.percentile, t.max_ms)
+                                .to_lowercase()
+                        })
+                        .collect();
+                    put("slo", slo.join(","));
+                }
+                let mut params = BTreeMap::new();
+                flatten_json("", &f.parameters, &mut params);
+                for (k, v) in params {
+                    if k != "models" {
+                        put(&format!("parameter {k}"), v);
+                    }
+                }
+                for c in &f.cases {
+                    put("build_commit", c.build_commit.clone());
+                    put(
+                        "build_number",
+                        c.build_number.map_or("—".into(), |n| n.to_string()),
+                    );
+                    put("cpu_info", c.cpu_info.clone());
+                    put("gpu_info", c.gpu_info.clone());
+                    put("backends", c.backends.clone());
+                }
+            }
+            Input::LlamaBench(records) => {
+                for r in records {
+                    put("build_commit", opt(&r.build_commit));
+                    put(
+                        "build_number",
+                        r.build_number.map_or("—".into(), |n| n.to_string()),
+                    );
+                    put("cpu_info", opt(&r.cpu_info));
+                    put("gpu_info", opt(&r.gpu_info));
+                    put("backends", opt(&r.backends));
+                }
+            }
+        }
+    }
+    m
+}
+
+fn environment(base: &[Source], new: &[Source]) -> Vec<EnvDiff> {
+    let (fb, fnew) = (facts(base), facts(new));
+    fb.iter()
+        .filter_map(|(k, vb)| {
+            let vn = fnew.get(k)?;
+            (vb != vn).then(|| EnvDiff {
+                field: k.clone(),
+                base: vb.iter().cloned().collect(),
+                new: vn.iter().cloned().collect(),
+            })
+        })
+        .collect()
+}
+
+// ---- the comparison ----------------------------------------------------------------------------------------
+
+/// Joins and judges two sides. `Err` when they share no case or level.
+pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Comparison, String> {
+    let mut joined = Vec::new();
+    let (mut only_base, mut only_new) = (Vec::new(), Vec::new());
+
+    let (cb, cn) = (case_views(base), case_views(new));
+    let label = labels(cb.iter().chain(&cn).map(|c| (&c.key, c.test.as_str())));
+    let key_of = |c: &CaseView| strip(&c.key, &opts.ignore);
+    let (gb, mut gn) = (
+        group(cb.iter().collect(), |c| key_of(c)),
+        group(cn.iter().collect(), |c| key_of(c)),
+    );
+    let mut model_differs = false;
+    for (k, b) in gb {
+        let lab = label(&b[0].key, &b[0].test);
+        match gn.remove(&k) {
+            Some(n) => {
+                if b[0].key.get("model") != n[0].key.get("model") {
+                    model_differs = true;
+                }
+                joined.push(Joined {
+                    kind: "bench".into(),
+                    label: lab,
+                    metrics: compare_cases(&b, &n, opts),
+                    key: k,
+                    base_sources: b.iter().map(|c| c.source.clone()).collect(),
+                    new_sources: n.iter().map(|c| c.source.clone()).collect(),
+                });
+            }
+            None => only_base.push(OneSided {
+                kind: "bench".into(),
+                label: lab,
+                key: k,
+                sources: b.iter().map(|c| c.source.clone()).collect(),
+            }),
+        }
+    }
+    for (k, n) in gn {
+        only_new.push(OneSided {
+            kind: "bench".into(),
+            label: label(&n[0].key, &n[0].test),
+            key: k,
+            sources: n.iter().map(|c| c.source.clone()).collect(),
+        });
+    }
+
+    let (lb, ln) = (level_views(base), level_views(new));
+    let key_of = |l: &LevelView| strip(&l.key, &opts.ignore);
+    let (gb, mut gn) = (
+        group(lb.iter().collect(), |l| key_of(l)),
+        group(ln.iter().collect(), |l| key_of(l)),
+    );
+    for (k, b) in gb {
+        match gn.remove(&k) {
+            Some(n) => {
+                if b[0].key.get("model") != n[0].key.get("model") {
+                    model_differs = true;
+                }
+                joined.push(Joined {
+                    kind: "load".into(),
+                    label: b[0].label.clone(),
+                    metrics: compare_levels(&b, &n, opts),
+                    key: k,
+                    base_sources: b.iter().map(|l| l.source.clone()).collect(),
+                    new_sources: n.iter().map(|l| l.source.clone()).collect(),
+                });
+            }
+            None => only_base.push(OneSided {
+                kind: "load".into(),
+                label: b[0].label.clone(),
+                key: k,
+                sources: b.iter().map(|l| l.source.clone()).collect(),
+            }),
+        }
+    }
+    for (k, n) in gn {
+        only_new.push(OneSided {
+            kind: "load".into(),
+            label: n[0].label.clone(),
+            key: k,
+            sources: n.iter().map(|l| l.source.clone()).collect(),
+        });
+    }
+
+    if joined.is_empty() {
+        return Err(format!(
+            "the two sides share no case ({} on the base side, {} on the new side; --ignore KEY leaves a join key out)",
+            only_base.len(),
+            only_new.len()
+        ));
+    }
+
+    let environment = environment(base, new);
+    let mut systems_differ = Vec::new();
+    for field in [
+        "cpu_info",
+        "gpu_info",
+        "backends",
+        "cpu model",
+        "backend devices",
+    ] {
+        if let Some(d) = environment.iter().find(|d| d.field == field) {
+            systems_differ.push(format!(
+                "{field}: {} → {}",
+                d.base.join(", "),
+                d.new.join(", ")
+            ));
+        }
+    }
+    if model_differs {
+        systems_differ.push("the models differ (joined with --ignore model)".into());
+    } else if let Some(d) = environment.iter().find(|d| d.field == "model sha256") {
+        systems_differ.push(format!(
+            "model sha256: {} → {}",
+            d.base.join(", "),
+            d.new.join(", ")
+        ));
+    }
+    let mut counts = Counts {
+        faster: 0,
+        unchanged: 0,
+        slower: 0,
+        underpowered: 0,
+    };
+    for j in &joined {
+        match j.verdict() {
+            Verdict::Faster => counts.faster += 1,
+            Verdict::Unchanged => counts.unchanged += 1,
+            Verdict::Slower => counts.slower += 1,
+        }
+        if j.metrics.iter().any(|m| m.gating && m.underpowered) {
+            counts.underpowered += 1;
+        }
+    }
+    Ok(Comparison {
+        base: base.iter().map(|s| s.path.clone()).collect(),
+        new: new.iter().map(|s| s.path.clone()).collect(),
+        kind: if systems_differ.is_empty() {
+            "regression check".into()
+        } else {
+            "comparison between systems".into()
+        },
+        systems_differ,
+        alpha: opts.alpha,
+        noise: opts.noise,
+        paired: opts.paired,
+        ignored_keys: opts.ignore.iter().cloned().collect(),
+        joined,
+        only_base,
+        only_new,
+        environment,
+        counts,
+    })
+}

@@ -1,0 +1,254 @@
+//! `tokenmeter compare`: read two sides (result files, directories of them, saved baselines, llama-bench output),
+//! judge them (`analysis::compare`), print the verdicts. `--interleave` first measures both sides itself, in
+//! alternating short runs, so that the machine's drift falls on both alike.
+
+use super::InputError;
+use crate::analysis::compare::{self, Comparison, Input, Options, Source};
+use crate::results::file::read_result_str;
+use crate::results::llama_bench;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// At least one joined case was called `slower` (or changed, with `--fail-on any-change`): exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Regressed(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Slower,
+    AnyChange,
+}
+
+/// Runs both sides alternately before comparing them.
+#[derive(Debug, Clone)]
+pub struct Interleave {
+    pub rounds: u32,
+    pub base_exe: PathBuf,
+    pub new_exe: PathBuf,
+    /// The command both sides run (`bench -m … -p 64`), without the output file.
+    pub run: Vec<String>,
+    pub base_args: Vec<String>,
+    pub new_args: Vec<String>,
+    /// Where every round's result file is kept (`base/round-NN.json`, `new/round-NN.json`).
+    pub keep: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Paths, directories or baseline names; empty with `interleave`.
+    pub base: Option<String>,
+    pub new: Option<String>,
+    pub baseline_dir: PathBuf,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+    pub fail_on: FailOn,
+    pub analysis: Options,
+    pub interleave: Option<Interleave>,
+}
+
+fn read_source(path: &Path) -> Result<Source, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("{}: cannot read: {e}", path.display())))?;
+    let input = if llama_bench::looks_like(&text) {
+        Input::LlamaBench(
+            llama_bench::read_str(&text)
+                .map_err(|e| InputError(format!("{}: llama-bench output: {e}", path.display())))?,
+        )
+    } else {
+        Input::Result(Box::new(
+            read_result_str(&text, path).map_err(|e| InputError(e.to_string()))?,
+        ))
+    };
+    Ok(Source {
+        path: path.display().to_string(),
+        input,
+    })
+}
+
+/// Result files and llama-bench outputs under `dir`, in name order (checkpoints left out).
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| InputError(format!("{}: cannot read directory: {e}", d.display())))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if p.is_dir() {
+                stack.push(p);
+            } else if !name.ends_with(".partial.jsonl")
+                && [".json", ".jsonl", ".csv"]
+                    .iter()
+                    .any(|x| name.ends_with(x))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `path` as a file or directory, else a baseline name under `baseline_dir`.
+pub fn resolve(arg: &str, baseline_dir: &Path) -> Result<Vec<Source>, InputError> {
+    let p = Path::new(arg);
+    let files = if p.is_dir() {
+        let files = files_under(p)?;
+        if files.is_empty() {
+            return Err(InputError(format!(
+                "{arg}: no result files (.json, .jsonl, .csv) in this directory"
+            )));
+        }
+        files
+    } else if p.exists() {
+        vec![p.to_path_buf()]
+    } else {
+        match crate::results::baseline::baseline_path(baseline_dir, arg) {
+            Ok(b) if b.exists() => vec![b],
+            _ => {
+                return Err(InputError(format!(
+                    "{arg}: no such file, directory or baseline (baselines are in {})",
+                    baseline_dir.display()
+                )))
+            }
+        }
+    };
+    files.iter().map(|f| read_source(f)).collect()
+}
+
+fn run_round(exe: &Path, args: &[String], out: &Path) -> Result<f64, InputError> {
+    let started = Instant::now();
+    let output = Command::new(exe)
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| InputError(format!("{}: cannot run: {e}", exe.display())))?;
+    if !output.status.success() || !out.exists() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(InputError(format!(
+            "{} {}: exited with {} ({last})",
+            exe.display(),
+            args.join(" "),
+            output.status
+        )));
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Runs `rounds` rounds, each running both sides once, in the order base-new then new-base (so a steady drift
+/// within a round favours neither), and returns the two sides' result files in round order.
+fn interleave(il: &Interleave) -> Result<(Vec<Source>, Vec<Source>), InputError> {
+    for side in ["base", "new"] {
+        let d = il.keep.join(side);
+        std::fs::create_dir_all(&d)
+            .map_err(|e| InputError(format!("{}: cannot create: {e}", d.display())))?;
+    }
+    let (mut base, mut new) = (Vec::new(), Vec::new());
+    for round in 0..il.rounds {
+        let mut order = [
+            ("base", &il.base_exe, &il.base_args),
+            ("new", &il.new_exe, &il.new_args),
+        ];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        let mut times = Vec::new();
+        for (side, exe, extra) in order {
+            let out = il.keep.join(side).join(format!("round-{round:02}.json"));
+            let args: Vec<String> = il.run.iter().chain(extra.iter()).cloned().collect();
+            let secs = run_round(exe, &args, &out)?;
+            times.push(format!("{side} {secs:.1} s"));
+            let src = read_source(&out)?;
+            if side == "base" {
+                base.push(src);
+            } else {
+                new.push(src);
+            }
+        }
+        eprintln!("round {}/{}: {}", round + 1, il.rounds, times.join(", "));
+    }
+    Ok((base, new))
+}
+
+/// Prints the comparison; `Err(Regressed)` when it fails the `--fail-on` rule.
+pub fn run(opts: &CompareOptions) -> anyhow::Result<()> {
+    let mut analysis = opts.analysis.clone();
+    let (base, new) = match &opts.interleave {
+        Some(il) => {
+            analysis.paired = true;
+            eprintln!(
+                "interleaving {} rounds; every round's result file is kept under {}",
+                il.rounds,
+                il.keep.display()
+            );
+            interleave(il)?
+        }
+        None => {
+            let (Some(b), Some(n)) = (&opts.base, &opts.new) else {
+                return Err(InputError(
+                    "compare needs BASE and NEW (or --baseline NAME and NEW, or --interleave)"
+                        .into(),
+                )
+                .into());
+            };
+            (
+                resolve(b, &opts.baseline_dir)?,
+                resolve(n, &opts.baseline_dir)?,
+            )
+        }
+    };
+    if analysis.paired && base.len() != new.len() {
+        return Err(InputError(format!(
+            "--paired needs as many inputs on each side (rounds): {} base, {} new",
+            base.len(),
+            new.len()
+        ))
+        .into());
+    }
+    let c = compare::compare(&base, &new, &analysis).map_err(InputError)?;
+    let text = render(&c, opts.json);
+    match &opts.out {
+        Some(p) => crate::fsutil::write_atomic(p, text.as_bytes())
+            .map_err(|e| InputError(format!("{}: cannot write: {e}", p.display())))?,
+        None => print!("{text}"),
+    }
+    let failing = match opts.fail_on {
+        FailOn::Slower => c.counts.slower,
+        FailOn::AnyChange => c.counts.slower + c.counts.faster,
+    };
+    if failing > 0 {
+        let what = match opts.fail_on {
+            FailOn::Slower => "slower",
+            FailOn::AnyChange => "changed",
+        };
+        return Err(Regressed(format!(
+            "{failing} of {} joined case(s) {what} beyond ±{:.1}%",
+            c.joined.len(),
+            c.noise * 100.0
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+pub fn render(c: &Comparison, json: bool) -> String {
+    if json {
+        let mut s = serde_json::to_string_pretty(c).expect("a comparison serializes");
+        s.push('\n');
+        s
+    } else {
+        crate::report::compare::markdown(c)
+    }
+}

@@ -1,0 +1,227 @@
+//! `compare -o md`: the verdict table a person reads in a CI log or a pull-request comment.
+
+use crate::analysis::compare::{Comparison, MetricComparison, Verdict};
+use crate::stats::ratio::Method;
+use std::fmt::Write;
+
+fn num(x: Option<f64>) -> String {
+    match x {
+        None => "—".into(),
+        Some(v) if v.abs() >= 100.0 => format!("{v:.1}"),
+        Some(v) if v.abs() >= 1.0 => format!("{v:.2}"),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::WelchLog => "Welch's t on log t/s of the repetitions",
+        Method::PairedLog => "paired t on the log ratios of interleaved rounds",
+        Method::Bootstrap => "bootstrap over requests",
+        Method::Single => "one figure per side",
+    }
+}
+
+fn verdict_cell(m: &MetricComparison) -> String {
+    let v = m.verdict.name();
+    match (m.verdict, m.tested) {
+        (Verdict::Slower, _) => format!("**{v}**"),
+        (Verdict::Faster, _) => format!("*{v}*"),
+        (_, false) => format!("{v} (untested)"),
+        _ => v.to_string(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+pub fn markdown(c: &Comparison) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## tokenmeter compare: {}", c.kind);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "- base: {}", c.base.join(", "));
+    let _ = writeln!(s, "- new: {}", c.new.join(", "));
+    for why in &c.systems_differ {
+        let _ = writeln!(s, "- not a regression check: {why}");
+    }
+    let mut methods: Vec<Method> = c
+        .joined
+        .iter()
+        .flat_map(|j| {
+            j.metrics
+                .iter()
+                .filter_map(|m| m.ratio.as_ref().map(|r| r.method))
+        })
+        .filter(|m| *m != Method::Single)
+        .collect();
+    methods.sort_by_key(|m| method_name(*m));
+    methods.dedup();
+    let _ = writeln!(
+        s,
+        "- a change counts when its {:.0}% confidence interval lies wholly beyond ±{} ({}){}",
+        (1.0 - c.alpha) * 100.0,
+        pct(c.noise),
+        methods
+            .iter()
+            .map(|m| method_name(*m))
+            .collect::<Vec<_>>()
+            .join("; "),
+        if c.ignored_keys.is_empty() {
+            String::new()
+        } else {
+            format!("; joined ignoring {}", c.ignored_keys.join(", "))
+        }
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "| case | metric | base | new | new/base | {:.0}% CI | verdict | detectable | n base/new |",
+        (1.0 - c.alpha) * 100.0
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---|---:|---:|");
+    for j in &c.joined {
+        for m in &j.metrics {
+            let r = m.ratio.as_ref();
+            let ci = match r.and_then(|r| r.lower.zip(r.upper)) {
+                Some((lo, hi)) => format!("{:.3}–{:.3}", lo, hi),
+                None => "—".into(),
+            };
+            let detectable = r.and_then(|r| r.detectable).map_or("—".into(), |d| {
+                if m.underpowered {
+                    format!("{} ⚠", pct(d))
+                } else {
+                    pct(d)
+                }
+            });
+            let n = r.map_or("—".into(), |r| format!("{}/{}", r.n_base, r.n_new));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                escape(&j.label),
+                if m.metric == m.unit {
+                    m.metric.clone()
+                } else {
+                    format!("{} ({})", m.metric, m.unit)
+                },
+                num(m.base),
+                num(m.new),
+                r.map_or("—".into(), |r| format!("{:.3}", r.ratio)),
+                ci,
+                verdict_cell(m),
+                detectable,
+                n,
+            );
+        }
+    }
+    let notes: Vec<String> = c
+        .joined
+        .iter()
+        .flat_map(|j| {
+            j.metrics.iter().filter_map(move |m| {
+                m.note
+                    .as_ref()
+                    .map(|n| format!("{} {}: {n}", j.label, m.metric))
+            })
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(s);
+        for n in notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+
+    let weak: Vec<String> = c
+        .joined
+        .iter()
+        .flat_map(|j| {
+            j.metrics.iter().filter(|m| m.gating && m.underpowered).map(move |m| {
+                let r = m.ratio.as_ref().expect("an underpowered figure has a ratio");
+                let unit = if r.method == Method::PairedLog {
+                    "rounds"
+                } else if r.method == Method::Bootstrap {
+                    "requests"
+                } else {
+                    "repetitions"
+                };
+                let need = r
+                    .samples_needed
+                    .map_or(String::new(), |n| format!("; about {n} {unit} per side would reach it"));
+                format!(
+                    "{} {}: the smallest change these samples detect (80% power) is {}, above the {} threshold{need}",
+                    j.label,
+                    m.metric,
+                    pct(r.detectable.unwrap_or(f64::NAN)),
+                    pct(c.noise)
+                )
+            })
+        })
+        .collect();
+    if !weak.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "### Sensitivity");
+        let _ = writeln!(s);
+        for w in weak {
+            let _ = writeln!(s, "- {w}");
+        }
+    }
+
+    if !c.only_base.is_empty() || !c.only_new.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "### On one side only");
+        let _ = writeln!(s);
+        for (side, list) in [("base", &c.only_base), ("new", &c.only_new)] {
+            for o in list.iter() {
+                let _ = writeln!(
+                    s,
+                    "- {side} only: {} {} ({})",
+                    o.kind,
+                    o.label,
+                    o.sources.join(", ")
+                );
+            }
+        }
+    }
+
+    if !c.environment.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "### What else changed");
+        let _ = writeln!(s);
+        let _ = writeln!(s, "| | base | new |");
+        let _ = writeln!(s, "|---|---|---|");
+        for d in &c.environment {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                escape(&d.field),
+                escape(&d.base.join(", ")),
+                escape(&d.new.join(", "))
+            );
+        }
+    }
+
+    let _ = writeln!(s);
+    let n = &c.counts;
+    let _ = writeln!(
+        s,
+        "**{} slower, {} faster, {} unchanged**{}",
+        n.slower,
+        n.faster,
+        n.unchanged,
+        if n.underpowered > 0 {
+            format!(
+                " ({} of them could not have detected a {} change)",
+                n.underpowered,
+                pct(c.noise)
+            )
+        } else {
+            String::new()
+        }
+    );
+    s
+}

@@ -1,0 +1,379 @@
+//! The ratio of two sets of measurements (new ÷ base) with its confidence interval, and the smallest change the
+//! samples could have detected.
+//!
+//! - Rates of repetitions (`welch_log`): Welch's t on the logarithms. Rates are positive and their spread grows
+//!   with their size, so the log makes the ratio symmetric (a 10% loss and its undoing are the same distance)
+//!   and the difference of the log means is the log of the ratio of geometric means. Welch's t, unlike a
+//!   bootstrap, stays honest at the three to ten repetitions a benchmark has: its interval widens with the
+//!   t quantile where a bootstrap's would shrink to the few values it can resample.
+//! - Interleaved rounds (`paired_log`): the per-round log ratios, which cancel any drift slower than a round,
+//!   tested with a one-sample t.
+//! - Latency percentiles of requests (`bootstrap`): no closed form, so a seeded percentile bootstrap that
+//!   resamples whole requests on each side.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// How a ratio's interval was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Welch's t on log rates of independent repetitions.
+    WelchLog,
+    /// One-sample t on the log ratios of interleaved rounds.
+    PairedLog,
+    /// Seeded percentile bootstrap over requests.
+    Bootstrap,
+    /// One figure per side: a ratio, no interval.
+    Single,
+}
+
+/// New ÷ base, with its `1 − alpha` confidence interval where the samples allow one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ratio {
+    pub method: Method,
+    pub ratio: f64,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    /// Two-sided p-value of "no change" (t methods only).
+    pub p_value: Option<f64>,
+    /// Samples on each side (rounds for `paired_log`).
+    pub n_base: usize,
+    pub n_new: usize,
+    /// Smallest change (as a fraction, 0.05 = 5%) the test finds with 80% power at `alpha`, from the observed
+    /// spread and counts; `None` without a spread to go on.
+    pub detectable: Option<f64>,
+    /// Samples per side (rounds for `paired_log`) that would bring `detectable` down to the noise threshold, when
+    /// it is above it.
+    pub samples_needed: Option<usize>,
+}
+
+const POWER: f64 = 0.8;
+
+fn t_quantile(df: f64, p: f64) -> Option<f64> {
+    if !(df.is_finite() && df > 0.0) {
+        return None;
+    }
+    Some(StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p))
+}
+
+fn t_two_sided_p(df: f64, t: f64) -> Option<f64> {
+    if !(df.is_finite() && df > 0.0) {
+        return None;
+    }
+    let d = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some((2.0 * (1.0 - d.cdf(t.abs()))).clamp(0.0, 1.0))
+}
+
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let v = if xs.len() > 1 {
+        xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (m, v)
+}
+
+fn logs(xs: &[f64]) -> Option<Vec<f64>> {
+    xs.iter()
+        .map(|&x| (x.is_finite() && x > 0.0).then(|| x.ln()))
+        .collect()
+}
+
+/// Whether a log-scale change `d` with standard error `se` and `df` degrees of freedom is found; the interval,
+/// p-value and detectable change of it.
+struct TTest {
+    d: f64,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    p: Option<f64>,
+    /// `(t_{1-α/2} + t_{power})`: detectable log change per unit of standard error.
+    k: Option<f64>,
+}
+
+fn t_test(d: f64, se: f64, df: f64, alpha: f64) -> TTest {
+    if se == 0.0 {
+        // No spread at all: the samples are what they are.
+        let p = Some(if d == 0.0 { 1.0 } else { 0.0 });
+        return TTest {
+            d,
+            lower: Some(d),
+            upper: Some(d),
+            p,
+            k: None,
+        };
+    }
+    let tq = t_quantile(df, 1.0 - alpha / 2.0);
+    let tp = t_quantile(df, POWER);
+    TTest {
+        d,
+        lower: tq.map(|t| d - t * se),
+        upper: tq.map(|t| d + t * se),
+        p: t_two_sided_p(df, d / se),
+        k: tq.zip(tp).map(|(a, b)| a + b),
+    }
+}
+
+fn fraction(log_change: f64) -> f64 {
+    log_change.exp() - 1.0
+}
+
+/// Smallest `n` (at least 2) for which `k(n) · spread / √n ≤ ln(1 + noise)`; `k` depends on the degrees of
+/// freedom `n` gives.
+fn samples_for(noise: f64, alpha: f64, spread: f64, df_of: impl Fn(usize) -> f64) -> Option<usize> {
+    let target = (1.0 + noise).ln();
+    if !(target > 0.0 && spread.is_finite() && spread > 0.0) {
+        return None;
+    }
+    (2..=100_000usize).find(|&n| {
+        let df = df_of(n);
+        match (t_quantile(df, 1.0 - alpha / 2.0), t_quantile(df, POWER)) {
+            (Some(a), Some(b)) => (a + b) * spread / (n as f64).sqrt() <= target,
+            _ => false,
+        }
+    })
+}
+
+fn ratio_of(method: Method, t: &TTest, n_base: usize, n_new: usize) -> Ratio {
+    Ratio {
+        method,
+        ratio: t.d.exp(),
+        lower: t.lower.map(f64::exp),
+        upper: t.upper.map(f64::exp),
+        p_value: t.p,
+        n_base,
+        n_new,
+        detectable: None,
+        samples_needed: None,
+    }
+}
+
+/// Welch's t on the logs of two sets of rates. `None` when a side has no positive finite rate.
+pub fn welch_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ratio> {
+    let (lb, ln) = (logs(base)?, logs(new)?);
+    if lb.is_empty() || ln.is_empty() {
+        return None;
+    }
+    let (mb, vb) = mean_var(&lb);
+    let (mn, vn) = mean_var(&ln);
+    let (nb, nn) = (lb.len() as f64, ln.len() as f64);
+    let d = mn - mb;
+    if lb.len() < 2 || ln.len() < 2 {
+        let method = if lb.len() == 1 && ln.len() == 1 {
+            Method::Single
+        } else {
+            Method::WelchLog
+        };
+        let t = TTest {
+            d,
+            lower: None,
+            upper: None,
+            p: None,
+            k: None,
+        };
+        return Some(ratio_of(method, &t, lb.len(), ln.len()));
+    }
+    let (qb, qn) = (vb / nb, vn / nn);
+    let se = (qb + qn).sqrt();
+    let df = if se == 0.0 {
+        nb + nn - 2.0
+    } else {
+        (qb + qn).powi(2) / (qb * qb / (nb - 1.0) + qn * qn / (nn - 1.0))
+    };
+    let t = t_test(d, se, df, alpha);
+    let mut r = ratio_of(Method::WelchLog, &t, lb.len(), ln.len());
+    r.detectable = t.k.map(|k| fraction(k * se));
+    if r.detectable.is_some_and(|x| x > noise) {
+        // Equal counts on both sides, each side keeping its observed spread.
+        let spread = (vb + vn).sqrt();
+        r.samples_needed = samples_for(noise, alpha, spread, |n| {
+            let q = (vb + vn) / n as f64;
+            let denom = (vb * vb + vn * vn) / (n as f64 * n as f64 * (n as f64 - 1.0));
+            if denom > 0.0 {
+                q * q / denom
+            } else {
+                2.0 * n as f64 - 2.0
+            }
+        });
+    }
+    Some(r)
+}
+
+/// One-sample t on per-round log ratios `ln(new_i / base_i)` of interleaved rounds. `None` without a round
+/// whose two figures are positive.
+pub fn paired_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ratio> {
+    let d: Vec<f64> = base
+        .iter()
+        .zip(new)
+        .filter(|(b, n)| b.is_finite() && **b > 0.0 && n.is_finite() && **n > 0.0)
+        .map(|(b, n)| (n / b).ln())
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    let (m, v) = mean_var(&d);
+    let n = d.len();
+    if n < 2 {
+        let t = TTest {
+            d: m,
+            lower: None,
+            upper: None,
+            p: None,
+            k: None,
+        };
+        return Some(ratio_of(Method::PairedLog, &t, n, n));
+    }
+    let se = (v / n as f64).sqrt();
+    let t = t_test(m, se, (n - 1) as f64, alpha);
+    let mut r = ratio_of(Method::PairedLog, &t, n, n);
+    r.detectable = t.k.map(|k| fraction(k * se));
+    if r.detectable.is_some_and(|x| x > noise) {
+        r.samples_needed = samples_for(noise, alpha, v.sqrt(), |n| (n - 1) as f64);
+    }
+    Some(r)
+}
+
+/// Percentile bootstrap of `stat(new) / stat(base)`, resampling the groups (requests) of each side with
+/// replacement `resamples` times from `seed`. `stat` gets the flattened values of the drawn groups and returns
+/// `None` when they give no figure (resamples without one are skipped).
+pub fn bootstrap<F>(
+    base: &[Vec<f64>],
+    new: &[Vec<f64>],
+    stat: F,
+    alpha: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<Ratio>
+where
+    F: Fn(&mut Vec<f64>) -> Option<f64>,
+{
+    let flat = |groups: &[Vec<f64>]| -> Vec<f64> { groups.iter().flatten().copied().collect() };
+    let pb = stat(&mut flat(base)).filter(|x| *x > 0.0)?;
+    let pn = stat(&mut flat(new)).filter(|x| *x > 0.0)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut buf = Vec::new();
+    let draw = |groups: &[Vec<f64>], rng: &mut ChaCha8Rng, buf: &mut Vec<f64>| {
+        buf.clear();
+        for _ in 0..groups.len() {
+            buf.extend_from_slice(&groups[rng.random_range(0..groups.len())]);
+        }
+        stat(buf)
+    };
+    let mut ratios: Vec<f64> = Vec::with_capacity(resamples);
+    if base.len() > 1 || new.len() > 1 {
+        for _ in 0..resamples {
+            let b = draw(base, &mut rng, &mut buf);
+            let n = draw(new, &mut rng, &mut buf);
+            if let (Some(b), Some(n)) = (b, n) {
+                if b > 0.0 && n.is_finite() {
+                    ratios.push(n / b);
+                }
+            }
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| -> Option<f64> {
+        if ratios.len() < 2 {
+            return None;
+        }
+        let i = (q * (ratios.len() - 1) as f64).round() as usize;
+        ratios.get(i).copied()
+    };
+    Some(Ratio {
+        method: Method::Bootstrap,
+        ratio: pn / pb,
+        lower: at(alpha / 2.0),
+        upper: at(1.0 - alpha / 2.0),
+        p_value: None,
+        n_base: base.len(),
+        n_new: new.len(),
+        detectable: None,
+        samples_needed: None,
+    })
+}
+
+/// Nearest-rank quantile `q` of `xs` (sorted in place).
+pub fn quantile(xs: &mut [f64], q: f64) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+    Some(xs[rank - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_samples_give_a_ratio_of_one_inside_its_interval() {
+        let s = [100.0, 103.0, 98.0, 101.0, 99.0];
+        let r = welch_log(&s, &s, 0.05, 0.02).unwrap();
+        assert!((r.ratio - 1.0).abs() < 1e-12);
+        assert!(r.lower.unwrap() < 1.0 && r.upper.unwrap() > 1.0);
+        assert!(r.p_value.unwrap() > 0.99);
+    }
+
+    #[test]
+    fn a_uniform_ten_percent_loss_has_an_interval_around_0_90() {
+        let base = [100.0, 103.0, 98.0, 101.0, 99.0];
+        let new: Vec<f64> = base.iter().map(|x| x * 0.9).collect();
+        let r = welch_log(&base, &new, 0.05, 0.02).unwrap();
+        assert!((r.ratio - 0.9).abs() < 1e-9);
+        assert!(r.lower.unwrap() < 0.9 && r.upper.unwrap() > 0.9);
+        assert!(r.upper.unwrap() < 0.98, "{r:?}");
+        assert!(r.p_value.unwrap() < 0.001);
+    }
+
+    #[test]
+    fn noisy_samples_report_what_they_could_detect_and_what_it_would_take() {
+        let base = [100.0, 130.0, 80.0, 115.0, 90.0];
+        let new = [95.0, 125.0, 85.0, 110.0, 92.0];
+        let r = welch_log(&base, &new, 0.05, 0.02).unwrap();
+        let d = r.detectable.unwrap();
+        assert!(d > 0.2, "{d}");
+        let n = r.samples_needed.unwrap();
+        assert!(n > 100, "{n}");
+        // and with that many, the detectable change is at the threshold
+        let spread = 0.2f64; // about the observed log spread
+        assert!(spread / (n as f64).sqrt() < 0.02);
+    }
+
+    #[test]
+    fn paired_rounds_cancel_drift_shared_by_both_sides() {
+        // the machine slows by 30% over the run; the new side is 5% slower in every round
+        let base: Vec<f64> = (0..8).map(|i| 100.0 * (1.0 - 0.04 * i as f64)).collect();
+        let new: Vec<f64> = base.iter().map(|x| x * 0.95 * (1.0 + 0.002)).collect();
+        let r = paired_log(&base, &new, 0.05, 0.02).unwrap();
+        assert!((r.ratio - 0.95 * 1.002).abs() < 1e-9);
+        // Welch on the same figures sees only the drift's spread
+        let w = welch_log(&base, &new, 0.05, 0.02).unwrap();
+        assert!(w.upper.unwrap() > 1.0);
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_brackets_the_point_estimate() {
+        let base: Vec<Vec<f64>> = (0..50).map(|i| vec![10.0 + (i % 7) as f64]).collect();
+        let new: Vec<Vec<f64>> = (0..50).map(|i| vec![12.0 + (i % 7) as f64]).collect();
+        let p95 = |xs: &mut Vec<f64>| quantile(xs, 0.95);
+        let a = bootstrap(&base, &new, p95, 0.05, 500, 7).unwrap();
+        let b = bootstrap(&base, &new, p95, 0.05, 500, 7).unwrap();
+        assert_eq!(a, b);
+        assert!(a.lower.unwrap() <= a.ratio && a.ratio <= a.upper.unwrap());
+        assert!(a.ratio > 1.0);
+    }
+
+    #[test]
+    fn nearest_rank_quantile() {
+        let mut xs = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&mut xs, 0.5), Some(3.0));
+        assert_eq!(quantile(&mut xs, 1.0), Some(5.0));
+        assert_eq!(quantile(&mut xs, 0.0), Some(1.0));
+        assert_eq!(quantile(&mut [], 0.5), None);
+    }
+}
