@@ -1,0 +1,357 @@
+//! `tokenmeter compare`: verdicts on constructed result files, llama-bench input, load levels, baselines,
+//! bad input, and an interleaved run of the real binary.
+
+mod common;
+
+use common::{assert_one_line_error, stderr, stdout, synth_tiny, tokenmeter};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tokenmeter::results::record::RepSample;
+use tokenmeter::results::{read_result, summarize, ResultFile};
+
+const REF: &str = "results/reference/bench-vs-llama-bench-qwen2.5-0.5b-q4_0";
+
+fn reference(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(REF).join(name)
+}
+
+/// The committed bench result with every repetition replaced: the case's first repetition's times divided by
+/// `speed` and by a seeded factor of mean 1 and relative spread `cv`, `reps` times.
+fn constructed(speed: f64, cv: f64, reps: usize, seed: u64) -> ResultFile {
+    let mut f = read_result(&reference("tokenmeter-round1.result.json")).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for c in &mut f.cases {
+        let first = c.samples[0].clone();
+        c.samples = (0..reps)
+            .map(|_| {
+                let jitter = 1.0 + cv * (rng.random::<f64>() * 2.0 - 1.0) * 3f64.sqrt();
+                let k = jitter / speed;
+                let scale = |ns: u64| (ns as f64 * k).round() as u64;
+                RepSample {
+                    prompt_ns: first.prompt_ns.map(scale),
+                    gen_ns: first.gen_ns.map(scale),
+                    total_ns: scale(first.total_ns),
+                    gen_token_ns: first.gen_token_ns.iter().map(|&t| scale(t)).collect(),
+                    start_ns: None,
+                }
+            })
+            .collect();
+        c.repetitions = reps as u32;
+        c.summary = summarize(&c.test(), &c.samples);
+    }
+    f
+}
+
+fn write(dir: &Path, name: &str, f: &ResultFile) -> String {
+    let p = dir.join(name);
+    f.write(&p).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn compare_json(args: &[&str], cwd: &Path) -> (Option<i32>, Value) {
+    let mut all = vec!["compare", "-o", "json"];
+    all.extend_from_slice(args);
+    let o = tokenmeter(&all, cwd);
+    let v: Value = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&o), stderr(&o)));
+    (o.status.code(), v)
+}
+
+fn gating(v: &Value) -> Vec<&Value> {
+    v["joined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|j| j["metrics"].as_array().unwrap())
+        .filter(|m| m["gating"].as_bool().unwrap())
+        .collect()
+}
+
+#[test]
+fn identical_samples_are_unchanged_and_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = constructed(1.0, 0.03, 8, 1);
+    let a = write(dir.path(), "a.json", &f);
+    let b = write(dir.path(), "b.json", &f);
+    let (code, v) = compare_json(&[&a, &b], dir.path());
+    assert_eq!(code, Some(0));
+    assert_eq!(v["kind"], "regression check");
+    let ms = gating(&v);
+    assert_eq!(ms.len(), 2);
+    for m in ms {
+        assert_eq!(m["verdict"], "unchanged");
+        assert!((m["ratio"]["ratio"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn ten_percent_slower_everywhere_is_slower_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.json", &constructed(1.0, 0.03, 8, 1));
+    let b = write(dir.path(), "b.json", &constructed(0.9, 0.03, 8, 2));
+    let (code, v) = compare_json(&[&a, &b], dir.path());
+    assert_eq!(code, Some(1));
+    for m in gating(&v) {
+        assert_eq!(m["verdict"], "slower", "{m}");
+        let r = &m["ratio"];
+        let (lo, hi) = (r["lower"].as_f64().unwrap(), r["upper"].as_f64().unwrap());
+        assert!(lo <= 0.90 && 0.90 <= hi, "[{lo}, {hi}]");
+        assert_eq!(r["method"], "welch_log");
+    }
+    // the markdown says so too, and exits the same way
+    let o = tokenmeter(&["compare", &a, &b], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("**slower**"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("slower"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_one_percent_shift_within_realistic_noise_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.json", &constructed(1.0, 0.03, 10, 3));
+    let b = write(dir.path(), "b.json", &constructed(0.99, 0.03, 10, 4));
+    let (code, v) = compare_json(&[&a, &b], dir.path());
+    assert_eq!(code, Some(0), "{v}");
+    for m in gating(&v) {
+        assert_eq!(m["verdict"], "unchanged", "{m}");
+    }
+}
+
+#[test]
+fn faster_passes_unless_any_change_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.json", &constructed(1.0, 0.01, 6, 1));
+    let b = write(dir.path(), "b.json", &constructed(1.2, 0.01, 6, 2));
+    let (code, v) = compare_json(&[&a, &b], dir.path());
+    assert_eq!(code, Some(0));
+    assert_eq!(v["counts"]["faster"], 2);
+    let o = tokenmeter(&["compare", "--fail-on", "any-change", &a, &b], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn noisy_samples_say_what_they_could_not_detect() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.json", &constructed(1.0, 0.15, 3, 1));
+    let b = write(dir.path(), "b.json", &constructed(1.0, 0.15, 3, 2));
+    let o = tokenmeter(&["compare", &a, &b], dir.path());
+    let md = stdout(&o);
+    assert!(md.contains("### Sensitivity"), "{md}");
+    assert!(md.contains("repetitions per side would reach it"), "{md}");
+    let (_, v) = compare_json(&[&a, &b], dir.path());
+    for m in gating(&v) {
+        assert!(m["underpowered"].as_bool().unwrap());
+        assert!(m["ratio"]["detectable"].as_f64().unwrap() > 0.02);
+        assert!(m["ratio"]["samples_needed"].as_u64().unwrap() > 3);
+    }
+}
+
+#[test]
+fn llama_bench_json_joins_the_tokenmeter_cases_of_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let lb = reference("llama-bench-round1.json");
+    let tm = reference("tokenmeter-round1.result.json");
+    let (code, v) = compare_json(&[lb.to_str().unwrap(), tm.to_str().unwrap()], dir.path());
+    assert_ne!(code, Some(2), "{v}");
+    let labels: Vec<&str> = v["joined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["pp512", "tg128"]);
+    for j in v["joined"].as_array().unwrap() {
+        let m = &j["metrics"][0];
+        assert_eq!(m["ratio"]["n_base"], 5);
+        assert_eq!(m["ratio"]["n_new"], 5);
+    }
+    assert!(v["only_base"].as_array().unwrap().is_empty());
+    assert!(v["only_new"].as_array().unwrap().is_empty());
+    // same machine, same model: a regression check, with the builds' difference listed
+    assert_eq!(v["kind"], "regression check", "{}", v["systems_differ"]);
+    assert!(v["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["field"] == "build_commit"));
+}
+
+#[test]
+fn cases_on_one_side_are_listed_and_a_different_model_needs_ignore_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = constructed(1.0, 0.02, 5, 1);
+    f.cases.truncate(1);
+    let a = write(dir.path(), "a.json", &f);
+    let b = write(dir.path(), "b.json", &constructed(1.0, 0.02, 5, 2));
+    let (_, v) = compare_json(&[&a, &b], dir.path());
+    assert_eq!(v["joined"].as_array().unwrap().len(), 1);
+    assert_eq!(v["only_new"][0]["label"], "tg128");
+
+    let mut other = constructed(1.0, 0.02, 5, 3);
+    for c in &mut other.cases {
+        c.model_n_params += 1000;
+    }
+    let c = write(dir.path(), "c.json", &other);
+    let o = tokenmeter(&["compare", &b, &c], dir.path());
+    assert_one_line_error(&o, "share no case");
+    let (code, v) = compare_json(&["--ignore-model", &b, &c], dir.path());
+    assert_eq!(code, Some(0));
+    assert_eq!(v["kind"], "comparison between systems");
+    assert_eq!(v["joined"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn load_levels_join_on_arrivals_and_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("results/reference/slo-goodput-qwen2.5-0.5b-q4_0/load.json");
+    let f = read_result(&load).unwrap();
+    let levels = f.load.as_ref().unwrap().levels.len();
+    let p = load.to_str().unwrap();
+    let (code, v) = compare_json(&[p, p], dir.path());
+    assert_eq!(code, Some(0), "{v}");
+    let joined = v["joined"].as_array().unwrap();
+    assert_eq!(joined.len(), levels);
+    for (j, l) in joined.iter().zip(&f.load.as_ref().unwrap().levels) {
+        assert_eq!(j["kind"], "load");
+        let names: Vec<&str> = j["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["metric"].as_str().unwrap())
+            .collect();
+        for want in ["goodput", "output t/s", "ttft_p50", "ttft_p95", "itl_p99"] {
+            assert!(names.contains(&want), "{names:?}");
+        }
+        let goodput = &j["metrics"][0];
+        let stored = l.summary.goodput_requests_per_s.unwrap();
+        assert!((goodput["base"].as_f64().unwrap() - stored).abs() < 1e-9 * stored.max(1.0));
+        // a p99 from fewer than 100 requests is shown but not tested
+        let p99 = j["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == "ttft_p99")
+            .unwrap();
+        if l.requests.len() < 100 {
+            assert_eq!(p99["tested"], false);
+        }
+    }
+}
+
+#[test]
+fn a_saved_baseline_is_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let bdir = dir.path().join("baselines");
+    std::fs::create_dir_all(&bdir).unwrap();
+    let f = constructed(1.0, 0.02, 5, 1);
+    write(&bdir, "main.json", &f);
+    let new = write(dir.path(), "new.json", &constructed(1.0, 0.02, 5, 2));
+    let o = tokenmeter(
+        &["compare", "--baseline", "main", "--baseline-dir", bdir.to_str().unwrap(), &new],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("main.json"));
+    let o = tokenmeter(
+        &["compare", "--baseline", "nope", "--baseline-dir", bdir.to_str().unwrap(), &new],
+        dir.path(),
+    );
+    assert_one_line_error(&o, "nope");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "a.json", &constructed(1.0, 0.02, 5, 1));
+    let future = dir.path().join("future.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    v["schema_version"] = 99.into();
+    std::fs::write(&future, v.to_string()).unwrap();
+    let o = tokenmeter(&["compare", &good, future.to_str().unwrap()], dir.path());
+    assert_one_line_error(&o, "future.json");
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    let o = tokenmeter(&["compare", &good, garbage.to_str().unwrap()], dir.path());
+    assert_one_line_error(&o, "garbage.json");
+    let o = tokenmeter(&["compare", &good], dir.path());
+    assert_one_line_error(&o, "BASE and NEW");
+    let o = tokenmeter(&["compare", "--noise", "lots", &good, &good], dir.path());
+    assert_one_line_error(&o, "--noise");
+    let o = tokenmeter(&["compare", "--ignore", "colour", &good, &good], dir.path());
+    assert_one_line_error(&o, "colour");
+}
+
+#[test]
+fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let keep = dir.path().join("rounds");
+    let o = tokenmeter(
+        &[
+            "compare",
+            "--interleave",
+            "--rounds",
+            "3",
+            "--keep",
+            keep.to_str().unwrap(),
+            "--ignore",
+            "n_threads",
+            "--base-args",
+            "-t 1",
+            "--new-args",
+            "-t 2",
+            "-o",
+            "json",
+            "--",
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "8",
+            "-n",
+            "4",
+            "-r",
+            "2",
+            "--telemetry",
+            "off",
+            "--in-process",
+        ],
+        dir.path(),
+    );
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["paired"], true);
+    for side in ["base", "new"] {
+        for r in 0..3 {
+            assert!(keep.join(side).join(format!("round-{r:02}.json")).exists());
+        }
+    }
+    let base = read_result(&keep.join("base/round-00.json")).unwrap();
+    assert!(base.cases.iter().all(|c| c.n_threads == 1));
+    let new = read_result(&keep.join("new/round-00.json")).unwrap();
+    assert!(new.cases.iter().all(|c| c.n_threads == 2));
+    for m in gating(&v) {
+        assert_eq!(m["ratio"]["method"], "paired_log");
+        assert_eq!(m["ratio"]["n_base"], 3);
+    }
+    // the rounds alternate which side goes first
+    let err = stderr(&o);
+    let rounds: Vec<&str> = err.lines().filter(|l| l.starts_with("round ")).collect();
+    assert_eq!(rounds.len(), 3, "{err}");
+    assert!(rounds[0].contains(": base") && rounds[1].contains(": new"), "{err}");
+    // and the kept rounds re-read as a paired comparison give the same verdicts
+    let (_, again) = compare_json(
+        &[
+            "--paired",
+            "--ignore",
+            "n_threads",
+            keep.join("base").to_str().unwrap(),
+            keep.join("new").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(again["counts"], v["counts"]);
+}
