@@ -527,17 +527,7 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
     };
     let (eb, en) = (energy(base), energy(new));
     if eb.is_some() || en.is_some() {
-        let r = eb.zip(en).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
-            method: Method::Single,
-            ratio: n / b,
-            lower: None,
-            upper: None,
-            p_value: None,
-            n_base: 1,
-            n_new: 1,
-            detectable: None,
-            samples_needed: None,
-        });
+        let r = single(eb, en, 1, 1);
         let note = match (eb, en) {
             (Some(_), Some(_)) => "one reading per side: not tested",
             _ => "measured on one side only",
@@ -557,40 +547,55 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
     out
 }
 
-/// Per-request values of a level: `ttft` (one per request that got a first token), `itl` gaps, and the
-/// request's share of output t/s and goodput (its tokens or 1 when good, over the level's duration).
-fn compare_levels(
-    base: &[&LevelView],
-    new: &[&LevelView],
-    opts: &Options,
-) -> Vec<MetricComparison> {
-    type Extract = dyn Fn(&LevelView, &crate::results::load::RequestSample) -> Vec<f64>;
-    let groups = |v: &[&LevelView], f: &Extract| -> Vec<Vec<f64>> {
+/// Milliseconds at the stored histograms' precision (three significant digits), which also keeps the distinct
+/// values the bootstrap counts few.
+fn ms_3_digits(ns: u64) -> f64 {
+    let ms = ns as f64 / 1e6;
+    if ms <= 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powi(ms.log10().floor() as i32 - 2);
+    (ms / scale).round() * scale
+}
+
+fn single(base: Option<f64>, new: Option<f64>, n_base: usize, n_new: usize) -> Option<Ratio> {
+    base.zip(new).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
+        method: Method::Single,
+        ratio: n / b,
+        lower: None,
+        upper: None,
+        p_value: None,
+        n_base,
+        n_new,
+        detectable: None,
+        samples_needed: None,
+    })
+}
+
+/// Goodput and output t/s (each request's share: 1 when it met every SLO term, its tokens, over the side's
+/// measured time), TTFT and ITL p50/p95/p99 (a request's gaps resampled together), and energy per token.
+fn compare_levels(base: &[&LevelView], new: &[&LevelView], opts: &Options) -> Vec<MetricComparison> {
+    use crate::results::load::RequestSample;
+    use crate::stats::Percentile;
+    let requests = |v: &[&LevelView]| -> usize { v.iter().map(|l| l.level.requests.len()).sum() };
+    let shares = |v: &[&LevelView], f: &dyn Fn(&LevelView, &RequestSample) -> f64| -> Vec<f64> {
+        let seconds: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
         v.iter()
-            .flat_map(|l| l.level.requests.iter().map(move |r| f(l, r)))
+            .flat_map(|l| l.level.requests.iter().map(move |r| (l, r)))
+            .map(|(l, r)| f(l, r) / seconds)
             .collect()
     };
-    let per_s = |v: &[&LevelView]| -> f64 { v.iter().map(|l| l.level.summary.duration_s).sum() };
     let mut out = Vec::new();
-    let sum = |xs: &mut Vec<f64>| -> Option<f64> { Some(xs.iter().sum()) };
-    // Rates: each request contributes its tokens (or 1 when it met the SLO) over the side's measured time.
-    let rate = |name: &str, unit: &str, f: &Extract, out: &mut Vec<MetricComparison>| {
-        let (sb, sn) = (per_s(base), per_s(new));
-        let scale = |g: Vec<Vec<f64>>, s: f64| -> Vec<Vec<f64>> {
-            g.into_iter()
-                .map(|r| r.into_iter().map(|x| x / s).collect())
-                .collect()
-        };
-        let (gb, gn) = (scale(groups(base, f), sb), scale(groups(new, f), sn));
-        let vb: f64 = gb.iter().flatten().sum();
-        let vn: f64 = gn.iter().flatten().sum();
-        let r = ratio::bootstrap(&gb, &gn, sum, opts.alpha, opts.resamples, opts.seed);
+    let mut rate = |name: &str, unit: &str, f: &dyn Fn(&LevelView, &RequestSample) -> f64| {
+        let (b, n) = (shares(base, f), shares(new, f));
+        let (vb, vn) = (b.iter().sum::<f64>(), n.iter().sum::<f64>());
+        let r = ratio::bootstrap_sum(&b, &n, opts.alpha, opts.resamples, opts.seed);
         out.push(metric(
             name,
             unit,
             Better::Higher,
-            Some(vb),
-            Some(vn),
+            Some(vb).filter(|x| x.is_finite()),
+            Some(vn).filter(|x| x.is_finite()),
             r,
             true,
             opts.noise,
@@ -599,62 +604,59 @@ fn compare_levels(
     };
     let has_slo = |v: &[&LevelView]| v.iter().all(|l| !l.slo.is_empty());
     if has_slo(base) && has_slo(new) {
-        let good: Box<Extract> =
-            Box::new(|l, r| vec![if request_meets(r, l.slo) { 1.0 } else { 0.0 }]);
-        rate("goodput", "req/s", good.as_ref(), &mut out);
+        rate("goodput", "req/s", &|l, r| {
+            if request_meets(r, l.slo) {
+                1.0
+            } else {
+                0.0
+            }
+        });
     }
-    let tokens: Box<Extract> = Box::new(|_, r| vec![r.token_ns.len() as f64]);
-    rate("output t/s", "t/s", tokens.as_ref(), &mut out);
-    let ttft: Box<Extract> =
-        Box::new(|_, r| r.ttft_ns().map(|ns| ns as f64 / 1e6).into_iter().collect());
-    let itl: Box<Extract> = Box::new(|_, r| r.itl_ns().map(|ns| ns as f64 / 1e6).collect());
-    for (name, f) in [("ttft", ttft.as_ref()), ("itl", itl.as_ref())] {
-        let (gb, gn) = (groups(base, f), groups(new, f));
-        let (cb, cn) = (
-            gb.iter().map(Vec::len).sum::<usize>(),
-            gn.iter().map(Vec::len).sum::<usize>(),
-        );
-        for p in [
-            crate::stats::Percentile::P50,
-            crate::stats::Percentile::P95,
-            crate::stats::Percentile::P99,
-        ] {
-            let q = p.quantile();
-            let stat = |xs: &mut Vec<f64>| ratio::quantile(xs, q);
-            let vb = stat(&mut gb.iter().flatten().copied().collect());
-            let vn = stat(&mut gn.iter().flatten().copied().collect());
+    rate("output t/s", "t/s", &|_, r| r.token_ns.len() as f64);
+
+    let percentiles = [Percentile::P50, Percentile::P95, Percentile::P99];
+    let qs: Vec<f64> = percentiles.iter().map(|p| p.quantile()).collect();
+    type Values = dyn Fn(&RequestSample) -> Vec<f64>;
+    let ttft: &Values = &|r| r.ttft_ns().map(ms_3_digits).into_iter().collect();
+    let itl: &Values = &|r| r.itl_ns().map(ms_3_digits).collect();
+    for (name, f) in [("ttft", ttft), ("itl", itl)] {
+        let groups = |v: &[&LevelView]| -> Vec<Vec<f64>> {
+            v.iter()
+                .flat_map(|l| l.level.requests.iter().map(f))
+                .collect()
+        };
+        let (gb, gn) = (groups(base), groups(new));
+        let count = |g: &[Vec<f64>]| g.iter().map(Vec::len).sum::<usize>();
+        let (cb, cn) = (count(&gb), count(&gn));
+        let ratios = ratio::bootstrap_quantiles(&gb, &gn, &qs, opts.alpha, opts.resamples, opts.seed);
+        let values = |g: &[Vec<f64>]| -> Vec<Option<f64>> {
+            let mut all: Vec<f64> = g.iter().flatten().copied().collect();
+            qs.iter().map(|&q| ratio::quantile(&mut all, q)).collect()
+        };
+        let (vb, vn) = (values(&gb), values(&gn));
+        for (k, p) in percentiles.iter().enumerate() {
             let low = p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64);
             let (r, note) = if low {
-                let r = vb.zip(vn).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
-                    method: Method::Single,
-                    ratio: n / b,
-                    lower: None,
-                    upper: None,
-                    p_value: None,
-                    n_base: cb,
-                    n_new: cn,
-                    detectable: None,
-                    samples_needed: None,
-                });
                 (
-                    r,
+                    single(vb[k], vn[k], cb, cn),
                     Some(format!(
                         "{p} from n={cb}/{cn} samples (needs {}): not tested",
                         p.min_samples()
                     )),
                 )
             } else {
-                (
-                    ratio::bootstrap(&gb, &gn, stat, opts.alpha, opts.resamples, opts.seed),
-                    None,
-                )
+                let mut r = ratios[k].clone();
+                if let Some(r) = &mut r {
+                    (r.n_base, r.n_new) = (requests(base), requests(new));
+                }
+                (r, None)
             };
             out.push(metric(
                 &format!("{name}_{p}"),
                 "ms",
                 Better::Lower,
-                vb,
-                vn,
+                vb[k],
+                vn[k],
                 r,
                 true,
                 opts.noise,
@@ -666,12 +668,7 @@ fn compare_levels(
         let js: Vec<f64> = v
             .iter()
             .filter_map(|l| {
-                let js: Vec<f64> = l
-                    .level
-                    .energy
-                    .iter()
-                    .filter_map(|e| e.j_per_token)
-                    .collect();
+                let js: Vec<f64> = l.level.energy.iter().filter_map(|e| e.j_per_token).collect();
                 (!js.is_empty()).then(|| js.iter().sum())
             })
             .collect();
@@ -679,27 +676,21 @@ fn compare_levels(
     };
     let (eb, en) = (energy(base), energy(new));
     if eb.is_some() || en.is_some() {
-        let r = eb.zip(en).filter(|(b, _)| *b > 0.0).map(|(b, n)| Ratio {
-            method: Method::Single,
-            ratio: n / b,
-            lower: None,
-            upper: None,
-            p_value: None,
-            n_base: 1,
-            n_new: 1,
-            detectable: None,
-            samples_needed: None,
-        });
+        let note = if eb.is_some() && en.is_some() {
+            "one reading per side: not tested"
+        } else {
+            "measured on one side only"
+        };
         out.push(metric(
             "J/token",
             "J/token",
             Better::Lower,
             eb,
             en,
-            r,
+            single(eb, en, 1, 1),
             false,
             opts.noise,
-            Some("one reading per side: not tested".into()),
+            Some(note.into()),
         ));
     }
     out

@@ -8,8 +8,8 @@
 //!   t quantile where a bootstrap's would shrink to the few values it can resample.
 //! - Interleaved rounds (`paired_log`): the per-round log ratios, which cancel any drift slower than a round,
 //!   tested with a one-sample t.
-//! - Latency percentiles of requests (`bootstrap`): no closed form, so a seeded percentile bootstrap that
-//!   resamples whole requests on each side.
+//! - Rates and latency percentiles of requests (`bootstrap_sum`, `bootstrap_quantiles`): no closed form, so a
+//!   seeded percentile bootstrap that resamples whole requests on each side (a request's gaps stay together).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -129,13 +129,18 @@ fn samples_for(noise: f64, alpha: f64, spread: f64, df_of: impl Fn(usize) -> f64
     if !(target > 0.0 && spread.is_finite() && spread > 0.0) {
         return None;
     }
-    (2..=100_000usize).find(|&n| {
+    let fits = |n: usize| {
         let df = df_of(n);
         match (t_quantile(df, 1.0 - alpha / 2.0), t_quantile(df, POWER)) {
             (Some(a), Some(b)) => (a + b) * spread / (n as f64).sqrt() <= target,
             _ => false,
         }
-    })
+    };
+    // The normal quantiles give a lower bound (t's are larger); step up from there.
+    let normal = statrs::distribution::Normal::new(0.0, 1.0).ok()?;
+    let z = normal.inverse_cdf(1.0 - alpha / 2.0) + normal.inverse_cdf(POWER);
+    let start = ((z * spread / target).powi(2).ceil() as usize).clamp(2, 10_000_000);
+    (start..start + 10_000).find(|&n| fits(n))
 }
 
 fn ratio_of(method: Method, t: &TTest, n_base: usize, n_new: usize) -> Ratio {
@@ -237,63 +242,191 @@ pub fn paired_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<R
     Some(r)
 }
 
-/// Percentile bootstrap of `stat(new) / stat(base)`, resampling the groups (requests) of each side with
-/// replacement `resamples` times from `seed`. `stat` gets the flattened values of the drawn groups and returns
-/// `None` when they give no figure (resamples without one are skipped).
-pub fn bootstrap<F>(
+/// A side's groups (requests) for the bootstrap: every value replaced by its rank among the side's distinct
+/// values, so that a resample's quantiles come from counting, not sorting.
+struct Ranked {
+    values: Vec<f64>,
+    groups: Vec<Vec<(u32, u32)>>,
+    total: usize,
+}
+
+impl Ranked {
+    fn new(groups: &[Vec<f64>]) -> Ranked {
+        let mut values: Vec<f64> = groups.iter().flatten().copied().collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        let groups: Vec<Vec<(u32, u32)>> = groups
+            .iter()
+            .map(|g| {
+                let mut ranks: Vec<u32> = g
+                    .iter()
+                    .map(|x| values.partition_point(|v| v.total_cmp(x).is_lt()) as u32)
+                    .collect();
+                ranks.sort_unstable();
+                let mut out: Vec<(u32, u32)> = Vec::new();
+                for r in ranks {
+                    match out.last_mut() {
+                        Some((last, n)) if *last == r => *n += 1,
+                        _ => out.push((r, 1)),
+                    }
+                }
+                out
+            })
+            .collect();
+        Ranked {
+            values,
+            total: groups_len(&groups),
+            groups,
+        }
+    }
+
+    /// Nearest-rank quantiles `qs` (ascending) of the values of `draw` (group indices), using `counts` as
+    /// scratch.
+    fn quantiles(&self, draw: &[usize], qs: &[f64], counts: &mut Vec<u32>) -> Vec<Option<f64>> {
+        counts.clear();
+        counts.resize(self.values.len(), 0);
+        let mut n = 0u64;
+        for &g in draw {
+            for &(r, c) in &self.groups[g] {
+                counts[r as usize] += c;
+                n += c as u64;
+            }
+        }
+        quantiles_of_counts(&self.values, counts, n, qs)
+    }
+}
+
+fn groups_len(groups: &[Vec<(u32, u32)>]) -> usize {
+    groups.iter().flatten().map(|&(_, c)| c as usize).sum()
+}
+
+fn quantiles_of_counts(values: &[f64], counts: &[u32], n: u64, qs: &[f64]) -> Vec<Option<f64>> {
+    if n == 0 {
+        return vec![None; qs.len()];
+    }
+    let targets: Vec<u64> = qs
+        .iter()
+        .map(|q| ((q * n as f64).ceil() as u64).clamp(1, n))
+        .collect();
+    let mut out = vec![None; qs.len()];
+    let (mut seen, mut k) = (0u64, 0usize);
+    for (i, &c) in counts.iter().enumerate() {
+        seen += c as u64;
+        while k < targets.len() && seen >= targets[k] {
+            out[k] = Some(values[i]);
+            k += 1;
+        }
+        if k == targets.len() {
+            break;
+        }
+    }
+    out
+}
+
+fn percentile_interval(mut ratios: Vec<f64>, alpha: f64) -> (Option<f64>, Option<f64>) {
+    if ratios.len() < 2 {
+        return (None, None);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[(q * (ratios.len() - 1) as f64).round() as usize];
+    (Some(at(alpha / 2.0)), Some(at(1.0 - alpha / 2.0)))
+}
+
+fn bootstrap_ratio(point: f64, ratios: Vec<f64>, n_base: usize, n_new: usize, alpha: f64) -> Ratio {
+    let (lower, upper) = percentile_interval(ratios, alpha);
+    Ratio {
+        method: Method::Bootstrap,
+        ratio: point,
+        lower,
+        upper,
+        p_value: None,
+        n_base,
+        n_new,
+        detectable: None,
+        samples_needed: None,
+    }
+}
+
+/// Draws `n` group indices with replacement.
+fn draw(rng: &mut ChaCha8Rng, n: usize, out: &mut Vec<usize>) {
+    out.clear();
+    out.extend((0..n).map(|_| rng.random_range(0..n)));
+}
+
+/// Percentile bootstrap of the ratio of nearest-rank quantiles `qs` (new ÷ base) of all values, resampling the
+/// groups (requests) of each side with replacement `resamples` times from `seed`. One ratio per quantile; `None`
+/// where a side has no value or a zero quantile.
+pub fn bootstrap_quantiles(
     base: &[Vec<f64>],
     new: &[Vec<f64>],
-    stat: F,
+    qs: &[f64],
     alpha: f64,
     resamples: usize,
     seed: u64,
-) -> Option<Ratio>
-where
-    F: Fn(&mut Vec<f64>) -> Option<f64>,
-{
-    let flat = |groups: &[Vec<f64>]| -> Vec<f64> { groups.iter().flatten().copied().collect() };
-    let pb = stat(&mut flat(base)).filter(|x| *x > 0.0)?;
-    let pn = stat(&mut flat(new)).filter(|x| *x > 0.0)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut buf = Vec::new();
-    let draw = |groups: &[Vec<f64>], rng: &mut ChaCha8Rng, buf: &mut Vec<f64>| {
-        buf.clear();
-        for _ in 0..groups.len() {
-            buf.extend_from_slice(&groups[rng.random_range(0..groups.len())]);
-        }
-        stat(buf)
+) -> Vec<Option<Ratio>> {
+    let (rb, rn) = (Ranked::new(base), Ranked::new(new));
+    let all = |r: &Ranked| -> Vec<Option<f64>> {
+        let draw: Vec<usize> = (0..r.groups.len()).collect();
+        r.quantiles(&draw, qs, &mut Vec::new())
     };
-    let mut ratios: Vec<f64> = Vec::with_capacity(resamples);
-    if base.len() > 1 || new.len() > 1 {
+    let (pb, pn) = (all(&rb), all(&rn));
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); qs.len()];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut db, mut dn, mut cb, mut cn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    if rb.total > 0 && rn.total > 0 && (base.len() > 1 || new.len() > 1) {
         for _ in 0..resamples {
-            let b = draw(base, &mut rng, &mut buf);
-            let n = draw(new, &mut rng, &mut buf);
-            if let (Some(b), Some(n)) = (b, n) {
-                if b > 0.0 && n.is_finite() {
-                    ratios.push(n / b);
+            draw(&mut rng, base.len(), &mut db);
+            draw(&mut rng, new.len(), &mut dn);
+            let qb = rb.quantiles(&db, qs, &mut cb);
+            let qn = rn.quantiles(&dn, qs, &mut cn);
+            for (k, (b, n)) in qb.into_iter().zip(qn).enumerate() {
+                if let (Some(b), Some(n)) = (b, n) {
+                    if b > 0.0 {
+                        ratios[k].push(n / b);
+                    }
                 }
             }
         }
     }
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| -> Option<f64> {
-        if ratios.len() < 2 {
-            return None;
+    pb.into_iter()
+        .zip(pn)
+        .zip(ratios)
+        .map(|((b, n), r)| {
+            let (b, n) = (b.filter(|b| *b > 0.0)?, n?);
+            Some(bootstrap_ratio(n / b, r, base.len(), new.len(), alpha))
+        })
+        .collect()
+}
+
+/// Percentile bootstrap of the ratio of sums (new ÷ base) of one value per group, resampling groups with
+/// replacement. `None` when the base sums to zero.
+pub fn bootstrap_sum(
+    base: &[f64],
+    new: &[f64],
+    alpha: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<Ratio> {
+    let (sb, sn): (f64, f64) = (base.iter().sum(), new.iter().sum());
+    if !(sb > 0.0 && sn.is_finite()) {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ratios = Vec::with_capacity(resamples);
+    if base.len() > 1 || new.len() > 1 {
+        for _ in 0..resamples {
+            let b: f64 = (0..base.len())
+                .map(|_| base[rng.random_range(0..base.len())])
+                .sum();
+            let n: f64 = (0..new.len())
+                .map(|_| new[rng.random_range(0..new.len())])
+                .sum();
+            if b > 0.0 {
+                ratios.push(n / b);
+            }
         }
-        let i = (q * (ratios.len() - 1) as f64).round() as usize;
-        ratios.get(i).copied()
-    };
-    Some(Ratio {
-        method: Method::Bootstrap,
-        ratio: pn / pb,
-        lower: at(alpha / 2.0),
-        upper: at(1.0 - alpha / 2.0),
-        p_value: None,
-        n_base: base.len(),
-        n_new: new.len(),
-        detectable: None,
-        samples_needed: None,
-    })
+    }
+    Some(bootstrap_ratio(sn / sb, ratios, base.len(), new.len(), alpha))
 }
 
 /// Nearest-rank quantile `q` of `xs` (sorted in place).
@@ -358,14 +491,46 @@ mod tests {
 
     #[test]
     fn bootstrap_is_seeded_and_brackets_the_point_estimate() {
-        let base: Vec<Vec<f64>> = (0..50).map(|i| vec![10.0 + (i % 7) as f64]).collect();
-        let new: Vec<Vec<f64>> = (0..50).map(|i| vec![12.0 + (i % 7) as f64]).collect();
-        let p95 = |xs: &mut Vec<f64>| quantile(xs, 0.95);
-        let a = bootstrap(&base, &new, p95, 0.05, 500, 7).unwrap();
-        let b = bootstrap(&base, &new, p95, 0.05, 500, 7).unwrap();
+        let base: Vec<Vec<f64>> = (0..50).map(|i| vec![10.0 + (i % 7) as f64, 3.0]).collect();
+        let new: Vec<Vec<f64>> = (0..50).map(|i| vec![12.0 + (i % 7) as f64, 3.0]).collect();
+        let qs = [0.5, 0.95];
+        let a = bootstrap_quantiles(&base, &new, &qs, 0.05, 500, 7);
+        let b = bootstrap_quantiles(&base, &new, &qs, 0.05, 500, 7);
         assert_eq!(a, b);
-        assert!(a.lower.unwrap() <= a.ratio && a.ratio <= a.upper.unwrap());
-        assert!(a.ratio > 1.0);
+        for r in a.iter().map(|r| r.as_ref().unwrap()) {
+            assert!(r.lower.unwrap() <= r.ratio && r.ratio <= r.upper.unwrap());
+            assert!(r.ratio > 1.0);
+        }
+        // the point estimate is the nearest-rank quantile of all values
+        let mut all_new: Vec<f64> = new.iter().flatten().copied().collect();
+        let mut all_base: Vec<f64> = base.iter().flatten().copied().collect();
+        let want = quantile(&mut all_new, 0.95).unwrap() / quantile(&mut all_base, 0.95).unwrap();
+        assert_eq!(a[1].as_ref().unwrap().ratio, want);
+    }
+
+    #[test]
+    fn counted_quantiles_match_sorted_ones() {
+        let groups: Vec<Vec<f64>> = (0..40)
+            .map(|i| (0..(i % 5 + 1)).map(|j| ((i * 7 + j * 13) % 31) as f64).collect())
+            .collect();
+        let r = Ranked::new(&groups);
+        let draw: Vec<usize> = (0..groups.len()).rev().step_by(3).collect();
+        let qs = [0.0, 0.5, 0.9, 0.99, 1.0];
+        let got = r.quantiles(&draw, &qs, &mut Vec::new());
+        let mut flat: Vec<f64> = draw.iter().flat_map(|&g| groups[g].clone()).collect();
+        for (q, g) in qs.iter().zip(got) {
+            assert_eq!(g, quantile(&mut flat, *q), "q={q}");
+        }
+    }
+
+    #[test]
+    fn bootstrap_of_sums_is_the_ratio_of_totals() {
+        let base = [1.0, 0.0, 1.0, 1.0];
+        let new = [1.0, 1.0, 1.0, 1.0];
+        let r = bootstrap_sum(&base, &new, 0.05, 300, 1).unwrap();
+        assert!((r.ratio - 4.0 / 3.0).abs() < 1e-12);
+        assert!(r.lower.unwrap() <= r.ratio && r.ratio <= r.upper.unwrap());
+        assert!(bootstrap_sum(&[0.0], &[1.0], 0.05, 10, 1).is_none());
     }
 
     #[test]
