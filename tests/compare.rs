@@ -250,13 +250,27 @@ fn a_saved_baseline_is_found_by_name() {
     write(&bdir, "main.json", &f);
     let new = write(dir.path(), "new.json", &constructed(1.0, 0.02, 5, 2));
     let o = tokenmeter(
-        &["compare", "--baseline", "main", "--baseline-dir", bdir.to_str().unwrap(), &new],
+        &[
+            "compare",
+            "--baseline",
+            "main",
+            "--baseline-dir",
+            bdir.to_str().unwrap(),
+            &new,
+        ],
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("main.json"));
     let o = tokenmeter(
-        &["compare", "--baseline", "nope", "--baseline-dir", bdir.to_str().unwrap(), &new],
+        &[
+            "compare",
+            "--baseline",
+            "nope",
+            "--baseline-dir",
+            bdir.to_str().unwrap(),
+            &new,
+        ],
         dir.path(),
     );
     assert_one_line_error(&o, "nope");
@@ -341,7 +355,10 @@ fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
     let err = stderr(&o);
     let rounds: Vec<&str> = err.lines().filter(|l| l.starts_with("round ")).collect();
     assert_eq!(rounds.len(), 3, "{err}");
-    assert!(rounds[0].contains(": base") && rounds[1].contains(": new"), "{err}");
+    assert!(
+        rounds[0].contains(": base") && rounds[1].contains(": new"),
+        "{err}"
+    );
     // and the kept rounds re-read as a paired comparison give the same verdicts
     let (_, again) = compare_json(
         &[

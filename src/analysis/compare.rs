@@ -574,66 +574,74 @@ fn single(base: Option<f64>, new: Option<f64>, n_base: usize, n_new: usize) -> O
 
 /// Goodput and output t/s (each request's share: 1 when it met every SLO term, its tokens, over the side's
 /// measured time), TTFT and ITL p50/p95/p99 (a request's gaps resampled together), and energy per token.
-fn compare_levels(base: &[&LevelView], new: &[&LevelView], opts: &Options) -> Vec<MetricComparison> {
+fn compare_levels(
+    base: &[&LevelView],
+    new: &[&LevelView],
+    opts: &Options,
+) -> Vec<MetricComparison> {
     use crate::results::load::RequestSample;
     use crate::stats::Percentile;
-    let requests = |v: &[&LevelView]| -> usize { v.iter().map(|l| l.level.requests.len()).sum() };
-    let shares = |v: &[&LevelView], f: &dyn Fn(&LevelView, &RequestSample) -> f64| -> Vec<f64> {
+    type Share = dyn Fn(&LevelView, &RequestSample) -> f64;
+    type Values = dyn Fn(&RequestSample) -> Vec<f64>;
+    let slo = base.iter().chain(new).all(|l| !l.slo.is_empty());
+    let good: &Share = &|l, r| f64::from(u8::from(request_meets(r, l.slo)));
+    let tokens: &Share = &|_, r| r.token_ns.len() as f64;
+    let mut rates: Vec<(&str, &str, &Share)> = Vec::new();
+    if slo {
+        rates.push(("goodput", "req/s", good));
+    }
+    rates.push(("output t/s", "t/s", tokens));
+    let ttft: &Values = &|r| r.ttft_ns().map(ms_3_digits).into_iter().collect();
+    let itl: &Values = &|r| r.itl_ns().map(ms_3_digits).collect();
+    let families: [(&str, &Values); 2] = [("ttft", ttft), ("itl", itl)];
+    let percentiles = [Percentile::P50, Percentile::P95, Percentile::P99];
+    let qs: Vec<f64> = percentiles.iter().map(|p| p.quantile()).collect();
+
+    // Each request's share of a rate is its contribution over the side's measured time.
+    let side = |v: &[&LevelView]| -> ratio::Requests {
         let seconds: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
-        v.iter()
-            .flat_map(|l| l.level.requests.iter().map(move |r| (l, r)))
-            .map(|(l, r)| f(l, r) / seconds)
-            .collect()
+        let all: Vec<(&LevelView, &RequestSample)> = v
+            .iter()
+            .flat_map(|l| l.level.requests.iter().map(move |r| (*l, r)))
+            .collect();
+        ratio::Requests {
+            sums: rates
+                .iter()
+                .map(|(_, _, f)| all.iter().map(|(l, r)| f(l, r) / seconds).collect())
+                .collect(),
+            values: families
+                .iter()
+                .map(|(_, f)| all.iter().map(|(_, r)| f(r)).collect())
+                .collect(),
+        }
     };
+    let (sb, sn) = (side(base), side(new));
+    let boot = ratio::bootstrap_requests(&sb, &sn, &qs, opts.alpha, opts.resamples, opts.seed);
+
     let mut out = Vec::new();
-    let mut rate = |name: &str, unit: &str, f: &dyn Fn(&LevelView, &RequestSample) -> f64| {
-        let (b, n) = (shares(base, f), shares(new, f));
-        let (vb, vn) = (b.iter().sum::<f64>(), n.iter().sum::<f64>());
-        let r = ratio::bootstrap_sum(&b, &n, opts.alpha, opts.resamples, opts.seed);
+    for (k, (name, unit, _)) in rates.iter().enumerate() {
+        let total =
+            |s: &ratio::Requests| Some(s.sums[k].iter().sum::<f64>()).filter(|x| x.is_finite());
         out.push(metric(
             name,
             unit,
             Better::Higher,
-            Some(vb).filter(|x| x.is_finite()),
-            Some(vn).filter(|x| x.is_finite()),
-            r,
+            total(&sb),
+            total(&sn),
+            boot.sums[k].clone(),
             true,
             opts.noise,
             None,
         ));
-    };
-    let has_slo = |v: &[&LevelView]| v.iter().all(|l| !l.slo.is_empty());
-    if has_slo(base) && has_slo(new) {
-        rate("goodput", "req/s", &|l, r| {
-            if request_meets(r, l.slo) {
-                1.0
-            } else {
-                0.0
-            }
-        });
     }
-    rate("output t/s", "t/s", &|_, r| r.token_ns.len() as f64);
-
-    let percentiles = [Percentile::P50, Percentile::P95, Percentile::P99];
-    let qs: Vec<f64> = percentiles.iter().map(|p| p.quantile()).collect();
-    type Values = dyn Fn(&RequestSample) -> Vec<f64>;
-    let ttft: &Values = &|r| r.ttft_ns().map(ms_3_digits).into_iter().collect();
-    let itl: &Values = &|r| r.itl_ns().map(ms_3_digits).collect();
-    for (name, f) in [("ttft", ttft), ("itl", itl)] {
-        let groups = |v: &[&LevelView]| -> Vec<Vec<f64>> {
-            v.iter()
-                .flat_map(|l| l.level.requests.iter().map(f))
-                .collect()
-        };
-        let (gb, gn) = (groups(base), groups(new));
-        let count = |g: &[Vec<f64>]| g.iter().map(Vec::len).sum::<usize>();
-        let (cb, cn) = (count(&gb), count(&gn));
-        let ratios = ratio::bootstrap_quantiles(&gb, &gn, &qs, opts.alpha, opts.resamples, opts.seed);
-        let values = |g: &[Vec<f64>]| -> Vec<Option<f64>> {
-            let mut all: Vec<f64> = g.iter().flatten().copied().collect();
+    for (f, (name, _)) in families.iter().enumerate() {
+        let count = |s: &ratio::Requests| s.values[f].iter().map(Vec::len).sum::<usize>();
+        let (cb, cn) = (count(&sb), count(&sn));
+        let values = |s: &ratio::Requests| -> Vec<Option<f64>> {
+            let mut all: Vec<f64> = s.values[f].iter().flatten().copied().collect();
             qs.iter().map(|&q| ratio::quantile(&mut all, q)).collect()
         };
-        let (vb, vn) = (values(&gb), values(&gn));
+        let (vb, vn) = (values(&sb), values(&sn));
         for (k, p) in percentiles.iter().enumerate() {
             let low = p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64);
             let (r, note) = if low {
@@ -645,11 +653,7 @@ fn compare_levels(base: &[&LevelView], new: &[&LevelView], opts: &Options) -> Ve
                     )),
                 )
             } else {
-                let mut r = ratios[k].clone();
-                if let Some(r) = &mut r {
-                    (r.n_base, r.n_new) = (requests(base), requests(new));
-                }
-                (r, None)
+                (boot.quantiles[f][k].clone(), None)
             };
             out.push(metric(
                 &format!("{name}_{p}"),
@@ -668,7 +672,12 @@ fn compare_levels(base: &[&LevelView], new: &[&LevelView], opts: &Options) -> Ve
         let js: Vec<f64> = v
             .iter()
             .filter_map(|l| {
-                let js: Vec<f64> = l.level.energy.iter().filter_map(|e| e.j_per_token).collect();
+                let js: Vec<f64> = l
+                    .level
+                    .energy
+                    .iter()
+                    .filter_map(|e| e.j_per_token)
+                    .collect();
                 (!js.is_empty()).then(|| js.iter().sum())
             })
             .collect();
@@ -694,6 +703,28 @@ fn compare_levels(base: &[&LevelView], new: &[&LevelView], opts: &Options) -> Ve
         ));
     }
     out
+}
+
+/// `f` over `items` on as many threads as there are CPUs (each item's result depends on it alone, so the
+/// output is the same as a sequential map's).
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a comparison thread does not panic"))
+            .collect()
+    })
 }
 
 // ---- joining -----------------------------------------------------------------------------------------------
@@ -923,20 +954,14 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
         group(lb.iter().collect(), |l| key_of(l)),
         group(ln.iter().collect(), |l| key_of(l)),
     );
+    let mut pairs = Vec::new();
     for (k, b) in gb {
         match gn.remove(&k) {
             Some(n) => {
                 if b[0].key.get("model") != n[0].key.get("model") {
                     model_differs = true;
                 }
-                joined.push(Joined {
-                    kind: "load".into(),
-                    label: b[0].label.clone(),
-                    metrics: compare_levels(&b, &n, opts),
-                    key: k,
-                    base_sources: b.iter().map(|l| l.source.clone()).collect(),
-                    new_sources: n.iter().map(|l| l.source.clone()).collect(),
-                });
+                pairs.push((k, b, n));
             }
             None => only_base.push(OneSided {
                 kind: "load".into(),
@@ -945,6 +970,17 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
                 sources: b.iter().map(|l| l.source.clone()).collect(),
             }),
         }
+    }
+    let metrics = parallel_map(&pairs, |(_, b, n)| compare_levels(b, n, opts));
+    for ((k, b, n), metrics) in pairs.into_iter().zip(metrics) {
+        joined.push(Joined {
+            kind: "load".into(),
+            label: b[0].label.clone(),
+            metrics,
+            key: k,
+            base_sources: b.iter().map(|l| l.source.clone()).collect(),
+            new_sources: n.iter().map(|l| l.source.clone()).collect(),
+        });
     }
     for (k, n) in gn {
         only_new.push(OneSided {

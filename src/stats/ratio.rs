@@ -11,7 +11,7 @@
 //! - Rates and latency percentiles of requests (`bootstrap_sum`, `bootstrap_quantiles`): no closed form, so a
 //!   seeded percentile bootstrap that resamples whole requests on each side (a request's gaps stay together).
 
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -247,7 +247,6 @@ pub fn paired_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<R
 struct Ranked {
     values: Vec<f64>,
     groups: Vec<Vec<(u32, u32)>>,
-    total: usize,
 }
 
 impl Ranked {
@@ -273,11 +272,7 @@ impl Ranked {
                 out
             })
             .collect();
-        Ranked {
-            values,
-            total: groups_len(&groups),
-            groups,
-        }
+        Ranked { values, groups }
     }
 
     /// Nearest-rank quantiles `qs` (ascending) of the values of `draw` (group indices), using `counts` as
@@ -294,10 +289,6 @@ impl Ranked {
         }
         quantiles_of_counts(&self.values, counts, n, qs)
     }
-}
-
-fn groups_len(groups: &[Vec<(u32, u32)>]) -> usize {
-    groups.iter().flatten().map(|&(_, c)| c as usize).sum()
 }
 
 fn quantiles_of_counts(values: &[f64], counts: &[u32], n: u64, qs: &[f64]) -> Vec<Option<f64>> {
@@ -347,86 +338,131 @@ fn bootstrap_ratio(point: f64, ratios: Vec<f64>, n_base: usize, n_new: usize, al
     }
 }
 
-/// Draws `n` group indices with replacement.
+/// Draws `n` group indices with replacement (two per 64-bit draw, Lemire's multiply-shift for the range).
 fn draw(rng: &mut ChaCha8Rng, n: usize, out: &mut Vec<usize>) {
     out.clear();
-    out.extend((0..n).map(|_| rng.random_range(0..n)));
+    let n32 = n as u64;
+    while out.len() < n {
+        let x = rng.next_u64();
+        for half in [x & 0xffff_ffff, x >> 32] {
+            if out.len() < n {
+                out.push(((half * n32) >> 32) as usize);
+            }
+        }
+    }
 }
 
-/// Percentile bootstrap of the ratio of nearest-rank quantiles `qs` (new ÷ base) of all values, resampling the
-/// groups (requests) of each side with replacement `resamples` times from `seed`. One ratio per quantile; `None`
-/// where a side has no value or a zero quantile.
-pub fn bootstrap_quantiles(
-    base: &[Vec<f64>],
-    new: &[Vec<f64>],
+/// One side of a request bootstrap: per request, its share of each summed statistic (e.g. its tokens over the
+/// measured time) and its values of each quantile family (e.g. its TTFT, its inter-token gaps).
+#[derive(Debug, Clone, Default)]
+pub struct Requests {
+    /// `sums[k][g]`: request `g`'s share of statistic `k`.
+    pub sums: Vec<Vec<f64>>,
+    /// `values[f][g]`: request `g`'s values of family `f`.
+    pub values: Vec<Vec<Vec<f64>>>,
+}
+
+impl Requests {
+    fn len(&self) -> usize {
+        self.sums
+            .first()
+            .map(Vec::len)
+            .or_else(|| self.values.first().map(Vec::len))
+            .unwrap_or(0)
+    }
+}
+
+/// The ratios (new ÷ base) of a request bootstrap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRatios {
+    /// Per summed statistic; `None` where the base sums to zero.
+    pub sums: Vec<Option<Ratio>>,
+    /// Per family, per quantile of `qs`; `None` where a side has no value or a zero quantile.
+    pub quantiles: Vec<Vec<Option<Ratio>>>,
+}
+
+/// Percentile bootstrap over requests: each resample draws the requests of each side with replacement (from
+/// `seed`, `resamples` times) and computes every statistic from the same draw, so a request's gaps, tokens and
+/// SLO outcome stay together.
+pub fn bootstrap_requests(
+    base: &Requests,
+    new: &Requests,
     qs: &[f64],
     alpha: f64,
     resamples: usize,
     seed: u64,
-) -> Vec<Option<Ratio>> {
-    let (rb, rn) = (Ranked::new(base), Ranked::new(new));
-    let all = |r: &Ranked| -> Vec<Option<f64>> {
-        let draw: Vec<usize> = (0..r.groups.len()).collect();
-        r.quantiles(&draw, qs, &mut Vec::new())
+) -> RequestRatios {
+    let (nb, nn) = (base.len(), new.len());
+    let ranked =
+        |r: &Requests| -> Vec<Ranked> { r.values.iter().map(|g| Ranked::new(g)).collect() };
+    let (rb, rn) = (ranked(base), ranked(new));
+    let families = rb.len().min(rn.len());
+    let sums = base.sums.len().min(new.sums.len());
+    let total = |v: &[f64], draw: Option<&[usize]>| -> f64 {
+        match draw {
+            Some(d) => d.iter().map(|&g| v[g]).sum(),
+            None => v.iter().sum(),
+        }
     };
-    let (pb, pn) = (all(&rb), all(&rn));
-    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); qs.len()];
+    let mut sum_ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); sums];
+    let mut q_ratios: Vec<Vec<Vec<f64>>> =
+        vec![vec![Vec::with_capacity(resamples); qs.len()]; families];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut db, mut dn, mut cb, mut cn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    if rb.total > 0 && rn.total > 0 && (base.len() > 1 || new.len() > 1) {
+    if nb > 0 && nn > 0 && (nb > 1 || nn > 1) {
         for _ in 0..resamples {
-            draw(&mut rng, base.len(), &mut db);
-            draw(&mut rng, new.len(), &mut dn);
-            let qb = rb.quantiles(&db, qs, &mut cb);
-            let qn = rn.quantiles(&dn, qs, &mut cn);
-            for (k, (b, n)) in qb.into_iter().zip(qn).enumerate() {
-                if let (Some(b), Some(n)) = (b, n) {
-                    if b > 0.0 {
-                        ratios[k].push(n / b);
+            draw(&mut rng, nb, &mut db);
+            draw(&mut rng, nn, &mut dn);
+            for (k, out) in sum_ratios.iter_mut().enumerate() {
+                let (b, n) = (
+                    total(&base.sums[k], Some(&db)),
+                    total(&new.sums[k], Some(&dn)),
+                );
+                if b > 0.0 && n.is_finite() {
+                    out.push(n / b);
+                }
+            }
+            for (f, out) in q_ratios.iter_mut().enumerate() {
+                let qb = rb[f].quantiles(&db, qs, &mut cb);
+                let qn = rn[f].quantiles(&dn, qs, &mut cn);
+                for (k, (b, n)) in qb.into_iter().zip(qn).enumerate() {
+                    if let (Some(b), Some(n)) = (b, n) {
+                        if b > 0.0 {
+                            out[k].push(n / b);
+                        }
                     }
                 }
             }
         }
     }
-    pb.into_iter()
-        .zip(pn)
-        .zip(ratios)
-        .map(|((b, n), r)| {
-            let (b, n) = (b.filter(|b| *b > 0.0)?, n?);
-            Some(bootstrap_ratio(n / b, r, base.len(), new.len(), alpha))
+    let sums = sum_ratios
+        .into_iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let (b, n) = (total(&base.sums[k], None), total(&new.sums[k], None));
+            (b > 0.0 && n.is_finite()).then(|| bootstrap_ratio(n / b, r, nb, nn, alpha))
         })
-        .collect()
-}
-
-/// Percentile bootstrap of the ratio of sums (new ÷ base) of one value per group, resampling groups with
-/// replacement. `None` when the base sums to zero.
-pub fn bootstrap_sum(
-    base: &[f64],
-    new: &[f64],
-    alpha: f64,
-    resamples: usize,
-    seed: u64,
-) -> Option<Ratio> {
-    let (sb, sn): (f64, f64) = (base.iter().sum(), new.iter().sum());
-    if !(sb > 0.0 && sn.is_finite()) {
-        return None;
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut ratios = Vec::with_capacity(resamples);
-    if base.len() > 1 || new.len() > 1 {
-        for _ in 0..resamples {
-            let b: f64 = (0..base.len())
-                .map(|_| base[rng.random_range(0..base.len())])
-                .sum();
-            let n: f64 = (0..new.len())
-                .map(|_| new[rng.random_range(0..new.len())])
-                .sum();
-            if b > 0.0 {
-                ratios.push(n / b);
-            }
-        }
-    }
-    Some(bootstrap_ratio(sn / sb, ratios, base.len(), new.len(), alpha))
+        .collect();
+    let quantiles = q_ratios
+        .into_iter()
+        .enumerate()
+        .map(|(f, per_q)| {
+            let all = |r: &Ranked| {
+                let every: Vec<usize> = (0..r.groups.len()).collect();
+                r.quantiles(&every, qs, &mut Vec::new())
+            };
+            let (pb, pn) = (all(&rb[f]), all(&rn[f]));
+            per_q
+                .into_iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    let (b, n) = (pb[k].filter(|b| *b > 0.0)?, pn[k]?);
+                    Some(bootstrap_ratio(n / b, r, nb, nn, alpha))
+                })
+                .collect()
+        })
+        .collect();
+    RequestRatios { sums, quantiles }
 }
 
 /// Nearest-rank quantile `q` of `xs` (sorted in place).
@@ -489,15 +525,25 @@ mod tests {
         assert!(w.upper.unwrap() > 1.0);
     }
 
+    fn requests(values: Vec<Vec<f64>>, shares: Vec<f64>) -> Requests {
+        Requests {
+            sums: vec![shares],
+            values: vec![values],
+        }
+    }
+
     #[test]
     fn bootstrap_is_seeded_and_brackets_the_point_estimate() {
         let base: Vec<Vec<f64>> = (0..50).map(|i| vec![10.0 + (i % 7) as f64, 3.0]).collect();
         let new: Vec<Vec<f64>> = (0..50).map(|i| vec![12.0 + (i % 7) as f64, 3.0]).collect();
-        let qs = [0.5, 0.95];
-        let a = bootstrap_quantiles(&base, &new, &qs, 0.05, 500, 7);
-        let b = bootstrap_quantiles(&base, &new, &qs, 0.05, 500, 7);
-        assert_eq!(a, b);
-        for r in a.iter().map(|r| r.as_ref().unwrap()) {
+        let (b, n) = (
+            requests(base.clone(), vec![1.0; 50]),
+            requests(new.clone(), vec![1.0; 50]),
+        );
+        let qs = [0.75, 0.95];
+        let a = bootstrap_requests(&b, &n, &qs, 0.05, 500, 7);
+        assert_eq!(a, bootstrap_requests(&b, &n, &qs, 0.05, 500, 7));
+        for r in a.quantiles[0].iter().map(|r| r.as_ref().unwrap()) {
             assert!(r.lower.unwrap() <= r.ratio && r.ratio <= r.upper.unwrap());
             assert!(r.ratio > 1.0);
         }
@@ -505,13 +551,20 @@ mod tests {
         let mut all_new: Vec<f64> = new.iter().flatten().copied().collect();
         let mut all_base: Vec<f64> = base.iter().flatten().copied().collect();
         let want = quantile(&mut all_new, 0.95).unwrap() / quantile(&mut all_base, 0.95).unwrap();
-        assert_eq!(a[1].as_ref().unwrap().ratio, want);
+        assert_eq!(a.quantiles[0][1].as_ref().unwrap().ratio, want);
+        // equal shares on both sides: a ratio of one, every resample drawing as many requests
+        let s = a.sums[0].as_ref().unwrap();
+        assert_eq!((s.ratio, s.lower, s.upper), (1.0, Some(1.0), Some(1.0)));
     }
 
     #[test]
     fn counted_quantiles_match_sorted_ones() {
         let groups: Vec<Vec<f64>> = (0..40)
-            .map(|i| (0..(i % 5 + 1)).map(|j| ((i * 7 + j * 13) % 31) as f64).collect())
+            .map(|i| {
+                (0..(i % 5 + 1))
+                    .map(|j| ((i * 7 + j * 13) % 31) as f64)
+                    .collect()
+            })
             .collect();
         let r = Ranked::new(&groups);
         let draw: Vec<usize> = (0..groups.len()).rev().step_by(3).collect();
@@ -525,12 +578,31 @@ mod tests {
 
     #[test]
     fn bootstrap_of_sums_is_the_ratio_of_totals() {
-        let base = [1.0, 0.0, 1.0, 1.0];
-        let new = [1.0, 1.0, 1.0, 1.0];
-        let r = bootstrap_sum(&base, &new, 0.05, 300, 1).unwrap();
-        assert!((r.ratio - 4.0 / 3.0).abs() < 1e-12);
-        assert!(r.lower.unwrap() <= r.ratio && r.ratio <= r.upper.unwrap());
-        assert!(bootstrap_sum(&[0.0], &[1.0], 0.05, 10, 1).is_none());
+        let b = requests(vec![vec![]; 4], vec![1.0, 0.0, 1.0, 1.0]);
+        let n = requests(vec![vec![]; 4], vec![1.0; 4]);
+        let r = bootstrap_requests(&b, &n, &[0.5], 0.05, 300, 1);
+        let s = r.sums[0].as_ref().unwrap();
+        assert!((s.ratio - 4.0 / 3.0).abs() < 1e-12);
+        assert!(s.lower.unwrap() <= s.ratio && s.ratio <= s.upper.unwrap());
+        assert_eq!(r.quantiles[0][0], None);
+        let zero = requests(vec![vec![]], vec![0.0]);
+        assert!(bootstrap_requests(&zero, &n, &[], 0.05, 10, 1).sums[0].is_none());
+    }
+
+    #[test]
+    fn draws_stay_in_range_and_cover_it() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out = Vec::new();
+        draw(&mut rng, 7, &mut out);
+        assert_eq!(out.len(), 7);
+        let mut seen = [false; 3];
+        for _ in 0..100 {
+            draw(&mut rng, 3, &mut out);
+            for &i in &out {
+                seen[i] = true;
+            }
+        }
+        assert_eq!(seen, [true; 3]);
     }
 
     #[test]
