@@ -208,6 +208,8 @@ pub struct BenchArgs {
     pub telemetry: TelemetryArgs,
     #[command(flatten)]
     pub sweep: SweepArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -297,6 +299,8 @@ pub struct LoadArgs {
     pub telemetry: TelemetryArgs,
     #[command(flatten)]
     pub sweep: SweepArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -324,6 +328,18 @@ pub struct SweepArgs {
     /// write RESULT
     #[arg(long = "resume", value_name = "RESULT")]
     pub resume: Option<PathBuf>,
+}
+
+/// Keeping a run's result as a named baseline, shared by `bench` and `load`.
+#[derive(Args)]
+pub struct BaselineArgs {
+    /// Also keep the result file as the baseline NAME (<baseline-dir>/NAME.json), replacing an older one;
+    /// refused when the run is interrupted or a case fails
+    #[arg(long = "save-baseline", value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Directory of named baselines
+    #[arg(long = "baseline-dir", value_name = "DIR", default_value = tokenmeter::results::baseline::DEFAULT_DIR)]
+    pub baseline_dir: PathBuf,
 }
 
 /// Power, energy and memory-bandwidth options shared by `bench` and `load`.

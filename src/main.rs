@@ -46,6 +46,15 @@ fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Resu
     .into())
 }
 
+/// `--save-baseline`'s outcome: where the baseline went, or a warning that it was not saved.
+fn report_baseline(b: Option<&commands::scaffold::BaselineOutcome>) {
+    match b {
+        Some(saved @ commands::scaffold::BaselineOutcome::Saved(_)) => eprintln!("{saved}"),
+        Some(refused) => eprintln!("warning: {refused}"),
+        None => {}
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Synth(a) => commands::synth::run(&options::synth(a)),
@@ -61,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("warning: {w}");
             }
             eprintln!("results: {}", outcome.result_path.display());
+            report_baseline(outcome.baseline.as_ref());
             if outcome.result.interrupted {
                 return Err(InputError(format!(
                     "interrupted (Ctrl-C): {} level(s) measured and saved to {}; finish with --resume {}",
@@ -81,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("warning: {w}");
             }
             eprintln!("results: {}", outcome.result_path.display());
+            report_baseline(outcome.baseline.as_ref());
             if outcome.result.interrupted {
                 return Err(InputError(format!(
                     "interrupted (Ctrl-C): {} case(s) measured and saved to {}; finish with --resume {}",

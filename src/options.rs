@@ -1,7 +1,7 @@
 //! Every command's arguments, as clap parsed them, converted into the options struct its command takes: the one
 //! place that knows both, so nothing past it sees clap types and each flag is checked once.
 
-use crate::cli::{BenchArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs};
+use crate::cli::{BaselineArgs, BenchArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs};
 use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use tokenmeter::commands::cost::{CostOptions, Selection};
 use tokenmeter::commands::decide::DecideOptions;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::prices::ImportOptions;
-use tokenmeter::commands::scaffold::{EngineOptions, RunOptions};
+use tokenmeter::commands::scaffold::{BaselineTarget, EngineOptions, RunOptions};
 use tokenmeter::commands::synth::SynthOptions;
 use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::InputError;
@@ -105,10 +105,23 @@ pub struct StopFlags {
     pub stop_now: Arc<AtomicBool>,
 }
 
+fn baseline_target(a: BaselineArgs) -> Result<Option<BaselineTarget>, InputError> {
+    a.save_baseline
+        .map(|name| {
+            tokenmeter::results::baseline::validate_name(&name)
+                .map_err(|e| InputError(format!("--save-baseline: {e}")))?;
+            Ok(BaselineTarget {
+                dir: a.baseline_dir,
+                name,
+            })
+        })
+        .transpose()
+}
+
 fn run_options(
     config: Option<std::path::PathBuf>,
     telemetry: TelemetryArgs,
-    sweep: SweepArgs,
+    (sweep, baseline): (SweepArgs, BaselineArgs),
     (out, results_dir): (Option<std::path::PathBuf>, std::path::PathBuf),
     verbose: bool,
     flags: StopFlags,
@@ -134,6 +147,7 @@ fn run_options(
             .map(|d| duration("--case-timeout", d))
             .transpose()?,
         resume: sweep.resume,
+        save_baseline: baseline_target(baseline)?,
     })
 }
 
@@ -186,7 +200,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         run: run_options(
             a.config,
             a.telemetry,
-            a.sweep,
+            (a.sweep, a.baseline),
             (a.out, a.results_dir),
             verbose,
             stop,
@@ -253,7 +267,7 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         run: run_options(
             a.config,
             a.telemetry,
-            a.sweep,
+            (a.sweep, a.baseline),
             (a.out, a.results_dir),
             verbose,
             stop,

@@ -174,6 +174,8 @@ fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
 pub struct BenchOutcome {
     pub result_path: PathBuf,
     pub result: ResultFile,
+    /// What became of `--save-baseline`, when it was given.
+    pub baseline: Option<scaffold::BaselineOutcome>,
 }
 
 pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
@@ -326,13 +328,15 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         failed,
         failure,
     };
-    let result = scaffold::finish(setup, run, measured, &result_path)?;
+    let scaffold::Finished { result, baseline } =
+        scaffold::finish(setup, run, measured, &result_path)?;
     if all_attempted && result.failed.is_empty() {
         checkpoint.remove()?;
     }
     Ok(BenchOutcome {
         result_path,
         result,
+        baseline,
     })
 }
 

@@ -60,6 +60,8 @@ pub const DEFAULT_OPEN_LOOP_SLOTS: u32 = 16;
 pub struct LoadOutcome {
     pub result_path: PathBuf,
     pub result: ResultFile,
+    /// What became of `--save-baseline`, when it was given.
+    pub baseline: Option<scaffold::BaselineOutcome>,
 }
 
 fn levels(opts: &LoadOptions) -> Result<Vec<Arrivals>, InputError> {
@@ -515,12 +517,14 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         failed,
         failure,
     };
-    let result = scaffold::finish(setup, run, measured, &result_path)?;
+    let scaffold::Finished { result, baseline } =
+        scaffold::finish(setup, run, measured, &result_path)?;
     if all_attempted && result.failed.is_empty() {
         checkpoint.remove()?;
     }
     Ok(LoadOutcome {
         result_path,
         result,
+        baseline,
     })
 }

@@ -1,6 +1,7 @@
 //! What `bench` and `load` share around their measurements: the options every run takes, configuration and
 //! model lookup, provenance, the sensors, the result path, progress bars, and assembling and writing the result
-//! file so that whatever was measured is kept when a run fails or is stopped.
+//! file so that whatever was measured is kept when a run fails or is stopped (and, when asked and the run is
+//! whole, keeping it as a named baseline).
 
 use super::checkpoint::{Checkpoint, Entry};
 use super::telemetry::{self as tm, TelemetryOptions};
@@ -9,6 +10,7 @@ use super::{models, InputError};
 use crate::config::Config;
 use crate::engine::{self, BuildInfo};
 use crate::gguf::{read_model_info, sha256_file};
+use crate::results::baseline;
 use crate::results::load::LoadSweep;
 use crate::results::provenance::features_missing_from_build;
 use crate::results::telemetry::Bandwidth;
@@ -43,6 +45,42 @@ pub struct RunOptions {
     pub case_timeout: Option<std::time::Duration>,
     /// `--resume RESULT`: the result file to finish, whose checkpoint holds the cases already measured.
     pub resume: Option<PathBuf>,
+    /// `--save-baseline NAME` (its name already checked) and `--baseline-dir`.
+    pub save_baseline: Option<BaselineTarget>,
+}
+
+/// Where `--save-baseline` keeps the run's result: `<dir>/<name>.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineTarget {
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+/// What became of `--save-baseline`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaselineOutcome {
+    /// The result file was also written here.
+    Saved(PathBuf),
+    /// The run was not whole (interrupted, failed cases…); only its result file was written.
+    Refused { name: String, reason: String },
+}
+
+impl std::fmt::Display for BaselineOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BaselineOutcome::Saved(path) => write!(f, "baseline: {}", path.display()),
+            BaselineOutcome::Refused { name, reason } => write!(
+                f,
+                "baseline '{name}' not saved: {reason} (the result file is kept; rerun to save a baseline)"
+            ),
+        }
+    }
+}
+
+/// A written result file and what became of `--save-baseline`.
+pub struct Finished {
+    pub result: ResultFile,
+    pub baseline: Option<BaselineOutcome>,
 }
 
 impl RunOptions {
@@ -285,13 +323,14 @@ impl Measured {
 }
 
 /// Assembles the result file and writes it to `path` when anything was measured or nothing failed; a failure
-/// is returned with the saved file named in its context.
+/// is returned with the saved file named in its context. With `--save-baseline`, a whole run's result is also
+/// saved as that baseline; one interrupted, with failed cases or with nothing measured is not.
 pub fn finish(
     setup: Setup,
     run: &RunOptions,
     measured: Measured,
     path: &Path,
-) -> anyhow::Result<ResultFile> {
+) -> anyhow::Result<Finished> {
     let anything = measured.anything();
     let Setup {
         started_at,
@@ -330,6 +369,26 @@ pub fn finish(
             Err(e.context(format!("what was measured is saved to {}", path.display())))
         }
         Some(e) => Err(e),
-        None => Ok(result),
+        None => {
+            let baseline = match &run.save_baseline {
+                None => None,
+                Some(t) => Some(match baseline::unfit(&result) {
+                    Some(reason) => BaselineOutcome::Refused {
+                        name: t.name.clone(),
+                        reason,
+                    },
+                    None => BaselineOutcome::Saved(
+                        baseline::save(&result, &t.dir, &t.name).map_err(|e| {
+                            anyhow::Error::new(e).context(format!(
+                                "baseline '{}' not saved (the result is saved to {})",
+                                t.name,
+                                path.display()
+                            ))
+                        })?,
+                    ),
+                }),
+            };
+            Ok(Finished { result, baseline })
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Result files: the versioned schema, provenance, the per-case record (llama-bench's field names plus
-//! tokenmeter's own), atomic writing, and reading with a schema check.
+//! tokenmeter's own), atomic writing, reading with a schema check, and named baselines.
 
 pub mod baseline;
 pub mod file;
