@@ -55,6 +55,26 @@ fn report_baseline(b: Option<&commands::scaffold::BaselineOutcome>) {
     }
 }
 
+/// Prints a run's table; a reader that went away (`| head`) loses the table, never the run's result file or its
+/// messages on stderr.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Commands that only print end like other Unix tools when their reader goes away. `bench` and `load` keep
+/// SIGPIPE ignored: they write requests to worker processes, and a crashed worker must be a failed case, not a
+/// dead parent.
+fn default_sigpipe(command: &Command) {
+    if !matches!(command, Command::Bench(_) | Command::Load(_) | Command::Worker) {
+        // SAFETY: resetting a signal's disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Synth(a) => commands::synth::run(&options::synth(a)),
@@ -65,7 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = options::load(*a, cli.verbose, flags)?;
             let outcome = commands::load::run(&opts)?;
             let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
-            print!("{}", tokenmeter::report::load::render(fmt, sweep));
+            emit(&tokenmeter::report::load::render(fmt, sweep));
             for w in &outcome.result.warnings {
                 eprintln!("warning: {w}");
             }
@@ -86,7 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let flags = stop_on_ctrl_c()?;
             let opts = options::bench(*a, cli.verbose, flags)?;
             let outcome = commands::bench::run(&opts)?;
-            print!("{}", opts.format.exporter().render(&outcome.result.cases));
+            emit(&opts.format.exporter().render(&outcome.result.cases));
             for w in &outcome.result.warnings {
                 eprintln!("warning: {w}");
             }
@@ -133,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    default_sigpipe(&cli.command);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
