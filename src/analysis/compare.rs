@@ -992,10 +992,21 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
     }
 
     if joined.is_empty() {
+        let list = |v: &[OneSided]| -> String {
+            let mut labels: Vec<&str> = v.iter().map(|o| o.label.as_str()).collect();
+            labels.dedup();
+            let more = labels.len().saturating_sub(4);
+            labels.truncate(4);
+            format!(
+                "{}{}",
+                labels.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            )
+        };
         return Err(format!(
-            "the two sides share no case ({} on the base side, {} on the new side; --ignore KEY leaves a join key out)",
-            only_base.len(),
-            only_new.len()
+            "the two sides share no case (base: {}; new: {}); --ignore KEY leaves a join key out",
+            list(&only_base),
+            list(&only_new)
         ));
     }
 
