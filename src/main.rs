@@ -67,7 +67,10 @@ fn emit(text: &str) {
 /// SIGPIPE ignored: they write requests to worker processes, and a crashed worker must be a failed case, not a
 /// dead parent.
 fn default_sigpipe(command: &Command) {
-    if !matches!(command, Command::Bench(_) | Command::Load(_) | Command::Worker) {
+    if !matches!(
+        command,
+        Command::Bench(_) | Command::Load(_) | Command::Worker
+    ) {
         // SAFETY: resetting a signal's disposition before any thread is started.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);

@@ -736,9 +736,10 @@ fn strip(key: &BTreeMap<String, String>, ignore: &BTreeSet<String>) -> BTreeMap<
         .collect()
 }
 
-/// `pp512 t=2`, with the key properties that vary among all cases added.
+/// `pp512 t=2`, with the key properties that vary among all cases added (not those left out of the join).
 fn labels<'a>(
-    keys: impl Iterator<Item = (&'a BTreeMap<String, String>, &'a str)> + Clone,
+    keys: impl Iterator<Item = (&'a BTreeMap<String, String>, &'a str)>,
+    ignore: &BTreeSet<String>,
 ) -> impl Fn(&BTreeMap<String, String>, &str) -> String {
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (k, _) in keys {
@@ -748,7 +749,11 @@ fn labels<'a>(
     }
     let varying: Vec<String> = values
         .into_iter()
-        .filter(|(k, v)| v.len() > 1 && !matches!(k.as_str(), "n_prompt" | "n_gen" | "n_depth"))
+        .filter(|(k, v)| {
+            v.len() > 1
+                && !ignore.contains(k)
+                && !matches!(k.as_str(), "n_prompt" | "n_gen" | "n_depth")
+        })
         .map(|(k, _)| k)
         .collect();
     move |key, test| {
@@ -908,7 +913,10 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
     let (mut only_base, mut only_new) = (Vec::new(), Vec::new());
 
     let (cb, cn) = (case_views(base), case_views(new));
-    let label = labels(cb.iter().chain(&cn).map(|c| (&c.key, c.test.as_str())));
+    let label = labels(
+        cb.iter().chain(&cn).map(|c| (&c.key, c.test.as_str())),
+        &opts.ignore,
+    );
     let key_of = |c: &CaseView| strip(&c.key, &opts.ignore);
     let (gb, mut gn) = (
         group(cb.iter().collect(), |c| key_of(c)),
@@ -1000,7 +1008,11 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
             format!(
                 "{}{}",
                 labels.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )
         };
         return Err(format!(
