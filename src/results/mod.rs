@@ -2,6 +2,7 @@
 //! tokenmeter's own), atomic writing, and reading with a schema check.
 
 pub mod file;
+pub mod llama_bench;
 pub mod load;
 pub mod provenance;
 pub mod record;
