@@ -111,6 +111,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Export(a) => {
+            let opts = options::export(a)?;
+            for path in commands::export::run(&opts, &mut std::io::stdout().lock())? {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Worker => commands::worker::serve(),
         Command::Decide(a) => {
             print!("{}", commands::decide::run(&options::decide(*a)?)?);

@@ -1,13 +1,14 @@
 //! Every command's arguments, as clap parsed them, converted into the options struct its command takes: the one
 //! place that knows both, so nothing past it sees clap types and each flag is checked once.
 
-use crate::cli::{BenchArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs};
+use crate::cli::{BenchArgs, ExportArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs};
 use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokenmeter::commands::bench::BenchOptions;
 use tokenmeter::commands::cost::{CostOptions, Selection};
 use tokenmeter::commands::decide::DecideOptions;
+use tokenmeter::commands::export::ExportOptions;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::prices::ImportOptions;
 use tokenmeter::commands::scaffold::{EngineOptions, RunOptions};
@@ -15,6 +16,7 @@ use tokenmeter::commands::synth::SynthOptions;
 use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::config::decision::{self, DecisionTable};
+use tokenmeter::export::ExportFormat;
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
@@ -350,5 +352,25 @@ pub fn decide(a: DecideArgs) -> Result<DecideOptions, InputError> {
         json: json_output(&a.output)?,
         result: a.result,
         selection: selection(a.selection),
+    })
+}
+
+pub fn export(a: ExportArgs) -> Result<ExportOptions, InputError> {
+    let format = ExportFormat::parse(&a.format).ok_or_else(|| {
+        InputError(format!(
+            "--format {}: expected one of {}",
+            a.format,
+            ExportFormat::NAMES
+        ))
+    })?;
+    if format == ExportFormat::Gab && a.out.is_none() {
+        return Err(InputError(
+            "--format gab writes two files (PATH's stem + -bigger.json and -smaller.json): give --out PATH".into(),
+        ));
+    }
+    Ok(ExportOptions {
+        result: a.result,
+        format,
+        out: a.out,
     })
 }

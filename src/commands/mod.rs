@@ -5,6 +5,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod cost;
 pub mod decide;
+pub mod export;
 pub mod inspect;
 pub mod load;
 pub mod models;
