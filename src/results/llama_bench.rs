@@ -861,4 +861,36 @@ no_op_offload,no_host,repack,fit_target,fit_min_ctx,n_prompt,n_gen,n_depth,test_
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// What the `llama_bench` fuzz target asserts of any text.
+    fn holds_for(text: &str) {
+        let _ = looks_like(text);
+        match read_str(text) {
+            Err(e) => assert!(!e.is_empty() && !e.contains('\n'), "{e:?}"),
+            Ok(records) if records.is_empty() => {}
+            Ok(records) => {
+                let mut jsonl = Vec::new();
+                write_jsonl(&records, &mut jsonl).unwrap();
+                let again = read_str(std::str::from_utf8(&jsonl).unwrap());
+                assert_eq!(again.as_ref(), Ok(&records), "{text:?}");
+                write_csv(&records, &mut Vec::new()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn the_fuzz_seeds_and_every_truncation_of_them_read_or_fail_in_one_line() {
+        let seeds = [
+            include_str!("../../fuzz/corpus/llama_bench/llama-bench.json"),
+            include_str!("../../fuzz/corpus/llama_bench/llama-bench.csv"),
+            include_str!("../../fuzz/corpus/llama_bench/from-tokenmeter.jsonl"),
+            include_str!("../../fuzz/corpus/llama_bench/old-version.json"),
+        ];
+        for seed in seeds {
+            assert!(!read_str(seed).unwrap().is_empty());
+            for end in (0..seed.len()).filter(|&i| seed.is_char_boundary(i)) {
+                holds_for(&seed[..end]);
+            }
+        }
+    }
 }
