@@ -301,7 +301,10 @@ fn an_unreadable_or_foreign_file_is_one_line_naming_it_with_exit_2() {
         &["export", llama.to_str().unwrap(), "--format", "bmf"],
         dir.path(),
     );
-    assert_one_line_error(&o, "llama-bench-round1.json");
+    assert_one_line_error(
+        &o,
+        "llama-bench-round1.json: llama-bench output, not a tokenmeter result file",
+    );
     let o = tokenmeter(
         &["export", round1().to_str().unwrap(), "--format", "xml"],
         dir.path(),

@@ -3,7 +3,8 @@
 
 use super::InputError;
 use crate::export::{self, ExportFormat};
-use crate::results::read_result;
+use crate::results::file::ResultFileError;
+use crate::results::{llama_bench, read_result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,17 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Exports the result file; returns the files written (none when the document went to `stdout`).
 pub fn run(o: &ExportOptions, stdout: &mut dyn Write) -> anyhow::Result<Vec<PathBuf>> {
-    let file = read_result(&o.result)?;
+    let file = read_result(&o.result).map_err(|e| match e {
+        ResultFileError::Parse { .. }
+            if std::fs::read_to_string(&o.result).is_ok_and(|t| llama_bench::looks_like(&t)) =>
+        {
+            anyhow::Error::from(InputError(format!(
+                "{}: llama-bench output, not a tokenmeter result file (export converts tokenmeter results)",
+                o.result.display()
+            )))
+        }
+        e => e.into(),
+    })?;
     let source = o
         .result
         .file_name()
