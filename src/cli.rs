@@ -35,6 +35,9 @@ pub enum Command {
     Decide(Box<crate::cli_cost::DecideArgs>),
     /// Judge two sets of results: per case the ratio, its confidence interval and a verdict (exit 1 when slower)
     Compare(Box<CompareArgs>),
+    /// Write a result file in another tool's format: Bencher (bmf), github-action-benchmark (gab) or llama-bench's
+    /// record (llama-bench-jsonl, llama-bench-csv)
+    Export(ExportArgs),
     /// Runs one case for a parent `bench` or `load` (a request on stdin, replies on stdout)
     #[command(hide = true)]
     Worker,
@@ -79,6 +82,20 @@ pub struct InspectArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Result file of `bench` or `load`
+    pub result: PathBuf,
+    /// bmf: Bencher Metric Format; gab: github-action-benchmark's customBiggerIsBetter and customSmallerIsBetter
+    /// (two files: needs --out PATH and writes PATH's stem + -bigger.json and + -smaller.json); llama-bench-jsonl,
+    /// llama-bench-csv: llama-bench's record per case of a `bench` result
+    #[arg(long)]
+    pub format: String,
+    /// Output file (default: standard output)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

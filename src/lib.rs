@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod cost;
 pub mod engine;
+pub mod export;
 pub mod fsutil;
 pub mod gguf;
 pub mod report;

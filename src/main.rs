@@ -145,6 +145,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Export(a) => {
+            let opts = options::export(a)?;
+            for path in commands::export::run(&opts, &mut std::io::stdout().lock())? {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Worker => commands::worker::serve(),
         Command::Compare(a) => commands::compare::run(&options::compare(*a)?),
         Command::Decide(a) => {

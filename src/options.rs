@@ -1,7 +1,9 @@
 //! Every command's arguments, as clap parsed them, converted into the options struct its command takes: the one
 //! place that knows both, so nothing past it sees clap types and each flag is checked once.
 
-use crate::cli::{BaselineArgs, BenchArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs};
+use crate::cli::{
+    BaselineArgs, BenchArgs, ExportArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs,
+};
 use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use tokenmeter::commands::bench::BenchOptions;
 use tokenmeter::commands::compare::{CompareOptions, FailOn, Interleave};
 use tokenmeter::commands::cost::{CostOptions, Selection};
 use tokenmeter::commands::decide::DecideOptions;
+use tokenmeter::commands::export::ExportOptions;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::prices::ImportOptions;
 use tokenmeter::commands::scaffold::{BaselineTarget, EngineOptions, RunOptions};
@@ -16,6 +19,7 @@ use tokenmeter::commands::synth::SynthOptions;
 use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::config::decision::{self, DecisionTable};
+use tokenmeter::export::ExportFormat;
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
@@ -492,5 +496,25 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
         fail_on,
         analysis,
         interleave,
+    })
+}
+
+pub fn export(a: ExportArgs) -> Result<ExportOptions, InputError> {
+    let format = ExportFormat::parse(&a.format).ok_or_else(|| {
+        InputError(format!(
+            "--format {}: expected one of {}",
+            a.format,
+            ExportFormat::NAMES
+        ))
+    })?;
+    if format == ExportFormat::Gab && a.out.is_none() {
+        return Err(InputError(
+            "--format gab writes two files (PATH's stem + -bigger.json and -smaller.json): give --out PATH".into(),
+        ));
+    }
+    Ok(ExportOptions {
+        result: a.result,
+        format,
+        out: a.out,
     })
 }

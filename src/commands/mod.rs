@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod compare;
 pub mod cost;
 pub mod decide;
+pub mod export;
 pub mod inspect;
 pub mod load;
 pub mod models;
