@@ -6,20 +6,27 @@
 #   scripts/ci-regression.sh            bench, then compare with the baseline; exit 0 no regression, 1 slower,
 #                                       2 bad input (e.g. no baseline yet)
 #   scripts/ci-regression.sh --update   bench and save the result as the baseline instead (commit it afterwards)
+#   BASE_EXE=old/tokenmeter scripts/ci-regression.sh
+#                                       no baseline: run the old and the new binary alternately (compare
+#                                       --interleave, ROUNDS rounds) on this machine and judge them round by round;
+#                                       what a shared CI runner needs, since its speed drifts between runs
 #   scripts/ci-regression.sh -h | --help
 #
 # Environment:
 #   TOKENMETER  the binary to run; default: `cargo build --release`, then <target dir>/release/tokenmeter
-#   BASELINE    the baseline's name (results/baselines/<BASELINE>.json); default: ci-tiny
+#   BASELINE    the baseline's name (results/baselines/<BASELINE>.json); default: ci-small
+#   BASE_EXE    the tokenmeter to compare with, interleaved (e.g. a build of the main branch); no baseline used
+#   ROUNDS      rounds of the interleaved comparison; default: 20
 #   WORK_DIR    where the model and the new result file go; default: target/ci-regression
 #   GITHUB_STEP_SUMMARY  when set, the comparison's markdown is appended to it as well
 #
 # Steps:
-#   1. `tokenmeter synth --shape tiny --type q4_0 --seed 1`: the same arguments give a byte-identical model, so a
+#   1. `tokenmeter synth --shape small --type q4_0 --seed 1`: the same arguments give a byte-identical model, so a
 #      baseline made on another day is of the same file (same sha256).
-#   2. `tokenmeter bench` on it: 2 threads, pp64 and tg32, 10 repetitions, no idle-power measurement. The
+#   2. `tokenmeter bench` on it: 2 threads, pp128 and tg32, 5 repetitions, no idle-power measurement. The
 #      machine must be the baseline's kind of machine: compare a runner's numbers with a baseline from that runner.
 #   3. `tokenmeter compare --baseline <BASELINE> <result> -o md`, printed on stdout (and to the step summary).
+#   With BASE_EXE, steps 2 and 3 are one `tokenmeter compare --interleave --base-exe BASE_EXE -- bench …`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +41,7 @@ case "${1:-}" in
 esac
 [ $# -le 1 ] || { echo "error: one argument at most (--update)" >&2; exit 2; }
 
-name=${BASELINE:-ci-tiny}
+name=${BASELINE:-ci-small}
 work=${WORK_DIR:-target/ci-regression}
 baseline_dir=results/baselines
 
@@ -47,11 +54,12 @@ fi
 [ -x "$tm" ] || { echo "error: $tm is not an executable tokenmeter" >&2; exit 2; }
 
 mkdir -p "$work"
-model=$work/ci-tiny-q4_0.gguf
+model=$work/ci-small-q4_0.gguf
 result=$work/result.json
-"$tm" synth --shape tiny --type q4_0 --seed 1 -o "$model" >&2
+"$tm" synth --shape small --type q4_0 --seed 1 -o "$model" >&2
 
-bench=("$tm" bench -m "$model" -t 2 -p 64 -n 32 -r 10 --idle 0 --out "$result")
+bench_args=(-m "$model" -t 2 -p 128 -n 32 -r 5 --idle 0)
+bench=("$tm" bench "${bench_args[@]}" --out "$result")
 if [ "$update" = 1 ]; then
   # the table goes to stderr: stdout is kept for the comparison
   "${bench[@]}" --save-baseline "$name" >&2
@@ -59,6 +67,26 @@ if [ "$update" = 1 ]; then
   [ -f "$saved" ] || { echo "error: $saved was not written" >&2; exit 2; }
   echo "baseline $name: $saved ($(wc -c < "$saved") bytes); commit it to compare later runs with it" >&2
   exit 0
+fi
+
+summarize() { # the comparison's markdown on stdout and in the step summary
+  printf '%s\n' "$1"
+  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+    {
+      echo "### tokenmeter: $2"
+      echo
+      printf '%s\n' "$1"
+    } >> "$GITHUB_STEP_SUMMARY"
+  fi
+}
+
+if [ -n "${BASE_EXE:-}" ]; then
+  [ -x "$BASE_EXE" ] || { echo "error: BASE_EXE=$BASE_EXE is not an executable tokenmeter" >&2; exit 2; }
+  status=0
+  md=$("$tm" compare --interleave --rounds "${ROUNDS:-20}" --base-exe "$BASE_EXE" --new-exe "$tm" \
+    --keep "$work/interleave" -o md -- bench "${bench_args[@]}") || status=$?
+  summarize "$md" "$BASE_EXE vs $tm, interleaved"
+  exit "$status"
 fi
 
 if [ ! -f "$baseline_dir/$name.json" ]; then
@@ -69,12 +97,5 @@ fi
 
 status=0
 md=$("$tm" compare --baseline "$name" "$result" -o md) || status=$?
-printf '%s\n' "$md"
-if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-  {
-    echo "### tokenmeter: $name vs this run"
-    echo
-    printf '%s\n' "$md"
-  } >> "$GITHUB_STEP_SUMMARY"
-fi
+summarize "$md" "$name vs this run"
 exit "$status"

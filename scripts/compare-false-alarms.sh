@@ -16,10 +16,11 @@
 # Environment:
 #   TOKENMETER   binary (default target/release/tokenmeter)
 #   LAYERS       layers of A (default 10; B has LAYERS + LAYERS/10)
-#   ROUNDS       rounds per interleaved comparison (default 6)
+#   ROUNDS       rounds per interleaved comparison (default 20, compare's default)
 #   BENCH_ARGS   default "-p 128 -n 32 -r 5 -t 2 --idle 0"
 #
-# OUT_DIR gets every result file, each comparison as .md and .json, commands.txt and summary.md.
+# OUT_DIR gets each comparison as .md and .json, commands.txt, summary.md and raw-results.tar.gz: every result
+# file the comparisons read (`tar -xzf raw-results.tar.gz` in OUT_DIR restores the paths they name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,7 @@ out=$1
 pairs=${2:-10}
 tm=${TOKENMETER:-target/release/tokenmeter}
 layers=${LAYERS:-10}
-rounds=${ROUNDS:-6}
+rounds=${ROUNDS:-20}
 read -r -a bench_args <<< "${BENCH_ARGS:--p 128 -n 32 -r 5 -t 2 --idle 0}"
 layers_b=$((layers + layers / 10))
 
@@ -100,6 +101,13 @@ for i in $(seq -w 1 "$pairs"); do
 done
 
 rm -rf "$out/models"
+(
+  cd "$out"
+  raw=(aa-separate/*-base.json aa-separate/*-new.json ab-separate/*-base.json ab-separate/*-new.json
+       aa-interleave/[0-9][0-9] ab-interleave/[0-9][0-9])
+  tar -czf raw-results.tar.gz "${raw[@]}"
+  rm -rf "${raw[@]}"
+)
 {
   echo "# compare: false alarms and a real slowdown on $(uname -n) ($(nproc) CPUs)"
   echo
@@ -113,11 +121,12 @@ rm -rf "$out/models"
   echo "| A/B (+10% layers), separate runs | ${slower_pairs[ab-separate]} / $pairs | $pairs |"
   echo "| A/B (+10% layers), --interleave | ${slower_pairs[ab-interleave]} / $pairs | $pairs |"
   echo
-  echo "Per comparison (slower/faster/unchanged cases) and the t/s ratio of each case:"
+  echo "The result files are in raw-results.tar.gz (extract it here to restore the paths the comparisons name)."
+  echo
+  echo "Per comparison, each case's t/s ratio (new/base), its 95% interval and the verdict:"
   echo
   for scenario in aa-separate aa-interleave ab-separate ab-interleave; do
-    for f in "$out/$scenario"/*.json; do
-      case $f in *-base.json|*-new.json) continue ;; esac
+    for f in "$out/$scenario"/[0-9][0-9].json; do
       python3 - "$f" "$scenario" <<'EOF'
 import json, sys, os
 c = json.load(open(sys.argv[1]))

@@ -447,7 +447,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub interleave: bool,
     /// Rounds of --interleave (each runs both sides once)
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 20)]
     pub rounds: u32,
     /// The tokenmeter the base side runs (default: this one)
     #[arg(long = "base-exe")]

@@ -372,3 +372,40 @@ fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
     );
     assert_eq!(again["counts"], v["counts"]);
 }
+
+#[test]
+fn a_llama_bench_export_reads_back_through_compare_as_the_same_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let tm = reference("tokenmeter-round1.result.json");
+    for (format, name) in [
+        ("llama-bench-jsonl", "x.jsonl"),
+        ("llama-bench-csv", "x.csv"),
+    ] {
+        let out = dir.path().join(name);
+        let o = tokenmeter(
+            &[
+                "export",
+                tm.to_str().unwrap(),
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (code, v) = compare_json(&[out.to_str().unwrap(), tm.to_str().unwrap()], dir.path());
+        assert_eq!(code, Some(0), "{v}");
+        let joined = v["joined"].as_array().unwrap();
+        assert_eq!(joined.len(), 2, "{format}");
+        for j in joined {
+            let m = &j["metrics"][0];
+            let r = m["ratio"]["ratio"].as_f64().unwrap();
+            assert!((r - 1.0).abs() < 1e-3, "{format}: {r}");
+            assert_eq!(m["verdict"], "unchanged");
+        }
+        // JSONL keeps the samples (a test per case); CSV has only the means (one figure: untested)
+        let tested = joined[0]["metrics"][0]["tested"].as_bool().unwrap();
+        assert_eq!(tested, format == "llama-bench-jsonl", "{format}");
+    }
+}
