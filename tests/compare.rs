@@ -348,7 +348,7 @@ fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
     let new = read_result(&keep.join("new/round-00.json")).unwrap();
     assert!(new.cases.iter().all(|c| c.n_threads == 2));
     for m in gating(&v) {
-        assert_eq!(m["ratio"]["method"], "paired_log");
+        assert_eq!(m["ratio"]["method"], "paired_median");
         assert_eq!(m["ratio"]["n_base"], 3);
     }
     // the rounds alternate which side goes first

@@ -447,6 +447,7 @@ fn metric(
         .is_some_and(|r| r.detectable.is_some_and(|d| d > noise));
     if !tested && note.is_none() {
         note = Some(match &r {
+            None if base.is_some() && new.is_some() => "no ratio: the base figure is zero".into(),
             None => "absent on a side".into(),
             Some(r) if r.method == Method::Single => "one figure per side: not tested".into(),
             Some(r) => format!("too few samples to test (n={}/{})", r.n_base, r.n_new),
@@ -467,9 +468,13 @@ fn metric(
     }
 }
 
-fn geo_mean(xs: &[f64]) -> Option<f64> {
-    let logs: Vec<f64> = xs.iter().filter(|x| **x > 0.0).map(|x| x.ln()).collect();
-    (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
+/// A round's figure: its fastest repetition. Another program on the machine only ever slows a repetition down,
+/// so the fastest is the one it disturbed least.
+fn fastest(xs: &[f64]) -> Option<f64> {
+    xs.iter()
+        .copied()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .reduce(f64::max)
 }
 
 fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<MetricComparison> {
@@ -494,7 +499,7 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
         let (rb, rn) = (rounds(base), rounds(new));
         let (mut xb, mut xn) = (Vec::new(), Vec::new());
         for (i, b) in &rb {
-            if let (Some(b), Some(n)) = (geo_mean(b), rn.get(i).and_then(|n| geo_mean(n))) {
+            if let (Some(b), Some(n)) = (fastest(b), rn.get(i).and_then(|n| fastest(n))) {
                 xb.push(b);
                 xn.push(n);
             }
@@ -506,7 +511,7 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
                 rb.len().max(rn.len())
             ));
         }
-        ratio::paired_log(&xb, &xn, opts.alpha, opts.noise)
+        ratio::paired_median(&xb, &xn, opts.alpha, opts.noise)
     } else {
         ratio::welch_log(&pb, &pn, opts.alpha, opts.noise)
     };

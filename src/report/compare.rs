@@ -20,7 +20,9 @@ fn pct(x: f64) -> String {
 fn method_name(m: Method) -> &'static str {
     match m {
         Method::WelchLog => "Welch's t on log t/s of the repetitions",
-        Method::PairedLog => "paired t on the log ratios of interleaved rounds",
+        Method::PairedMedian => {
+            "median of the interleaved rounds' log ratios, each round's fastest repetition, sign-test interval"
+        }
         Method::Bootstrap => "bootstrap over requests",
         Method::Single => "one figure per side",
     }
@@ -142,7 +144,7 @@ pub fn markdown(c: &Comparison) -> String {
         .flat_map(|j| {
             j.metrics.iter().filter(|m| m.gating && m.underpowered).map(move |m| {
                 let r = m.ratio.as_ref().expect("an underpowered figure has a ratio");
-                let unit = if r.method == Method::PairedLog {
+                let unit = if r.method == Method::PairedMedian {
                     "rounds"
                 } else if r.method == Method::Bootstrap {
                     "requests"

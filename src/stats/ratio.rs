@@ -6,8 +6,8 @@
 //!   and the difference of the log means is the log of the ratio of geometric means. Welch's t, unlike a
 //!   bootstrap, stays honest at the three to ten repetitions a benchmark has: its interval widens with the
 //!   t quantile where a bootstrap's would shrink to the few values it can resample.
-//! - Interleaved rounds (`paired_log`): the per-round log ratios, which cancel any drift slower than a round,
-//!   tested with a one-sample t.
+//! - Interleaved rounds (`paired_median`): the per-round log ratios, which cancel any drift slower than a round;
+//!   their median with the sign test's interval, which a few disturbed rounds cannot drag.
 //! - Rates and latency percentiles of requests (`bootstrap_sum`, `bootstrap_quantiles`): no closed form, so a
 //!   seeded percentile bootstrap that resamples whole requests on each side (a request's gaps stay together).
 
@@ -22,8 +22,8 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 pub enum Method {
     /// Welch's t on log rates of independent repetitions.
     WelchLog,
-    /// One-sample t on the log ratios of interleaved rounds.
-    PairedLog,
+    /// The median of the log ratios of interleaved rounds with the sign test's interval.
+    PairedMedian,
     /// Seeded percentile bootstrap over requests.
     Bootstrap,
     /// One figure per side: a ratio, no interval.
@@ -39,13 +39,13 @@ pub struct Ratio {
     pub upper: Option<f64>,
     /// Two-sided p-value of "no change" (t methods only).
     pub p_value: Option<f64>,
-    /// Samples on each side (rounds for `paired_log`).
+    /// Samples on each side (rounds for `paired_median`).
     pub n_base: usize,
     pub n_new: usize,
     /// Smallest change (as a fraction, 0.05 = 5%) the test finds with 80% power at `alpha`, from the observed
     /// spread and counts; `None` without a spread to go on.
     pub detectable: Option<f64>,
-    /// Samples per side (rounds for `paired_log`) that would bring `detectable` down to the noise threshold, when
+    /// Samples per side (rounds for `paired_median`) that would bring `detectable` down to the noise threshold, when
     /// it is above it.
     pub samples_needed: Option<usize>,
 }
@@ -208,38 +208,75 @@ pub fn welch_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ra
     Some(r)
 }
 
-/// One-sample t on per-round log ratios `ln(new_i / base_i)` of interleaved rounds. `None` without a round
-/// whose two figures are positive.
-pub fn paired_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ratio> {
-    let d: Vec<f64> = base
-        .iter()
+/// The per-round log ratios `ln(new_i / base_i)` of rounds whose two figures are positive.
+fn round_log_ratios(base: &[f64], new: &[f64]) -> Vec<f64> {
+    base.iter()
         .zip(new)
         .filter(|(b, n)| b.is_finite() && **b > 0.0 && n.is_finite() && **n > 0.0)
         .map(|(b, n)| (n / b).ln())
-        .collect();
-    if d.is_empty() {
+        .collect()
+}
+
+/// Interleaved rounds: the median of the per-round log ratios with its distribution-free interval, the order
+/// statistics the sign test gives (the k-th smallest to the k-th largest, k the largest with
+/// P(Binomial(n, ½) < k) ≤ α/2; 20 rounds at α = 0.05: the 6th to the 15th). A shared machine disturbs some rounds
+/// by far more than the change looked for; up to k − 1 of them on either side cannot move this interval, where
+/// one moves a mean (and a t or signed-rank interval) by its whole size. `None` without a round whose two figures
+/// are positive; no interval below 6 rounds at α = 0.05.
+pub fn paired_median(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ratio> {
+    let mut d = round_log_ratios(base, new);
+    let n = d.len();
+    if n == 0 {
         return None;
     }
-    let (m, v) = mean_var(&d);
-    let n = d.len();
-    if n < 2 {
-        let t = TTest {
-            d: m,
-            lower: None,
-            upper: None,
-            p: None,
-            k: None,
-        };
-        return Some(ratio_of(Method::PairedLog, &t, n, n));
-    }
-    let se = (v / n as f64).sqrt();
-    let t = t_test(m, se, (n - 1) as f64, alpha);
-    let mut r = ratio_of(Method::PairedLog, &t, n, n);
-    r.detectable = t.k.map(|k| fraction(k * se));
-    if r.detectable.is_some_and(|x| x > noise) {
-        r.samples_needed = samples_for(noise, alpha, v.sqrt(), |n| (n - 1) as f64);
+    d.sort_by(f64::total_cmp);
+    let median = if n % 2 == 1 {
+        d[n / 2]
+    } else {
+        (d[n / 2 - 1] + d[n / 2]) / 2.0
+    };
+    let k = sign_rank(n, alpha);
+    let mut r = Ratio {
+        method: Method::PairedMedian,
+        ratio: median.exp(),
+        lower: k.map(|k| d[k - 1].exp()),
+        upper: k.map(|k| d[n - k].exp()),
+        p_value: None,
+        n_base: n,
+        n_new: n,
+        detectable: None,
+        samples_needed: None,
+    };
+    if n >= 2 {
+        // A robust spread (the median absolute deviation) in the t formula, at the sign test's efficiency
+        // relative to t for normal noise (2/π).
+        let mut dev: Vec<f64> = d.iter().map(|x| (x - median).abs()).collect();
+        let sigma = 1.4826 * quantile(&mut dev, 0.5)? / (2.0 / std::f64::consts::PI).sqrt();
+        let df = (n - 1) as f64;
+        if let (Some(a), Some(b)) = (t_quantile(df, 1.0 - alpha / 2.0), t_quantile(df, POWER)) {
+            r.detectable = Some(fraction((a + b) * sigma / (n as f64).sqrt()));
+        }
+        if r.detectable.is_some_and(|x| x > noise) {
+            r.samples_needed = samples_for(noise, alpha, sigma, |n| (n - 1) as f64)
+                .map(|m| m.max(min_rounds(alpha)));
+        }
     }
     Some(r)
+}
+
+/// The rank `k` of the sign test's interval for `n` rounds, or `None` when even the extremes are not enough.
+fn sign_rank(n: usize, alpha: f64) -> Option<usize> {
+    let b = statrs::distribution::Binomial::new(0.5, n as u64).ok()?;
+    (1..=n / 2)
+        .take_while(|&k| statrs::distribution::DiscreteCDF::cdf(&b, k as u64 - 1) <= alpha / 2.0)
+        .last()
+}
+
+/// Fewest rounds whose sign-test interval exists at `alpha`.
+fn min_rounds(alpha: f64) -> usize {
+    (1..64)
+        .find(|&n| sign_rank(n, alpha).is_some())
+        .unwrap_or(64)
 }
 
 /// A side's groups (requests) for the bootstrap: every value replaced by its rank among the side's distinct
@@ -515,14 +552,34 @@ mod tests {
 
     #[test]
     fn paired_rounds_cancel_drift_shared_by_both_sides() {
-        // the machine slows by 30% over the run; the new side is 5% slower in every round
-        let base: Vec<f64> = (0..8).map(|i| 100.0 * (1.0 - 0.04 * i as f64)).collect();
-        let new: Vec<f64> = base.iter().map(|x| x * 0.95 * (1.0 + 0.002)).collect();
-        let r = paired_log(&base, &new, 0.05, 0.02).unwrap();
-        assert!((r.ratio - 0.95 * 1.002).abs() < 1e-9);
+        // the machine slows by 30% over the run; the new side is 5% slower in every round, give or take 1%
+        let base: Vec<f64> = (0..12).map(|i| 100.0 * (1.0 - 0.025 * i as f64)).collect();
+        let new: Vec<f64> = base
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * 0.95 * (1.0 + 0.01 * ((i % 3) as f64 - 1.0)))
+            .collect();
+        let r = paired_median(&base, &new, 0.05, 0.02).unwrap();
+        assert!((r.ratio - 0.95).abs() < 0.002, "{r:?}");
+        assert!(r.upper.unwrap() < 0.98, "{r:?}");
         // Welch on the same figures sees only the drift's spread
         let w = welch_log(&base, &new, 0.05, 0.02).unwrap();
         assert!(w.upper.unwrap() > 1.0);
+    }
+
+    #[test]
+    fn one_disturbed_round_does_not_hide_a_steady_change() {
+        let base = vec![100.0; 10];
+        let mut new: Vec<f64> = (0..10).map(|i| 90.0 + (i % 2) as f64).collect();
+        new[3] = 400.0; // the base run of round 3 was slowed down by something else
+        let r = paired_median(&base, &new, 0.05, 0.02).unwrap();
+        assert!(r.upper.unwrap() < 0.95, "{r:?}");
+        // the sign test's interval needs 6 rounds at α = 0.05; 20 rounds give the 6th to the 15th
+        let r = paired_median(&base[..5], &new[..5], 0.05, 0.02).unwrap();
+        assert_eq!((r.lower, r.upper), (None, None));
+        assert_eq!(min_rounds(0.05), 6);
+        assert_eq!(sign_rank(20, 0.05), Some(6));
+        assert_eq!(sign_rank(10, 0.05), Some(2));
     }
 
     fn requests(values: Vec<Vec<f64>>, shares: Vec<f64>) -> Requests {
