@@ -79,6 +79,12 @@ pub fn markdown(c: &Comparison) -> String {
             format!("; joined ignoring {}", c.ignored_keys.join(", "))
         }
     );
+    if !c.paired && c.joined.iter().any(|j| j.kind == "bench") {
+        let _ = writeln!(
+            s,
+            "- separate runs: their repetitions do not see a change of the machine's speed between the runs; on a shared machine use --interleave"
+        );
+    }
     let _ = writeln!(s);
     let _ = writeln!(
         s,
