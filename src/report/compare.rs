@@ -42,12 +42,29 @@ fn escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
+/// The files of a side; more than three in one directory as the directory and their count.
+fn sources(paths: &[String]) -> String {
+    let parent = |p: &String| {
+        std::path::Path::new(p)
+            .parent()
+            .map(|d| d.display().to_string())
+    };
+    match paths.first().map(parent) {
+        Some(Some(dir))
+            if paths.len() > 3 && paths.iter().all(|p| parent(p).as_ref() == Some(&dir)) =>
+        {
+            format!("{} files in {dir}/", paths.len())
+        }
+        _ => paths.join(", "),
+    }
+}
+
 pub fn markdown(c: &Comparison) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## tokenmeter compare: {}", c.kind);
     let _ = writeln!(s);
-    let _ = writeln!(s, "- base: {}", c.base.join(", "));
-    let _ = writeln!(s, "- new: {}", c.new.join(", "));
+    let _ = writeln!(s, "- base: {}", sources(&c.base));
+    let _ = writeln!(s, "- new: {}", sources(&c.new));
     for why in &c.systems_differ {
         let _ = writeln!(s, "- not a regression check: {why}");
     }
