@@ -869,11 +869,12 @@ fn facts(sources: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
                     }
                 }
                 for c in &f.cases {
-                    put("build_commit", c.build_commit.clone());
+                    // in llama-bench's terms, so that a llama-bench run of the same tree shows no difference
                     put(
-                        "build_number",
-                        c.build_number.map_or("—".into(), |n| n.to_string()),
+                        "build_commit",
+                        crate::results::llama_bench::build_commit(f, c),
                     );
+                    put("build_number", c.build_number.unwrap_or(0).to_string());
                     put("cpu_info", c.cpu_info.clone());
                     put("gpu_info", c.gpu_info.clone());
                     put("backends", c.backends.clone());

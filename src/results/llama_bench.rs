@@ -509,6 +509,17 @@ impl LlamaBenchRecord {
     }
 }
 
+/// The llama.cpp commit of a tokenmeter case as llama-bench names it: the vendored tree carries no commit
+/// (`unknown`), and `scripts/llama-bench.sh` builds llama-bench from it naming the crate,
+/// `llama-cpp-sys-2-<version>`.
+pub fn build_commit(file: &ResultFile, case: &CaseRecord) -> String {
+    if case.build_commit == "unknown" {
+        format!("llama-cpp-sys-2-{}", file.build.llama_cpp_sys_version)
+    } else {
+        case.build_commit.clone()
+    }
+}
+
 /// llama-bench's record for one tokenmeter case: every field llama-bench writes, in its order when written.
 /// Values come from the case (host, build, parameters and samples); the fields tokenmeter does not vary get
 /// llama-bench's defaults for what tokenmeter ran. A build without a build number gets 0, as llama-bench writes
@@ -531,12 +542,7 @@ pub fn from_case(file: &ResultFile, case: &CaseRecord) -> LlamaBenchRecord {
     // llama-bench's load mode: `auto` memory-maps the model (its default); tokenmeter's `--mmap 0` reads it.
     let load_mode = if case.use_mmap { "auto" } else { "read" };
     other.insert("load_mode".into(), Value::from(load_mode));
-    // The vendored tree carries no commit; `scripts/llama-bench.sh` builds llama-bench from it naming the crate.
-    let build_commit = if case.build_commit == "unknown" {
-        format!("llama-cpp-sys-2-{}", file.build.llama_cpp_sys_version)
-    } else {
-        case.build_commit.clone()
-    };
+    let build_commit = build_commit(file, case);
     let test_time = chrono::DateTime::parse_from_rfc3339(&case.test_time)
         .map(|t| {
             t.with_timezone(&chrono::Utc)
