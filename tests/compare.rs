@@ -409,3 +409,30 @@ fn a_llama_bench_export_reads_back_through_compare_as_the_same_cases() {
         assert_eq!(tested, format == "llama-bench-jsonl", "{format}");
     }
 }
+
+#[test]
+fn what_else_changed_lists_the_gpu_driver_and_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = constructed(1.0, 0.02, 5, 1);
+    let mut b = constructed(1.0, 0.02, 5, 2);
+    for (f, driver) in [(&mut a, "550.54.15"), (&mut b, "560.35.03")] {
+        let t = f.telemetry.get_or_insert_with(Default::default);
+        t.drivers = vec![format!("NVIDIA H100 80GB HBM3 (GPU 0): {driver}")];
+    }
+    b.parameters["warmup_runs"] = 3.into();
+    let (pa, pb) = (
+        write(dir.path(), "a.json", &a),
+        write(dir.path(), "b.json", &b),
+    );
+    let (_, v) = compare_json(&[&pa, &pb], dir.path());
+    let fields: Vec<&str> = v["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"drivers"), "{fields:?}");
+    assert!(fields.contains(&"parameter warmup_runs"), "{fields:?}");
+    let md = stdout(&tokenmeter(&["compare", &pa, &pb], dir.path()));
+    assert!(md.contains("560.35.03"), "{md}");
+}

@@ -850,6 +850,9 @@ fn facts(sources: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
                 for m in &f.models {
                     put("model sha256", opt(&m.sha256));
                 }
+                if let Some(t) = f.telemetry.as_ref().filter(|t| !t.drivers.is_empty()) {
+                    put("drivers", t.drivers.join("; "));
+                }
                 if let Some(sweep) = &f.load {
                     let slo: Vec<String> = sweep
                         .slo

@@ -215,6 +215,7 @@ pub fn info(meter: &Meter, bandwidth: Option<Bandwidth>) -> TelemetryInfo {
         enabled: meter.enabled,
         sample_interval_ms: meter.sample_interval.as_secs_f64() * 1e3,
         sensors: meter.devices(),
+        drivers: meter.drivers(),
         energy_absent_reason: meter.energy_absent_reason.clone(),
         idle: meter.idle.clone(),
         idle_source: meter.idle_source.clone(),

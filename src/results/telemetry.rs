@@ -5,13 +5,16 @@
 use serde::{Deserialize, Serialize};
 
 /// What the run could measure, once per result file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TelemetryInfo {
     /// False with `--telemetry off`.
     pub enabled: bool,
     pub sample_interval_ms: f64,
     /// Devices read, e.g. "NVIDIA H100 80GB HBM3 (GPU 0)", "RAPL package-0", "process 1234".
     pub sensors: Vec<String>,
+    /// The driver of each device that reports one: "NVIDIA H100 80GB HBM3 (GPU 0): 550.54.15".
+    #[serde(default)]
+    pub drivers: Vec<String>,
     /// One line saying why no energy was measured; `None` when some device measured it.
     pub energy_absent_reason: Option<String>,
     /// Idle power per device, measured before the cases or read from an earlier result.

@@ -81,6 +81,14 @@ impl Meter {
             .collect()
     }
 
+    /// `device: driver version` for each sensor whose device reports a driver.
+    pub fn drivers(&self) -> Vec<String> {
+        self.sensors
+            .iter()
+            .filter_map(|s| s.driver().map(|d| format!("{}: {d}", s.device())))
+            .collect()
+    }
+
     /// Whether some sensor measures energy.
     pub fn measures_energy(&self) -> bool {
         self.energy_absent_reason.is_none()

@@ -139,6 +139,10 @@ pub trait Sensor: Send {
     fn memory_bandwidth_gb_per_s(&self) -> Option<f64> {
         None
     }
+    /// The device's driver version, when it has one to report (NVML: the NVIDIA driver).
+    fn driver(&self) -> Option<&str> {
+        None
+    }
     /// Takes a first reading and starts background readings; timestamps are ns since `origin`.
     fn start(&mut self, origin: Instant) -> Result<(), SensorError>;
     /// Stops background readings, takes a last reading and returns the window.

@@ -26,6 +26,7 @@ pub fn nvml_bandwidth_gb_per_s(bus_width_bits: u32, max_memory_clock_mhz: u32) -
 pub struct NvmlSensor {
     caps: Capabilities,
     bandwidth_gb_per_s: Option<f64>,
+    driver: Option<String>,
     inner: Sampled<NvmlReader>,
 }
 
@@ -135,10 +136,12 @@ impl NvmlSensor {
             (Ok(bits), Ok(mhz)) if bits > 0 && mhz > 0 => Some(nvml_bandwidth_gb_per_s(bits, mhz)),
             _ => None,
         };
+        let driver = nvml.sys_driver_version().ok();
         let reader = NvmlReader { nvml, index, caps };
         Ok(NvmlSensor {
             caps,
             bandwidth_gb_per_s,
+            driver,
             inner: Sampled::new(format!("{name} (GPU {index})"), reader, interval),
         })
     }
@@ -155,6 +158,10 @@ impl Sensor for NvmlSensor {
 
     fn capabilities(&self) -> Capabilities {
         self.caps
+    }
+
+    fn driver(&self) -> Option<&str> {
+        self.driver.as_deref()
     }
 
     fn memory_bandwidth_gb_per_s(&self) -> Option<f64> {
