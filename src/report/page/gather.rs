@@ -228,13 +228,25 @@ fn row(sources: &[Source], machine: &str, key: &str, model: &str, files: &[usize
     let pp = cases(&|c| c.n_prompt > 0 && c.n_gen == 0 && c.n_depth == 0);
     let tg = cases(&|c| c.n_prompt == 0 && c.n_gen > 0 && c.n_depth == 0);
     let tg_best = fastest(sources, &tg);
+    // a file that had sensors says why energy is absent; older files only that it was not recorded
     let energy_absent = files
         .iter()
-        .find_map(|&i| match &sources[i].result.telemetry {
-            Some(t) => t.energy_absent_reason.clone(),
-            None => {
-                Some("energy: not recorded (result file from before telemetry, schema < 3)".into())
-            }
+        .find_map(|&i| {
+            sources[i]
+                .result
+                .telemetry
+                .as_ref()?
+                .energy_absent_reason
+                .clone()
+        })
+        .or_else(|| {
+            files
+                .iter()
+                .any(|&i| sources[i].result.telemetry.is_none())
+                .then(|| {
+                    "energy: not recorded (result files from before telemetry, schema < 3)"
+                        .to_string()
+                })
         });
     let first = &sources[files[0]].result;
     Row {
@@ -399,7 +411,7 @@ fn goodput(sources: &[Source], load: &[usize]) -> Option<Measure> {
             let level = sweep.levels.get(op.level_index)?;
             Some(Measure {
                 value,
-                label: format!("{} ({})", level_label(level), slo_text(sweep)),
+                label: format!("{}; SLO {}", level_label(level), slo_text(sweep)),
                 source: format!(
                     "{} load.operating_point.goodput_output_tokens_per_s (levels[{}])",
                     sources[i].path, op.level_index
