@@ -519,3 +519,69 @@ fn a_file_that_is_not_a_result_is_one_line_naming_it_exit_2() {
     let o = tokenmeter(&["report", s(&repo(CPU_BENCH)), "-o", "r.pdf"], dir.path());
     assert_one_line_error(&o, "r.pdf");
 }
+
+#[test]
+fn tornado_bars_are_the_cost_models_sensitivity_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = repo(CPU_BENCH);
+    let pick = [
+        "--workload",
+        "internal-docs",
+        "--cloud",
+        "claude-sonnet-4-20250514",
+    ];
+    let mut args = vec![s(&bench)];
+    args.extend_from_slice(&pick);
+    let page = html(dir.path(), &args);
+    let doc = parse(&page);
+    let config = repo("models.toml");
+    let mut cost_args = vec![
+        "cost",
+        "--config",
+        s(&config),
+        "--result",
+        s(&bench),
+        "-o",
+        "json",
+    ];
+    cost_args.extend_from_slice(&pick);
+    let o = tokenmeter(&cost_args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cost: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let t = &cost["sensitivity"];
+    let rows = t["rows"].as_array().unwrap();
+    let never = t["horizon_months"].as_f64().unwrap() + 1.0;
+    let all = series(&doc, "sensitivity");
+    assert_eq!(all.len(), 2, "lowered and raised");
+    for (s, key) in all.iter().zip([
+        "break_even_after_months_low",
+        "break_even_after_months_high",
+    ]) {
+        // the largest effect at the top (the highest y)
+        let want: Vec<(f64, f64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                (
+                    r[key].as_f64().unwrap_or(never),
+                    (rows.len() - 1 - k) as f64,
+                )
+            })
+            .collect();
+        let got: Vec<(f64, f64)> = s.1.iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(got, want, "{}", s.0);
+    }
+    let chart = by_id(&doc, "sensitivity").unwrap();
+    let baseline: f64 = chart
+        .descendants()
+        .find(|n| has_class(n, "rule"))
+        .unwrap()
+        .attribute("data-value")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        baseline,
+        t["break_even_after_months"].as_f64().unwrap_or(never)
+    );
+}

@@ -55,6 +55,11 @@ pub enum Kind {
     Bars {
         categories: Vec<String>,
     },
+    /// Horizontal bars from `baseline` to each point's x; a point's y is its category's index (0 at the bottom).
+    Tornado {
+        categories: Vec<String>,
+        baseline: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +148,7 @@ pub fn all(sources: &[Source], rows: &[Row], costs: &[RowCost]) -> Vec<Figure> {
         itl_cdf(sources, rows),
         energy_concurrency(sources, rows),
         cumulative_cost(rows, costs),
+        sensitivity(rows, costs),
     ]
 }
 
@@ -750,5 +756,103 @@ pub fn cumulative_cost(rows: &[Row], costs: &[RowCost]) -> Figure {
         rules: Vec::new(),
         marks,
         sources: from,
+    })
+}
+
+/// The sensitivity tornado of the first priced row: the break-even month with each input moved down and up by the
+/// cost model's step, the inputs ranked by effect (the largest at the top).
+pub fn sensitivity(rows: &[Row], costs: &[RowCost]) -> Figure {
+    const ID: &str = "sensitivity";
+    const TITLE: &str = "Sensitivity of the break-even month to each input (tornado)";
+    let Some((row, p)) = rows.iter().zip(costs).find_map(|(r, c)| match c {
+        RowCost::Priced(p) => Some((r, p.as_ref())),
+        RowCost::Unpriced(_) => None,
+    }) else {
+        return absent(
+            ID,
+            TITLE,
+            "the cost model priced no row (the notes under the comparison say why)",
+        );
+    };
+    let report = &p.report;
+    let (Some(t), Some(cloud)) = (&report.sensitivity, &report.reference_cloud) else {
+        return absent(ID, TITLE, "no cloud offering to break even against");
+    };
+    let never = t.horizon_months as f64 + 1.0;
+    let moved = t.rows.iter().any(|r| {
+        r.break_even_after_months_low.is_some() || r.break_even_after_months_high.is_some()
+    });
+    if t.break_even_after_months.is_none() && !moved {
+        return absent(
+            ID,
+            TITLE,
+            format!(
+                "{} never breaks even against {cloud} within {} months, at the configured values or with any input moved ±{:.0}%: nothing to rank",
+                row_name(rows, row),
+                t.horizon_months,
+                t.step_fraction * 100.0
+            ),
+        );
+    }
+    let n = t.rows.len();
+    let point = |k: usize, v: Option<f64>| Point {
+        x: v.unwrap_or(never),
+        y: (n - 1 - k) as f64,
+        label: if v.is_some() {
+            String::new()
+        } else {
+            "never".into()
+        },
+    };
+    let pct = t.step_fraction * 100.0;
+    let series = vec![
+        Series {
+            name: format!("input −{pct:.0}%"),
+            points: t
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(k, r)| point(k, r.break_even_after_months_low))
+                .collect(),
+            line: false,
+            markers: true,
+        },
+        Series {
+            name: format!("input +{pct:.0}%"),
+            points: t
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(k, r)| point(k, r.break_even_after_months_high))
+                .collect(),
+            line: false,
+            markers: true,
+        },
+    ];
+    let baseline = t.break_even_after_months.unwrap_or(never);
+    let base_label = match t.break_even_after_months {
+        Some(m) => format!("as configured: {m:.1} months"),
+        None => format!("as configured: never within {} months", t.horizon_months),
+    };
+    Figure::Chart(Chart {
+        id: ID.into(),
+        title: format!("{TITLE}: {} against {cloud}", row_name(rows, row)),
+        x_label: format!("break-even (months elapsed; never is drawn at {never:.0})"),
+        y_label: String::new(),
+        kind: Kind::Tornado {
+            categories: t.rows.iter().rev().map(|r| r.input.to_string()).collect(),
+            baseline,
+        },
+        series,
+        rules: vec![Rule {
+            axis: RuleAxis::X,
+            value: baseline,
+            label: base_label,
+        }],
+        marks: Vec::new(),
+        sources: vec![format!(
+            "cost model on {} (hardware '{}', workload '{}'): each input moved ±{pct:.0}%, the others held",
+            report.result_file, report.hardware, report.workload
+        )],
     })
 }

@@ -110,6 +110,7 @@ struct Geometry {
     x: Range<f64>,
     y: Range<f64>,
     x_label_area: u32,
+    y_label_area: u32,
     height: u32,
 }
 
@@ -137,6 +138,10 @@ fn geometry(c: &Chart) -> Geometry {
     let legend_rows =
         c.series.len() as u32 + u32::from(!c.rules.is_empty()) + u32::from(!c.marks.is_empty());
     let (x, x_label_area) = match &c.kind {
+        Kind::Tornado { baseline, .. } => {
+            let xs = || points().map(|p| p.x).chain(std::iter::once(*baseline));
+            (span(min(&mut xs()), max(&mut xs()), 1.12), 48)
+        }
         Kind::Bars { categories } => {
             let two_lines = categories.iter().any(|c| c.contains('\n'));
             (
@@ -165,10 +170,15 @@ fn geometry(c: &Chart) -> Geometry {
     } else {
         1.1
     };
+    let (y, y_label_area) = match &c.kind {
+        Kind::Tornado { categories, .. } => (-0.5..categories.len() as f64 - 0.5, 150),
+        _ => (span(min(&mut ys()), max(&mut ys()), headroom), 80),
+    };
     Geometry {
         x,
-        y: span(min(&mut ys()), max(&mut ys()), headroom),
+        y,
         x_label_area,
+        y_label_area,
         height: PLOT_HEIGHT + 12 + legend_rows * LEGEND_ROW,
     }
 }
@@ -185,7 +195,7 @@ where
         let mut ctx = ChartBuilder::on(&plot)
             .margin(14)
             .x_label_area_size(g.x_label_area)
-            .y_label_area_size(80)
+            .y_label_area_size(g.y_label_area)
             .build_cartesian_2d(g.x.clone(), g.y.clone())
             .map_err(err)?;
         what(&root, &mut ctx)?;
@@ -230,6 +240,9 @@ fn axes(c: &Chart, root: &Area<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), String>
     } else {
         mesh.x_label_formatter(&fmt_x);
     }
+    if let Kind::Tornado { .. } = c.kind {
+        mesh.disable_y_mesh().y_labels(2).y_label_formatter(&blank);
+    }
     mesh.draw().map_err(err)?;
     if let Kind::Bars { categories } = &c.kind {
         let y0 = ctx.y_range().start;
@@ -245,6 +258,18 @@ fn axes(c: &Chart, root: &Area<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), String>
             }
         }
     }
+    if let Kind::Tornado { categories, .. } = &c.kind {
+        let x0 = ctx.x_range().start;
+        for (k, name) in categories.iter().enumerate() {
+            let (px, py) = ctx.backend_coord(&(x0, k as f64));
+            root.draw(&Text::new(
+                name.clone(),
+                (px - 8, py),
+                text_style(15, HPos::Right, VPos::Center),
+            ))
+            .map_err(err)?;
+        }
+    }
     legend(c, root)
 }
 
@@ -252,7 +277,7 @@ fn axes(c: &Chart, root: &Area<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), String>
 fn legend(c: &Chart, root: &Area<'_>) -> Result<(), String> {
     let mut y = PLOT_HEIGHT as i32 + 10;
     let x = 90;
-    let bars = matches!(c.kind, Kind::Bars { .. });
+    let bars = matches!(c.kind, Kind::Bars { .. } | Kind::Tornado { .. });
     for (i, s) in c.series.iter().enumerate() {
         let lk = look(i);
         if bars {
@@ -287,8 +312,13 @@ fn legend(c: &Chart, root: &Area<'_>) -> Result<(), String> {
             ))
             .map_err(err)?;
         }
+        let what = if matches!(c.kind, Kind::Tornado { .. }) {
+            "break-even with every input as configured"
+        } else {
+            "limit (SLO)"
+        };
         root.draw(&Text::new(
-            "limit (SLO)".to_string(),
+            what.to_string(),
             (x + 40, y),
             text_style(15, HPos::Left, VPos::Center),
         ))
@@ -408,6 +438,37 @@ fn bar(root: &Area<'_>, ctx: &Ctx<'_, '_>, s: usize, n: usize, p: &Point) -> Res
     .map_err(err)
 }
 
+/// Tornado bar of series `s` (0: the input lowered, 1: raised) from the baseline to its value, with the value (or
+/// its label, e.g. "never") at its end.
+fn tornado_bar(
+    root: &Area<'_>,
+    ctx: &Ctx<'_, '_>,
+    s: usize,
+    baseline: f64,
+    p: &Point,
+) -> Result<(), String> {
+    let (top, bottom) = if s == 0 {
+        (p.y + 0.38, p.y + 0.02)
+    } else {
+        (p.y - 0.02, p.y - 0.38)
+    };
+    let (xa, ya) = ctx.backend_coord(&(baseline.min(p.x), top));
+    let (xb, yb) = ctx.backend_coord(&(baseline.max(p.x), bottom));
+    bar_glyph(root, s, (xa, ya), (xb.max(xa + 1), yb))?;
+    let text = if p.label.is_empty() {
+        number(p.x)
+    } else {
+        p.label.clone()
+    };
+    let (at, h) = if p.x >= baseline {
+        ((xb + 4, (ya + yb) / 2), HPos::Left)
+    } else {
+        ((xa - 4, (ya + yb) / 2), HPos::Right)
+    };
+    root.draw(&Text::new(text, at, text_style(13, h, VPos::Center)))
+        .map_err(err)
+}
+
 /// The chart as one `<svg>` element whose layers carry the data drawn.
 pub fn render(c: &Chart) -> Result<String, String> {
     let g = geometry(c);
@@ -477,7 +538,7 @@ pub fn render(c: &Chart) -> Result<String, String> {
             escape(&s.name),
             pts.join(" ")
         );
-        if s.line && !matches!(c.kind, Kind::Bars { .. }) {
+        if s.line && matches!(c.kind, Kind::Lines) {
             out += &layer(&g, |_, ctx| line(ctx, i, &s.points))?;
         }
         if s.markers || !s.line {
@@ -491,6 +552,7 @@ pub fn render(c: &Chart) -> Result<String, String> {
                 );
                 out += &layer(&g, |root, ctx| match c.kind {
                     Kind::Bars { .. } => bar(root, ctx, i, n, p),
+                    Kind::Tornado { baseline, .. } => tornado_bar(root, ctx, i, baseline, p),
                     Kind::Lines => point_marker(root, ctx, i, p),
                 })?;
                 out += "</g>\n";
