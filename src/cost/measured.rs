@@ -95,7 +95,7 @@ impl WorkDevice {
     /// Whether a sensor's reading (its energy source and device name, as `telemetry` names them: NVML devices
     /// `NAME (GPU i)`, RAPL zones `RAPL package-0 (intel-rapl:0)` and `RAPL dram (intel-rapl:0:2)`) is this kind
     /// of device.
-    fn is(self, source: Option<EnergySource>, device: Option<&str>) -> bool {
+    pub fn is(self, source: Option<EnergySource>, device: Option<&str>) -> bool {
         let name = device.unwrap_or("");
         let gpu = match source {
             Some(EnergySource::NvmlCounter | EnergySource::NvmlPower) => true,

@@ -40,6 +40,16 @@ pub struct Rule {
     pub label: String,
 }
 
+/// A span of x shaded behind the series: `kind` 0 is shaded darker than 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    pub x0: f64,
+    pub x1: f64,
+    pub kind: usize,
+    /// What the shading means (`prompt processing`).
+    pub label: String,
+}
+
 /// A point called out (the operating point, a break-even crossing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mark {
@@ -73,6 +83,8 @@ pub struct Chart {
     pub series: Vec<Series>,
     pub rules: Vec<Rule>,
     pub marks: Vec<Mark>,
+    /// Spans of x shaded behind the series (phases).
+    pub bands: Vec<Band>,
     /// Where the points came from.
     pub sources: Vec<String>,
 }
@@ -147,6 +159,7 @@ pub fn all(sources: &[Source], rows: &[Row], costs: &[RowCost]) -> Vec<Figure> {
         throughput_latency(sources, rows, Metric::Itl),
         itl_cdf(sources, rows),
         energy_concurrency(sources, rows),
+        power_time(sources, rows),
         cumulative_cost(rows, costs),
         sensitivity(rows, costs),
     ]
@@ -230,6 +243,7 @@ pub fn throughput_bars(rows: &[Row]) -> Figure {
         series,
         rules: Vec::new(),
         marks: Vec::new(),
+        bands: Vec::new(),
         sources,
     })
 }
@@ -312,6 +326,7 @@ pub fn tg_depth(sources: &[Source], rows: &[Row]) -> Figure {
         series,
         rules: Vec::new(),
         marks: Vec::new(),
+        bands: Vec::new(),
         sources: from,
     })
 }
@@ -434,6 +449,7 @@ pub fn throughput_latency(sources: &[Source], rows: &[Row], metric: Metric) -> F
         series,
         rules,
         marks,
+        bands: Vec::new(),
         sources: from,
     })
 }
@@ -536,6 +552,7 @@ pub fn itl_cdf(sources: &[Source], rows: &[Row]) -> Figure {
         series,
         rules: Vec::new(),
         marks: Vec::new(),
+        bands: Vec::new(),
         sources: from,
     })
 }
@@ -634,6 +651,7 @@ pub fn energy_concurrency(sources: &[Source], rows: &[Row]) -> Figure {
         series,
         rules: Vec::new(),
         marks: Vec::new(),
+        bands: Vec::new(),
         sources: from,
     })
 }
@@ -755,6 +773,7 @@ pub fn cumulative_cost(rows: &[Row], costs: &[RowCost]) -> Figure {
         series,
         rules: Vec::new(),
         marks,
+        bands: Vec::new(),
         sources: from,
     })
 }
@@ -850,9 +869,110 @@ pub fn sensitivity(rows: &[Row], costs: &[RowCost]) -> Figure {
             label: base_label,
         }],
         marks: Vec::new(),
+        bands: Vec::new(),
         sources: vec![format!(
             "cost model on {} (hardware '{}', workload '{}'): each input moved ±{pct:.0}%, the others held",
             report.result_file, report.hardware, report.workload
+        )],
+    })
+}
+
+/// Power over time of one `bench` case (the first with power readings on the devices that did the work, a
+/// prompt-and-generation case preferred), each repetition's prompt processing and generation shaded.
+pub fn power_time(sources: &[Source], rows: &[Row]) -> Figure {
+    const ID: &str = "power-time";
+    const TITLE: &str = "Power over time";
+    let mut candidates = Vec::new();
+    for row in rows {
+        for &i in &row.bench {
+            for (k, c) in sources[i].result.cases.iter().enumerate() {
+                if model_key(&sources[i].result, &c.model_filename) != row.model_key {
+                    continue;
+                }
+                let work = crate::cost::WorkDevice::of_run(i64::from(c.n_gpu_layers), &c.backends);
+                for (e, en) in c.energy.iter().enumerate() {
+                    let readings: Vec<(f64, f64)> = en
+                        .total
+                        .samples
+                        .iter()
+                        .filter_map(|s| Some((s.t_ns as f64 / 1e9, s.power_w?)))
+                        .collect();
+                    let ours = work.is(en.total.source, en.total.device.as_deref());
+                    if readings.len() >= 2 && ours {
+                        let pg = c.n_prompt > 0 && c.n_gen > 0;
+                        candidates.push((pg, row, i, k, e, readings));
+                    }
+                }
+            }
+        }
+    }
+    let Some(pos) = candidates
+        .iter()
+        .position(|c| c.0)
+        .or((!candidates.is_empty()).then_some(0))
+    else {
+        let why = rows
+            .iter()
+            .find_map(|r| r.energy_absent.clone())
+            .unwrap_or_else(|| {
+                "no bench case holds power readings of the devices that did the work".into()
+            });
+        return absent(ID, TITLE, why);
+    };
+    let (_, row, i, k, e, readings) = candidates.swap_remove(pos);
+    let c = &sources[i].result.cases[k];
+    let device = c.energy[e]
+        .total
+        .device
+        .clone()
+        .unwrap_or_else(|| "device".into());
+    let mut bands = Vec::new();
+    for s in &c.samples {
+        let Some(start) = s.start_ns else { continue };
+        let t = |ns: u64| ns as f64 / 1e9;
+        let prompt_end = start + s.prompt_ns.unwrap_or(0);
+        if s.prompt_ns.is_some() {
+            bands.push(Band {
+                x0: t(start),
+                x1: t(prompt_end),
+                kind: 0,
+                label: "prompt processing".into(),
+            });
+        }
+        if s.gen_ns.is_some() {
+            bands.push(Band {
+                x0: t(prompt_end),
+                x1: t(start + s.total_ns),
+                kind: 1,
+                label: "generation".into(),
+            });
+        }
+    }
+    Figure::Chart(Chart {
+        id: ID.into(),
+        title: format!("{TITLE}: {}, {} on {device}", row_name(rows, row), c.test),
+        x_label: "time since the case's window began (s)".into(),
+        y_label: "power (W)".into(),
+        kind: Kind::Lines,
+        series: vec![Series {
+            name: device.clone(),
+            points: readings
+                .into_iter()
+                .map(|(x, y)| Point {
+                    x,
+                    y,
+                    label: String::new(),
+                })
+                .collect(),
+            line: true,
+            markers: false,
+        }],
+        rules: Vec::new(),
+        marks: Vec::new(),
+        bands,
+        sources: vec![format!(
+            "{} cases[{k}].energy[{e}].total.samples (power_w, t_ns); phases from cases[{k}].samples (start_ns, prompt_ns, total_ns)",
+            sources[i].path
         )],
     })
 }

@@ -135,8 +135,16 @@ fn geometry(c: &Chart) -> Geometry {
             .filter(move |r| r.axis == axis)
             .map(|r| r.value)
     };
-    let legend_rows =
-        c.series.len() as u32 + u32::from(!c.rules.is_empty()) + u32::from(!c.marks.is_empty());
+    let band_kinds = {
+        let mut k: Vec<usize> = c.bands.iter().map(|b| b.kind).collect();
+        k.sort_unstable();
+        k.dedup();
+        k.len() as u32
+    };
+    let legend_rows = c.series.len() as u32
+        + u32::from(!c.rules.is_empty())
+        + u32::from(!c.marks.is_empty())
+        + band_kinds;
     let (x, x_label_area) = match &c.kind {
         Kind::Tornado { baseline, .. } => {
             let xs = || points().map(|p| p.x).chain(std::iter::once(*baseline));
@@ -153,6 +161,7 @@ fn geometry(c: &Chart) -> Geometry {
             let xs = || {
                 points()
                     .map(|p| p.x)
+                    .chain(c.bands.iter().flat_map(|b| [b.x0, b.x1]))
                     .chain(rule(RuleAxis::X))
                     .chain(c.marks.iter().map(|m| m.x))
             };
@@ -325,6 +334,26 @@ fn legend(c: &Chart, root: &Area<'_>) -> Result<(), String> {
         .map_err(err)?;
         y += LEGEND_ROW as i32;
     }
+    let mut kinds: Vec<(usize, &str)> = Vec::new();
+    for b in &c.bands {
+        if !kinds.iter().any(|k| k.0 == b.kind) {
+            kinds.push((b.kind, &b.label));
+        }
+    }
+    for (kind, label) in kinds {
+        root.draw(&Rectangle::new(
+            [(x, y - 6), (x + 30, y + 6)],
+            band_shade(kind).filled(),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            format!("{label} (shaded)"),
+            (x + 40, y),
+            text_style(15, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+        y += LEGEND_ROW as i32;
+    }
     if !c.marks.is_empty() {
         root.draw(&Circle::new((x + 15, y), 7, BLACK.stroke_width(2)))
             .map_err(err)?;
@@ -341,6 +370,15 @@ fn legend(c: &Chart, root: &Area<'_>) -> Result<(), String> {
         .map_err(err)?;
     }
     Ok(())
+}
+
+/// Shading of a band: the first kind darker than the second (both light enough for the lines over them).
+fn band_shade(kind: usize) -> RGBColor {
+    if kind == 0 {
+        RGBColor(205, 205, 205)
+    } else {
+        RGBColor(235, 238, 244)
+    }
 }
 
 /// Pixel segments `(from, to)` of a dash pattern over `len` pixels.
@@ -483,6 +521,25 @@ pub fn render(c: &Chart) -> Result<String, String> {
     );
     out += &layer(&g, |root, ctx| axes(c, root, ctx))?;
     out += "</g>\n";
+    for b in &c.bands {
+        let _ = writeln!(
+            out,
+            "<g class=\"band\" data-x0=\"{}\" data-x1=\"{}\" data-label=\"{}\">",
+            b.x0,
+            b.x1,
+            escape(&b.label)
+        );
+        out += &layer(&g, |_, ctx| {
+            let yr = ctx.y_range();
+            ctx.draw_series(std::iter::once(Rectangle::new(
+                [(b.x0, yr.start), (b.x1, yr.end)],
+                band_shade(b.kind).filled(),
+            )))
+            .map_err(err)
+            .map(|_| ())
+        })?;
+        out += "</g>\n";
+    }
     for rule in &c.rules {
         let _ = writeln!(
             out,
