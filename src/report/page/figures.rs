@@ -85,6 +85,8 @@ pub struct Chart {
     pub marks: Vec<Mark>,
     /// Spans of x shaded behind the series (phases).
     pub bands: Vec<Band>,
+    /// A logarithmic x axis.
+    pub x_log: bool,
     /// Where the points came from.
     pub sources: Vec<String>,
 }
@@ -244,6 +246,7 @@ pub fn throughput_bars(rows: &[Row]) -> Figure {
         rules: Vec::new(),
         marks: Vec::new(),
         bands: Vec::new(),
+        x_log: false,
         sources,
     })
 }
@@ -327,6 +330,7 @@ pub fn tg_depth(sources: &[Source], rows: &[Row]) -> Figure {
         rules: Vec::new(),
         marks: Vec::new(),
         bands: Vec::new(),
+        x_log: false,
         sources: from,
     })
 }
@@ -450,6 +454,7 @@ pub fn throughput_latency(sources: &[Source], rows: &[Row], metric: Metric) -> F
         rules,
         marks,
         bands: Vec::new(),
+        x_log: false,
         sources: from,
     })
 }
@@ -546,13 +551,14 @@ pub fn itl_cdf(sources: &[Source], rows: &[Row]) -> Figure {
     Figure::Chart(Chart {
         id: ID.into(),
         title: TITLE.into(),
-        x_label: "inter-token latency (ms)".into(),
+        x_label: "inter-token latency (ms, logarithmic)".into(),
         y_label: "fraction of token gaps at or below".into(),
         kind: Kind::Lines,
         series,
         rules: Vec::new(),
         marks: Vec::new(),
         bands: Vec::new(),
+        x_log: true,
         sources: from,
     })
 }
@@ -652,6 +658,7 @@ pub fn energy_concurrency(sources: &[Source], rows: &[Row]) -> Figure {
         rules: Vec::new(),
         marks: Vec::new(),
         bands: Vec::new(),
+        x_log: false,
         sources: from,
     })
 }
@@ -774,6 +781,7 @@ pub fn cumulative_cost(rows: &[Row], costs: &[RowCost]) -> Figure {
         rules: Vec::new(),
         marks,
         bands: Vec::new(),
+        x_log: false,
         sources: from,
     })
 }
@@ -870,6 +878,7 @@ pub fn sensitivity(rows: &[Row], costs: &[RowCost]) -> Figure {
         }],
         marks: Vec::new(),
         bands: Vec::new(),
+        x_log: false,
         sources: vec![format!(
             "cost model on {} (hardware '{}', workload '{}'): each input moved ±{pct:.0}%, the others held",
             report.result_file, report.hardware, report.workload
@@ -970,6 +979,7 @@ pub fn power_time(sources: &[Source], rows: &[Row]) -> Figure {
         rules: Vec::new(),
         marks: Vec::new(),
         bands,
+        x_log: false,
         sources: vec![format!(
             "{} cases[{k}].energy[{e}].total.samples (power_w, t_ns); phases from cases[{k}].samples (start_ns, prompt_ns, total_ns)",
             sources[i].path

@@ -165,7 +165,14 @@ fn geometry(c: &Chart) -> Geometry {
                     .chain(rule(RuleAxis::X))
                     .chain(c.marks.iter().map(|m| m.x))
             };
-            (span(min(&mut xs()), max(&mut xs()), 1.08), 48)
+            let (lo, hi) = (min(&mut xs()), max(&mut xs()));
+            let x = if c.x_log && lo.is_finite() && hi.is_finite() {
+                // log10 values: a tenth of a decade either side
+                lo - 0.1..hi.max(lo + 0.5) + 0.1
+            } else {
+                span(lo, hi, 1.08)
+            };
+            (x, 48)
         }
     };
     let ys = || {
@@ -231,7 +238,14 @@ fn tick_decimals(r: &Range<f64>) -> usize {
 fn axes(c: &Chart, root: &Area<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), String> {
     root.fill(&WHITE).map_err(err)?;
     let (xd, yd) = (tick_decimals(&ctx.x_range()), tick_decimals(&ctx.y_range()));
-    let fmt_x = move |v: &f64| format!("{v:.xd$}");
+    let log = c.x_log;
+    let fmt_x = move |v: &f64| {
+        if log {
+            number(10f64.powf(*v))
+        } else {
+            format!("{v:.xd$}")
+        }
+    };
     let fmt = move |v: &f64| format!("{v:.yd$}");
     let blank = |_: &f64| String::new();
     let bars = matches!(c.kind, Kind::Bars { .. });
@@ -507,8 +521,39 @@ fn tornado_bar(
         .map_err(err)
 }
 
+/// The chart with every x as its log10 (for a logarithmic x axis; values ≤ 0 cannot be drawn there and are left
+/// out of the drawing, never moved).
+fn log_x(c: &Chart) -> Chart {
+    let lg = |x: f64| if x > 0.0 { x.log10() } else { f64::NAN };
+    let mut d = c.clone();
+    for s in &mut d.series {
+        for p in &mut s.points {
+            p.x = lg(p.x);
+        }
+    }
+    for r in d.rules.iter_mut().filter(|r| r.axis == RuleAxis::X) {
+        r.value = lg(r.value);
+    }
+    for m in &mut d.marks {
+        m.x = lg(m.x);
+    }
+    for b in &mut d.bands {
+        b.x0 = lg(b.x0);
+        b.x1 = lg(b.x1);
+    }
+    d
+}
+
 /// The chart as one `<svg>` element whose layers carry the data drawn.
-pub fn render(c: &Chart) -> Result<String, String> {
+pub fn render(orig: &Chart) -> Result<String, String> {
+    // drawn from `c` (x in log10 on a logarithmic axis); the data attributes keep `orig`'s values
+    let logged;
+    let c = if orig.x_log {
+        logged = log_x(orig);
+        &logged
+    } else {
+        orig
+    };
     let g = geometry(c);
     let mut out = String::new();
     let _ = write!(
@@ -521,12 +566,12 @@ pub fn render(c: &Chart) -> Result<String, String> {
     );
     out += &layer(&g, |root, ctx| axes(c, root, ctx))?;
     out += "</g>\n";
-    for b in &c.bands {
+    for (b, ob) in c.bands.iter().zip(&orig.bands) {
         let _ = writeln!(
             out,
             "<g class=\"band\" data-x0=\"{}\" data-x1=\"{}\" data-label=\"{}\">",
-            b.x0,
-            b.x1,
+            ob.x0,
+            ob.x1,
             escape(&b.label)
         );
         out += &layer(&g, |_, ctx| {
@@ -540,12 +585,12 @@ pub fn render(c: &Chart) -> Result<String, String> {
         })?;
         out += "</g>\n";
     }
-    for rule in &c.rules {
+    for (rule, orule) in c.rules.iter().zip(&orig.rules) {
         let _ = writeln!(
             out,
             "<g class=\"rule\" data-axis=\"{}\" data-value=\"{}\" data-label=\"{}\">",
             if rule.axis == RuleAxis::X { "x" } else { "y" },
-            rule.value,
+            orule.value,
             escape(&rule.label)
         );
         out += &layer(&g, |root, ctx| {
@@ -583,8 +628,8 @@ pub fn render(c: &Chart) -> Result<String, String> {
         out += "</g>\n";
     }
     let n = c.series.len();
-    for (i, s) in c.series.iter().enumerate() {
-        let pts: Vec<String> = s
+    for (i, (s, os)) in c.series.iter().zip(&orig.series).enumerate() {
+        let pts: Vec<String> = os
             .points
             .iter()
             .map(|p| format!("{},{}", p.x, p.y))
@@ -599,12 +644,12 @@ pub fn render(c: &Chart) -> Result<String, String> {
             out += &layer(&g, |_, ctx| line(ctx, i, &s.points))?;
         }
         if s.markers || !s.line {
-            for p in &s.points {
+            for (p, op) in s.points.iter().zip(&os.points) {
                 let _ = writeln!(
                     out,
                     "<g class=\"point\" data-x=\"{}\" data-y=\"{}\" data-label=\"{}\">",
-                    p.x,
-                    p.y,
+                    op.x,
+                    op.y,
                     escape(&p.label)
                 );
                 out += &layer(&g, |root, ctx| match c.kind {
@@ -617,12 +662,12 @@ pub fn render(c: &Chart) -> Result<String, String> {
         }
         out += "</g>\n";
     }
-    for m in &c.marks {
+    for (m, om) in c.marks.iter().zip(&orig.marks) {
         let _ = writeln!(
             out,
             "<g class=\"mark\" data-x=\"{}\" data-y=\"{}\" data-label=\"{}\">",
-            m.x,
-            m.y,
+            om.x,
+            om.y,
             escape(&m.label)
         );
         out += &layer(&g, |root, ctx| {
