@@ -38,6 +38,9 @@ pub enum Command {
     /// Write a result file in another tool's format: Bencher (bmf), github-action-benchmark (gab) or llama-bench's
     /// record (llama-bench-jsonl, llama-bench-csv)
     Export(ExportArgs),
+    /// Merge result files from any number of machines into one page: the comparison, charts, provenance and the
+    /// cost model's assumptions (HTML with inline SVG, or markdown)
+    Report(Box<crate::cli_cost::ReportArgs>),
     /// Runs one case for a parent `bench` or `load` (a request on stdin, replies on stdout)
     #[command(hide = true)]
     Worker,

@@ -1,4 +1,4 @@
-//! Command-line syntax of `cost`, `prices` and `decide` (clap derive); `options` converts it.
+//! Command-line syntax of `cost`, `prices`, `decide` and `report` (clap derive); `options` converts it.
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -99,4 +99,35 @@ pub struct DecideArgs {
     /// Output: md or json
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Result files of `bench` and `load`, or directories searched recursively for *.json result files
+    #[arg(required = true, value_name = "RESULT_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Output file: NAME.html (one self-contained page) or NAME.md (markdown); default: markdown on standard output
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Ratios against this machine: its number in the comparison (1 = the first) or part of its name
+    #[arg(long)]
+    pub relative_to: Option<String>,
+    /// Configuration of the cost model (default: ./models.toml)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// More [[cloud]] entries, e.g. written by `prices import` (repeatable)
+    #[arg(long = "prices")]
+    pub prices: Vec<PathBuf>,
+    /// [[hardware]] name for every machine (default: per machine, the one matching its devices, else the first)
+    #[arg(long)]
+    pub hardware: Option<String>,
+    /// [[workload]] name (default: the first)
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// [[cloud]] model or provider/model (repeatable; default: all; the first is the reference)
+    #[arg(long = "cloud")]
+    pub clouds: Vec<String>,
+    /// Price a `load` result whose request lengths or SLO differ from the workload's (the notes say so)
+    #[arg(long)]
+    pub allow_shape_mismatch: bool,
 }

@@ -152,6 +152,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Report(a) => {
+            let opts = options::report(*a)?;
+            let outcome = commands::report::run(&opts)?;
+            match &opts.out {
+                Some(path) => eprintln!(
+                    "wrote {} ({} result file(s); {} left out)",
+                    path.display(),
+                    outcome.files_read,
+                    outcome.skipped.len()
+                ),
+                None => emit(&outcome.text),
+            }
+            Ok(())
+        }
         Command::Worker => commands::worker::serve(),
         Command::Compare(a) => commands::compare::run(&options::compare(*a)?),
         Command::Decide(a) => {

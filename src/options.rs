@@ -4,7 +4,7 @@
 use crate::cli::{
     BaselineArgs, BenchArgs, ExportArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs,
 };
-use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, SelectionArgs};
+use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, ReportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokenmeter::commands::bench::BenchOptions;
@@ -14,6 +14,7 @@ use tokenmeter::commands::decide::DecideOptions;
 use tokenmeter::commands::export::ExportOptions;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::prices::ImportOptions;
+use tokenmeter::commands::report::{PageFormat, ReportOptions};
 use tokenmeter::commands::scaffold::{BaselineTarget, EngineOptions, RunOptions};
 use tokenmeter::commands::synth::SynthOptions;
 use tokenmeter::commands::telemetry::TelemetryOptions;
@@ -516,5 +517,36 @@ pub fn export(a: ExportArgs) -> Result<ExportOptions, InputError> {
         result: a.result,
         format,
         out: a.out,
+    })
+}
+
+pub fn report(a: ReportArgs) -> Result<ReportOptions, InputError> {
+    let format = match &a.output {
+        None => PageFormat::Markdown,
+        Some(p) => match p.extension().and_then(|e| e.to_str()) {
+            Some("html" | "htm") => PageFormat::Html,
+            Some("md" | "markdown") => PageFormat::Markdown,
+            _ => {
+                return Err(InputError(format!(
+                    "-o {}: expected a file name ending in .html or .md",
+                    p.display()
+                )))
+            }
+        },
+    };
+    Ok(ReportOptions {
+        inputs: a.inputs,
+        out: a.output,
+        format,
+        selection: Selection {
+            config: a.config,
+            prices: a.prices,
+            hardware: a.hardware,
+            workload: a.workload,
+            clouds: a.clouds,
+            model: None,
+            allow_shape_mismatch: a.allow_shape_mismatch,
+        },
+        relative_to: a.relative_to,
     })
 }

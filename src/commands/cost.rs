@@ -252,6 +252,24 @@ pub fn report(
     result: &Path,
     hybrid_seed: Option<u64>,
 ) -> anyhow::Result<CostReport> {
+    Ok(analyse(&inputs(
+        loaded,
+        sel,
+        measured,
+        result,
+        hybrid_seed,
+    )?))
+}
+
+/// The cost model's inputs for one result: the hardware, workload and cloud offerings chosen as `cost` chooses
+/// them; a `load` result of another shape than the workload's is refused unless the selection allows it.
+pub fn inputs<'a>(
+    loaded: &'a Loaded,
+    sel: &Selection,
+    measured: &'a Measured,
+    result: &Path,
+    hybrid_seed: Option<u64>,
+) -> anyhow::Result<CostInputs<'a>> {
     let (hardware, hw_note) = loaded.hardware(sel, Some(measured), Some(result))?;
     let (workload, wl_note) = loaded.workload(sel)?;
     let workload_at = format!(
@@ -274,7 +292,7 @@ pub fn report(
         .into_iter()
         .flatten()
         .collect();
-    Ok(analyse(&CostInputs {
+    Ok(CostInputs {
         measured,
         hardware,
         workload,
@@ -282,7 +300,7 @@ pub fn report(
         hybrid_seed,
         notes,
         shape_mismatch,
-    }))
+    })
 }
 
 /// `tokenmeter cost`: the report as text (markdown tables) or JSON.

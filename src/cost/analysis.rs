@@ -1,7 +1,9 @@
 //! One cost analysis: a measured result on one hardware entry for one workload against the chosen cloud offerings,
 //! assembled into a `CostReport` (plain data; `report::cost` prints it, JSON serializes it).
 
-use super::breakeven::{break_even_month, break_even_volume, BreakEven};
+use super::breakeven::{
+    break_even_month, break_even_volume, cumulative_cash, BreakEven, CashPoint,
+};
 use super::hybrid::{self, HybridPlan, TieredPlan, YearShape, DEFAULT_HOURLY_NOISE_FRACTION};
 use super::ledger::{Ledger, LedgerEntry, SourceKind};
 use super::measured::{Basis, Measured, WorkDevice};
@@ -162,14 +164,48 @@ fn energy_basis(m: &Measured) -> String {
     }
 }
 
+/// The local device as the analysis prices it: the hardware entry with the measured throughput and energy, and
+/// the measured idle power where the result holds one.
+fn local_of(inp: &CostInputs) -> Local {
+    let mut local = Local::new(inp.hardware.entry, inp.measured.throughput());
+    if let Some(idle) = &inp.measured.idle_power_w {
+        local.idle_power_w = idle.value;
+    }
+    local
+}
+
+/// Cumulative cash of local against one cloud offering over the break-even horizon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloudCash {
+    /// `provider/model`.
+    pub cloud: String,
+    pub points: Vec<CashPoint>,
+}
+
+/// Month by month, local against each chosen cloud offering, on the same terms as `analyse`'s break-even.
+pub fn cumulative(inp: &CostInputs) -> Vec<CloudCash> {
+    let local = local_of(inp);
+    let w = inp.workload.entry;
+    let d = Demand::from_workload(w);
+    inp.clouds
+        .iter()
+        .map(|c| CloudCash {
+            cloud: c.entry.label(),
+            points: cumulative_cash(
+                &local,
+                &d,
+                &Price::applied(c.entry, w.batch).price,
+                local.horizon_months(),
+            ),
+        })
+        .collect()
+}
+
 pub fn analyse(inp: &CostInputs) -> CostReport {
     let m = inp.measured;
     let h = inp.hardware.entry;
     let w = inp.workload.entry;
-    let mut local = Local::new(h, m.throughput());
-    if let Some(idle) = &m.idle_power_w {
-        local.idle_power_w = idle.value;
-    }
+    let local = local_of(inp);
     let d = Demand::from_workload(w);
     let energy_measured = !local.throughput.uses_board_power();
     let idle_measured = m.idle_power_w.is_some();

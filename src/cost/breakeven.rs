@@ -48,6 +48,57 @@ pub fn break_even_month(
     None
 }
 
+/// Cumulative cash at one moment of the horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CashPoint {
+    /// Months elapsed (0: the start, before the first month's running costs).
+    pub after_months: f64,
+    pub local_usd: f64,
+    pub cloud_usd: f64,
+}
+
+/// Cumulative cash of local and cloud over `horizon_months`, as `break_even_month` counts it: set-up and devices
+/// paid at the start of the month that needs them (two points at that month: before and after), running costs
+/// and the cloud's bill at each month's end. Linear between points, so the curves cross where
+/// `break_even_month` says.
+pub fn cumulative_cash(
+    local: &Local,
+    d: &Demand,
+    price: &Price,
+    horizon_months: u32,
+) -> Vec<CashPoint> {
+    let mut local_usd = local.setup_usd;
+    let mut cloud_usd = 0.0;
+    let mut devices = 0;
+    let mut points = vec![CashPoint {
+        after_months: 0.0,
+        local_usd,
+        cloud_usd,
+    }];
+    for m in 0..horizon_months {
+        let month = d.at(d.requests_per_day_in_month(m));
+        let needed = local.devices_for(&month).max(devices);
+        let upfront = local.upfront_usd(needed - devices);
+        devices = needed;
+        if upfront > 0.0 {
+            local_usd += upfront;
+            points.push(CashPoint {
+                after_months: m as f64,
+                local_usd,
+                cloud_usd,
+            });
+        }
+        local_usd += local.running_usd_per_month(&month, devices);
+        cloud_usd += price.usd_per_month(&month);
+        points.push(CashPoint {
+            after_months: (m + 1) as f64,
+            local_usd,
+            cloud_usd,
+        });
+    }
+    points
+}
+
 /// Monthly cost difference local − cloud at a volume, with as many devices as the peak needs (amortised).
 pub fn local_minus_cloud_usd_per_month(local: &Local, d: &Demand, price: &Price) -> f64 {
     local.monthly_for_peak(d).total_usd_per_month - price.usd_per_month(d)
@@ -113,6 +164,30 @@ mod tests {
         let be = break_even_month(&l, &d, &p, 36).unwrap();
         assert!((be.after_months - 15_000.0 / saving).abs() < 1e-9, "{be:?}");
         assert_eq!(be.month, (15_000.0 / saving).ceil() as u32);
+    }
+
+    #[test]
+    fn cumulative_curves_cross_at_the_break_even_month() {
+        let l = owned(15_000.0);
+        let mut d = demand(15_000.0);
+        d.growth_per_month_fraction = 0.02;
+        let p = price(2.5, 10.0);
+        let be = break_even_month(&l, &d, &p, 36).unwrap();
+        let cash = cumulative_cash(&l, &d, &p, 36);
+        assert_eq!(cash[0].after_months, 0.0);
+        assert_eq!(cash.last().unwrap().after_months, 36.0);
+        // linear between the points around the crossing
+        let i = cash
+            .windows(2)
+            .position(|w| {
+                w[0].after_months <= be.after_months && be.after_months <= w[1].after_months
+            })
+            .unwrap();
+        let (a, b) = (cash[i], cash[i + 1]);
+        let t = (be.after_months - a.after_months) / (b.after_months - a.after_months);
+        let gap = |p: CashPoint| p.local_usd - p.cloud_usd;
+        let at = gap(a) + t * (gap(b) - gap(a));
+        assert!(at.abs() < 1e-6 * b.cloud_usd, "{at} at {be:?}");
     }
 
     #[test]

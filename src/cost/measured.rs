@@ -95,7 +95,7 @@ impl WorkDevice {
     /// Whether a sensor's reading (its energy source and device name, as `telemetry` names them: NVML devices
     /// `NAME (GPU i)`, RAPL zones `RAPL package-0 (intel-rapl:0)` and `RAPL dram (intel-rapl:0:2)`) is this kind
     /// of device.
-    fn is(self, source: Option<EnergySource>, device: Option<&str>) -> bool {
+    pub fn is(self, source: Option<EnergySource>, device: Option<&str>) -> bool {
         let name = device.unwrap_or("");
         let gpu = match source {
             Some(EnergySource::NvmlCounter | EnergySource::NvmlPower) => true,
@@ -267,7 +267,7 @@ pub enum MeasuredError {
 
 /// Joules per token summed over the working devices' records, with the fields it came from; `None` when no
 /// working device has a record or one of them has no figure (a partial sum would undercount).
-fn j_per_token<'a>(
+pub fn j_per_token<'a>(
     work: WorkDevice,
     records: impl Iterator<Item = (&'a EnergyRecord, String)>,
 ) -> Option<Figure> {
@@ -479,7 +479,7 @@ fn mean_length(l: &Lengths) -> f64 {
 
 /// The working device of a `load` run: `parameters.engine.n_gpu_layers` (llama.cpp's default −1, all, when
 /// absent) and `parameters.backends` (else the build's devices).
-fn load_work_device(r: &ResultFile) -> WorkDevice {
+pub fn load_work_device(r: &ResultFile) -> WorkDevice {
     let ngl = r.parameters["engine"]["n_gpu_layers"]
         .as_i64()
         .unwrap_or(-1);

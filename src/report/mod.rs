@@ -6,6 +6,7 @@ mod csv;
 mod json;
 pub mod load;
 mod markdown;
+pub mod page;
 
 use crate::results::telemetry::EnergyRecord;
 use crate::results::CaseRecord;

@@ -193,6 +193,23 @@ impl LatencyHistogram {
             .expect("auto-resizing histograms merge");
     }
 
+    /// The empirical distribution function: for each recorded value (ms, at the histogram's precision), the
+    /// fraction of samples at or below it. Empty for an empty histogram.
+    pub fn cdf_ms(&self) -> Vec<(f64, f64)> {
+        let n = self.0.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut seen = 0u64;
+        self.0
+            .iter_recorded()
+            .map(|v| {
+                seen += v.count_at_value();
+                (v.value_iterated_to() as f64 / 1e6, seen as f64 / n as f64)
+            })
+            .collect()
+    }
+
     /// HdrHistogram's V2 deflate encoding, base64: readable by every HdrHistogram implementation.
     pub fn to_base64(&self) -> String {
         let mut buf = Vec::new();
@@ -249,6 +266,20 @@ mod tests {
     fn exact(sorted: &[u64], q: f64) -> u64 {
         let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
         sorted[rank - 1]
+    }
+
+    #[test]
+    fn cdf_rises_to_one_at_each_recorded_value() {
+        // 1 ms twice, 2 ms once, 4 ms once: exact at 3 significant digits
+        let h: LatencyHistogram = [1_000_000u64, 2_000_000, 1_000_000, 4_000_000]
+            .into_iter()
+            .collect();
+        let cdf = h.cdf_ms();
+        let xs: Vec<f64> = cdf.iter().map(|p| (p.0 * 100.0).round() / 100.0).collect();
+        let ys: Vec<f64> = cdf.iter().map(|p| p.1).collect();
+        assert_eq!(xs, vec![1.0, 2.0, 4.0]);
+        assert_eq!(ys, vec![0.5, 0.75, 1.0]);
+        assert!(LatencyHistogram::new().cdf_ms().is_empty());
     }
 
     #[test]
