@@ -23,7 +23,7 @@
 # Steps:
 #   1. `tokenmeter synth --shape small --type q4_0 --seed 1`: the same arguments give a byte-identical model, so a
 #      baseline made on another day is of the same file (same sha256).
-#   2. `tokenmeter bench` on it: 2 threads, pp128 and tg32, 5 repetitions, no idle-power measurement. The
+#   2. `tokenmeter bench` on it: 2 threads, pp128 and tg32, 20 repetitions, no idle-power measurement. The
 #      machine must be the baseline's kind of machine: compare a runner's numbers with a baseline from that runner.
 #   3. `tokenmeter compare --baseline <BASELINE> <result> -o md`, printed on stdout (and to the step summary).
 #   With BASE_EXE, steps 2 and 3 are one `tokenmeter compare --interleave --base-exe BASE_EXE -- bench …`.
@@ -58,7 +58,7 @@ model=$work/ci-small-q4_0.gguf
 result=$work/result.json
 "$tm" synth --shape small --type q4_0 --seed 1 -o "$model" >&2
 
-bench_args=(-m "$model" -t 2 -p 128 -n 32 -r 5 --idle 0)
+bench_args=(-m "$model" -t 2 -p 128 -n 32 -r 20 --idle 0)
 bench=("$tm" bench "${bench_args[@]}" --out "$result")
 if [ "$update" = 1 ]; then
   # the table goes to stderr: stdout is kept for the comparison
