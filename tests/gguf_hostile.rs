@@ -595,7 +595,14 @@ fn synthesized_model() -> (Vec<u8>, usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    // A fixed seed: the same 300 mutations on every run, so the suite cannot fail one day on a mutation no one
+    // has seen (open-ended search is the fuzz targets' job).
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20261126),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_models_pass_or_are_rejected_naming_the_file_by_inspect_and_bench(
@@ -620,4 +627,13 @@ proptest! {
             prop_assert!(e.starts_with(&name) && !e.contains('\n'), "{}", e);
         }
     }
+}
+
+#[test]
+fn a_key_with_a_newline_is_quoted_on_one_line() {
+    // the error quotes the key: its control characters are escaped, so the message stays one line
+    assert_rejected(
+        &Model::valid().set("general.na\nme\u{7}", Value::U32(1)),
+        "\\n",
+    );
 }
