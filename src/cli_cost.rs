@@ -3,9 +3,9 @@
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-/// Which configuration entries to use (shared by `cost` and `decide`).
+/// Which configuration entries price a result (shared by `cost`, `decide` and `report`).
 #[derive(Args)]
-pub struct SelectionArgs {
+pub struct PricingArgs {
     /// Configuration (default: ./models.toml)
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -21,12 +21,19 @@ pub struct SelectionArgs {
     /// [[cloud]] model or provider/model (repeatable; default: all; the first is the reference)
     #[arg(long = "cloud")]
     pub clouds: Vec<String>,
-    /// With several models in the result file: which one (part of its path)
-    #[arg(long)]
-    pub model: Option<String>,
     /// Price a `load` result whose request lengths or SLO differ from the workload's (the report says so)
     #[arg(long)]
     pub allow_shape_mismatch: bool,
+}
+
+/// Which configuration entries to use and, in a result of several models, which model (`cost` and `decide`).
+#[derive(Args)]
+pub struct SelectionArgs {
+    #[command(flatten)]
+    pub pricing: PricingArgs,
+    /// With several models in the result file: which one (part of its path)
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 #[derive(Args)]
@@ -112,22 +119,8 @@ pub struct ReportArgs {
     /// Ratios against this machine: its number in the comparison (1 = the first) or part of its name
     #[arg(long)]
     pub relative_to: Option<String>,
-    /// Configuration of the cost model (default: ./models.toml)
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// More [[cloud]] entries, e.g. written by `prices import` (repeatable)
-    #[arg(long = "prices")]
-    pub prices: Vec<PathBuf>,
-    /// [[hardware]] name for every machine (default: per machine, the one matching its devices, else the first)
-    #[arg(long)]
-    pub hardware: Option<String>,
-    /// [[workload]] name (default: the first)
-    #[arg(long)]
-    pub workload: Option<String>,
-    /// [[cloud]] model or provider/model (repeatable; default: all; the first is the reference)
-    #[arg(long = "cloud")]
-    pub clouds: Vec<String>,
-    /// Price a `load` result whose request lengths or SLO differ from the workload's (the notes say so)
-    #[arg(long)]
-    pub allow_shape_mismatch: bool,
+    /// How each machine's rows are priced (`--hardware` names one entry for every machine; without it, per
+    /// machine, the one matching its devices)
+    #[command(flatten)]
+    pub pricing: PricingArgs,
 }

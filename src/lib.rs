@@ -18,3 +18,4 @@ pub mod results;
 pub mod runner;
 pub mod stats;
 pub mod telemetry;
+pub mod text;

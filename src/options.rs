@@ -4,7 +4,7 @@
 use crate::cli::{
     BaselineArgs, BenchArgs, ExportArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs,
 };
-use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, ReportArgs, SelectionArgs};
+use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, PricingArgs, ReportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokenmeter::commands::bench::BenchOptions;
@@ -300,14 +300,18 @@ pub fn synth(a: SynthArgs) -> SynthOptions {
 }
 
 fn selection(a: SelectionArgs) -> Selection {
+    pricing(a.pricing, a.model)
+}
+
+fn pricing(p: PricingArgs, model: Option<String>) -> Selection {
     Selection {
-        config: a.config,
-        prices: a.prices,
-        hardware: a.hardware,
-        workload: a.workload,
-        clouds: a.clouds,
-        model: a.model,
-        allow_shape_mismatch: a.allow_shape_mismatch,
+        config: p.config,
+        prices: p.prices,
+        hardware: p.hardware,
+        workload: p.workload,
+        clouds: p.clouds,
+        model,
+        allow_shape_mismatch: p.allow_shape_mismatch,
     }
 }
 
@@ -538,15 +542,7 @@ pub fn report(a: ReportArgs) -> Result<ReportOptions, InputError> {
         inputs: a.inputs,
         out: a.output,
         format,
-        selection: Selection {
-            config: a.config,
-            prices: a.prices,
-            hardware: a.hardware,
-            workload: a.workload,
-            clouds: a.clouds,
-            model: None,
-            allow_shape_mismatch: a.allow_shape_mismatch,
-        },
+        selection: pricing(a.pricing, None),
         relative_to: a.relative_to,
     })
 }

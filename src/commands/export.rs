@@ -3,8 +3,8 @@
 
 use super::InputError;
 use crate::export::{self, ExportFormat};
-use crate::results::file::ResultFileError;
-use crate::results::{llama_bench, read_result};
+use crate::results::file::{read_result_str, ResultFileError};
+use crate::results::llama_bench;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -32,10 +32,12 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Exports the result file; returns the files written (none when the document went to `stdout`).
 pub fn run(o: &ExportOptions, stdout: &mut dyn Write) -> anyhow::Result<Vec<PathBuf>> {
-    let file = read_result(&o.result).map_err(|e| match e {
-        ResultFileError::Parse { .. }
-            if std::fs::read_to_string(&o.result).is_ok_and(|t| llama_bench::looks_like(&t)) =>
-        {
+    let text = std::fs::read_to_string(&o.result).map_err(|e| ResultFileError::Io {
+        path: o.result.clone(),
+        what: format!("cannot read: {e}"),
+    })?;
+    let file = read_result_str(&text, &o.result).map_err(|e| match e {
+        ResultFileError::Parse { .. } if llama_bench::looks_like(&text) => {
             anyhow::Error::from(InputError(format!(
                 "{}: llama-bench output, not a tokenmeter result file (export converts tokenmeter results)",
                 o.result.display()

@@ -15,6 +15,18 @@ pub enum SourceKind {
     Assumption,
 }
 
+impl SourceKind {
+    /// As reports print it.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceKind::Measured => "measured",
+            SourceKind::Config => "configured",
+            SourceKind::Default => "default",
+            SourceKind::Assumption => "assumption",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LedgerEntry {
     pub input: String,

@@ -72,6 +72,11 @@ impl WorkDevice {
     /// Backends that are not a GPU (`backends` lists the non-CPU backends, or `CPU`).
     const NOT_GPU_BACKENDS: [&'static str; 2] = ["CPU", "BLAS"];
 
+    /// From a bench case's own `n_gpu_layers` and `backends`.
+    pub fn of_case(c: &CaseRecord) -> WorkDevice {
+        WorkDevice::of_run(i64::from(c.n_gpu_layers), &c.backends)
+    }
+
     /// From a run's `n_gpu_layers` and `backends` (`CUDA`, `Vulkan,BLAS`, `CPU`).
     pub fn of_run(n_gpu_layers: i64, backends: &str) -> WorkDevice {
         let gpu_backend = backends
@@ -334,12 +339,6 @@ fn phase_energy(
     })
 }
 
-fn usable(c: &CaseRecord) -> Option<f64> {
-    c.summary
-        .avg_ts
-        .filter(|v| c.complete && v.is_finite() && *v > 0.0)
-}
-
 /// The fastest complete case of one kind (`pp`: prompt only, `tg`: generation only) at the shallowest depth.
 fn best<'a>(
     cases: &'a [(usize, &'a CaseRecord)],
@@ -348,7 +347,7 @@ fn best<'a>(
     let kind: Vec<_> = cases
         .iter()
         .filter(|(_, c)| is_kind(c))
-        .filter_map(|&(i, c)| usable(c).map(|v| (i, c, v)))
+        .filter_map(|&(i, c)| c.usable_ts().map(|v| (i, c, v)))
         .collect();
     let depth = kind.iter().map(|(_, c, _)| c.n_depth).min()?;
     kind.into_iter()
@@ -414,7 +413,7 @@ pub fn from_result(
         what: "prompt processing (pp)",
         flag: "-p > 0",
     })?;
-    let work = WorkDevice::of_run(i64::from(tg.1.n_gpu_layers), &tg.1.backends);
+    let work = WorkDevice::of_case(tg.1);
     // The chosen case first, then the pg cases (prompt and generation in one repetition) at the shallowest depth.
     let pg: Vec<(usize, &CaseRecord)> = {
         let all: Vec<_> = cases

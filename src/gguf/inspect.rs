@@ -51,21 +51,6 @@ pub struct ModelInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// `s` with its control characters escaped (`\n`), so that a key or name read from a corrupt file cannot break
-/// the one-line error that quotes it.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
-}
-
 fn describe(e: GGUFError, file_size: u64) -> String {
     match e {
         GGUFError::InvalidMagic { found, .. } => format!(
@@ -130,7 +115,7 @@ pub fn read_model_info_from<R: Read + Seek>(
 ) -> Result<ModelInfo, ModelFileError> {
     let err = |what: String| ModelFileError {
         path: path.to_path_buf(),
-        what: one_line(&what),
+        what: crate::text::one_line(&what),
     };
     // Metadata cannot be larger than the file: a header claiming more fails before anything is allocated.
     let metadata_limit = usize::try_from(file_size)

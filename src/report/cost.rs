@@ -4,7 +4,6 @@
 use super::ABSENT;
 use crate::cost::breakeven::BreakEven;
 use crate::cost::decide::Decision;
-use crate::cost::ledger::SourceKind;
 use crate::cost::CostReport;
 use comfy_table::{presets::ASCII_MARKDOWN, CellAlignment, Table};
 
@@ -88,15 +87,6 @@ fn table(header: &[&str], rows: Vec<Vec<String>>, right: &[usize]) -> String {
         }
     }
     t.to_string() + "\n"
-}
-
-fn kind(k: SourceKind) -> &'static str {
-    match k {
-        SourceKind::Measured => "measured",
-        SourceKind::Config => "configured",
-        SourceKind::Default => "default",
-        SourceKind::Assumption => "assumption",
-    }
 }
 
 pub fn cost_markdown(r: &CostReport) -> String {
@@ -481,7 +471,7 @@ pub fn cost_markdown(r: &CostReport) -> String {
                 e.input.clone(),
                 num(e.value),
                 e.unit.clone(),
-                kind(e.source_kind).to_string(),
+                e.source_kind.label().to_string(),
                 e.source.clone(),
             ]
         })

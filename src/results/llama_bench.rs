@@ -217,7 +217,7 @@ pub fn read_path(path: &Path) -> Result<Vec<LlamaBenchRecord>, ResultFileError> 
 }
 
 fn one_line(s: impl std::fmt::Display) -> String {
-    s.to_string().replace('\n', " ")
+    crate::text::one_line(&s.to_string())
 }
 
 fn read_json(text: &str) -> Result<Vec<LlamaBenchRecord>, String> {

@@ -184,6 +184,13 @@ pub struct CaseRecord {
 }
 
 impl CaseRecord {
+    /// Mean t/s of a case that finished with a positive finite rate; `None` for an incomplete or empty one.
+    pub fn usable_ts(&self) -> Option<f64> {
+        self.summary
+            .avg_ts
+            .filter(|v| self.complete && v.is_finite() && *v > 0.0)
+    }
+
     pub fn test(&self) -> Test {
         Test {
             n_prompt: self.n_prompt,

@@ -67,15 +67,11 @@ fn t_two_sided_p(df: f64, t: f64) -> Option<f64> {
     Some((2.0 * (1.0 - d.cdf(t.abs()))).clamp(0.0, 1.0))
 }
 
+/// Mean and sample variance (0 for one value) of a non-empty set.
 fn mean_var(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let v = if xs.len() > 1 {
-        xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, v)
+    let m = super::mean(xs).unwrap_or(f64::NAN);
+    let sd = super::stddev(xs).unwrap_or(0.0);
+    (m, sd * sd)
 }
 
 fn logs(xs: &[f64]) -> Option<Vec<f64>> {

@@ -3,7 +3,7 @@
 
 use super::gather::{level_label, level_load, model_key, model_name, Row, Source};
 use super::RowCost;
-use crate::cost::measured::{j_per_token, load_work_device};
+use crate::cost::measured::load_work_device;
 use crate::results::load::LoadSweep;
 use crate::results::slo::Metric;
 use crate::stats::{LatencyHistogram, Percentile};
@@ -188,12 +188,7 @@ pub fn throughput_bars(rows: &[Row]) -> Figure {
         );
     }
     let several_models = rows.iter().any(|r| r.model_key != rows[0].model_key);
-    let mut machines: Vec<&str> = Vec::new();
-    for r in rows {
-        if !machines.contains(&r.machine.as_str()) {
-            machines.push(&r.machine);
-        }
-    }
+    let machines = super::gather::machines(rows);
     let mut sources = Vec::new();
     let series = machines
         .iter()
@@ -267,10 +262,7 @@ pub fn tg_depth(sources: &[Source], rows: &[Row]) -> Figure {
         let mut groups: Vec<(TgKey, Vec<DepthRun>)> = Vec::new();
         for &i in &row.bench {
             for (k, c) in sources[i].result.cases.iter().enumerate() {
-                let ts = c
-                    .summary
-                    .avg_ts
-                    .filter(|v| c.complete && v.is_finite() && *v > 0.0);
+                let ts = c.usable_ts();
                 if c.n_prompt != 0
                     || c.n_gen == 0
                     || model_key(&sources[i].result, &c.model_filename) != row.model_key
@@ -299,7 +291,8 @@ pub fn tg_depth(sources: &[Source], rows: &[Row]) -> Figure {
                     let at: Vec<&(u32, f64, String)> = runs.iter().filter(|r| r.0 == d).collect();
                     Point {
                         x: d as f64,
-                        y: at.iter().map(|r| r.1).sum::<f64>() / at.len() as f64,
+                        y: crate::stats::mean(&at.iter().map(|r| r.1).collect::<Vec<f64>>())
+                            .unwrap_or(f64::NAN),
                         label: format!("d{d}"),
                     }
                 })
@@ -583,20 +576,9 @@ pub fn energy_concurrency(sources: &[Source], rows: &[Row]) -> Figure {
         for &i in &row.load {
             let r = &sources[i].result;
             let Some(sweep) = &r.load else { continue };
-            let work = load_work_device(r);
             let mut points = Vec::new();
             for (l, level) in sweep.levels.iter().enumerate() {
-                let path = &sources[i].path;
-                let figure = j_per_token(
-                    work,
-                    level.energy.iter().enumerate().map(|(e, en)| {
-                        (
-                            en,
-                            format!("{path} load.levels[{l}].energy[{e}].j_per_token"),
-                        )
-                    }),
-                );
-                if let Some(f) = figure {
+                if let Some(f) = super::gather::level_j_per_token(&sources[i], l) {
                     points.push(Point {
                         x: level_load(level),
                         y: f.value,
@@ -611,7 +593,10 @@ pub fn energy_concurrency(sources: &[Source], rows: &[Row]) -> Figure {
                     .as_ref()
                     .and_then(|t| t.energy_absent_reason.clone())
                     .unwrap_or_else(|| {
-                        format!("energy: no level measured it on the {}", work.label())
+                        format!(
+                            "energy: no level measured it on the {}",
+                            load_work_device(r).label()
+                        )
                     });
                 let line = format!("{}: {reason}", row_name(rows, row));
                 if !why.contains(&line) {
@@ -898,7 +883,7 @@ pub fn power_time(sources: &[Source], rows: &[Row]) -> Figure {
                 if model_key(&sources[i].result, &c.model_filename) != row.model_key {
                     continue;
                 }
-                let work = crate::cost::WorkDevice::of_run(i64::from(c.n_gpu_layers), &c.backends);
+                let work = crate::cost::WorkDevice::of_case(c);
                 for (e, en) in c.energy.iter().enumerate() {
                     let readings: Vec<(f64, f64)> = en
                         .total

@@ -281,10 +281,7 @@ fn fastest(sources: &[Source], cases: &[(usize, usize)]) -> Option<(Measure, Vec
     let usable: Vec<(usize, usize)> = cases
         .iter()
         .copied()
-        .filter(|ik| {
-            let c = case(ik);
-            c.complete && c.summary.avg_ts.is_some_and(|v| v.is_finite() && v > 0.0)
-        })
+        .filter(|ik| case(ik).usable_ts().is_some())
         .collect();
     let mut groups: Vec<(TestKey, Vec<(usize, usize)>)> = Vec::new();
     for ik in usable {
@@ -296,14 +293,14 @@ fn fastest(sources: &[Source], cases: &[(usize, usize)]) -> Option<(Measure, Vec
         }
     }
     let mean = |g: &[(usize, usize)]| {
-        g.iter()
-            .map(|ik| case(ik).summary.avg_ts.unwrap_or(0.0))
-            .sum::<f64>()
-            / g.len() as f64
+        let ts: Vec<f64> = g.iter().filter_map(|ik| case(ik).usable_ts()).collect();
+        crate::stats::mean(&ts).unwrap_or(0.0)
     };
     let ((test, threads), group) = groups
         .into_iter()
-        .max_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))?;
+        .map(|g| (mean(&g.1), g))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?
+        .1;
     let at: Vec<String> = group
         .iter()
         .map(|&(i, k)| format!("{} cases[{k}].avg_ts", sources[i].path))
@@ -345,7 +342,7 @@ fn roofline(sources: &[Source], group: &[(usize, usize)]) -> Option<Measure> {
 fn generation_energy(sources: &[Source], group: &[(usize, usize)]) -> Option<Measure> {
     group.iter().find_map(|&(i, k)| {
         let c = &sources[i].result.cases[k];
-        let work = WorkDevice::of_run(i64::from(c.n_gpu_layers), &c.backends);
+        let work = WorkDevice::of_case(c);
         let path = &sources[i].path;
         let f = j_per_token(
             work,
@@ -364,6 +361,22 @@ fn generation_energy(sources: &[Source], group: &[(usize, usize)]) -> Option<Mea
     })
 }
 
+/// Energy per output token of level `l` of source `i`'s sweep on the working devices, with where it came from.
+pub fn level_j_per_token(source: &Source, l: usize) -> Option<crate::cost::measured::Figure> {
+    let r = &source.result;
+    let level = r.load.as_ref()?.levels.get(l)?;
+    let path = &source.path;
+    j_per_token(
+        load_work_device(r),
+        level.energy.iter().enumerate().map(|(e, en)| {
+            (
+                en,
+                format!("{path} load.levels[{l}].energy[{e}].j_per_token"),
+            )
+        }),
+    )
+}
+
 /// The operating point's level: energy over its output tokens on the working devices.
 fn level_energy(sources: &[Source], load: &[usize]) -> Option<Measure> {
     load.iter().find_map(|&i| {
@@ -371,19 +384,7 @@ fn level_energy(sources: &[Source], load: &[usize]) -> Option<Measure> {
         let sweep = r.load.as_ref()?;
         let op = sweep.operating_point.as_ref()?;
         let level = sweep.levels.get(op.level_index)?;
-        let path = &sources[i].path;
-        let f = j_per_token(
-            load_work_device(r),
-            level.energy.iter().enumerate().map(|(e, en)| {
-                (
-                    en,
-                    format!(
-                        "{path} load.levels[{}].energy[{e}].j_per_token",
-                        op.level_index
-                    ),
-                )
-            }),
-        )?;
+        let f = level_j_per_token(&sources[i], op.level_index)?;
         Some(Measure {
             value: f.value,
             label: format!("load {} (per output token)", level_label(level)),
@@ -419,4 +420,15 @@ fn goodput(sources: &[Source], load: &[usize]) -> Option<Measure> {
             })
         })
         .max_by(|a, b| a.value.total_cmp(&b.value))
+}
+
+/// The machines of `rows`, each once, in the order they first appear.
+pub fn machines(rows: &[Row]) -> Vec<&str> {
+    let mut machines: Vec<&str> = Vec::new();
+    for r in rows {
+        if !machines.contains(&r.machine.as_str()) {
+            machines.push(&r.machine);
+        }
+    }
+    machines
 }

@@ -4,7 +4,7 @@
 
 use super::figures::Figure;
 use super::svg::{escape, render};
-use super::{ledger_value, source_kind, Page};
+use super::{ledger_table, Page};
 use std::fmt::Write;
 
 const STYLE: &str = "
@@ -65,11 +65,7 @@ pub fn render_page(page: &Page) -> String {
     out.push_str("<title>tokenmeter report</title>\n<style>");
     out.push_str(STYLE);
     out.push_str("</style>\n</head>\n<body>\n<h1>tokenmeter report</h1>\n");
-    let machines = {
-        let mut m: Vec<&str> = page.rows.iter().map(|r| r.machine.as_str()).collect();
-        m.dedup();
-        m.len()
-    };
+    let machines = super::gather::machines(&page.rows).len();
     let _ = writeln!(
         out,
         "<p class=\"meta\">{} result file(s) from {} machine(s); ratios against {}.</p>",
@@ -165,24 +161,8 @@ pub fn render_page(page: &Page) -> String {
     for (name, report) in ledgers {
         let _ = writeln!(out, "<h3>{}</h3>", escape(&name));
         list(&mut out, "notes", &report.notes);
-        table(
-            &mut out,
-            "class=\"ledger\"",
-            &["Input", "Value", "Unit", "Kind", "Source"].map(String::from),
-            &report
-                .assumptions
-                .iter()
-                .map(|e| {
-                    vec![
-                        e.input.clone(),
-                        ledger_value(e.value),
-                        e.unit.clone(),
-                        source_kind(e.source_kind).into(),
-                        e.source.clone(),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        );
+        let (header, rows) = ledger_table(report);
+        table(&mut out, "class=\"ledger\"", &header, &rows);
         if let Some(t) = &report.sensitivity {
             let _ = writeln!(
                 out,

@@ -2,7 +2,7 @@
 //! (a line says so) and each is listed with its series and sources, or the sentence why it was not drawn.
 
 use super::figures::Figure;
-use super::{ledger_value, source_kind, Page};
+use super::{ledger_table, Page};
 use std::fmt::Write;
 
 fn cell(s: &str) -> String {
@@ -33,8 +33,7 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
 pub fn render_page(page: &Page) -> String {
     let mut out = String::new();
     out.push_str("# tokenmeter report\n\n");
-    let mut machines: Vec<&str> = page.rows.iter().map(|r| r.machine.as_str()).collect();
-    machines.dedup();
+    let machines = super::gather::machines(&page.rows);
     let _ = writeln!(
         out,
         "{} result file(s) from {} machine(s); ratios against {}.\n",
@@ -98,23 +97,8 @@ pub fn render_page(page: &Page) -> String {
         if !report.notes.is_empty() {
             out.push('\n');
         }
-        table(
-            &mut out,
-            &["Input", "Value", "Unit", "Kind", "Source"].map(String::from),
-            &report
-                .assumptions
-                .iter()
-                .map(|e| {
-                    vec![
-                        e.input.clone(),
-                        ledger_value(e.value),
-                        e.unit.clone(),
-                        source_kind(e.source_kind).into(),
-                        e.source.clone(),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        );
+        let (header, rows) = ledger_table(report);
+        table(&mut out, &header, &rows);
     }
     out
 }

@@ -47,12 +47,7 @@ pub struct Page {
 /// The machine `--relative-to` names: its number in the table's order of machines (1 = the first), or text its
 /// name contains; the first machine when not given.
 pub fn reference_machine(rows: &[Row], want: Option<&str>) -> Result<String, String> {
-    let mut machines: Vec<&str> = Vec::new();
-    for r in rows {
-        if !machines.contains(&r.machine.as_str()) {
-            machines.push(&r.machine);
-        }
-    }
+    let machines = gather::machines(rows);
     let Some(first) = machines.first() else {
         return Err("no machine in the result files".into());
     };
@@ -335,13 +330,23 @@ pub fn ledger_value(v: f64) -> String {
     }
 }
 
-/// A ledger entry's kind of source, as `cost` prints it.
-pub fn source_kind(k: crate::cost::ledger::SourceKind) -> &'static str {
-    use crate::cost::ledger::SourceKind;
-    match k {
-        SourceKind::Measured => "measured",
-        SourceKind::Config => "configured",
-        SourceKind::Default => "default",
-        SourceKind::Assumption => "assumption",
-    }
+/// The header and rows of a priced row's assumptions ledger, as both renderers print it.
+pub fn ledger_table(r: &CostReport) -> ([String; 5], Vec<Vec<String>>) {
+    let rows = r
+        .assumptions
+        .iter()
+        .map(|e| {
+            vec![
+                e.input.clone(),
+                ledger_value(e.value),
+                e.unit.clone(),
+                e.source_kind.label().into(),
+                e.source.clone(),
+            ]
+        })
+        .collect();
+    (
+        ["Input", "Value", "Unit", "Kind", "Source"].map(String::from),
+        rows,
+    )
 }

@@ -395,13 +395,20 @@ fn band_shade(kind: usize) -> RGBColor {
     }
 }
 
+/// Pixels on and off of a dash pattern; `None` for a solid line.
+fn dash_pattern(d: Dash) -> Option<(i32, i32)> {
+    match d {
+        Dash::Solid => None,
+        Dash::Dashed => Some((7, 4)),
+        Dash::Dotted => Some((2, 3)),
+        Dash::Long => Some((14, 4)),
+    }
+}
+
 /// Pixel segments `(from, to)` of a dash pattern over `len` pixels.
 fn dash_segments(d: Dash, len: i32) -> Vec<(i32, i32)> {
-    let (on, off) = match d {
-        Dash::Solid => return vec![(0, len)],
-        Dash::Dashed => (7, 4),
-        Dash::Dotted => (2, 3),
-        Dash::Long => (14, 4),
+    let Some((on, off)) = dash_pattern(d) else {
+        return vec![(0, len)];
     };
     (0..len)
         .step_by((on + off) as usize)
@@ -456,15 +463,10 @@ fn line(ctx: &mut Ctx<'_, '_>, i: usize, points: &[Point]) -> Result<(), String>
     let lk = look(i);
     let style = lk.color.stroke_width(2);
     let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
-    let (on, off) = match lk.dash {
-        Dash::Solid => {
-            ctx.draw_series(std::iter::once(PathElement::new(xy, style)))
-                .map_err(err)?;
-            return Ok(());
-        }
-        Dash::Dashed => (7, 4),
-        Dash::Dotted => (2, 3),
-        Dash::Long => (14, 4),
+    let Some((on, off)) = dash_pattern(lk.dash) else {
+        ctx.draw_series(std::iter::once(PathElement::new(xy, style)))
+            .map_err(err)?;
+        return Ok(());
     };
     ctx.draw_series(std::iter::once(DashedPathElement::new(xy, on, off, style)))
         .map_err(err)?;

@@ -1,0 +1,16 @@
+//! Text for one-line messages.
+
+/// `s` with its control characters escaped (`\n`), so that a key, name or value read from a corrupt file cannot
+/// break the one-line error that quotes it.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
