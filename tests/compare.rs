@@ -436,3 +436,50 @@ fn what_else_changed_lists_the_gpu_driver_and_parameters() {
     let md = stdout(&tokenmeter(&["compare", &pa, &pb], dir.path()));
     assert!(md.contains("560.35.03"), "{md}");
 }
+
+#[test]
+fn interleaved_rounds_are_judged_on_each_rounds_fastest_repetition() {
+    // every base round has one repetition that something else slowed to half speed; the new side is a steady 10%
+    // slower: on the fastest repetitions that is a 10% loss, on the means it would look like a gain
+    let dir = tempfile::tempdir().unwrap();
+    for side in ["base", "new"] {
+        std::fs::create_dir_all(dir.path().join(side)).unwrap();
+    }
+    for round in 0..8 {
+        let mut base = constructed(1.0, 0.0, 2, 1);
+        for c in &mut base.cases {
+            let slow = |ns: u64| ns * 2;
+            let s = &mut c.samples[1];
+            s.total_ns = slow(s.total_ns);
+            s.prompt_ns = s.prompt_ns.map(slow);
+            s.gen_ns = s.gen_ns.map(slow);
+            s.gen_token_ns = s.gen_token_ns.iter().map(|&t| slow(t)).collect();
+            c.summary = summarize(&c.test(), &c.samples);
+        }
+        let new = constructed(0.9, 0.0, 2, 2);
+        write(
+            &dir.path().join("base"),
+            &format!("round-{round:02}.json"),
+            &base,
+        );
+        write(
+            &dir.path().join("new"),
+            &format!("round-{round:02}.json"),
+            &new,
+        );
+    }
+    let (b, n) = (dir.path().join("base"), dir.path().join("new"));
+    let (code, v) = compare_json(
+        &["--paired", b.to_str().unwrap(), n.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{v}");
+    for m in gating(&v) {
+        assert_eq!(m["ratio"]["method"], "paired_median");
+        assert!(
+            (m["ratio"]["ratio"].as_f64().unwrap() - 0.9).abs() < 0.01,
+            "{m}"
+        );
+        assert_eq!(m["verdict"], "slower");
+    }
+}

@@ -570,6 +570,9 @@ mod tests {
         new[3] = 400.0; // the base run of round 3 was slowed down by something else
         let r = paired_median(&base, &new, 0.05, 0.02).unwrap();
         assert!(r.upper.unwrap() < 0.95, "{r:?}");
+        new[3] = 10.0; // or the new run was
+        let r = paired_median(&base, &new, 0.05, 0.02).unwrap();
+        assert!(r.lower.unwrap() >= 0.9 && r.upper.unwrap() < 0.95, "{r:?}");
         // the sign test's interval needs 6 rounds at α = 0.05; 20 rounds give the 6th to the 15th
         let r = paired_median(&base[..5], &new[..5], 0.05, 0.02).unwrap();
         assert_eq!((r.lower, r.upper), (None, None));
