@@ -40,6 +40,7 @@ fn report(c: &mut Criterion) {
             ..Selection::default()
         },
         relative_to: None,
+        remarks: Vec::new(),
     };
     let mut group = c.benchmark_group("report");
     group.sample_size(10);

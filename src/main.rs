@@ -69,7 +69,7 @@ fn emit(text: &str) {
 fn default_sigpipe(command: &Command) {
     if !matches!(
         command,
-        Command::Bench(_) | Command::Load(_) | Command::Worker
+        Command::Bench(_) | Command::Load(_) | Command::Profile(_) | Command::Worker
     ) {
         // SAFETY: resetting a signal's disposition before any thread is started.
         unsafe {
@@ -163,6 +163,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     outcome.skipped.len()
                 ),
                 None => emit(&outcome.text),
+            }
+            Ok(())
+        }
+        Command::Profile(a) => {
+            let flags = stop_on_ctrl_c()?;
+            let opts = options::profile(*a, cli.verbose, flags)?;
+            let outcome = commands::profile::run(&opts)?;
+            emit(&outcome.summary());
+            match (&outcome.report, &outcome.report_error) {
+                (Some(html), _) => eprintln!("report: {}", html.display()),
+                (None, Some(why)) => eprintln!("warning: no report: {why}"),
+                (None, None) => {}
+            }
+            eprintln!("results: {}", outcome.dir.display());
+            if outcome.interrupted {
+                return Err(InputError(format!(
+                    "interrupted (Ctrl-C): what was measured is in {}",
+                    outcome.dir.display()
+                ))
+                .into());
+            }
+            if outcome.any_failed() {
+                return Err(CasesFailed(format!(
+                    "some phases of the profile failed; {} says why",
+                    outcome.dir.join("profile.md").display()
+                ))
+                .into());
             }
             Ok(())
         }

@@ -14,6 +14,7 @@ use tokenmeter::commands::decide::DecideOptions;
 use tokenmeter::commands::export::ExportOptions;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::prices::ImportOptions;
+use tokenmeter::commands::profile::ProfileOptions;
 use tokenmeter::commands::report::{PageFormat, ReportOptions};
 use tokenmeter::commands::scaffold::{BaselineTarget, EngineOptions, RunOptions};
 use tokenmeter::commands::synth::SynthOptions;
@@ -153,6 +154,7 @@ fn run_options(
             .transpose()?,
         resume: sweep.resume,
         save_baseline: baseline_target(baseline)?,
+        phase: None,
     })
 }
 
@@ -202,6 +204,8 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         },
         seed: a.seed,
         force: a.force,
+        until_saturated: a.until_saturated,
+        gate: None,
         run: run_options(
             a.config,
             a.telemetry,
@@ -544,5 +548,61 @@ pub fn report(a: ReportArgs) -> Result<ReportOptions, InputError> {
         format,
         selection: pricing(a.pricing, None),
         relative_to: a.relative_to,
+        remarks: Vec::new(),
+    })
+}
+
+pub fn profile(
+    a: crate::cli::ProfileArgs,
+    verbose: bool,
+    stop: StopFlags,
+) -> Result<ProfileOptions, InputError> {
+    let telemetry = telemetry_options(TelemetryArgs {
+        telemetry: a.telemetry,
+        sample_interval: "50ms".into(),
+        idle: a.idle,
+        idle_from: None,
+        hardware: None,
+        remeasure_bandwidth: false,
+    })?;
+    let budget = a
+        .budget
+        .as_deref()
+        .map(|b| duration("--budget", b))
+        .transpose()?;
+    if budget.is_some_and(|b| b.is_zero()) {
+        return Err(InputError("--budget: must be longer than 0".into()));
+    }
+    let slo = a
+        .slo
+        .as_deref()
+        .map(|s| {
+            tokenmeter::results::slo::parse_slo(s).map_err(|e| InputError(format!("--slo: {e}")))
+        })
+        .transpose()?;
+    Ok(ProfileOptions {
+        quick: a.quick,
+        models: a.models,
+        budget,
+        out_dir: a.out_dir,
+        slo,
+        n_threads: a.threads,
+        n_gpu_layers: a.n_gpu_layers,
+        run: RunOptions {
+            config: a.pricing.config.clone(),
+            telemetry,
+            out: None,
+            results_dir: "results".into(),
+            verbose,
+            command_line: std::env::args().collect(),
+            stop: stop.stop,
+            stop_now: stop.stop_now,
+            in_process: a.in_process,
+            case_timeout: None,
+            resume: None,
+            save_baseline: None,
+            phase: None,
+        },
+        selection: pricing(a.pricing, None),
     })
 }

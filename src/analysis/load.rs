@@ -175,6 +175,46 @@ pub fn ineligible(s: &LevelSummary) -> Option<String> {
     }
 }
 
+/// Least rise of goodput (or, without an SLO, output t/s) over the best lower level for a rising sweep to go on:
+/// smaller changes are within a run's noise.
+pub const SATURATION_MIN_GAIN: f64 = 0.05;
+
+/// Why a sweep of rising load should add no level after the last of `levels`: that level missed the SLO or was
+/// interrupted, or its goodput (output t/s when no SLO was given) rose less than [`SATURATION_MIN_GAIN`] above
+/// the best lower level's. `None`: keep going.
+pub fn saturation(
+    levels: &[LevelSummary],
+    label: impl Fn(&LevelSummary) -> String,
+) -> Option<String> {
+    let (last, lower) = levels.split_last()?;
+    match ineligible(last) {
+        Some(why) if why != "no SLO" => return Some(why),
+        _ => {}
+    }
+    let rate = |s: &LevelSummary| match s.slo_met {
+        Some(_) => s.goodput_output_tokens_per_s.unwrap_or(0.0),
+        None => s.output_tokens_per_s,
+    };
+    let what = if last.slo_met.is_some() {
+        "goodput"
+    } else {
+        "output"
+    };
+    let best = lower
+        .iter()
+        .filter(|s| !s.interrupted)
+        .max_by(|a, b| rate(a).total_cmp(&rate(b)))?;
+    (rate(last) < rate(best) * (1.0 + SATURATION_MIN_GAIN)).then(|| {
+        format!(
+            "{what} {:.1} t/s is not {:.0}% above {}'s {:.1} t/s",
+            rate(last),
+            SATURATION_MIN_GAIN * 100.0,
+            label(best),
+            rate(best)
+        )
+    })
+}
+
 /// The level with the highest goodput (output tokens/s of requests meeting every term) among those that met
 /// the SLO over all arrivals and were not interrupted; ties go to the earlier level.
 pub fn operating_point(levels: &[LevelRecord]) -> Option<OperatingPoint> {
@@ -439,5 +479,65 @@ mod tests {
         let s = summary(closed(1), &reqs, 10 * MS, "ttft_p95=1ms");
         assert_eq!(ineligible(&s).as_deref(), Some("missed ttft_p95"));
         assert_eq!(operating_point(&[record(s)]), None);
+    }
+
+    fn label(s: &LevelSummary) -> String {
+        format!("c={}", s.concurrency.unwrap_or(0))
+    }
+
+    /// Closed-loop levels whose every request took `token_ms` to its single token, over `duration_ms`.
+    fn rising(levels: &[(u32, u64, u64)], slo: &str) -> Vec<LevelSummary> {
+        levels
+            .iter()
+            .map(|&(c, token_ms, duration_ms)| {
+                let reqs: Vec<RequestSample> = (0..c)
+                    .map(|_| request(0, 0, &[token_ms * MS], true))
+                    .collect();
+                summary(closed(c), &reqs, duration_ms * MS, slo)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sweep_goes_on_while_goodput_rises_by_more_than_the_noise() {
+        // 1, 2, 4 requests in 100 ms: goodput doubles each level
+        let s = rising(&[(1, 5, 100), (2, 5, 100), (4, 5, 100)], "ttft_p50=10ms");
+        assert_eq!(
+            saturation(&s[..1], label),
+            None,
+            "one level: nothing to compare"
+        );
+        assert_eq!(saturation(&s, label), None);
+    }
+
+    #[test]
+    fn a_sweep_stops_when_goodput_rises_less_than_the_noise() {
+        // c=4 serves 4 tokens in 195 ms: 20.5 t/s against c=2's 20 t/s, under 5% more
+        let s = rising(&[(1, 5, 100), (2, 5, 100), (4, 5, 195)], "ttft_p50=10ms");
+        let why = saturation(&s, label).expect("saturated");
+        assert!(
+            why.starts_with("goodput 20.5 t/s is not 5% above c=2's 20.0 t/s"),
+            "{why}"
+        );
+        // just above the threshold goes on
+        let s = rising(&[(2, 5, 100), (4, 5, 180)], "ttft_p50=10ms");
+        assert_eq!(saturation(&s, label), None);
+    }
+
+    #[test]
+    fn a_sweep_stops_at_the_first_level_that_misses_the_slo() {
+        let s = rising(&[(1, 5, 100), (2, 50, 100)], "ttft_p50=10ms");
+        assert_eq!(saturation(&s, label).as_deref(), Some("missed ttft_p50"));
+    }
+
+    #[test]
+    fn without_an_slo_a_sweep_follows_output_throughput() {
+        let s = rising(&[(1, 5, 100), (2, 5, 200)], "");
+        assert_eq!(s[1].slo_met, None);
+        let why = saturation(&s, label).expect("no gain");
+        assert!(
+            why.starts_with("output 10.0 t/s is not 5% above c=1's 10.0 t/s"),
+            "{why}"
+        );
     }
 }

@@ -216,7 +216,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         })
         .collect();
 
-    let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases");
+    let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases", opts.run.phase.as_ref());
     let mut records = Vec::new();
     let mut failed = Vec::new();
     let mut failure: Option<anyhow::Error> = None;

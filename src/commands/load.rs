@@ -9,13 +9,15 @@ use super::telemetry as tm;
 use super::worker::{run_in_worker, Job, Limits, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{level_energy, process_of};
-use crate::analysis::load::{ineligible, operating_point, summarize_level, LevelSamples};
+use crate::analysis::load::{
+    ineligible, operating_point, saturation, summarize_level, LevelSamples,
+};
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
 use crate::engine::{self, ContextParams, ModelParams};
 use crate::report::ABSENT;
 use crate::results::load::RequestSample;
-use crate::results::load::{LevelRecord, LevelSummary, LoadSweep};
+use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, StoppedEarly};
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
@@ -45,7 +47,14 @@ pub struct LoadOptions {
     pub run: RunOptions,
     /// Run levels that preflight would refuse for memory or the trained context.
     pub force: bool,
+    /// Stop adding levels once one saturates ([`saturation`]): the levels must rise.
+    pub until_saturated: bool,
+    /// Asked before each level after the first: a reason to add no more levels (e.g. a time budget), or `None`.
+    pub gate: Option<LevelGate>,
 }
+
+/// See [`LoadOptions::gate`]: the next level's arrivals and the levels measured so far.
+pub type LevelGate = Box<dyn Fn(&Arrivals, &[LevelRecord]) -> Option<String>>;
 
 /// Requests per level when neither `--requests` nor `--duration` is given: four per slot (each slot sees
 /// several requests, so the level is not only its ramp-up), and never fewer than p95 needs (20: with fewer,
@@ -98,6 +107,15 @@ fn levels(opts: &LoadOptions) -> Result<Vec<Arrivals>, InputError> {
             .iter()
             .map(|&concurrency| Arrivals::Closed { concurrency })
             .collect()
+    })
+}
+
+/// Each level offers more load than the one before.
+fn rising(levels: &[Arrivals]) -> bool {
+    levels.windows(2).all(|w| match (w[0], w[1]) {
+        (Arrivals::Closed { concurrency: a }, Arrivals::Closed { concurrency: b }) => b > a,
+        (Arrivals::Open { rate_per_s: a, .. }, Arrivals::Open { rate_per_s: b, .. }) => b > a,
+        _ => false,
     })
 }
 
@@ -225,6 +243,12 @@ pub const DEFAULT_REQUEST_TOKENS: u32 = 128;
 pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     check_engine(&opts.engine)?;
     let arrivals = levels(opts)?;
+    if opts.until_saturated && !rising(&arrivals) {
+        return Err(InputError(
+            "--until-saturated: the levels must rise (e.g. -c 1,2,4,8 or --rate 1,2,4)".into(),
+        )
+        .into());
+    }
     let run = &opts.run;
     let mut setup = Setup::open(run, opts.model.as_slice())?;
     let (input_tokens, output_tokens, slo) = request_shape(opts, &setup.config)?;
@@ -249,14 +273,31 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         })
         .collect();
 
-    let progress = scaffold::progress_bar(None, "levels");
+    let progress = scaffold::progress_bar(None, "levels", run.phase.as_ref());
     let mut records: Vec<LevelRecord> = Vec::new();
     let mut failed: Vec<FailedCase> = Vec::new();
     let mut failure = None;
+    let mut stopped_early: Option<StoppedEarly> = None;
     let mut loaded: Option<engine::Model> = None;
     for (i, a) in arrivals.iter().enumerate() {
         if run.stopped() {
             break;
+        }
+        if let Some(last) = records.last() {
+            let summaries: Vec<LevelSummary> = records.iter().map(|l| l.summary.clone()).collect();
+            let why = opts
+                .until_saturated
+                .then(|| saturation(&summaries, level_label))
+                .flatten()
+                .or_else(|| opts.gate.as_ref().and_then(|gate| gate(a, &records)));
+            if let Some(reason) = why {
+                stopped_early = Some(StoppedEarly {
+                    after: level_label(&last.summary),
+                    reason,
+                    levels_not_run: arrivals[i..].iter().map(arrivals_label).collect(),
+                });
+                break;
+            }
         }
         let slots = a.slots();
         let spec = LevelSpec {
@@ -499,9 +540,12 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         },
         "backends": backends_of(&setup.build),
         "seed": opts.seed,
+        "until_saturated": opts.until_saturated,
     });
+    let not_run = stopped_early.as_ref().map_or(0, |s| s.levels_not_run.len());
     let all_attempted =
-        records.iter().filter(|l| !l.summary.interrupted).count() + failed.len() == arrivals.len();
+        records.iter().filter(|l| !l.summary.interrupted).count() + failed.len() + not_run
+            == arrivals.len();
     let measured = Measured {
         kind: "load",
         parameters,
@@ -511,6 +555,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             slo,
             levels: records,
             operating_point: op,
+            stopped_early,
         }),
         bandwidth,
         warnings,

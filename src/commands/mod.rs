@@ -12,6 +12,7 @@ pub mod load;
 pub mod models;
 pub mod preflight;
 pub mod prices;
+pub mod profile;
 pub mod report;
 pub mod scaffold;
 pub mod synth;

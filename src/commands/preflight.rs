@@ -4,7 +4,7 @@
 //! The rules and the estimate are pure functions over plain inputs; reading the model's header and measuring
 //! free memory happen once, in [`bench`] and [`load`].
 
-mod memory;
+pub mod memory;
 
 pub use memory::{
     describe, estimate, kv_cells, shortfall, ContextShape, Estimate, FreeMemory, GpuFree,

@@ -28,6 +28,8 @@ pub struct ReportOptions {
     pub selection: Selection,
     /// The machine ratios are taken against: its number in the table (1 = first) or part of its name.
     pub relative_to: Option<String>,
+    /// Lines the page shows under its heading: how the results were made (e.g. what a profile skipped).
+    pub remarks: Vec<String>,
 }
 
 /// What `report` made.
@@ -180,7 +182,7 @@ fn price(loaded: &Loaded, sel: &Selection, sources: &[Source], row: &Row) -> Row
 }
 
 /// Checks the entries named on the command line before anything is priced: a wrong name is the user's to fix.
-fn check_selection(loaded: &Loaded, sel: &Selection) -> Result<(), InputError> {
+pub fn check_selection(loaded: &Loaded, sel: &Selection) -> Result<(), InputError> {
     if !sel.clouds.is_empty() {
         loaded.clouds(sel)?;
     }
@@ -222,7 +224,8 @@ pub fn build(
 /// `tokenmeter report`: the page as text (written to `out` when given).
 pub fn run(o: &ReportOptions) -> anyhow::Result<Outcome> {
     let (sources, skipped) = read_sources(&o.inputs)?;
-    let page = build(&sources, skipped, &o.selection, o.relative_to.as_deref())?;
+    let mut page = build(&sources, skipped, &o.selection, o.relative_to.as_deref())?;
+    page.remarks = o.remarks.clone();
     let text = match o.format {
         PageFormat::Html => page::html::render_page(&page),
         PageFormat::Markdown => page::markdown::render_page(&page),

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Options every measuring command takes.
+#[derive(Clone)]
 pub struct RunOptions {
     pub config: Option<PathBuf>,
     pub telemetry: TelemetryOptions,
@@ -47,6 +48,28 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// `--save-baseline NAME` (its name already checked) and `--baseline-dir`.
     pub save_baseline: Option<BaselineTarget>,
+    /// A run inside a larger one (`profile`): its phase, shown before the progress bar with the time left.
+    pub phase: Option<PhaseLabel>,
+}
+
+/// What a run's progress bar shows before its own progress when the run is one phase of a larger one.
+#[derive(Debug, Clone)]
+pub struct PhaseLabel {
+    /// e.g. `profile 3/7: load llama-3.2-1b-q4_0`.
+    pub text: String,
+    /// When the larger run's time budget ends; the bar counts down to it.
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// `1h02m`, `4m05s`, `12s`, `0.4s`.
+pub fn short_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=9 => format!("{:.1}s", d.as_secs_f64()),
+        10..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
 }
 
 /// Where `--save-baseline` keeps the run's result: `<dir>/<name>.json`.
@@ -175,19 +198,39 @@ pub fn backends_of(build: &BuildInfo) -> String {
     }
 }
 
-/// A progress bar on stderr: `len` steps, or a spinner when the length is unknown.
-pub fn progress_bar(len: Option<u64>, unit: &str) -> ProgressBar {
+/// A progress bar on stderr: `len` steps, or a spinner when the length is unknown; within a larger run, its phase
+/// first and the time left of its budget last.
+pub fn progress_bar(len: Option<u64>, unit: &str, phase: Option<&PhaseLabel>) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-    let style = match len {
-        Some(_) => ProgressStyle::with_template(&format!(
-            "{{bar:24}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}}, ETA {{eta}}]"
-        ))
-        .expect("valid template")
-        .progress_chars("=> "),
-        None => {
-            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template")
-        }
+    let (head, tail) = match phase {
+        Some(p) => (
+            format!("{} | ", p.text.replace('{', "(").replace('}', ")")),
+            if p.deadline.is_some() {
+                ", {left} left"
+            } else {
+                ""
+            },
+        ),
+        None => (String::new(), ""),
     };
+    let template = match len {
+        Some(_) => format!(
+            "{head}{{bar:24}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}}, ETA {{eta}}{tail}]"
+        ),
+        None => format!("{head}{{spinner}} {{msg}} [{{elapsed}}{tail}]"),
+    };
+    let mut style = ProgressStyle::with_template(&template)
+        .expect("valid template")
+        .progress_chars("=> ");
+    if let Some(deadline) = phase.and_then(|p| p.deadline) {
+        style = style.with_key(
+            "left",
+            move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let _ = w.write_str(&short_duration(left));
+            },
+        );
+    }
     bar.set_style(style);
     bar
 }

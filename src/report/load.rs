@@ -102,6 +102,14 @@ fn markdown(sweep: &LoadSweep) -> String {
             ),
         };
     }
+    if let Some(stop) = &sweep.stopped_early {
+        out += &format!(
+            "\nsweep stopped after {}: {}; not run: {}\n",
+            stop.after,
+            stop.reason,
+            stop.levels_not_run.join(", ")
+        );
+    }
     out
 }
 

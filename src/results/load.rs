@@ -218,6 +218,21 @@ pub struct LoadSweep {
     pub levels: Vec<LevelRecord>,
     /// Absent when no SLO was given or no level met it.
     pub operating_point: Option<OperatingPoint>,
+    /// Set when the sweep added no more levels before its last: the last level measured saturated
+    /// (`--until-saturated`), or a time budget ran out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<StoppedEarly>,
+}
+
+/// Where a sweep stopped before its last level, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoppedEarly {
+    /// The last level measured, e.g. `c=8`.
+    pub after: String,
+    /// e.g. `missed ttft_p95`, or `goodput 51.8 t/s is not 5% above c=4's 51.2 t/s`.
+    pub reason: String,
+    /// Levels of the sweep left out.
+    pub levels_not_run: Vec<String>,
 }
 
 #[cfg(test)]

@@ -73,6 +73,13 @@ pub fn render_page(page: &Page) -> String {
         machines,
         escape(&page.reference_machine)
     );
+    if !page.remarks.is_empty() {
+        out.push_str("<ul class=\"notes\" id=\"remarks\">\n");
+        for r in &page.remarks {
+            let _ = writeln!(out, "<li>{}</li>", escape(r));
+        }
+        out.push_str("</ul>\n");
+    }
 
     out.push_str("<h2>Comparison</h2>\n");
     table(&mut out, "id=\"comparison\"", &page.header(), &page.cells());

@@ -41,6 +41,12 @@ pub fn render_page(page: &Page) -> String {
         machines.len(),
         page.reference_machine
     );
+    for r in &page.remarks {
+        let _ = writeln!(out, "- {r}");
+    }
+    if !page.remarks.is_empty() {
+        out.push('\n');
+    }
     out.push_str("## Comparison\n\n");
     table(&mut out, &page.header(), &page.cells());
     for n in page.notes() {

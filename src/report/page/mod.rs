@@ -42,6 +42,8 @@ pub struct Page {
     /// The machine ratios are taken against.
     pub reference_machine: String,
     pub figures: Vec<Figure>,
+    /// How the results were made, shown under the heading (e.g. what a profile did not measure, and why).
+    pub remarks: Vec<String>,
 }
 
 /// The machine `--relative-to` names: its number in the table's order of machines (1 = the first), or text its
@@ -97,6 +99,7 @@ impl Page {
         Ok(Page {
             files: sources.iter().map(|s| s.path.clone()).collect(),
             skipped,
+            remarks: Vec::new(),
             rows,
             costs,
             reference_machine,

@@ -1,0 +1,1151 @@
+//! `tokenmeter profile`: a candidate machine in one command. It picks the model shapes that fit the device's
+//! memory, runs `bench` (pp512, tg128), a rising `load` sweep that stops when goodput stops rising or the SLO is
+//! missed, and tg128 at depth 4096, all within a time budget, then writes every result file and the report into
+//! one directory. Each phase is an ordinary `bench` or `load` run; what did not fit the budget is skipped, and the
+//! summary and the report say so.
+
+use super::cost::{Loaded, Selection};
+use super::models;
+use super::report::{check_selection, PageFormat, ReportOptions};
+use super::scaffold::{self, short_duration, EngineOptions, PhaseLabel, RunOptions};
+use super::{bench, load, preflight, InputError};
+use crate::config::{Config, ModelEntry, SynthRef};
+use crate::gguf::{read_model_info, synth};
+use crate::results::load::LevelRecord;
+use crate::results::slo::SloTerm;
+use crate::results::ResultFile;
+use crate::runner::load::{Arrivals, Lengths};
+use crate::stats::ci::StopRule;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The shapes profiled when `--models` is not given, smallest first, each at q4_0 (the names `models.toml` gives
+/// them, so the synthesized files are shared with `bench -m NAME`).
+pub const DEFAULT_SHAPES: [&str; 3] = ["llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b"];
+/// llama-bench's standard tests, and the context depth of the long-context generation test.
+pub const PROMPT_TOKENS: u32 = 512;
+pub const GEN_TOKENS: u32 = 128;
+pub const DEPTH_TOKENS: u32 = 4096;
+/// The load sweep's objective when neither `--slo` nor `--workload` gives one: interactive chat, the first token
+/// within 2 s and then at least ten tokens a second.
+pub const DEFAULT_SLO: &str = "ttft_p95=2s,itl_p95=100ms";
+/// The load sweep's highest concurrency (levels double from 1).
+pub const MAX_CONCURRENCY: u32 = 256;
+/// Request lengths of the load sweep when no workload gives them (`load`'s defaults).
+pub const DEFAULT_REQUEST_TOKENS: u32 = load::DEFAULT_REQUEST_TOKENS;
+/// Memory a model needs beyond its weights before it is tried: KV cache, compute buffers, the process.
+const HEADROOM_BYTES: u64 = 1 << 30;
+/// Generation at depth 4096 is taken to run at this share of tg128's rate when estimating its time.
+const DEPTH_TG_SHARE: f64 = 0.7;
+/// Rates assumed for writing a synthesized model and for loading a model's weights, for estimates only.
+const SYNTH_BYTES_PER_S: f64 = 300e6;
+const LOAD_BYTES_PER_S: f64 = 2e9;
+
+pub struct ProfileOptions {
+    /// Fewer repetitions and a short default budget.
+    pub quick: bool,
+    /// `[[model]]` names or GGUF files; empty: [`DEFAULT_SHAPES`] that fit.
+    pub models: Vec<String>,
+    /// `None`: 15 minutes, `--quick` 4 minutes.
+    pub budget: Option<Duration>,
+    /// `None`: `results/profile-<date>-<host>`.
+    pub out_dir: Option<PathBuf>,
+    /// `None`: the workload's, else [`DEFAULT_SLO`].
+    pub slo: Option<Vec<SloTerm>>,
+    /// `None`: physical cores.
+    pub n_threads: Option<u32>,
+    pub n_gpu_layers: i32,
+    /// The report's pricing: configuration, hardware, workload (also the load sweep's request lengths and SLO)
+    /// and cloud offerings.
+    pub selection: Selection,
+    /// Every phase's run options start from these (telemetry, stop flags, verbosity, worker isolation).
+    pub run: RunOptions,
+}
+
+impl ProfileOptions {
+    pub fn budget(&self) -> Duration {
+        self.budget.unwrap_or(if self.quick {
+            Duration::from_secs(4 * 60)
+        } else {
+            Duration::from_secs(15 * 60)
+        })
+    }
+
+    pub fn repetitions(&self) -> u32 {
+        if self.quick {
+            3
+        } else {
+            5
+        }
+    }
+}
+
+/// A model the profile may measure: a catalogue entry (synthesized on first use) or a file.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub name: String,
+    pub entry: ModelEntry,
+    pub file_bytes: u64,
+    pub n_params: u64,
+    /// Synthesized and not yet in the cache: writing it is part of its first phase.
+    pub needs_synth: bool,
+}
+
+/// Prompt and generation rates, measured for one model or scaled from another.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speeds {
+    pub pp_tps: f64,
+    pub tg_tps: f64,
+}
+
+impl Speeds {
+    /// The rates of a model of `to`'s size from those of `from`: prompt processing scales with parameters
+    /// (compute), generation with the bytes of weights read per token.
+    pub fn scaled(self, from: &Candidate, to: &Candidate) -> Speeds {
+        Speeds {
+            pp_tps: self.pp_tps * from.n_params.max(1) as f64 / to.n_params.max(1) as f64,
+            tg_tps: self.tg_tps * from.file_bytes.max(1) as f64 / to.file_bytes.max(1) as f64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bench,
+    Load,
+    Depth,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Bench => "bench pp512 tg128",
+            Kind::Load => "load sweep",
+            Kind::Depth => "bench tg128 @ d4096",
+        }
+    }
+
+    fn file_suffix(self) -> &'static str {
+        match self {
+            Kind::Bench => "bench",
+            Kind::Load => "load",
+            Kind::Depth => "depth",
+        }
+    }
+}
+
+/// The phases in the order they run: every model's bench first (smallest first), then the load sweeps, then the
+/// long-context tests — so a short budget keeps the broadest picture.
+pub fn phases(n_models: usize) -> Vec<(Kind, usize)> {
+    [Kind::Bench, Kind::Load, Kind::Depth]
+        .into_iter()
+        .flat_map(|k| (0..n_models).map(move |m| (k, m)))
+        .collect()
+}
+
+/// Seconds a bench phase takes: each of `runs` runs (warm-up included) of every test, plus one model load per
+/// case and the synthesis when the model is not yet written.
+pub fn bench_secs(kind: Kind, runs: u32, s: Speeds, c: &Candidate) -> f64 {
+    let load = c.file_bytes as f64 / LOAD_BYTES_PER_S + 0.5;
+    let per_run = match kind {
+        Kind::Depth => {
+            DEPTH_TOKENS as f64 / s.pp_tps + GEN_TOKENS as f64 / (s.tg_tps * DEPTH_TG_SHARE)
+        }
+        _ => PROMPT_TOKENS as f64 / s.pp_tps + GEN_TOKENS as f64 / s.tg_tps,
+    };
+    let cases = if kind == Kind::Bench { 2.0 } else { 1.0 };
+    runs as f64 * per_run + cases * load + synth_secs(c)
+}
+
+fn synth_secs(c: &Candidate) -> f64 {
+    if c.needs_synth {
+        c.file_bytes as f64 / SYNTH_BYTES_PER_S
+    } else {
+        0.0
+    }
+}
+
+/// Seconds the first load level (one request at a time) takes: each request's prompt, then its generation.
+pub fn first_level_secs(requests: u32, input: f64, output: f64, s: Speeds, c: &Candidate) -> f64 {
+    requests as f64 * (input / s.pp_tps + output / s.tg_tps)
+        + c.file_bytes as f64 / LOAD_BYTES_PER_S
+        + 0.5
+}
+
+/// Seconds the next load level takes, from the level before it: its requests at that level's output rate (no
+/// gain from the added concurrency is assumed, so the estimate errs long).
+pub fn next_level_secs(requests: u32, output: f64, previous: &LevelRecord) -> f64 {
+    let rate = previous.summary.output_tokens_per_s;
+    if rate > 0.0 {
+        requests as f64 * output / rate + 0.5
+    } else {
+        previous.summary.duration_s * 2.0
+    }
+}
+
+/// Why a phase estimated at `estimate_s` does not fit `left`, or `None` when it does.
+pub fn over_budget(estimate_s: f64, left: Duration) -> Option<String> {
+    (estimate_s > left.as_secs_f64()).then(|| {
+        format!(
+            "the time budget: estimated {}, {} left",
+            short_duration(Duration::from_secs_f64(estimate_s)),
+            short_duration(left)
+        )
+    })
+}
+
+/// Why a model of `file_bytes` does not fit `free_bytes` of device memory, or `None`.
+pub fn does_not_fit(file_bytes: u64, free_bytes: Option<u64>, memory: &str) -> Option<String> {
+    let free = free_bytes?;
+    let need = file_bytes + file_bytes / 10 + HEADROOM_BYTES;
+    (need > free).then(|| {
+        format!(
+            "needs ~{} of {memory} (weights {} + KV, buffers), {} free",
+            preflight::memory::size(need),
+            preflight::memory::size(file_bytes),
+            preflight::memory::size(free)
+        )
+    })
+}
+
+/// Why the depth test does not suit a model trained on `n_ctx_train` positions, or `None`.
+pub fn short_context(n_ctx_train: Option<u64>) -> Option<String> {
+    let need = (DEPTH_TOKENS + GEN_TOKENS) as u64;
+    n_ctx_train.filter(|n| *n < need).map(|n| {
+        format!("the model's trained context ({n} tokens) is shorter than depth {DEPTH_TOKENS} + {GEN_TOKENS}")
+    })
+}
+
+/// Closed-loop levels 1, 2, 4, … up to [`MAX_CONCURRENCY`].
+pub fn concurrency_levels() -> Vec<u32> {
+    std::iter::successors(Some(1u32), |c| Some(c * 2))
+        .take_while(|c| *c <= MAX_CONCURRENCY)
+        .collect()
+}
+
+/// What became of one phase.
+#[derive(Debug, Clone)]
+pub enum Status {
+    Done {
+        summary: String,
+    },
+    /// Ran, but some cases or levels failed (the result file's `failed` says why).
+    CasesFailed {
+        summary: String,
+    },
+    Failed(String),
+    Skipped(String),
+    Interrupted,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseRecord {
+    pub kind: Kind,
+    pub model: String,
+    pub estimate_s: Option<f64>,
+    pub took_s: Option<f64>,
+    pub status: Status,
+    pub result: Option<PathBuf>,
+}
+
+pub struct ProfileOutcome {
+    pub dir: PathBuf,
+    pub device: String,
+    pub budget: Duration,
+    pub phases: Vec<PhaseRecord>,
+    /// Models left out before any phase, each with why.
+    pub models_left_out: Vec<String>,
+    pub report: Option<PathBuf>,
+    /// Why the report was not written.
+    pub report_error: Option<String>,
+    pub interrupted: bool,
+}
+
+impl ProfileOutcome {
+    pub fn any_failed(&self) -> bool {
+        self.phases
+            .iter()
+            .any(|p| matches!(p.status, Status::Failed(_) | Status::CasesFailed { .. }))
+    }
+
+    /// The phases as a markdown table, with the models left out and the budget.
+    pub fn summary(&self) -> String {
+        let dur = |s: Option<f64>| {
+            s.map_or_else(
+                || crate::report::ABSENT.to_string(),
+                |s| short_duration(Duration::from_secs_f64(s)),
+            )
+        };
+        let mut out = format!(
+            "profile of {} — budget {}, results in {}\n\n| # | phase | model | estimate | took | outcome |\n|---|---|---|---|---|---|\n",
+            self.device,
+            short_duration(self.budget),
+            self.dir.display()
+        );
+        for (i, p) in self.phases.iter().enumerate() {
+            let outcome = match &p.status {
+                Status::Done { summary } => summary.clone(),
+                Status::CasesFailed { summary } => format!("{summary}; some cases failed"),
+                Status::Failed(why) => format!("failed: {why}"),
+                Status::Skipped(why) => format!("skipped: {why}"),
+                Status::Interrupted => "interrupted (Ctrl-C)".into(),
+            };
+            out += &format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                i + 1,
+                p.kind.label(),
+                p.model,
+                dur(p.estimate_s),
+                dur(p.took_s),
+                outcome.replace('|', "\\|")
+            );
+        }
+        for m in &self.models_left_out {
+            out += &format!("\nleft out: {m}");
+        }
+        if !self.models_left_out.is_empty() {
+            out.push('\n');
+        }
+        out
+    }
+
+    /// One line per phase that did not run, for the report.
+    fn remarks(&self) -> Vec<String> {
+        let mut r: Vec<String> = self
+            .models_left_out
+            .iter()
+            .map(|m| format!("profile: model left out — {m}"))
+            .collect();
+        for p in &self.phases {
+            let why = match &p.status {
+                Status::Skipped(why) => why.clone(),
+                Status::Failed(why) => format!("failed: {why}"),
+                Status::Interrupted => "interrupted (Ctrl-C)".into(),
+                _ => continue,
+            };
+            r.push(format!(
+                "profile: {} of {} not measured — {why}",
+                p.kind.label(),
+                p.model
+            ));
+        }
+        r
+    }
+}
+
+fn default_candidates() -> Vec<ModelEntry> {
+    DEFAULT_SHAPES
+        .iter()
+        .map(|shape| ModelEntry {
+            name: format!("{shape}-q4_0"),
+            path: None,
+            synth: Some(SynthRef {
+                shape: (*shape).into(),
+                weight_type: "q4_0".into(),
+                seed: 1,
+            }),
+            notes: None,
+        })
+        .collect()
+}
+
+/// A synthesized entry already in the cache.
+fn cached(entry: &ModelEntry) -> bool {
+    entry.synth.as_ref().is_some_and(|s| {
+        models::cache_dir()
+            .join("models")
+            .join(s.cache_file_name())
+            .exists()
+    })
+}
+
+fn candidate(entry: ModelEntry, config_dir: &Path) -> anyhow::Result<Candidate> {
+    if let Some(s) = &entry.synth {
+        let spec = s
+            .to_spec()
+            .map_err(|e| InputError(format!("model '{}': {e}", entry.name)))?;
+        let plan = synth::plan(&spec);
+        return Ok(Candidate {
+            name: entry.name.clone(),
+            file_bytes: plan.file_size_bytes,
+            n_params: plan.n_params,
+            needs_synth: !cached(&entry),
+            entry,
+        });
+    }
+    let path = entry.path.clone().unwrap_or_default();
+    let path = if path.is_relative() {
+        config_dir.join(path)
+    } else {
+        path
+    };
+    let info = read_model_info(&path)?;
+    Ok(Candidate {
+        name: entry.name.clone(),
+        file_bytes: info.file_size_bytes,
+        n_params: info.n_params,
+        needs_synth: false,
+        entry,
+    })
+}
+
+/// `--models` (names of `[[model]]` entries, or files) or the default shapes, smallest first.
+fn candidates(
+    names: &[String],
+    config: &Config,
+    config_dir: &Path,
+) -> anyhow::Result<Vec<Candidate>> {
+    let entries: Vec<ModelEntry> = if names.is_empty() {
+        default_candidates()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                let p = Path::new(n);
+                if p.is_file() {
+                    let stem = p
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| n.clone());
+                    return Ok(ModelEntry {
+                        name: stem,
+                        path: Some(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())),
+                        synth: None,
+                        notes: None,
+                    });
+                }
+                config.model(n).cloned().ok_or_else(|| {
+                    InputError(format!(
+                        "--models: {n}: no such file, and no [[model]] named '{n}' in the configuration"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mut out = entries
+        .into_iter()
+        .map(|e| candidate(e, config_dir))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    out.sort_by_key(|c| c.file_bytes);
+    Ok(out)
+}
+
+/// A file name made of the model's name.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn default_dir() -> PathBuf {
+    let host = crate::results::HostInfo::collect()
+        .hostname
+        .unwrap_or_else(|| "host".into());
+    PathBuf::from("results").join(format!(
+        "profile-{}-{}",
+        chrono::Utc::now().format("%Y-%m-%dT%H%M%S"),
+        file_stem(&host)
+    ))
+}
+
+fn engine(o: &ProfileOptions) -> EngineOptions {
+    EngineOptions {
+        n_threads: o.n_threads,
+        n_gpu_layers: o.n_gpu_layers,
+        n_batch: 2048,
+        n_ubatch: 512,
+        flash_attn: -1,
+        no_kv_offload: false,
+        type_k: "f16".into(),
+        type_v: "f16".into(),
+        use_mmap: true,
+    }
+}
+
+/// The pp512 and tg128 (or tg128 at depth) rates of a bench result.
+fn rates(r: &ResultFile) -> (Option<f64>, Option<f64>) {
+    let rate = |f: &dyn Fn(&crate::results::CaseRecord) -> bool| {
+        r.cases
+            .iter()
+            .filter(|c| f(c))
+            .find_map(|c| c.summary.avg_ts)
+    };
+    (
+        rate(&|c| c.n_prompt > 0 && c.n_gen == 0),
+        rate(&|c| c.n_prompt == 0 && c.n_gen > 0),
+    )
+}
+
+/// The load sweep's request lengths (means) and SLO: `--slo`, else the workload's, else [`DEFAULT_SLO`].
+struct Shape {
+    input: f64,
+    output: f64,
+    slo: Option<Vec<SloTerm>>,
+    slo_note: String,
+}
+
+fn request_shape(o: &ProfileOptions, loaded: Option<&Loaded>) -> anyhow::Result<Shape> {
+    let workload = match (&o.selection.workload, loaded) {
+        (Some(_), Some(l)) => Some(l.workload(&o.selection)?.0.entry.clone()),
+        _ => None,
+    };
+    let (input, output) = workload.as_ref().map_or(
+        (DEFAULT_REQUEST_TOKENS as f64, DEFAULT_REQUEST_TOKENS as f64),
+        |w| {
+            (
+                w.input_tokens_per_request.mean().max(1.0),
+                w.output_tokens_per_request.mean().max(1.0),
+            )
+        },
+    );
+    let workload_has_slo = workload.as_ref().is_some_and(|w| !w.slo.is_empty());
+    let (slo, slo_note) = match (&o.slo, workload_has_slo) {
+        (Some(s), _) => (Some(s.clone()), "--slo".to_string()),
+        (None, true) => (None, "the workload's".to_string()),
+        (None, false) => (
+            Some(crate::results::slo::parse_slo(DEFAULT_SLO).expect("the default SLO parses")),
+            format!("default {DEFAULT_SLO}"),
+        ),
+    };
+    Ok(Shape {
+        input,
+        output,
+        slo,
+        slo_note,
+    })
+}
+
+/// The concurrency levels whose memory estimate fits what is free (all of them when nothing is known).
+fn fitting_levels(
+    path: &Path,
+    shape: &Shape,
+    e: &EngineOptions,
+    host: &preflight::memory::HostFacts,
+    free: &preflight::memory::FreeMemory,
+) -> Vec<u32> {
+    let facts = preflight::model_facts(path).ok().and_then(|(f, _)| f);
+    let input = Lengths::Fixed(shape.input.round() as u32);
+    let output = Lengths::Fixed(shape.output.round() as u32);
+    concurrency_levels()
+        .into_iter()
+        .filter(|&c| {
+            let Some(m) = &facts else { return true };
+            let case =
+                preflight::load_case(&Arrivals::Closed { concurrency: c }, &input, &output, e);
+            let est = preflight::memory::estimate(m, &case.context, host);
+            preflight::memory::shortfall(&est, free).is_none()
+        })
+        .collect()
+}
+
+/// `tokenmeter profile`.
+pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
+    let started = Instant::now();
+    let budget = o.budget();
+    let deadline = started + budget;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let dir = o.out_dir.clone().unwrap_or_else(default_dir);
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(InputError(format!(
+            "{}: exists and is not empty; a profile writes into a new or empty directory (-o DIR)",
+            dir.display()
+        ))
+        .into());
+    }
+    let config = Config::load(o.run.config.as_deref())?;
+    let config_dir = o
+        .run
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    // The report's entries are checked before anything is measured: a wrong name is the user's to fix.
+    let loaded = match Loaded::read(&o.selection) {
+        Ok(l) => {
+            check_selection(&l, &o.selection)?;
+            Some(l)
+        }
+        Err(e) if o.selection.config.is_none() => {
+            eprintln!("note: the report will not price the results: {e:#}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let shape = request_shape(o, loaded.as_ref())?;
+    let engine_opts = engine(o);
+    scaffold::check_engine(&engine_opts)?;
+    let all = candidates(&o.models, &config, &config_dir)?;
+
+    let build = crate::engine::build_info(o.run.verbose)?;
+    let host_facts = preflight::memory::HostFacts {
+        cpu_repacks: crate::results::HostInfo::collect()
+            .cpu_features
+            .iter()
+            .any(|f| f == "AVX2"),
+        has_gpu: build.gpu_offload_supported
+            && build.devices.iter().any(|d| d.backend != "CPU")
+            && o.n_gpu_layers != 0,
+    };
+    let free = preflight::measure_free(host_facts.has_gpu)?;
+    let (device, free_bytes, memory) = if host_facts.has_gpu && !free.gpus.is_empty() {
+        (
+            free.gpus
+                .iter()
+                .map(|g| g.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Some(free.gpus.iter().map(|g| g.free_bytes).sum::<u64>()),
+            "GPU memory",
+        )
+    } else {
+        (
+            format!(
+                "CPU ({})",
+                crate::results::HostInfo::collect()
+                    .cpu_model
+                    .unwrap_or_else(|| "unknown model".into())
+            ),
+            free.ram_bytes,
+            "RAM",
+        )
+    };
+    let mut models_left_out = Vec::new();
+    let mut fit: Vec<Candidate> = all
+        .into_iter()
+        .filter(|c| match does_not_fit(c.file_bytes, free_bytes, memory) {
+            Some(why) => {
+                models_left_out.push(format!("{}: {why}", c.name));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if fit.is_empty() {
+        return Err(InputError(format!(
+            "no model fits this device: {}",
+            models_left_out.join("; ")
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| InputError(format!("{}: cannot create: {e}", dir.display())))?;
+
+    let calibration = calibrate(o, &fit[0], &config_dir, &engine_opts);
+    for c in &mut fit {
+        c.needs_synth = c.needs_synth && !cached(&c.entry);
+    }
+    let plan = phases(fit.len());
+    let mut records: Vec<PhaseRecord> = Vec::new();
+    let mut speeds: Vec<Option<Speeds>> = vec![None; fit.len()];
+    let mut paths: Vec<Option<PathBuf>> = vec![None; fit.len()];
+    let mut idle_from: Option<PathBuf> = None;
+    let mut telemetry = o.run.telemetry.clone();
+    for (n, &(kind, m)) in plan.iter().enumerate() {
+        let c = &fit[m];
+        let mut record = PhaseRecord {
+            kind,
+            model: c.name.clone(),
+            estimate_s: None,
+            took_s: None,
+            status: Status::Skipped(String::new()),
+            result: None,
+        };
+        if o.run.stopped() {
+            record.status = Status::Interrupted;
+            records.push(record);
+            continue;
+        }
+        // The nearest measured model's rates, scaled to this one.
+        let known = speeds[m]
+            .or_else(|| {
+                (0..fit.len())
+                    .filter_map(|k| speeds[k].map(|s| (k, s)))
+                    .min_by_key(|(k, _)| k.abs_diff(m))
+                    .map(|(k, s)| s.scaled(&fit[k], c))
+            })
+            .or_else(|| calibration.map(|s| s.scaled(&fit[0], c)));
+        let c_now = Candidate {
+            needs_synth: c.needs_synth && paths[m].is_none(),
+            ..c.clone()
+        };
+        let requests = load::default_requests(1);
+        let mut repetitions = o.repetitions();
+        let estimate = |reps: u32| {
+            known.map(|s| match kind {
+                Kind::Load => first_level_secs(requests, shape.input, shape.output, s, &c_now),
+                _ => bench_secs(kind, reps + 1, s, &c_now),
+            })
+        };
+        if kind != Kind::Load {
+            // Fewer repetitions rather than none: the smallest count down to 1 that fits the time left.
+            while repetitions > 1 && estimate(repetitions).is_some_and(|e| e > left().as_secs_f64())
+            {
+                repetitions -= 1;
+            }
+        }
+        record.estimate_s = estimate(repetitions);
+        if kind != Kind::Bench && speeds[m].is_none() {
+            record.status = Status::Skipped(format!(
+                "its {} did not measure the rates this phase needs",
+                Kind::Bench.label()
+            ));
+            records.push(record);
+            continue;
+        }
+        let why_not = match record.estimate_s {
+            Some(est) => over_budget(est, left()),
+            None if left().is_zero() => Some("the time budget is spent".into()),
+            None => None,
+        };
+        if let Some(why) = why_not {
+            record.status = Status::Skipped(why);
+            records.push(record);
+            continue;
+        }
+        let phase_start = Instant::now();
+        let path = match &paths[m] {
+            Some(p) => p.clone(),
+            None => match models::materialize(&c.entry, &config_dir, &o.run.stop) {
+                Ok(p) => {
+                    paths[m] = Some(p.clone());
+                    p
+                }
+                Err(e) => {
+                    record.status = if o.run.stopped() {
+                        Status::Interrupted
+                    } else {
+                        Status::Failed(crate::text::one_line(&format!("{e:#}")))
+                    };
+                    records.push(record);
+                    continue;
+                }
+            },
+        };
+        if kind == Kind::Depth {
+            let trained = preflight::model_facts(&path).ok().and_then(|(_, n)| n);
+            if let Some(why) = short_context(trained) {
+                record.status = Status::Skipped(why);
+                records.push(record);
+                continue;
+            }
+        }
+        let out = dir.join(format!(
+            "{}-{}.json",
+            file_stem(&c.name),
+            kind.file_suffix()
+        ));
+        let mut run = o.run.clone();
+        run.out = Some(out.clone());
+        run.results_dir = dir.clone();
+        run.resume = None;
+        run.save_baseline = None;
+        run.phase = Some(PhaseLabel {
+            text: format!(
+                "profile {}/{}: {} {}",
+                n + 1,
+                plan.len(),
+                kind.label(),
+                c.name
+            ),
+            deadline: Some(deadline),
+        });
+        run.telemetry = telemetry.clone();
+        let model = path.display().to_string();
+        let outcome: anyhow::Result<ResultFile> = match kind {
+            Kind::Bench | Kind::Depth => {
+                let (n_prompt, n_depth) = if kind == Kind::Bench {
+                    (vec![PROMPT_TOKENS], vec![0])
+                } else {
+                    (vec![0], vec![DEPTH_TOKENS])
+                };
+                bench::run(&bench::BenchOptions {
+                    models: vec![model],
+                    n_prompt,
+                    n_gen: vec![GEN_TOKENS],
+                    pg: Vec::new(),
+                    n_depth,
+                    stop_rule: StopRule::fixed(repetitions),
+                    n_threads: o.n_threads.map(|t| vec![t]),
+                    n_gpu_layers: vec![o.n_gpu_layers],
+                    n_batch: vec![engine_opts.n_batch],
+                    n_ubatch: vec![engine_opts.n_ubatch],
+                    flash_attn: vec![engine_opts.flash_attn],
+                    no_kv_offload: vec![engine_opts.no_kv_offload],
+                    type_k: vec![engine_opts.type_k.clone()],
+                    type_v: vec![engine_opts.type_v.clone()],
+                    use_mmap: true,
+                    warmup_runs: 1,
+                    seed: 1,
+                    format: crate::report::Format::Markdown,
+                    run,
+                    force: false,
+                })
+                .map(|b| b.result)
+            }
+            Kind::Load => {
+                let levels = fitting_levels(&path, &shape, &engine_opts, &host_facts, &free);
+                let output = shape.output;
+                let gate_deadline = deadline;
+                load::run(&load::LoadOptions {
+                    model: Some(model),
+                    concurrency: levels,
+                    rates: Vec::new(),
+                    parallel: None,
+                    input_tokens: o
+                        .selection
+                        .workload
+                        .is_none()
+                        .then_some(Lengths::Fixed(DEFAULT_REQUEST_TOKENS)),
+                    output_tokens: o
+                        .selection
+                        .workload
+                        .is_none()
+                        .then_some(Lengths::Fixed(DEFAULT_REQUEST_TOKENS)),
+                    workload: o.selection.workload.clone(),
+                    requests: None,
+                    duration: None,
+                    slo: shape.slo.clone(),
+                    engine: engine(o),
+                    seed: 1,
+                    run,
+                    force: false,
+                    until_saturated: true,
+                    gate: Some(Box::new(move |a: &Arrivals, done: &[LevelRecord]| {
+                        let previous = done.last()?;
+                        let est =
+                            next_level_secs(load::default_requests(a.slots()), output, previous);
+                        over_budget(est, gate_deadline.saturating_duration_since(Instant::now()))
+                    })),
+                })
+                .map(|l| l.result)
+            }
+        };
+        record.took_s = Some(phase_start.elapsed().as_secs_f64());
+        match outcome {
+            Err(e) => {
+                record.status = if o.run.stopped() {
+                    Status::Interrupted
+                } else {
+                    Status::Failed(crate::text::one_line(&format!("{e:#}")))
+                };
+            }
+            Ok(result) => {
+                record.result = Some(out.clone());
+                let mut summary = phase_summary(kind, &result, &shape.slo_note);
+                if kind != Kind::Load && repetitions < o.repetitions() {
+                    summary += &format!(
+                        " ({repetitions} repetitions instead of {} to fit the time budget)",
+                        o.repetitions()
+                    );
+                }
+                if kind == Kind::Bench {
+                    if let (Some(pp), Some(tg)) = rates(&result) {
+                        speeds[m] = Some(Speeds {
+                            pp_tps: pp,
+                            tg_tps: tg,
+                        });
+                    }
+                }
+                if idle_from.is_none()
+                    && result
+                        .telemetry
+                        .as_ref()
+                        .is_some_and(|t| !t.idle.is_empty())
+                {
+                    idle_from = Some(out.clone());
+                    telemetry.idle_from = idle_from.clone();
+                }
+                record.status = if result.interrupted {
+                    Status::Interrupted
+                } else if !result.failed.is_empty() {
+                    Status::CasesFailed { summary }
+                } else {
+                    Status::Done { summary }
+                };
+            }
+        }
+        eprintln!(
+            "profile {}/{}: {} {}: {}",
+            n + 1,
+            plan.len(),
+            kind.label(),
+            c.name,
+            match &record.status {
+                Status::Done { summary } | Status::CasesFailed { summary } => summary.clone(),
+                Status::Failed(w) => format!("failed: {w}"),
+                Status::Skipped(w) => format!("skipped: {w}"),
+                Status::Interrupted => "interrupted".into(),
+            }
+        );
+        records.push(record);
+    }
+
+    let interrupted = o.run.stopped();
+    let mut outcome = ProfileOutcome {
+        dir: dir.clone(),
+        device,
+        budget,
+        phases: records,
+        models_left_out,
+        report: None,
+        report_error: None,
+        interrupted,
+    };
+    let wrote_any = outcome.phases.iter().any(|p| p.result.is_some());
+    if wrote_any {
+        let remarks = outcome.remarks();
+        let report = |out: PathBuf, format| {
+            super::report::run(&ReportOptions {
+                inputs: vec![dir.clone()],
+                out: Some(out),
+                format,
+                selection: o.selection.clone(),
+                relative_to: None,
+                remarks: remarks.clone(),
+            })
+        };
+        let html = dir.join("report.html");
+        match report(html.clone(), PageFormat::Html)
+            .and_then(|_| report(dir.join("report.md"), PageFormat::Markdown))
+        {
+            Ok(_) => outcome.report = Some(html),
+            Err(e) => outcome.report_error = Some(crate::text::one_line(&format!("{e:#}"))),
+        }
+    } else {
+        outcome.report_error = Some("no phase wrote a result file".into());
+    }
+    let nothing_ran = outcome
+        .phases
+        .iter()
+        .all(|p| matches!(&p.status, Status::Skipped(_)));
+    let summary = format!(
+        "# tokenmeter profile\n\ncommand: {}\n\n{}",
+        o.run.command_line.join(" "),
+        outcome.summary()
+    );
+    crate::fsutil::write_atomic(&dir.join("profile.md"), summary.as_bytes())
+        .map_err(|e| InputError(format!("{}: cannot write: {e}", dir.display())))?;
+    if nothing_ran {
+        return Err(InputError(format!(
+            "the time budget of {} left no phase to run (estimates in {})",
+            short_duration(budget),
+            dir.join("profile.md").display()
+        ))
+        .into());
+    }
+    Ok(outcome)
+}
+
+/// Rough rates of the smallest model before anything is planned: one run of pp64 and tg16, no warm-up, no
+/// sensors, into a temporary directory (never part of the profile's results). `None` when it did not run.
+fn calibrate(
+    o: &ProfileOptions,
+    smallest: &Candidate,
+    config_dir: &Path,
+    e: &EngineOptions,
+) -> Option<Speeds> {
+    let path = models::materialize(&smallest.entry, config_dir, &o.run.stop).ok()?;
+    let tmp = tempfile::tempdir().ok()?;
+    let mut run = o.run.clone();
+    run.out = Some(tmp.path().join("calibration.json"));
+    run.results_dir = tmp.path().to_path_buf();
+    run.resume = None;
+    run.save_baseline = None;
+    run.telemetry.enabled = false;
+    run.telemetry.idle = Duration::ZERO;
+    run.telemetry.idle_from = None;
+    run.phase = Some(PhaseLabel {
+        text: format!("profile: calibrating on {}", smallest.name),
+        deadline: None,
+    });
+    let r = bench::run(&bench::BenchOptions {
+        models: vec![path.display().to_string()],
+        n_prompt: vec![64],
+        n_gen: vec![16],
+        pg: Vec::new(),
+        n_depth: vec![0],
+        stop_rule: StopRule::fixed(1),
+        n_threads: o.n_threads.map(|t| vec![t]),
+        n_gpu_layers: vec![o.n_gpu_layers],
+        n_batch: vec![e.n_batch],
+        n_ubatch: vec![e.n_ubatch],
+        flash_attn: vec![e.flash_attn],
+        no_kv_offload: vec![e.no_kv_offload],
+        type_k: vec![e.type_k.clone()],
+        type_v: vec![e.type_v.clone()],
+        use_mmap: true,
+        warmup_runs: 0,
+        seed: 1,
+        format: crate::report::Format::Markdown,
+        run,
+        force: false,
+    })
+    .ok()?;
+    match rates(&r.result) {
+        (Some(pp_tps), Some(tg_tps)) => Some(Speeds { pp_tps, tg_tps }),
+        _ => None,
+    }
+}
+
+/// One line of what a phase measured.
+fn phase_summary(kind: Kind, r: &ResultFile, slo_note: &str) -> String {
+    let ts = |v: Option<f64>| {
+        v.map_or_else(
+            || crate::report::ABSENT.to_string(),
+            |v| format!("{v:.2} t/s"),
+        )
+    };
+    match kind {
+        Kind::Bench => {
+            let (pp, tg) = rates(r);
+            format!("pp512 {}, tg128 {}", ts(pp), ts(tg))
+        }
+        Kind::Depth => format!("tg128 @ d4096 {}", ts(rates(r).1)),
+        Kind::Load => {
+            let Some(sweep) = &r.load else {
+                return "no sweep".into();
+            };
+            let levels: Vec<String> = sweep
+                .levels
+                .iter()
+                .filter_map(|l| l.summary.concurrency.map(|c| format!("c={c}")))
+                .collect();
+            let op = sweep.operating_point.as_ref().map_or_else(
+                || format!("no level met the SLO ({slo_note})"),
+                |op| {
+                    format!(
+                        "operating point c={} at {} goodput (SLO: {slo_note})",
+                        op.concurrency.map_or_else(|| "?".into(), |c| c.to_string()),
+                        ts(op.goodput_output_tokens_per_s)
+                    )
+                },
+            );
+            let stop = sweep
+                .stopped_early
+                .as_ref()
+                .map(|s| format!("; stopped after {}: {}", s.after, s.reason))
+                .unwrap_or_default();
+            format!("levels {}; {op}{stop}", levels.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(name: &str, bytes: u64, params: u64) -> Candidate {
+        Candidate {
+            name: name.into(),
+            entry: default_candidates()[0].clone(),
+            file_bytes: bytes,
+            n_params: params,
+            needs_synth: false,
+        }
+    }
+
+    #[test]
+    fn phases_run_every_bench_first_then_loads_then_depths() {
+        let p = phases(2);
+        assert_eq!(
+            p,
+            vec![
+                (Kind::Bench, 0),
+                (Kind::Bench, 1),
+                (Kind::Load, 0),
+                (Kind::Load, 1),
+                (Kind::Depth, 0),
+                (Kind::Depth, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn rates_scale_with_parameters_and_bytes() {
+        let small = cand("1b", 700, 1_000);
+        let big = cand("8b", 4_200, 8_000);
+        let s = Speeds {
+            pp_tps: 80.0,
+            tg_tps: 36.0,
+        }
+        .scaled(&small, &big);
+        assert!((s.pp_tps - 10.0).abs() < 1e-9, "{s:?}");
+        assert!((s.tg_tps - 6.0).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn bench_time_counts_every_run_each_case_load_and_synthesis() {
+        let mut c = cand("m", 2_000_000_000, 1);
+        let s = Speeds {
+            pp_tps: 512.0,
+            tg_tps: 128.0,
+        };
+        // 4 runs × (1 s + 1 s) + 2 loads × (1 s + 0.5 s).
+        assert!((bench_secs(Kind::Bench, 4, s, &c) - 11.0).abs() < 1e-9);
+        // 4 runs × (8 s + 1/0.7 s) + one load.
+        let depth = 4.0 * (8.0 + 1.0 / DEPTH_TG_SHARE) + 1.5;
+        assert!((bench_secs(Kind::Depth, 4, s, &c) - depth).abs() < 1e-9);
+        c.needs_synth = true;
+        let with_synth = 11.0 + 2e9 / SYNTH_BYTES_PER_S;
+        assert!((bench_secs(Kind::Bench, 4, s, &c) - with_synth).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_phase_longer_than_the_time_left_is_skipped_with_both_times() {
+        let why = over_budget(125.0, Duration::from_secs(60)).expect("over");
+        assert!(why.contains("2m05s") && why.contains("1m00s"), "{why}");
+        assert_eq!(over_budget(59.0, Duration::from_secs(60)), None);
+    }
+
+    #[test]
+    fn a_model_must_leave_headroom_in_free_memory() {
+        let gib = 1u64 << 30;
+        assert_eq!(does_not_fit(4 * gib, Some(16 * gib), "RAM"), None);
+        let why = does_not_fit(38 * gib, Some(20 * gib), "RAM").expect("too big");
+        assert!(
+            why.contains("RAM") && why.contains("20.00 GiB free"),
+            "{why}"
+        );
+        assert_eq!(
+            does_not_fit(38 * gib, None, "RAM"),
+            None,
+            "unknown free memory is not a refusal"
+        );
+    }
+
+    #[test]
+    fn the_depth_test_needs_a_long_enough_trained_context() {
+        let why = short_context(Some(2048)).expect("too short");
+        assert!(why.contains("2048") && why.contains("4096"), "{why}");
+        assert_eq!(short_context(Some(131_072)), None);
+        assert_eq!(
+            short_context(None),
+            None,
+            "unknown context: the bench's own preflight decides"
+        );
+    }
+
+    #[test]
+    fn levels_double_up_to_the_cap() {
+        let l = concurrency_levels();
+        assert_eq!(l.first(), Some(&1));
+        assert_eq!(l.last(), Some(&MAX_CONCURRENCY));
+        assert!(l.windows(2).all(|w| w[1] == 2 * w[0]));
+    }
+
+    #[test]
+    fn the_default_slo_parses() {
+        assert!(crate::results::slo::parse_slo(DEFAULT_SLO).is_ok());
+    }
+}
