@@ -110,7 +110,8 @@ pub struct DecideArgs {
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Result files of `bench` and `load`, or directories searched recursively for *.json result files
+    /// Result files of `bench` and `load`, or directories searched recursively for *.json result files;
+    /// NAME=PATH names the machine of PATH's results (instead of its host, CPU and accelerators)
     #[arg(required = true, value_name = "RESULT_OR_DIR")]
     pub inputs: Vec<PathBuf>,
     /// Output file: NAME.html (one self-contained page) or NAME.md (markdown); default: markdown on standard output

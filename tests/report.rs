@@ -219,6 +219,25 @@ fn bars_hold_each_machines_pp_and_tg_and_the_table_has_a_row_per_machine() {
 }
 
 #[test]
+fn name_equals_path_names_a_machine_that_shares_host_and_cpu_with_another() {
+    // Two VMs with the same host name and CPU: only the names given on the command line tell them apart.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = edit(CPU_BENCH, dir.path(), "second-vm.json", |v| {
+        v["started_at"] = "2026-11-20T10:00:00Z".into();
+    });
+    let first = format!("first-vm={}", s(&repo(CPU_BENCH)));
+    let second = format!("second-vm={}", s(&copy));
+    let page = html(dir.path(), &[&first, &second]);
+    let doc = parse(&page);
+    let bars = series(&doc, "throughput-bars");
+    let names: Vec<&str> = bars.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["first-vm", "second-vm"]);
+    let unnamed = html(dir.path(), &[s(&repo(CPU_BENCH)), s(&copy)]);
+    let bars = series(&parse(&unnamed), "throughput-bars");
+    assert_eq!(bars.len(), 1, "unnamed, they are one machine");
+}
+
+#[test]
 fn ratios_are_against_the_machine_relative_to_names() {
     let dir = tempfile::tempdir().unwrap();
     let other = edit(CPU_BENCH, dir.path(), "slower.json", |v| {

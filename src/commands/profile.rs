@@ -216,6 +216,18 @@ pub fn short_context(n_ctx_train: Option<u64>) -> Option<String> {
     })
 }
 
+/// A warning when other work keeps the CPUs busy (a one-minute load average of half the logical CPUs or more,
+/// before anything runs): llama.cpp's threads wait on each other at every operation, so one descheduled thread
+/// stalls them all, and generation on a busy CPU can be many times slower than on an idle one.
+pub fn busy_machine(load_average: f64, cpus: usize) -> Option<String> {
+    (cpus > 0 && load_average >= cpus as f64 / 2.0).then(|| {
+        format!(
+            "the machine is busy (load average {load_average:.1} on {cpus} CPUs): its rates will be lower and \
+             noisier than on an idle machine"
+        )
+    })
+}
+
 /// Closed-loop levels 1, 2, 4, … up to [`MAX_CONCURRENCY`].
 pub fn concurrency_levels() -> Vec<u32> {
     std::iter::successors(Some(1u32), |c| Some(c * 2))
@@ -640,6 +652,12 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| InputError(format!("{}: cannot create: {e}", dir.display())))?;
+    if let Some(busy) = sysinfo::System::load_average()
+        .ok()
+        .and_then(|l| busy_machine(l.one, crate::results::HostInfo::collect().cpu_logical_cpus))
+    {
+        eprintln!("warning: {busy}");
+    }
 
     let calibration = calibrate(o, &fit[0], &config_dir, &engine_opts);
     for c in &mut fit {
@@ -1134,6 +1152,13 @@ mod tests {
             None,
             "unknown context: the bench's own preflight decides"
         );
+    }
+
+    #[test]
+    fn a_busy_machine_is_flagged_before_it_is_measured() {
+        assert!(busy_machine(1.2, 2).is_some_and(|w| w.contains("load average 1.2 on 2 CPUs")));
+        assert_eq!(busy_machine(0.3, 2), None);
+        assert_eq!(busy_machine(3.0, 0), None);
     }
 
     #[test]

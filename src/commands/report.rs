@@ -76,7 +76,13 @@ struct Seen {
 impl Seen {
     /// Adds a result file unless the same run is already in: the same content, or the same start time, host and
     /// command line.
-    fn add(&mut self, path: &Path, text: &str, result: crate::results::ResultFile) {
+    fn add(
+        &mut self,
+        path: &Path,
+        text: &str,
+        result: crate::results::ResultFile,
+        machine: Option<&str>,
+    ) {
         let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         let shown = path.display().to_string();
         if let Some(k) = self.hashes.iter().position(|h| *h == hash) {
@@ -102,7 +108,19 @@ impl Seen {
         self.sources.push(Source {
             path: shown,
             result,
+            machine: machine.map(str::to_string),
         });
+    }
+}
+
+/// `NAME=PATH` (when no file is named so): the machine name for PATH's results, and PATH.
+pub fn labelled(input: &Path) -> (Option<String>, PathBuf) {
+    let text = input.to_string_lossy();
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() && !input.exists() => {
+            (Some(name.to_string()), PathBuf::from(path))
+        }
+        _ => (None, input.to_path_buf()),
     }
 }
 
@@ -111,6 +129,8 @@ impl Seen {
 pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<String>)> {
     let mut seen = Seen::default();
     for input in inputs {
+        let (machine, input) = labelled(input);
+        let input = &input;
         let meta = std::fs::metadata(input)
             .map_err(|e| InputError(format!("{}: cannot read: {e}", input.display())))?;
         if meta.is_dir() {
@@ -129,7 +149,7 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
                 match read_result_str(&text, &f) {
                     Ok(r) => {
                         found += 1;
-                        seen.add(&f, &text, r);
+                        seen.add(&f, &text, r, machine.as_deref());
                     }
                     Err(e) => seen.skipped.push(short(&e.to_string())),
                 }
@@ -145,7 +165,7 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
             let text = std::fs::read_to_string(input)
                 .map_err(|e| InputError(format!("{}: cannot read: {e}", input.display())))?;
             let r = read_result_str(&text, input)?;
-            seen.add(input, &text, r);
+            seen.add(input, &text, r, machine.as_deref());
         }
     }
     if seen.sources.is_empty() {

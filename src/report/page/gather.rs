@@ -11,6 +11,9 @@ use std::path::Path;
 pub struct Source {
     pub path: String,
     pub result: ResultFile,
+    /// The name given to this file's machine on the command line (`NAME=PATH`), which replaces the one made of its
+    /// host, CPU and accelerators (two VMs may share all three).
+    pub machine: Option<String>,
 }
 
 /// A figure and where it came from.
@@ -165,7 +168,10 @@ pub fn rows(sources: &[Source]) -> Vec<Row> {
     let mut names: Vec<String> = Vec::new();
     let mut members: Vec<Vec<usize>> = Vec::new();
     for (i, s) in sources.iter().enumerate() {
-        let machine = machine_label(&s.result);
+        let machine = s
+            .machine
+            .clone()
+            .unwrap_or_else(|| machine_label(&s.result));
         for (model, name) in models_of(&s.result) {
             let key = (machine.clone(), model);
             match keys.iter().position(|k| *k == key) {
