@@ -672,3 +672,45 @@ fn no_power_readings_gives_the_sentence_and_no_power_chart() {
     assert!(why.contains("no RAPL"), "{why}");
     assert!(by_id(&doc, "power-time").is_none());
 }
+
+#[test]
+fn the_markdown_page_has_the_sensitivity_table_the_html_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = html(dir.path(), &[s(&repo(CPU_BENCH))]);
+    let doc = parse(&page);
+    let html_rows: Vec<String> = doc
+        .descendants()
+        .filter(|n| has_class(n, "sensitivity"))
+        .flat_map(|t| t.descendants().filter(|n| n.has_tag_name("tr")).skip(1))
+        .map(|tr| {
+            tr.children()
+                .filter(|c| c.has_tag_name("td"))
+                .map(|c| c.text().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect();
+    assert!(!html_rows.is_empty(), "the HTML has a sensitivity table");
+    let md = dir.path().join("report.md");
+    let config = repo("models.toml");
+    let o = tokenmeter(
+        &[
+            "report",
+            "--config",
+            s(&config),
+            "-o",
+            s(&md),
+            s(&repo(CPU_BENCH)),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(md).unwrap();
+    assert!(text.contains("Sensitivity against"), "{text}");
+    for row in html_rows {
+        assert!(
+            text.contains(&format!("| {row} |")),
+            "markdown lacks the row {row}"
+        );
+    }
+}

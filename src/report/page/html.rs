@@ -4,7 +4,7 @@
 
 use super::figures::Figure;
 use super::svg::{escape, render};
-use super::{ledger_table, Page};
+use super::{ledger_table, sensitivity_table, Page};
 use std::fmt::Write;
 
 const STYLE: &str = "
@@ -170,38 +170,9 @@ pub fn render_page(page: &Page) -> String {
         list(&mut out, "notes", &report.notes);
         let (header, rows) = ledger_table(report);
         table(&mut out, "class=\"ledger\"", &header, &rows);
-        if let Some(t) = &report.sensitivity {
-            let _ = writeln!(
-                out,
-                "<p class=\"meta\">Sensitivity against {}: each input moved ±{:.0}%, break-even month (months elapsed; — never within {} months).</p>",
-                escape(report.reference_cloud.as_deref().unwrap_or("the reference cloud")),
-                t.step_fraction * 100.0,
-                t.horizon_months
-            );
-            let months = |m: Option<f64>| {
-                m.map_or_else(|| super::super::ABSENT.to_string(), |m| format!("{m:.1}"))
-            };
-            table(
-                &mut out,
-                "class=\"sensitivity\"",
-                &[
-                    "Input".to_string(),
-                    format!("At −{:.0}%", t.step_fraction * 100.0),
-                    format!("At +{:.0}%", t.step_fraction * 100.0),
-                    "Effect (months)".to_string(),
-                ],
-                &t.rows
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.input.to_string(),
-                            months(r.break_even_after_months_low),
-                            months(r.break_even_after_months_high),
-                            format!("{:.1}", r.effect_months),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            );
+        if let Some((caption, header, rows)) = sensitivity_table(report) {
+            let _ = writeln!(out, "<p class=\"meta\">{}</p>", escape(&caption));
+            table(&mut out, "class=\"sensitivity\"", &header, &rows);
         }
     }
     out.push_str("</body>\n</html>\n");

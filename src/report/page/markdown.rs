@@ -2,7 +2,7 @@
 //! (a line says so) and each is listed with its series and sources, or the sentence why it was not drawn.
 
 use super::figures::Figure;
-use super::{ledger_table, Page};
+use super::{ledger_table, sensitivity_table, Page};
 use std::fmt::Write;
 
 fn cell(s: &str) -> String {
@@ -105,6 +105,10 @@ pub fn render_page(page: &Page) -> String {
         }
         let (header, rows) = ledger_table(report);
         table(&mut out, &header, &rows);
+        if let Some((caption, header, rows)) = sensitivity_table(report) {
+            let _ = writeln!(out, "{caption}\n");
+            table(&mut out, &header, &rows);
+        }
     }
     out
 }

@@ -333,6 +333,42 @@ pub fn ledger_value(v: f64) -> String {
     }
 }
 
+/// The caption, header and rows of a priced row's sensitivity table (break-even month with each input moved), as
+/// both renderers print it; `None` when the cost model made none.
+pub fn sensitivity_table(r: &CostReport) -> Option<(String, [String; 4], Vec<Vec<String>>)> {
+    let t = r.sensitivity.as_ref()?;
+    let pct = t.step_fraction * 100.0;
+    let caption = format!(
+        "Sensitivity against {}: each input moved ±{pct:.0}%, break-even month (months elapsed; — never within {} months).",
+        r.reference_cloud.as_deref().unwrap_or("the reference cloud"),
+        t.horizon_months
+    );
+    let months =
+        |m: Option<f64>| m.map_or_else(|| super::ABSENT.to_string(), |m| format!("{m:.1}"));
+    let rows = t
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.input.to_string(),
+                months(r.break_even_after_months_low),
+                months(r.break_even_after_months_high),
+                format!("{:.1}", r.effect_months),
+            ]
+        })
+        .collect();
+    Some((
+        caption,
+        [
+            "Input".to_string(),
+            format!("At −{pct:.0}%"),
+            format!("At +{pct:.0}%"),
+            "Effect (months)".to_string(),
+        ],
+        rows,
+    ))
+}
+
 /// The header and rows of a priced row's assumptions ledger, as both renderers print it.
 pub fn ledger_table(r: &CostReport) -> ([String; 5], Vec<Vec<String>>) {
     let rows = r
