@@ -400,6 +400,41 @@ fn itl_cdf_comes_from_the_stored_histograms() {
 }
 
 #[test]
+fn the_bench_itl_curve_holds_only_the_thread_count_of_the_rows_tg_figure() {
+    // The same file with a second tg128 case at one thread: the row's tg figure is the mean of one test at one
+    // thread count, and the ITL curve must be made of the same case(s), never both thread counts pooled.
+    let dir = tempfile::tempdir().unwrap();
+    let two_counts = edit(CPU_BENCH, dir.path(), "threads.json", |v| {
+        let cases = v["cases"].as_array_mut().unwrap();
+        let mut other = cases.iter().find(|c| c["n_prompt"] == 0).unwrap().clone();
+        other["n_threads"] = 1.into();
+        cases.push(other);
+    });
+    let page = html(dir.path(), &[s(&two_counts)]);
+    let doc = parse(&page);
+    let texts = |n: roxmltree::Node| -> Vec<String> {
+        n.descendants()
+            .filter(|d| d.is_text())
+            .map(|d| d.text().unwrap().to_string())
+            .collect()
+    };
+    let provenance = texts(by_id(&doc, "provenance").unwrap()).join(" ");
+    let tg_cases: Vec<usize> = [1, 2]
+        .into_iter()
+        .filter(|k| provenance.contains(&format!("cases[{k}].avg_ts")))
+        .collect();
+    assert_eq!(tg_cases.len(), 1, "{provenance}");
+    let sources = texts(by_id(&doc, "figure-itl-cdf").unwrap()).join(" ");
+    for k in [1, 2] {
+        assert_eq!(
+            sources.contains(&format!("cases[{k}].itl_ms")),
+            tg_cases.contains(&k),
+            "case {k}: {sources}"
+        );
+    }
+}
+
+#[test]
 fn cumulative_cost_crosses_where_cost_says_it_breaks_even() {
     let dir = tempfile::tempdir().unwrap();
     let clouds = [

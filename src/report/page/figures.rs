@@ -473,24 +473,18 @@ pub fn itl_cdf(sources: &[Source], rows: &[Row]) -> Figure {
         if let Some(tg) = &row.tg_ts {
             let mut merged = LatencyHistogram::new();
             let mut runs = Vec::new();
-            for &i in &row.bench {
-                for (k, c) in sources[i].result.cases.iter().enumerate() {
-                    if c.test != tg.label
-                        || !c.complete
-                        || model_key(&sources[i].result, &c.model_filename) != row.model_key
-                    {
-                        continue;
+            // the cases the row's tg figure is the mean of: one test, one thread count
+            for &(i, k) in &row.tg_cases {
+                let c = &sources[i].result.cases[k];
+                match LatencyHistogram::from_base64(&c.summary.itl_ms.hdr_base64) {
+                    Ok(h) => {
+                        merged.merge(&h);
+                        runs.push(format!("{} cases[{k}].itl_ms.hdr_base64", sources[i].path));
                     }
-                    match LatencyHistogram::from_base64(&c.summary.itl_ms.hdr_base64) {
-                        Ok(h) => {
-                            merged.merge(&h);
-                            runs.push(format!("{} cases[{k}].itl_ms.hdr_base64", sources[i].path));
-                        }
-                        Err(e) => from.push(format!(
-                            "{} cases[{k}].itl_ms.hdr_base64: {e}: left out",
-                            sources[i].path
-                        )),
-                    }
+                    Err(e) => from.push(format!(
+                        "{} cases[{k}].itl_ms.hdr_base64: {e}: left out",
+                        sources[i].path
+                    )),
                 }
             }
             if !merged.is_empty() {

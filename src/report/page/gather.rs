@@ -40,6 +40,8 @@ pub struct Row {
     pub model_key: String,
     pub pp_ts: Option<Measure>,
     pub tg_ts: Option<Measure>,
+    /// The cases `tg_ts` is the mean of (one test and thread count), as (source, case) indices.
+    pub tg_cases: Vec<(usize, usize)>,
     /// Goodput (output tokens/s of the requests that met the SLO) at the SLO operating point.
     pub goodput_tokens_per_s: Option<Measure>,
     /// Energy per token on the devices that did the work: a tg case's generation, else the operating point's level.
@@ -269,6 +271,10 @@ fn row(sources: &[Source], machine: &str, key: &str, model: &str, files: &[usize
             .as_ref()
             .and_then(|(_, group)| generation_energy(sources, group))
             .or_else(|| level_energy(sources, &load)),
+        tg_cases: tg_best
+            .as_ref()
+            .map(|(_, group)| group.clone())
+            .unwrap_or_default(),
         tg_ts: tg_best.map(|(m, _)| m),
         goodput_tokens_per_s: goodput(sources, &load),
         energy_absent,
