@@ -62,8 +62,9 @@ pub fn slurm(s: &EmitSpec) -> String {
 #   tokenmeter fleet status {results}/{run_id}
 #   tokenmeter report {results}/{run_id} -o report.html
 #
-# Each task copies the binary, the configuration (models.toml and its models/ directory) and the cached
-# synthesized models to node-local disk, runs its shard, and writes one result file into the shared results
+# Each task copies the binary, the configuration (models.toml and its models/ directory) and a shared
+# tokenmeter cache (TOKENMETER_SHARED_CACHE: synthesized models, bandwidth measurements) to node-local disk,
+# runs its shard, and writes one result file into the shared results
 # directory: {results}/{run_id}/<host>-<device>-<index>of{shards}.json. A re-run of an index replaces that
 # index's file and nothing else. The environment variables below override the paths written here.
 #SBATCH --job-name=tokenmeter-{sweep}
@@ -86,7 +87,7 @@ trap 'rm -rf "$LOCAL"' EXIT
 cp "$TOKENMETER_BIN" "$LOCAL/tokenmeter"
 cp "$CONFIG" "$LOCAL/config/models.toml"
 if [ -d "$(dirname "$CONFIG")/models" ]; then cp -r "$(dirname "$CONFIG")/models" "$LOCAL/config/"; fi
-if [ -n "$SHARED_CACHE" ] && [ -d "$SHARED_CACHE/models" ]; then cp -r "$SHARED_CACHE/models/." "$LOCAL/cache/models/"; fi
+if [ -n "$SHARED_CACHE" ] && [ -d "$SHARED_CACHE" ]; then cp -r "$SHARED_CACHE/." "$LOCAL/cache/"; fi
 export TOKENMETER_CACHE_DIR="$LOCAL/cache"
 mkdir -p "$RESULTS"
 cd "$LOCAL"
