@@ -1,8 +1,12 @@
 //! `plan`'s estimate of a shard's wall time, from the model's size and the case's token counts.
 //!
 //! A repetition of `pp` prompt tokens and `tg` generated ones takes about
+//!
+//! ```text
 //!   pp × (weight bytes / (prompt rate per thread × threads) + per-token overhead)
 //! + tg × (weight bytes / (bandwidth × roofline fraction) + per-step overhead)
+//! ```
+//!
 //! where "weight bytes" are the bytes of weights one token reads. Prompt processing is compute-bound and its
 //! matrix products scale with the weights (quantized weights cost in proportion to their bytes, so bytes stand
 //! in for operations); generation is memory-bound: each token reads the weights once. A case adds a worker
