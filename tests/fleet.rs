@@ -395,3 +395,23 @@ fn the_kubernetes_manifest_has_the_job_apis_required_fields() {
     assert_eq!(s(&pvc["metadata"]["name"]), claim);
     assert_eq!(s(&pvc["spec"]["accessModes"][0]), "ReadWriteMany");
 }
+
+#[test]
+fn status_of_a_run_nothing_has_written_to_takes_the_count_from_the_sweep() {
+    let d = setup();
+    std::fs::create_dir_all(d.path().join("results/empty")).unwrap();
+    let o = run(&["fleet", "status", "results/empty"], d.path(), &[]);
+    assert_one_line_error(&o, "--shards N");
+    let o = run(
+        &["fleet", "status", "results/empty", "--sweep", "three"],
+        d.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("0 done, 0 failed, 3 missing"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("--array=0,1,2 "), "{}", stdout(&o));
+}

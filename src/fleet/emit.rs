@@ -55,7 +55,7 @@ pub fn slurm(s: &EmitSpec) -> String {
     format!(
         r#"#!/usr/bin/env bash
 # tokenmeter sweep '{sweep}' as a Slurm job array: one array task per shard ({shards} shards, one {per} each
-# at most), one GPU per task. Written by `tokenmeter plan {sweep} --emit slurm`.
+# at most), {devices} per task. Written by `tokenmeter plan {sweep} --emit slurm`.
 #
 #   sbatch tokenmeter-array.sbatch                 # every shard
 #   sbatch --array=1,4 tokenmeter-array.sbatch     # again, the shards `tokenmeter fleet status` lists as failed
@@ -112,6 +112,11 @@ cd "$LOCAL"
         run_id_env = RUN_ID_ENV,
         count_env = SHARD_COUNT_ENV,
         command = s.command,
+        devices = match s.gpus {
+            0 => "no GPU".to_string(),
+            1 => "one GPU".to_string(),
+            n => format!("{n} GPUs"),
+        },
     )
 }
 
