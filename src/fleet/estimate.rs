@@ -40,6 +40,10 @@ pub const PROMPT_TOKEN_S: f64 = 9.0e-6;
 pub const GEN_ROOFLINE_FRACTION: f64 = 0.8;
 /// Fixed cost of one decode step (measured: `tiny` q4_0, tg32 at 12 700 t/s: 79 µs a token).
 pub const DECODE_STEP_S: f64 = 80.0e-6;
+/// What one sequence of a load level's decode batch costs, in prompt tokens: a batch of a few sequences uses the
+/// matrix kernels less well than a prompt's hundreds of tokens (measured: `small` q4_0 under `load -c 4`, 5.3 ms
+/// a step against 1.1 ms of weight reading and 0.3 ms a prompt token).
+pub const DECODE_SEQUENCE_PROMPT_TOKENS: f64 = 3.0;
 /// Memory bandwidth assumed when neither a measurement nor `--hardware` gives one (a desktop's dual-channel DDR4).
 pub const DEFAULT_BANDWIDTH_GB_PER_S: f64 = 20.0;
 
@@ -98,7 +102,8 @@ impl Calibration {
     }
 
     /// A load level: `requests` requests of `input` prompt and `output` generated tokens (means) through `slots`
-    /// sequences decoded together (one step serves every busy slot; its compute grows with them).
+    /// sequences decoded together (one step reads the weights once for every busy slot; its compute grows with
+    /// them).
     pub fn load_level_s(
         &self,
         m: &ModelSize,
@@ -109,7 +114,8 @@ impl Calibration {
     ) -> f64 {
         let slots = slots.max(1);
         let waves = (requests as f64 / slots as f64).ceil();
-        let step_s = self.decode_step_s(m) + slots as f64 * self.prompt_token_s(m);
+        let step_s = self.decode_step_s(m)
+            + slots as f64 * DECODE_SEQUENCE_PROMPT_TOKENS * self.prompt_token_s(m);
         self.case_start_s(m)
             + requests as f64 * input * self.prompt_token_s(m)
             + waves * output * step_s
