@@ -88,13 +88,6 @@ pub struct SweepEntry {
     pub notes: Option<String>,
 }
 
-impl SweepEntry {
-    /// The load levels as labels (`c=2`, `r=0.5/s`), in order; empty for a bench sweep.
-    pub fn level_count(&self) -> usize {
-        self.concurrency.as_ref().map_or(0, Vec::len) + self.rate.as_ref().map_or(0, Vec::len)
-    }
-}
-
 pub(super) fn validate(sweeps: &[SweepEntry], path: &Path) -> Result<(), ConfigError> {
     for (index, s) in sweeps.iter().enumerate() {
         let at = At {
