@@ -172,7 +172,7 @@ fn shard_run(a: ShardArgs) -> Result<Option<ShardRun>, InputError> {
 fn run_options(
     config: Option<std::path::PathBuf>,
     telemetry: TelemetryArgs,
-    (sweep, baseline, shard): (SweepArgs, BaselineArgs, ShardArgs),
+    (sweep, baseline): (SweepArgs, BaselineArgs),
     (out, results_dir): (Option<std::path::PathBuf>, std::path::PathBuf),
     verbose: bool,
     flags: StopFlags,
@@ -199,7 +199,7 @@ fn run_options(
             .transpose()?,
         resume: sweep.resume,
         save_baseline: baseline_target(baseline)?,
-        shard: shard_run(shard)?,
+        shard: None,
     })
 }
 
@@ -249,14 +249,17 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         },
         seed: a.seed,
         force: a.force,
-        run: run_options(
-            a.config,
-            a.telemetry,
-            (a.sweep, a.baseline, a.shard),
-            (a.out, a.results_dir),
-            verbose,
-            stop,
-        )?,
+        run: RunOptions {
+            shard: shard_run(a.shard)?,
+            ..run_options(
+                a.config,
+                a.telemetry,
+                (a.sweep, a.baseline),
+                (a.out, a.results_dir),
+                verbose,
+                stop,
+            )?
+        },
     })
 }
 
@@ -316,14 +319,17 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         seed: a.seed,
         format,
         force: a.force,
-        run: run_options(
-            a.config,
-            a.telemetry,
-            (a.sweep, a.baseline, a.shard),
-            (a.out, a.results_dir),
-            verbose,
-            stop,
-        )?,
+        run: RunOptions {
+            shard: shard_run(a.shard)?,
+            ..run_options(
+                a.config,
+                a.telemetry,
+                (a.sweep, a.baseline),
+                (a.out, a.results_dir),
+                verbose,
+                stop,
+            )?
+        },
     })
 }
 
