@@ -44,6 +44,11 @@ pub enum Command {
     /// Merge result files from any number of machines into one page: the comparison, charts, provenance and the
     /// cost model's assumptions (HTML with inline SVG, or markdown)
     Report(Box<crate::cli_cost::ReportArgs>),
+    /// A [[sweep]]'s shards (one per case or per model) with an estimate of each one's wall time; `--emit slurm`
+    /// or `--emit kubernetes` writes the job-array script or Indexed Job manifest that runs them
+    Plan(Box<PlanArgs>),
+    /// A fleet run's shards: `fleet status RUN_DIR` lists which are done, failed or missing
+    Fleet(FleetArgs),
     /// Runs one case for a parent `bench` or `load` (a request on stdin, replies on stdout)
     #[command(hide = true)]
     Worker,
@@ -233,6 +238,8 @@ pub struct BenchArgs {
     pub sweep: SweepArgs,
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -328,6 +335,8 @@ pub struct LoadArgs {
     pub sweep: SweepArgs,
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output format on stdout: md, csv, json, jsonl
     #[arg(short = 'o', long = "output", default_value = "md")]
     pub output: String,
@@ -409,6 +418,112 @@ pub struct SweepArgs {
     /// write RESULT
     #[arg(long = "resume", value_name = "RESULT")]
     pub resume: Option<PathBuf>,
+}
+
+/// Running one shard of a sweep on a fleet, shared by `bench` and `load`.
+#[derive(Args)]
+pub struct ShardArgs {
+    /// A [[sweep]] of models.toml: its models and settings replace the flags' (a key it leaves out keeps the
+    /// flag's value); without --shard, the whole sweep
+    #[arg(long = "sweep", value_name = "NAME")]
+    pub sweep: Option<String>,
+    /// Run shard I of N (0-based) of the cases, or `auto`: the index from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job), the count from TOKENMETER_SHARD_COUNT, else
+    /// SLURM_ARRAY_TASK_COUNT. The result goes to <results-dir>/<run-id>/<host>-<device>-<I>of<N>.json
+    #[arg(long = "shard", value_name = "I/N|auto")]
+    pub shard: Option<String>,
+    /// What the shards share out: case or model [default: the sweep's `per`, else case]
+    #[arg(long = "per", value_name = "case|model")]
+    pub per: Option<String>,
+    /// The run's name, its results' sub-directory [default: $TOKENMETER_RUN_ID, else the sweep's name]
+    #[arg(long = "run-id", value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+/// `tokenmeter plan SWEEP`.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  tokenmeter plan fleet-example
+  tokenmeter plan fleet-example --per model -o json
+  tokenmeter plan fleet-example --emit slurm --results-dir /shared/results --out tokenmeter-array.sbatch
+  tokenmeter plan fleet-example --emit kubernetes --image registry.example/tokenmeter:cuda \\
+      --gpu-product NVIDIA-H100-80GB-HBM3 --out job.yaml")]
+pub struct PlanArgs {
+    /// A [[sweep]] of models.toml
+    pub sweep: String,
+    /// Configuration file (default: ./models.toml when present)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// What the shards share out: case or model [default: the sweep's `per`, else case]
+    #[arg(long = "per", value_name = "case|model")]
+    pub per: Option<String>,
+    /// Fewer shards than units (units are dealt round-robin) [default: one per unit]
+    #[arg(long = "shards", value_name = "N")]
+    pub shards: Option<u32>,
+    /// Estimate with this [[hardware]] entry's memory bandwidth instead of this host's
+    #[arg(long = "hardware")]
+    pub hardware: Option<String>,
+    /// Output: md or json
+    #[arg(short = 'o', long = "output", default_value = "md")]
+    pub output: String,
+    /// Write the file that runs the shards: slurm (a job-array script) or kubernetes (an Indexed Job manifest)
+    #[arg(long = "emit", value_name = "slurm|kubernetes")]
+    pub emit: Option<String>,
+    /// Write the plan or the emitted file here instead of standard output
+    #[arg(long = "out")]
+    pub out: Option<PathBuf>,
+    /// With --emit: the run's name, its results' sub-directory [default: <sweep>-<UTC date-time>]
+    #[arg(long = "run-id", value_name = "ID")]
+    pub run_id: Option<String>,
+    /// With --emit: shards running at once [default: all]
+    #[arg(long = "max-parallel", value_name = "K")]
+    pub max_parallel: Option<u32>,
+    /// With --emit: GPUs per shard; 0 (Slurm) leaves out --gres, for CPU nodes
+    #[arg(long = "gpus", default_value_t = 1)]
+    pub gpus: u32,
+    /// With --emit slurm: the tokenmeter binary on shared storage [default: this one]
+    #[arg(long = "binary")]
+    pub binary: Option<PathBuf>,
+    /// With --emit slurm: the shared results directory
+    #[arg(long = "results-dir", default_value = "results")]
+    pub results_dir: PathBuf,
+    /// With --emit kubernetes: the image built from the Dockerfile
+    #[arg(long = "image", default_value = "tokenmeter:cuda")]
+    pub image: String,
+    /// With --emit kubernetes: the nodes' nvidia.com/gpu.product label
+    #[arg(long = "gpu-product", default_value = "NVIDIA-H100-80GB-HBM3")]
+    pub gpu_product: String,
+}
+
+#[derive(Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Subcommand)]
+pub enum FleetCommand {
+    /// Which shards of a run are done, failed or missing (exit 1 unless all are done)
+    Status(FleetStatusArgs),
+}
+
+#[derive(Args)]
+pub struct FleetStatusArgs {
+    /// The run's directory (<results-dir>/<run-id>)
+    pub dir: PathBuf,
+    /// The shard count [default: the one the run's files record]
+    #[arg(long = "shards", value_name = "N")]
+    pub shards: Option<u32>,
+    /// Take the shard count from this [[sweep]]'s plan
+    #[arg(long = "sweep", value_name = "NAME", conflicts_with = "shards")]
+    pub sweep: Option<String>,
+    /// With --sweep: the configuration file
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// With --sweep: the unit the run was sharded by [default: the sweep's]
+    #[arg(long = "per", value_name = "case|model")]
+    pub per: Option<String>,
 }
 
 /// Keeping a run's result as a named baseline, shared by `bench` and `load`.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod cost;
 pub mod engine;
 pub mod export;
+pub mod fleet;
 pub mod fsutil;
 pub mod gguf;
 pub mod report;

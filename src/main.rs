@@ -78,6 +78,23 @@ fn default_sigpipe(command: &Command) {
     }
 }
 
+/// `bench`'s and `load`'s options with every flag at its default: what a `[[sweep]]` is applied to.
+fn flag_defaults() -> anyhow::Result<(
+    tokenmeter::commands::bench::BenchOptions,
+    tokenmeter::commands::load::LoadOptions,
+)> {
+    let parse = |cmd: &str| Cli::try_parse_from(["tokenmeter", cmd]).map(|c| c.command);
+    let bench = match parse("bench")? {
+        Command::Bench(a) => options::bench(*a, false, options::StopFlags::default())?,
+        _ => unreachable!("parsed bench"),
+    };
+    let load = match parse("load")? {
+        Command::Load(a) => options::load(*a, false, options::StopFlags::default())?,
+        _ => unreachable!("parsed load"),
+    };
+    Ok((bench, load))
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Synth(a) => commands::synth::run(&options::synth(a)),
@@ -85,7 +102,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(a) => {
             let flags = stop_on_ctrl_c()?;
             let fmt = options::format(&a.output)?;
-            let opts = options::load(*a, cli.verbose, flags)?;
+            let mut opts = options::load(*a, cli.verbose, flags)?;
+            commands::fleet::prepare_load(&mut opts)?;
             let outcome = commands::load::run(&opts)?;
             let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
             emit(&tokenmeter::report::load::render(fmt, sweep));
@@ -107,7 +125,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(a) => {
             let flags = stop_on_ctrl_c()?;
-            let opts = options::bench(*a, cli.verbose, flags)?;
+            let mut opts = options::bench(*a, cli.verbose, flags)?;
+            commands::fleet::prepare_bench(&mut opts)?;
             let outcome = commands::bench::run(&opts)?;
             emit(&opts.format.exporter().render(&outcome.result.cases));
             for w in &outcome.result.warnings {
@@ -193,6 +212,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Plan(a) => {
+            let (bench, load) = flag_defaults()?;
+            let mut opts = options::plan(*a, bench, load)?;
+            let plan = commands::plan::plan(&mut opts)?;
+            let text = match &opts.emit {
+                Some(e) => commands::plan::emit(&plan, opts.config.as_deref(), e)?,
+                None if opts.json => serde_json::to_string_pretty(&plan)? + "\n",
+                None => commands::plan::render(&plan),
+            };
+            match &opts.out {
+                Some(path) => {
+                    tokenmeter::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| {
+                        InputError(format!("{}: cannot write: {e}", path.display()))
+                    })?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => emit(&text),
+            }
+            Ok(())
+        }
+        Command::Fleet(a) => match a.command {
+            cli::FleetCommand::Status(s) => {
+                let shards = match &s.sweep {
+                    None => s.shards,
+                    Some(name) => {
+                        let (bench, load) = flag_defaults()?;
+                        let mut opts = commands::plan::PlanOptions {
+                            config: s.config.clone(),
+                            sweep: name.clone(),
+                            per: options::per(s.per.as_deref())?,
+                            shards: None,
+                            hardware: None,
+                            json: false,
+                            emit: None,
+                            out: None,
+                            bench_defaults: bench,
+                            load_defaults: load,
+                        };
+                        Some(commands::plan::plan(&mut opts)?.shards.len() as u32)
+                    }
+                };
+                let outcome = commands::fleet::status(&s.dir, shards)?;
+                emit(&outcome.text);
+                if outcome.all_done() {
+                    Ok(())
+                } else {
+                    Err(CasesFailed(format!("{}: not every shard is done", s.dir.display())).into())
+                }
+            }
+        },
         Command::Worker => commands::worker::serve(),
         Command::Compare(a) => commands::compare::run(&options::compare(*a)?),
         Command::Decide(a) => {

@@ -2,7 +2,7 @@
 //! place that knows both, so nothing past it sees clap types and each flag is checked once.
 
 use crate::cli::{
-    BaselineArgs, BenchArgs, ExportArgs, LoadArgs, SweepArgs, SynthArgs, TelemetryArgs,
+    BaselineArgs, BenchArgs, ExportArgs, LoadArgs, ShardArgs, SweepArgs, SynthArgs, TelemetryArgs,
 };
 use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, PricingArgs, ReportArgs, SelectionArgs};
 use std::sync::atomic::AtomicBool;
@@ -21,7 +21,9 @@ use tokenmeter::commands::synth::SynthOptions;
 use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::config::decision::{self, DecisionTable};
+use tokenmeter::config::sweep::ShardUnit;
 use tokenmeter::export::ExportFormat;
+use tokenmeter::fleet::{self, Shard, ShardRun};
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
@@ -124,6 +126,50 @@ fn baseline_target(a: BaselineArgs) -> Result<Option<BaselineTarget>, InputError
         .transpose()
 }
 
+fn unit(flag: &str, s: Option<&str>) -> Result<Option<ShardUnit>, InputError> {
+    s.map(|v| {
+        ShardUnit::parse(v)
+            .ok_or_else(|| InputError(format!("{flag}: expected case or model, got '{v}'")))
+    })
+    .transpose()
+}
+
+/// `--sweep`, `--shard`, `--per` and `--run-id`: the shard this run measures, if any (`--sweep` alone: the whole
+/// sweep as shard 0/1).
+fn shard_run(a: ShardArgs) -> Result<Option<ShardRun>, InputError> {
+    let per = unit("--per", a.per.as_deref())?;
+    let shard = match a.shard.as_deref() {
+        Some("auto") => Some(Shard::from_env(|k| std::env::var(k).ok()).map_err(InputError)?),
+        Some(s) => Some(Shard::parse(s).map_err(|e| InputError(format!("--shard: {e}")))?),
+        None if a.sweep.is_some() => Some(Shard { index: 0, count: 1 }),
+        None => None,
+    };
+    let Some(shard) = shard else {
+        if per.is_some() || a.run_id.is_some() {
+            return Err(InputError(
+                "--per and --run-id go with --shard or --sweep".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let run_id = a
+        .run_id
+        .or_else(|| {
+            std::env::var(fleet::RUN_ID_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .or_else(|| a.sweep.clone())
+        .unwrap_or_else(|| "shards".into());
+    fleet::check_run_id(&run_id).map_err(|e| InputError(format!("--run-id: {e}")))?;
+    Ok(Some(ShardRun {
+        sweep: a.sweep,
+        run_id,
+        shard,
+        per,
+    }))
+}
+
 fn run_options(
     config: Option<std::path::PathBuf>,
     telemetry: TelemetryArgs,
@@ -155,6 +201,7 @@ fn run_options(
         resume: sweep.resume,
         save_baseline: baseline_target(baseline)?,
         phase: None,
+        shard: None,
     })
 }
 
@@ -206,14 +253,17 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         force: a.force,
         until_saturated: a.until_saturated,
         gate: None,
-        run: run_options(
-            a.config,
-            a.telemetry,
-            (a.sweep, a.baseline),
-            (a.out, a.results_dir),
-            verbose,
-            stop,
-        )?,
+        run: RunOptions {
+            shard: shard_run(a.shard)?,
+            ..run_options(
+                a.config,
+                a.telemetry,
+                (a.sweep, a.baseline),
+                (a.out, a.results_dir),
+                verbose,
+                stop,
+            )?
+        },
     })
 }
 
@@ -273,14 +323,17 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         seed: a.seed,
         format,
         force: a.force,
-        run: run_options(
-            a.config,
-            a.telemetry,
-            (a.sweep, a.baseline),
-            (a.out, a.results_dir),
-            verbose,
-            stop,
-        )?,
+        run: RunOptions {
+            shard: shard_run(a.shard)?,
+            ..run_options(
+                a.config,
+                a.telemetry,
+                (a.sweep, a.baseline),
+                (a.out, a.results_dir),
+                verbose,
+                stop,
+            )?
+        },
     })
 }
 
@@ -602,7 +655,61 @@ pub fn profile(
             resume: None,
             save_baseline: None,
             phase: None,
+            shard: None,
         },
         selection: pricing(a.pricing, None),
     })
+}
+
+pub fn plan(
+    a: crate::cli::PlanArgs,
+    bench_defaults: BenchOptions,
+    load_defaults: LoadOptions,
+) -> Result<tokenmeter::commands::plan::PlanOptions, InputError> {
+    use tokenmeter::commands::plan::{Emit, EmitOptions, PlanOptions};
+    let emit = a
+        .emit
+        .as_deref()
+        .map(|e| {
+            let kind = match e {
+                "slurm" => Emit::Slurm,
+                "kubernetes" | "k8s" => Emit::Kubernetes,
+                other => {
+                    return Err(InputError(format!(
+                        "--emit: expected slurm or kubernetes, got '{other}'"
+                    )))
+                }
+            };
+            Ok(EmitOptions {
+                kind,
+                run_id: a.run_id.clone(),
+                max_parallel: a.max_parallel,
+                gpus: a.gpus,
+                binary: a.binary.clone(),
+                results_dir: a.results_dir.clone(),
+                image: a.image.clone(),
+                gpu_product: a.gpu_product.clone(),
+            })
+        })
+        .transpose()?;
+    if a.max_parallel == Some(0) {
+        return Err(InputError("--max-parallel: must be at least 1".into()));
+    }
+    Ok(PlanOptions {
+        config: a.config,
+        sweep: a.sweep,
+        per: unit("--per", a.per.as_deref())?,
+        shards: a.shards,
+        hardware: a.hardware,
+        json: json_output(&a.output)?,
+        emit,
+        out: a.out,
+        bench_defaults,
+        load_defaults,
+    })
+}
+
+/// `fleet status --per`.
+pub fn per(s: Option<&str>) -> Result<Option<ShardUnit>, InputError> {
+    unit("--per", s)
 }

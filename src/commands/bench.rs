@@ -170,20 +170,71 @@ fn energy_warnings(r: &CaseRecord) -> Vec<Warning> {
     tm::case_flag_warnings(&at, records, Some(r.repetitions))
 }
 
-/// What a finished or stopped run leaves: the file written and how it ended.
-pub struct BenchOutcome {
-    pub result_path: PathBuf,
-    pub result: ResultFile,
-    /// What became of `--save-baseline`, when it was given.
-    pub baseline: Option<scaffold::BaselineOutcome>,
+/// The cases a shard owns, found before any model is resolved so that a shard reads, hashes and synthesizes only
+/// its own models: indexes into the whole sweep's expansion, and the models they use.
+struct Picked {
+    /// Indexes of the shard's cases in the expansion over every model.
+    cases: Vec<usize>,
+    /// Cases per model (the expansion is model-major, the same block for each model).
+    per_model: usize,
+    /// The models the shard's cases use, as indexes into `opts.models`, in order.
+    models: Vec<usize>,
 }
 
-pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
-    check(opts)?;
-    let run = &opts.run;
-    let mut setup = Setup::open(run, &opts.models)?;
-    let grid = BenchGrid {
-        models: setup.models.clone(),
+impl Picked {
+    /// The shard's cases out of the expansion over `self.models` only.
+    fn of(&self, cases: &[Case]) -> Vec<Case> {
+        self.cases
+            .iter()
+            .map(|&i| {
+                let m = self
+                    .models
+                    .iter()
+                    .position(|&u| u == i / self.per_model)
+                    .expect("a picked model");
+                cases[m * self.per_model + i % self.per_model].clone()
+            })
+            .collect()
+    }
+}
+
+fn shard_cases(opts: &BenchOptions) -> Result<Option<Picked>, InputError> {
+    let Some(shard) = &opts.run.shard else {
+        return Ok(None);
+    };
+    // No -m: the embedded default model, one model.
+    let names: Vec<PathBuf> = match opts.models.len() {
+        0 => vec![PathBuf::new()],
+        _ => opts.models.iter().map(PathBuf::from).collect(),
+    };
+    let n = expand(&grid(opts, names.clone(), 1)).len();
+    let per_model = n / names.len();
+    let cases = shard.select((0..n).collect(), |&i| i / per_model);
+    if cases.is_empty() {
+        return Err(empty_shard(shard, n, names.len()));
+    }
+    let mut models: Vec<usize> = cases.iter().map(|&i| i / per_model).collect();
+    models.dedup();
+    Ok(Some(Picked {
+        cases,
+        per_model,
+        models,
+    }))
+}
+
+fn empty_shard(shard: &crate::fleet::ShardRun, cases: usize, models: usize) -> InputError {
+    InputError(format!(
+        "--shard {}: this shard holds no case (the sweep has {cases} case(s) of {models} model(s), shared out per \
+         {}); use fewer shards",
+        shard.shard,
+        shard.unit().name()
+    ))
+}
+
+/// The lists the cases are the product of: `opts` with `models` resolved (`default_threads` where no -t is given).
+pub fn grid(opts: &BenchOptions, models: Vec<PathBuf>, default_threads: u32) -> BenchGrid {
+    BenchGrid {
+        models,
         n_prompt: opts.n_prompt.clone(),
         n_gen: opts.n_gen.clone(),
         pg: opts.pg.clone(),
@@ -191,7 +242,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         n_threads: opts
             .n_threads
             .clone()
-            .unwrap_or_else(|| vec![setup.host.default_threads()]),
+            .unwrap_or_else(|| vec![default_threads]),
         n_gpu_layers: opts.n_gpu_layers.clone(),
         n_batch: opts.n_batch.clone(),
         n_ubatch: opts.n_ubatch.clone(),
@@ -203,8 +254,33 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         stop_rule: opts.stop_rule,
         warmup_runs: opts.warmup_runs,
         seed: opts.seed,
+    }
+}
+
+/// What a finished or stopped run leaves: the file written and how it ended.
+pub struct BenchOutcome {
+    pub result_path: PathBuf,
+    pub result: ResultFile,
+    /// What became of `--save-baseline`, when it was given.
+    pub baseline: Option<scaffold::BaselineOutcome>,
+}
+
+pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
+    check(opts)?;
+    let run = &opts.run;
+    let picked = shard_cases(opts)?;
+    let models = match &picked {
+        Some(p) if !opts.models.is_empty() => {
+            p.models.iter().map(|&m| opts.models[m].clone()).collect()
+        }
+        _ => opts.models.clone(),
     };
-    let cases = expand(&grid);
+    let mut setup = Setup::open(run, &models)?;
+    let grid = grid(opts, setup.models.clone(), setup.host.default_threads());
+    let mut cases = expand(&grid);
+    if let Some(p) = picked {
+        cases = p.of(&cases);
+    }
     super::preflight::bench(opts, &cases, &setup)?;
     let result_path = setup.result_path(run, "");
     let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;

@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub save_baseline: Option<BaselineTarget>,
     /// A run inside a larger one (`profile`): its phase, shown before the progress bar with the time left.
     pub phase: Option<PhaseLabel>,
+    /// `--sweep`/`--shard`: the part of a sweep this run measures; its result file goes to
+    /// `<results-dir>/<run-id>/<host>-<device>-<I>of<N>.json` and records the shard in `parameters.fleet`.
+    pub shard: Option<crate::fleet::ShardRun>,
 }
 
 /// What a run's progress bar shows before its own progress when the run is one phase of a larger one.
@@ -321,10 +324,21 @@ impl Setup {
         })
     }
 
-    /// `--resume`'s file, `--out`, or `<results-dir>/<date>-<host>-<first model><suffix>.json`.
+    /// `--resume`'s file, `--out`, a shard's file, or `<results-dir>/<date>-<host>-<first model><suffix>.json`.
     pub fn result_path(&self, run: &RunOptions, suffix: &str) -> PathBuf {
         match run.resume.as_ref().or(run.out.as_ref()) {
             Some(p) => p.clone(),
+            None if run.shard.is_some() => {
+                let shard = run.shard.as_ref().expect("checked");
+                let device = crate::fleet::device_label(
+                    self.build
+                        .devices
+                        .iter()
+                        .filter(|d| d.backend != "CPU")
+                        .map(|d| d.description.as_str()),
+                );
+                shard.result_path(&run.results_dir, self.host.hostname.as_deref(), &device)
+            }
             None => {
                 let stem = self.models[0]
                     .file_stem()
@@ -365,6 +379,23 @@ impl Measured {
     }
 }
 
+/// A sharded run's parameters carry the shard (`parameters.fleet`: sweep, run id, shard and unit), so that
+/// `fleet status` reads the shard count from any of the run's files.
+fn with_shard(
+    mut parameters: serde_json::Value,
+    shard: Option<&crate::fleet::ShardRun>,
+) -> serde_json::Value {
+    if let (Some(s), Some(map)) = (shard, parameters.as_object_mut()) {
+        let mut s = s.clone();
+        s.per = Some(s.unit());
+        map.insert(
+            "fleet".into(),
+            serde_json::to_value(s).expect("a shard serializes"),
+        );
+    }
+    parameters
+}
+
 /// Assembles the result file and writes it to `path` when anything was measured or nothing failed; a failure
 /// is returned with the saved file named in its context. With `--save-baseline`, a whole run's result is also
 /// saved as that baseline; one interrupted, with failed cases or with nothing measured is not.
@@ -397,7 +428,7 @@ pub fn finish(
         host,
         build,
         models: entries,
-        parameters: measured.parameters,
+        parameters: with_shard(measured.parameters, run.shard.as_ref()),
         cases: measured.cases,
         load: measured.load,
         telemetry: Some(tm::info(&meter, measured.bandwidth)),
@@ -406,6 +437,15 @@ pub fn finish(
     };
     if anything || measured.failure.is_none() {
         result.write(path)?;
+        if let Some(shard) = &run.shard {
+            crate::fleet::remove_earlier_attempts(path, shard).map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "{}: written, but an earlier attempt at shard {} could not be removed",
+                    path.display(),
+                    shard.shard
+                ))
+            })?;
+        }
     }
     match measured.failure {
         Some(e) if anything => {

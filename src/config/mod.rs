@@ -5,11 +5,13 @@ mod check;
 pub mod cloud;
 pub mod decision;
 pub mod hardware;
+pub mod sweep;
 pub mod workload;
 
 pub use cloud::CloudEntry;
 pub use decision::DecisionTable;
 pub use hardware::{HardwareEntry, Tenure};
+pub use sweep::SweepEntry;
 pub use workload::WorkloadEntry;
 
 use crate::gguf::{Shape, ShapeOverrides, SynthSpec, WeightType};
@@ -56,6 +58,8 @@ pub struct Config {
     #[serde(default)]
     pub workload: Vec<WorkloadEntry>,
     pub decision: Option<DecisionTable>,
+    #[serde(default, rename = "sweep")]
+    pub sweeps: Vec<SweepEntry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +117,7 @@ impl Config {
         hardware::validate(&config.hardware, path)?;
         cloud::validate(&config.cloud, path)?;
         workload::validate(&config.workload, path)?;
+        sweep::validate(&config.sweeps, path)?;
         Ok(config)
     }
 
@@ -136,6 +141,10 @@ impl Config {
 
     pub fn model(&self, name: &str) -> Option<&ModelEntry> {
         self.models.iter().find(|m| m.name == name)
+    }
+
+    pub fn sweep(&self, name: &str) -> Option<&SweepEntry> {
+        self.sweeps.iter().find(|s| s.name == name)
     }
 }
 
