@@ -354,9 +354,9 @@ pub struct LoadArgs {
 /// `tokenmeter profile`.
 #[derive(Args)]
 #[command(after_help = "\
-Phases run in this order, each skipped when its estimate does not fit the time left: bench pp512 and tg128 for \
-every model (smallest first), then a load sweep per model (concurrency 1, 2, 4, … until goodput stops rising or \
-the SLO is missed), then tg128 at depth 4096. Estimates come from the rates measured so far; the summary \
+Phases run in this order, each skipped when its estimate does not fit the time left: for each model, smallest \
+first, bench pp512 and tg128 and then a load sweep (concurrency 1, 2, 4, … until goodput stops rising or the SLO \
+is missed); then tg128 at depth 4096 for each. Estimates come from the rates measured so far; the summary \
 (DIR/profile.md) and the report say what was skipped and why.
 
 Without --models, the shapes llama-3.2-1b, llama-3.1-8b and llama-3.1-70b (q4_0) that fit the device's free \

@@ -384,6 +384,18 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         for r in records.iter_mut() {
             if let Some(entry) = setup.entries.iter().find(|e| e.path == r.model_filename) {
                 r.roofline = roofline(r, entry, bw);
+                if let Some(f) = r
+                    .roofline
+                    .as_ref()
+                    .and_then(|x| x.fraction)
+                    .filter(|f| *f > 1.0)
+                {
+                    warnings.push(Warning::RooflineAboveBandwidth {
+                        test: format!("{} {}", r.model_type, r.test),
+                        fraction: f,
+                        bandwidth_source: bw.source.clone(),
+                    });
+                }
             }
         }
     }

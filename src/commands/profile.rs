@@ -134,13 +134,14 @@ impl Kind {
     }
 }
 
-/// The phases in the order they run: every model's bench first (smallest first), then the load sweeps, then the
-/// long-context tests — so a short budget keeps the broadest picture.
+/// The phases in the order they run: each model's bench and then its load sweep, smallest model first, then the
+/// long-context tests — so a short budget keeps whole pictures of the models it reaches.
 pub fn phases(n_models: usize) -> Vec<(Kind, usize)> {
-    [Kind::Bench, Kind::Load, Kind::Depth]
-        .into_iter()
-        .flat_map(|k| (0..n_models).map(move |m| (k, m)))
-        .collect()
+    let mut p: Vec<(Kind, usize)> = (0..n_models)
+        .flat_map(|m| [(Kind::Bench, m), (Kind::Load, m)])
+        .collect();
+    p.extend((0..n_models).map(|m| (Kind::Depth, m)));
+    p
 }
 
 /// Seconds a bench phase takes: each of `runs` runs (warm-up included) of every test, plus one model load per
@@ -216,16 +217,25 @@ pub fn short_context(n_ctx_train: Option<u64>) -> Option<String> {
     })
 }
 
-/// A warning when other work keeps the CPUs busy (a one-minute load average of half the logical CPUs or more,
-/// before anything runs): llama.cpp's threads wait on each other at every operation, so one descheduled thread
-/// stalls them all, and generation on a busy CPU can be many times slower than on an idle one.
-pub fn busy_machine(load_average: f64, cpus: usize) -> Option<String> {
-    (cpus > 0 && load_average >= cpus as f64 / 2.0).then(|| {
+/// A warning when other work keeps the CPUs busy (a quarter of their time or more, over a short look before
+/// anything runs): llama.cpp's threads wait on each other at every operation, so one descheduled thread stalls
+/// them all, and generation on a busy CPU can be many times slower than on an idle one.
+pub fn busy_machine(cpu_busy_percent: f32, cpus: usize) -> Option<String> {
+    (cpu_busy_percent >= 25.0).then(|| {
         format!(
-            "the machine is busy (load average {load_average:.1} on {cpus} CPUs): its rates will be lower and \
-             noisier than on an idle machine"
+            "the machine is busy (its {cpus} CPUs {cpu_busy_percent:.0}% in use by other work): its rates will \
+             be lower and noisier than on an idle machine"
         )
     })
+}
+
+/// How busy the CPUs are, in percent of all of them, over half a second; `None` when it cannot be read.
+fn cpu_busy_percent() -> Option<f32> {
+    let mut s = sysinfo::System::new().ok()?;
+    s.refresh_cpu_usage();
+    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL.max(Duration::from_millis(500)));
+    s.refresh_cpu_usage();
+    Some(s.global_cpu_usage())
 }
 
 /// Closed-loop levels 1, 2, 4, … up to [`MAX_CONCURRENCY`].
@@ -652,9 +662,8 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| InputError(format!("{}: cannot create: {e}", dir.display())))?;
-    if let Some(busy) = sysinfo::System::load_average()
-        .ok()
-        .and_then(|l| busy_machine(l.one, crate::results::HostInfo::collect().cpu_logical_cpus))
+    if let Some(busy) = cpu_busy_percent()
+        .and_then(|p| busy_machine(p, crate::results::HostInfo::collect().cpu_logical_cpus))
     {
         eprintln!("warning: {busy}");
     }
@@ -1074,14 +1083,14 @@ mod tests {
     }
 
     #[test]
-    fn phases_run_every_bench_first_then_loads_then_depths() {
+    fn phases_run_each_models_bench_and_load_then_the_depths() {
         let p = phases(2);
         assert_eq!(
             p,
             vec![
                 (Kind::Bench, 0),
-                (Kind::Bench, 1),
                 (Kind::Load, 0),
+                (Kind::Bench, 1),
                 (Kind::Load, 1),
                 (Kind::Depth, 0),
                 (Kind::Depth, 1)
@@ -1156,9 +1165,8 @@ mod tests {
 
     #[test]
     fn a_busy_machine_is_flagged_before_it_is_measured() {
-        assert!(busy_machine(1.2, 2).is_some_and(|w| w.contains("load average 1.2 on 2 CPUs")));
-        assert_eq!(busy_machine(0.3, 2), None);
-        assert_eq!(busy_machine(3.0, 0), None);
+        assert!(busy_machine(60.0, 2).is_some_and(|w| w.contains("2 CPUs 60% in use")));
+        assert_eq!(busy_machine(3.0, 2), None);
     }
 
     #[test]

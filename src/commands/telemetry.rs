@@ -153,15 +153,14 @@ pub fn cpu_bandwidth(
 ) -> ((CachedBandwidth, bool), Option<Warning>) {
     let threads = host.default_threads().max(1) as usize;
     let path = bandwidth::cache_path(cache_dir, host.hostname.as_deref());
+    let key = bandwidth::CacheKey {
+        host: host.hostname.clone(),
+        cpu_model: host.cpu_model.clone(),
+        boot_id: bandwidth::boot_id(),
+        threads,
+    };
     let hit = (!remeasure)
-        .then(|| {
-            bandwidth::read_cached(
-                &path,
-                host.hostname.as_deref(),
-                host.cpu_model.as_deref(),
-                threads,
-            )
-        })
+        .then(|| bandwidth::read_cached(&path, &key))
         .flatten();
     if let Some(c) = hit {
         return ((c, true), None);
@@ -169,8 +168,9 @@ pub fn cpu_bandwidth(
     let llc = bandwidth::last_level_cache_bytes(Path::new(CPU_CACHE_ROOT));
     let bytes = bandwidth::buffer_bytes(llc, bandwidth::available_memory_bytes());
     let c = CachedBandwidth {
-        host: host.hostname.clone(),
-        cpu_model: host.cpu_model.clone(),
+        host: key.host,
+        cpu_model: key.cpu_model,
+        boot_id: key.boot_id,
         measured_at: Utc::now(),
         bandwidth: measure_cpu_read_bandwidth(bytes, threads, TIMED_PASSES),
     };

@@ -53,6 +53,13 @@ pub enum Warning {
         level: String,
         requests_not_completed: usize,
     },
+    /// A generation case read its weights faster than the memory-bandwidth figure allows: the figure understates
+    /// the machine (measured while it was busy, or on another machine), so the roofline fraction is above 1.
+    RooflineAboveBandwidth {
+        test: String,
+        fraction: f64,
+        bandwidth_source: String,
+    },
 }
 
 impl std::fmt::Display for Warning {
@@ -76,6 +83,17 @@ impl std::fmt::Display for Warning {
                 "interrupted after {cases_done} of {cases_total} cases: the result file holds what was measured"
             ),
             Warning::Sensor { message } => write!(f, "sensor: {message}"),
+            Warning::RooflineAboveBandwidth {
+                test,
+                fraction,
+                bandwidth_source,
+            } => write!(
+                f,
+                "{test}: generation read weights at {:.0}% of the memory bandwidth figure ({bandwidth_source}): \
+                 the figure understates this machine; measure it again with --remeasure-bandwidth on an idle \
+                 machine, or give --hardware",
+                fraction * 100.0
+            ),
             Warning::Energy { at, message } => write!(f, "{at}: {message}"),
             Warning::UnfinishedRequests {
                 level,

@@ -147,6 +147,10 @@ pub fn measure_cpu_read_bandwidth(bytes: u64, threads: usize, passes: usize) -> 
 pub struct CachedBandwidth {
     pub host: Option<String>,
     pub cpu_model: Option<String>,
+    /// The kernel's boot id when it was measured: cloud VMs share host names and CPU models, and a restarted
+    /// one may run on another machine, so a measurement holds only until the next boot.
+    #[serde(default)]
+    pub boot_id: Option<String>,
     pub measured_at: DateTime<Utc>,
     #[serde(flatten)]
     pub bandwidth: ReadBandwidth,
@@ -168,20 +172,41 @@ pub fn cache_path(cache_dir: &Path, host: Option<&str>) -> PathBuf {
     cache_dir.join("bandwidth").join(format!("{name}.json"))
 }
 
-/// The cached measurement at `path`, when it was taken on this host and CPU with `threads` threads; a missing
-/// or unreadable file, or one from another host or thread count, gives `None` (it is measured again).
-pub fn read_cached(
-    path: &Path,
-    host: Option<&str>,
-    cpu_model: Option<&str>,
-    threads: usize,
-) -> Option<CachedBandwidth> {
+/// This boot's id (`/proc/sys/kernel/random/boot_id`); `None` where the kernel has none.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The cached measurement at `path`, when it was taken on this host and CPU, since this boot, with `threads`
+/// threads; a missing or unreadable file, or one from another host, boot or thread count, gives `None` (it is
+/// measured again).
+pub fn read_cached(path: &Path, key: &CacheKey) -> Option<CachedBandwidth> {
     let text = std::fs::read_to_string(path).ok()?;
     let c: CachedBandwidth = serde_json::from_str(&text).ok()?;
-    (c.host.as_deref() == host
-        && c.cpu_model.as_deref() == cpu_model
-        && c.bandwidth.threads == threads)
-        .then_some(c)
+    (c.key() == *key).then_some(c)
+}
+
+/// What a cached measurement must match to be reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    pub host: Option<String>,
+    pub cpu_model: Option<String>,
+    pub boot_id: Option<String>,
+    pub threads: usize,
+}
+
+impl CachedBandwidth {
+    pub fn key(&self) -> CacheKey {
+        CacheKey {
+            host: self.host.clone(),
+            cpu_model: self.cpu_model.clone(),
+            boot_id: self.boot_id.clone(),
+            threads: self.bandwidth.threads,
+        }
+    }
 }
 
 /// Writes `c` to `path` atomically, replacing any earlier measurement.
@@ -237,13 +262,14 @@ mod tests {
     }
 
     #[test]
-    fn a_cached_measurement_is_reused_only_on_its_own_host_and_thread_count() {
+    fn a_cached_measurement_is_reused_only_on_its_own_host_boot_and_thread_count() {
         let dir = tempfile::tempdir().unwrap();
         let path = cache_path(dir.path(), Some("box/1"));
         assert_eq!(path, dir.path().join("bandwidth").join("box_1.json"));
         let c = CachedBandwidth {
             host: Some("box/1".into()),
             cpu_model: Some("AMD EPYC".into()),
+            boot_id: Some("boot-1".into()),
             measured_at: "2026-11-25T20:00:00Z".parse().unwrap(),
             bandwidth: ReadBandwidth {
                 gb_per_s: 29.0,
@@ -254,14 +280,22 @@ mod tests {
                 threads: 2,
             },
         };
-        assert_eq!(read_cached(&path, Some("box/1"), Some("AMD EPYC"), 2), None);
+        assert_eq!(read_cached(&path, &c.key()), None);
         write_cached(&path, &c).unwrap();
+        assert_eq!(read_cached(&path, &c.key()), Some(c.clone()));
+        let other = |f: fn(&mut CacheKey)| {
+            let mut k = c.key();
+            f(&mut k);
+            read_cached(&path, &k)
+        };
+        assert_eq!(other(|o| o.host = Some("box/2".into())), None);
+        assert_eq!(other(|o| o.cpu_model = Some("Intel".into())), None);
+        assert_eq!(other(|o| o.threads = 4), None, "another thread count");
         assert_eq!(
-            read_cached(&path, Some("box/1"), Some("AMD EPYC"), 2),
-            Some(c)
+            other(|o| o.boot_id = Some("boot-2".into())),
+            None,
+            "rebooted: perhaps moved"
         );
-        assert_eq!(read_cached(&path, Some("box/2"), Some("AMD EPYC"), 2), None);
-        assert_eq!(read_cached(&path, Some("box/1"), Some("Intel"), 2), None);
-        assert_eq!(read_cached(&path, Some("box/1"), Some("AMD EPYC"), 4), None);
+        assert_eq!(other(|o| o.boot_id = None), None);
     }
 }

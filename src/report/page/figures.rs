@@ -167,6 +167,30 @@ pub fn all(sources: &[Source], rows: &[Row], costs: &[RowCost]) -> Vec<Figure> {
     ]
 }
 
+/// `text` in lines of at most `width` characters, broken after `-`, `_` or `.` where it can be (a longer piece
+/// stays whole).
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for ch in text.chars() {
+        piece.push(ch);
+        if "-_.".contains(ch) {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for p in pieces {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + p.chars().count() <= width => line.push_str(&p),
+            _ => lines.push(p),
+        }
+    }
+    lines.join("\n")
+}
+
 /// pp and tg t/s per model (categories) and machine (series).
 pub fn throughput_bars(rows: &[Row]) -> Figure {
     const ID: &str = "throughput-bars";
@@ -216,6 +240,8 @@ pub fn throughput_bars(rows: &[Row]) -> Figure {
             }
         })
         .collect();
+    // characters that fit under one bar group at the labels' size
+    let width = (super::svg::WIDTH as usize * 85 / 100 / categories.len() / 8).max(8);
     Figure::Chart(Chart {
         id: ID.into(),
         title: TITLE.into(),
@@ -230,7 +256,8 @@ pub fn throughput_bars(rows: &[Row]) -> Figure {
                             .iter()
                             .find(|r| r.model_key == key)
                             .map_or(key.as_str(), |r| r.model.as_str());
-                        format!("{test}\n{model}")
+                        let model = model.strip_suffix(".gguf").unwrap_or(model);
+                        format!("{test}\n{}", wrap(model, width))
                     } else {
                         test
                     }
@@ -964,4 +991,26 @@ pub fn power_time(sources: &[Source], rows: &[Row]) -> Figure {
             sources[i].path
         )],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn long_model_names_wrap_after_separators() {
+        assert_eq!(
+            wrap("qwen2.5-0.5b-q4_0-seed1", 14),
+            "qwen2.5-0.5b-\nq4_0-seed1"
+        );
+        assert_eq!(wrap("tiny", 14), "tiny");
+        assert_eq!(
+            wrap("averyveryverylongname", 8),
+            "averyveryverylongname",
+            "a piece longer than the width stays whole"
+        );
+        assert!(wrap("llama-3.2-1b-q4_0-seed1", 10)
+            .lines()
+            .all(|l| l.len() <= 10));
+    }
 }

@@ -151,10 +151,14 @@ fn geometry(c: &Chart) -> Geometry {
             (span(min(&mut xs()), max(&mut xs()), 1.12), 48)
         }
         Kind::Bars { categories } => {
-            let two_lines = categories.iter().any(|c| c.contains('\n'));
+            let lines = categories
+                .iter()
+                .map(|c| c.lines().count())
+                .max()
+                .unwrap_or(1) as u32;
             (
                 -0.5..categories.len() as f64 - 0.5,
-                if two_lines { 62 } else { 48 },
+                48 + 15 * lines.saturating_sub(1),
             )
         }
         Kind::Lines => {
