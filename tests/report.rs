@@ -749,3 +749,37 @@ fn the_markdown_page_has_the_sensitivity_table_the_html_has() {
         );
     }
 }
+
+#[test]
+fn a_missing_goodput_says_which_of_its_reasons_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = |args: &[&str]| -> String {
+        let page = html(dir.path(), args);
+        let doc = parse(&page);
+        doc.descendants()
+            .filter(|n| has_class(n, "notes"))
+            .flat_map(|n| n.descendants().filter_map(|d| d.text()).map(str::to_string))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let bench_only = notes(&[s(&repo(CPU_BENCH))]);
+    assert!(
+        bench_only.contains("goodput not measured — no load result for this machine and model"),
+        "{bench_only}"
+    );
+    // an operating point written before goodput was recorded
+    let old = notes(&[s(&repo(CPU_BENCH)), s(&repo(CPU_LOAD))]);
+    assert!(old.contains("predates goodput (schema < 4)"), "{old}");
+    let no_slo = edit(SLO_LOAD, dir.path(), "no-slo.json", |v| {
+        v["load"]["slo"] = Value::Array(Vec::new());
+        v["load"]["operating_point"] = Value::Null;
+        for l in v["load"]["levels"].as_array_mut().unwrap() {
+            l["goodput_output_tokens_per_s"] = Value::Null;
+            l["goodput_requests_per_s"] = Value::Null;
+            l["slo_met"] = Value::Null;
+            l["slo_checks"] = Value::Array(Vec::new());
+        }
+    });
+    let without = notes(&[s(&no_slo)]);
+    assert!(without.contains("run without an SLO"), "{without}");
+}

@@ -44,6 +44,8 @@ pub struct Row {
     pub tg_cases: Vec<(usize, usize)>,
     /// Goodput (output tokens/s of the requests that met the SLO) at the SLO operating point.
     pub goodput_tokens_per_s: Option<Measure>,
+    /// Why there is no goodput, when there is none.
+    pub goodput_absent: Option<String>,
     /// Energy per token on the devices that did the work: a tg case's generation, else the operating point's level.
     pub j_per_token: Option<Measure>,
     pub roofline_fraction: Option<Measure>,
@@ -277,6 +279,7 @@ fn row(sources: &[Source], machine: &str, key: &str, model: &str, files: &[usize
             .unwrap_or_default(),
         tg_ts: tg_best.map(|(m, _)| m),
         goodput_tokens_per_s: goodput(sources, &load),
+        goodput_absent: goodput_absent(sources, &load),
         energy_absent,
         bench,
         load,
@@ -432,6 +435,27 @@ fn goodput(sources: &[Source], load: &[usize]) -> Option<Measure> {
             })
         })
         .max_by(|a, b| a.value.total_cmp(&b.value))
+}
+
+/// Why `load` gives no goodput, in a few words; `None` when one of them does.
+fn goodput_absent(sources: &[Source], load: &[usize]) -> Option<String> {
+    if goodput(sources, load).is_some() {
+        return None;
+    }
+    let sweeps: Vec<_> = load
+        .iter()
+        .filter_map(|&i| sources[i].result.load.as_ref())
+        .collect();
+    Some(if sweeps.is_empty() {
+        "no load result for this machine and model".into()
+    } else if sweeps.iter().all(|s| s.slo.is_empty()) {
+        "its load results were run without an SLO (load --slo)".into()
+    } else if sweeps.iter().any(|s| s.operating_point.is_some()) {
+        "its load result predates goodput (schema < 4): the operating point has no goodput figure"
+            .into()
+    } else {
+        "no load level met its SLO over all arrivals".into()
+    })
 }
 
 /// The machines of `rows`, each once, in the order they first appear.

@@ -241,10 +241,8 @@ impl Page {
                     "{name}: pp and tg t/s not measured (no bench result for this machine and model)"
                 ));
             }
-            if r.goodput_tokens_per_s.is_none() {
-                push(format!(
-                    "{name}: goodput not measured (no load result with an SLO operating point for this machine and model)"
-                ));
+            if let Some(why) = &r.goodput_absent {
+                push(format!("{name}: goodput not measured — {why}"));
             }
             match &self.costs[i] {
                 RowCost::Unpriced(why) => push(format!("{name}: cost not computed — {why}")),
