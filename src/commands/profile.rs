@@ -796,28 +796,19 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                 } else {
                     (vec![0], vec![DEPTH_TOKENS])
                 };
-                bench::run(&bench::BenchOptions {
-                    models: vec![model],
-                    n_prompt,
-                    n_gen: vec![GEN_TOKENS],
-                    pg: Vec::new(),
-                    n_depth,
-                    stop_rule: StopRule::fixed(repetitions),
-                    n_threads: o.n_threads.map(|t| vec![t]),
-                    n_gpu_layers: vec![o.n_gpu_layers],
-                    n_batch: vec![engine_opts.n_batch],
-                    n_ubatch: vec![engine_opts.n_ubatch],
-                    flash_attn: vec![engine_opts.flash_attn],
-                    no_kv_offload: vec![engine_opts.no_kv_offload],
-                    type_k: vec![engine_opts.type_k.clone()],
-                    type_v: vec![engine_opts.type_v.clone()],
-                    use_mmap: true,
-                    warmup_runs: 1,
-                    seed: 1,
-                    format: crate::report::Format::Markdown,
+                bench::run(&bench_options(
+                    o,
+                    &engine_opts,
+                    model,
+                    BenchTests {
+                        n_prompt,
+                        n_gen: GEN_TOKENS,
+                        n_depth,
+                        repetitions,
+                        warmup_runs: 1,
+                    },
                     run,
-                    force: false,
-                })
+                ))
                 .map(|b| b.result)
             }
             Kind::Load => {
@@ -974,6 +965,47 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     Ok(outcome)
 }
 
+/// The tests of one bench phase.
+struct BenchTests {
+    n_prompt: Vec<u32>,
+    n_gen: u32,
+    n_depth: Vec<u32>,
+    repetitions: u32,
+    warmup_runs: u32,
+}
+
+/// A bench run of `model` with the profile's engine settings.
+fn bench_options(
+    o: &ProfileOptions,
+    e: &EngineOptions,
+    model: String,
+    t: BenchTests,
+    run: RunOptions,
+) -> bench::BenchOptions {
+    bench::BenchOptions {
+        models: vec![model],
+        n_prompt: t.n_prompt,
+        n_gen: vec![t.n_gen],
+        pg: Vec::new(),
+        n_depth: t.n_depth,
+        stop_rule: StopRule::fixed(t.repetitions),
+        n_threads: o.n_threads.map(|t| vec![t]),
+        n_gpu_layers: vec![o.n_gpu_layers],
+        n_batch: vec![e.n_batch],
+        n_ubatch: vec![e.n_ubatch],
+        flash_attn: vec![e.flash_attn],
+        no_kv_offload: vec![e.no_kv_offload],
+        type_k: vec![e.type_k.clone()],
+        type_v: vec![e.type_v.clone()],
+        use_mmap: e.use_mmap,
+        warmup_runs: t.warmup_runs,
+        seed: 1,
+        format: crate::report::Format::Markdown,
+        run,
+        force: false,
+    }
+}
+
 /// Rough rates of the smallest model before anything is planned: one run of pp64 and tg16, no warm-up, no
 /// sensors, into a temporary directory (never part of the profile's results). `None` when it did not run.
 fn calibrate(
@@ -996,29 +1028,14 @@ fn calibrate(
         text: format!("profile: calibrating on {}", smallest.name),
         deadline: None,
     });
-    let r = bench::run(&bench::BenchOptions {
-        models: vec![path.display().to_string()],
+    let tests = BenchTests {
         n_prompt: vec![64],
-        n_gen: vec![16],
-        pg: Vec::new(),
+        n_gen: 16,
         n_depth: vec![0],
-        stop_rule: StopRule::fixed(1),
-        n_threads: o.n_threads.map(|t| vec![t]),
-        n_gpu_layers: vec![o.n_gpu_layers],
-        n_batch: vec![e.n_batch],
-        n_ubatch: vec![e.n_ubatch],
-        flash_attn: vec![e.flash_attn],
-        no_kv_offload: vec![e.no_kv_offload],
-        type_k: vec![e.type_k.clone()],
-        type_v: vec![e.type_v.clone()],
-        use_mmap: true,
+        repetitions: 1,
         warmup_runs: 0,
-        seed: 1,
-        format: crate::report::Format::Markdown,
-        run,
-        force: false,
-    })
-    .ok()?;
+    };
+    let r = bench::run(&bench_options(o, e, path.display().to_string(), tests, run)).ok()?;
     match rates(&r.result) {
         (Some(pp_tps), Some(tg_tps)) => Some(Speeds { pp_tps, tg_tps }),
         _ => None,
