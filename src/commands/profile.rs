@@ -317,7 +317,11 @@ impl ProfileOutcome {
                 i + 1,
                 p.kind.label(),
                 p.model,
-                dur(p.estimate_s),
+                match (p.kind, p.estimate_s) {
+                    // later levels are estimated one at a time, from the level before
+                    (Kind::Load, Some(_)) => format!("{} (c=1)", dur(p.estimate_s)),
+                    _ => dur(p.estimate_s),
+                },
                 dur(p.took_s),
                 outcome.replace('|', "\\|")
             );
