@@ -238,6 +238,15 @@ fn cpu_busy_percent() -> Option<f32> {
     Some(s.global_cpu_usage())
 }
 
+/// Why requests of `longest` positions do not suit a model trained on `n_ctx_train`, or `None`.
+pub fn requests_too_long(longest: u32, n_ctx_train: Option<u64>) -> Option<String> {
+    n_ctx_train.filter(|n| *n < longest as u64).map(|n| {
+        format!(
+            "its requests (up to {longest} tokens of prompt and output) are longer than the model's trained context ({n} tokens)"
+        )
+    })
+}
+
 /// Closed-loop levels 1, 2, 4, … up to [`MAX_CONCURRENCY`].
 pub fn concurrency_levels() -> Vec<u32> {
     std::iter::successors(Some(1u32), |c| Some(c * 2))
@@ -510,8 +519,11 @@ fn rates(r: &ResultFile) -> (Option<f64>, Option<f64>) {
 
 /// The load sweep's request lengths (means) and SLO: `--slo`, else the workload's, else [`DEFAULT_SLO`].
 struct Shape {
+    /// Mean request lengths.
     input: f64,
     output: f64,
+    /// The longest request: the positions one sequence needs.
+    longest: u32,
     slo: Option<Vec<SloTerm>>,
     slo_note: String,
 }
@@ -530,6 +542,9 @@ fn request_shape(o: &ProfileOptions, loaded: Option<&Loaded>) -> anyhow::Result<
             )
         },
     );
+    let longest = workload.as_ref().map_or(2 * DEFAULT_REQUEST_TOKENS, |w| {
+        longest_tokens(&w.input_tokens_per_request) + longest_tokens(&w.output_tokens_per_request)
+    });
     let workload_has_slo = workload.as_ref().is_some_and(|w| !w.slo.is_empty());
     let (slo, slo_note) = match (&o.slo, workload_has_slo) {
         (Some(s), _) => (Some(s.clone()), "--slo".to_string()),
@@ -542,9 +557,24 @@ fn request_shape(o: &ProfileOptions, loaded: Option<&Loaded>) -> anyhow::Result<
     Ok(Shape {
         input,
         output,
+        longest,
         slo,
         slo_note,
     })
+}
+
+/// The longest request length `load` makes of a workload's tokens: a `{ min, max }` range's max, else the mean.
+fn longest_tokens(t: &crate::config::workload::Tokens) -> u32 {
+    use crate::config::workload::{TokenDistribution, Tokens};
+    let v = match t {
+        Tokens::Distribution(TokenDistribution {
+            min: Some(a),
+            max: Some(b),
+            ..
+        }) if a.round() < b.round() => *b,
+        other => other.mean(),
+    };
+    v.round().clamp(1.0, u32::MAX as f64 / 2.0) as u32
 }
 
 /// The concurrency levels whose memory estimate fits what is free (all of them when nothing is known).
@@ -556,8 +586,10 @@ fn fitting_levels(
     free: &preflight::memory::FreeMemory,
 ) -> Vec<u32> {
     let facts = preflight::model_facts(path).ok().and_then(|(f, _)| f);
-    let input = Lengths::Fixed(shape.input.round() as u32);
-    let output = Lengths::Fixed(shape.output.round() as u32);
+    // the longest request: what each sequence's KV cells must hold
+    let out = (shape.output.round() as u32).clamp(1, shape.longest.max(2) - 1);
+    let input = Lengths::Fixed(shape.longest.saturating_sub(out).max(1));
+    let output = Lengths::Fixed(out);
     concurrency_levels()
         .into_iter()
         .filter(|&c| {
@@ -763,8 +795,15 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                 }
             },
         };
+        let trained = preflight::model_facts(&path).ok().and_then(|(_, n)| n);
+        if kind == Kind::Load {
+            if let Some(why) = requests_too_long(shape.longest, trained) {
+                record.status = Status::Skipped(why);
+                records.push(record);
+                continue;
+            }
+        }
         if kind == Kind::Depth {
-            let trained = preflight::model_facts(&path).ok().and_then(|(_, n)| n);
             if let Some(why) = short_context(trained) {
                 record.status = Status::Skipped(why);
                 records.push(record);
@@ -1188,6 +1227,14 @@ mod tests {
     fn a_busy_machine_is_flagged_before_it_is_measured() {
         assert!(busy_machine(60.0, 2).is_some_and(|w| w.contains("2 CPUs 60% in use")));
         assert_eq!(busy_machine(3.0, 2), None);
+    }
+
+    #[test]
+    fn a_load_sweep_needs_requests_within_the_trained_context() {
+        let why = requests_too_long(4200, Some(4096)).expect("too long");
+        assert!(why.contains("4200") && why.contains("4096"), "{why}");
+        assert_eq!(requests_too_long(256, Some(4096)), None);
+        assert_eq!(requests_too_long(4200, None), None);
     }
 
     #[test]
