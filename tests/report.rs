@@ -32,6 +32,24 @@ fn html(dir: &Path, args: &[&str]) -> String {
     std::fs::read_to_string(out).unwrap()
 }
 
+/// `cost --result RESULT -o json ARGS` with the repository's models.toml.
+fn cost_json(dir: &Path, result: &Path, args: &[&str]) -> Value {
+    let config = repo("models.toml");
+    let mut all = vec![
+        "cost",
+        "--config",
+        s(&config),
+        "--result",
+        s(result),
+        "-o",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    let o = tokenmeter(&all, dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
 fn parse(html: &str) -> roxmltree::Document<'_> {
     roxmltree::Document::parse_with_options(
         html,
@@ -450,20 +468,7 @@ fn cumulative_cost_crosses_where_cost_says_it_breaks_even() {
     args.extend_from_slice(&clouds);
     let page = html(dir.path(), &args);
     let doc = parse(&page);
-    let config = repo("models.toml");
-    let mut cost_args = vec![
-        "cost",
-        "--config",
-        s(&config),
-        "--result",
-        s(&bench),
-        "-o",
-        "json",
-    ];
-    cost_args.extend_from_slice(&clouds);
-    let o = tokenmeter(&cost_args, dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let cost: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let cost = cost_json(dir.path(), &bench, &clouds);
     let all = curves(&doc, "cumulative-cost");
     let names: Vec<&str> = all.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(
@@ -588,20 +593,7 @@ fn tornado_bars_are_the_cost_models_sensitivity_rows() {
     args.extend_from_slice(&pick);
     let page = html(dir.path(), &args);
     let doc = parse(&page);
-    let config = repo("models.toml");
-    let mut cost_args = vec![
-        "cost",
-        "--config",
-        s(&config),
-        "--result",
-        s(&bench),
-        "-o",
-        "json",
-    ];
-    cost_args.extend_from_slice(&pick);
-    let o = tokenmeter(&cost_args, dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let cost: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let cost = cost_json(dir.path(), &bench, &pick);
     let t = &cost["sensitivity"];
     let rows = t["rows"].as_array().unwrap();
     let never = t["horizon_months"].as_f64().unwrap() + 1.0;

@@ -15,6 +15,11 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".tokenmeter-cache"))
 }
 
+/// Where a synthesized entry's file is kept in the cache (it may not be written yet).
+pub fn synth_path(s: &crate::config::SynthRef) -> PathBuf {
+    cache_dir().join("models").join(s.cache_file_name())
+}
+
 /// The file for a catalogue entry, synthesizing it into the cache when it is not there yet.
 pub fn materialize(
     entry: &ModelEntry,
@@ -35,7 +40,7 @@ pub fn materialize(
     let spec = synth_ref
         .to_spec()
         .map_err(|e| InputError(format!("model '{}': {e}", entry.name)))?;
-    let path = cache_dir().join("models").join(synth_ref.cache_file_name());
+    let path = synth_path(synth_ref);
     if !path.exists() {
         eprintln!(
             "synthesizing model '{}' ({} {}, seed {}) into {} (once; reused afterwards)",

@@ -111,9 +111,7 @@ fn model_size(name: &str, config: &Config, config_dir: &Path) -> anyhow::Result<
         .synth
         .as_ref()
         .ok_or_else(|| InputError(format!("model '{name}' has neither path nor synth")))?;
-    let cached = super::models::cache_dir()
-        .join("models")
-        .join(s.cache_file_name());
+    let cached = super::models::synth_path(s);
     if cached.exists() {
         return from_file(&cached);
     }

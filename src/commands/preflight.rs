@@ -363,10 +363,18 @@ fn nvml_free() -> Vec<GpuFree> {
 }
 
 fn host_facts(setup: &Setup) -> HostFacts {
+    host_facts_of(&setup.host, &setup.build)
+}
+
+/// What the memory estimate needs of the host and the build: whether the CPU backend repacks, and whether the
+/// build has a GPU device.
+pub fn host_facts_of(
+    host: &crate::results::HostInfo,
+    build: &crate::engine::BuildInfo,
+) -> HostFacts {
     HostFacts {
-        cpu_repacks: setup.host.cpu_features.iter().any(|f| f == "AVX2"),
-        has_gpu: setup.build.gpu_offload_supported
-            && setup.build.devices.iter().any(|d| d.backend != "CPU"),
+        cpu_repacks: host.cpu_features.iter().any(|f| f == "AVX2"),
+        has_gpu: build.gpu_offload_supported && build.devices.iter().any(|d| d.backend != "CPU"),
     }
 }
 

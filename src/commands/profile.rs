@@ -386,12 +386,10 @@ fn default_candidates() -> Vec<ModelEntry> {
 
 /// A synthesized entry already in the cache.
 fn cached(entry: &ModelEntry) -> bool {
-    entry.synth.as_ref().is_some_and(|s| {
-        models::cache_dir()
-            .join("models")
-            .join(s.cache_file_name())
-            .exists()
-    })
+    entry
+        .synth
+        .as_ref()
+        .is_some_and(|s| models::synth_path(s).exists())
 }
 
 fn candidate(entry: ModelEntry, config_dir: &Path) -> anyhow::Result<Candidate> {
@@ -478,10 +476,8 @@ fn file_stem(name: &str) -> String {
         .collect()
 }
 
-fn default_dir() -> PathBuf {
-    let host = crate::results::HostInfo::collect()
-        .hostname
-        .unwrap_or_else(|| "host".into());
+fn default_dir(host: &crate::results::HostInfo) -> PathBuf {
+    let host = host.hostname.clone().unwrap_or_else(|| "host".into());
     PathBuf::from("results").join(format!(
         "profile-{}-{}",
         chrono::Utc::now().format("%Y-%m-%dT%H%M%S"),
@@ -608,7 +604,8 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     let budget = o.budget();
     let deadline = started + budget;
     let left = || deadline.saturating_duration_since(Instant::now());
-    let dir = o.out_dir.clone().unwrap_or_else(default_dir);
+    let host = crate::results::HostInfo::collect();
+    let dir = o.out_dir.clone().unwrap_or_else(|| default_dir(&host));
     if dir.exists()
         && std::fs::read_dir(&dir)
             .map(|mut d| d.next().is_some())
@@ -646,15 +643,8 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     let all = candidates(&o.models, &config, &config_dir)?;
 
     let build = crate::engine::build_info(o.run.verbose)?;
-    let host_facts = preflight::memory::HostFacts {
-        cpu_repacks: crate::results::HostInfo::collect()
-            .cpu_features
-            .iter()
-            .any(|f| f == "AVX2"),
-        has_gpu: build.gpu_offload_supported
-            && build.devices.iter().any(|d| d.backend != "CPU")
-            && o.n_gpu_layers != 0,
-    };
+    let mut host_facts = preflight::host_facts_of(&host, &build);
+    host_facts.has_gpu &= o.n_gpu_layers != 0;
     let free = preflight::measure_free(host_facts.has_gpu)?;
     let (device, free_bytes, memory) = if host_facts.has_gpu && !free.gpus.is_empty() {
         (
@@ -670,9 +660,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
         (
             format!(
                 "CPU ({})",
-                crate::results::HostInfo::collect()
-                    .cpu_model
-                    .unwrap_or_else(|| "unknown model".into())
+                host.cpu_model.as_deref().unwrap_or("unknown model")
             ),
             free.ram_bytes,
             "RAM",
@@ -698,9 +686,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| InputError(format!("{}: cannot create: {e}", dir.display())))?;
-    if let Some(busy) = cpu_busy_percent()
-        .and_then(|p| busy_machine(p, crate::results::HostInfo::collect().cpu_logical_cpus))
-    {
+    if let Some(busy) = cpu_busy_percent().and_then(|p| busy_machine(p, host.cpu_logical_cpus)) {
         eprintln!("warning: {busy}");
     }
 
