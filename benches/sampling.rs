@@ -51,6 +51,7 @@ fn main() {
         ModelParams {
             n_gpu_layers: -1,
             use_mmap: true,
+            repack: true,
         },
         false,
     )

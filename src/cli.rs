@@ -171,6 +171,9 @@ pub struct BenchArgs {
         allow_negative_numbers = true
     )]
     pub n_gpu_layers: Vec<i32>,
+    /// llama.cpp's extra buffer types for the weights (repacked, AMX), 0 or 1 (list, as llama-bench's)
+    #[arg(long = "repack", value_delimiter = ',', default_value = "1")]
+    pub repack: Vec<u8>,
     /// Logical batch size
     #[arg(
         short = 'b',
@@ -300,6 +303,9 @@ pub struct LoadArgs {
     /// Layers to offload to the GPU; -1: all
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = -1, allow_negative_numbers = true)]
     pub n_gpu_layers: i32,
+    /// llama.cpp's extra buffer types for the weights (repacked, AMX), 0 or 1
+    #[arg(long = "repack", default_value_t = 1)]
+    pub repack: u8,
     /// Logical batch size
     #[arg(short = 'b', long = "batch-size", default_value_t = 2048)]
     pub batch_size: u32,
@@ -418,6 +424,12 @@ pub struct SweepArgs {
     /// write RESULT
     #[arg(long = "resume", value_name = "RESULT")]
     pub resume: Option<PathBuf>,
+    /// Run the machine's self-test again instead of using its cached outcome for this boot and build
+    #[arg(long = "recheck")]
+    pub recheck: bool,
+    /// Skip the numerics gate (each case's logits against the CPU reference); recorded in the result
+    #[arg(long = "no-verify")]
+    pub no_verify: bool,
 }
 
 /// Running one shard of a sweep on a fleet, shared by `bench` and `load`.
@@ -613,6 +625,9 @@ pub struct CompareArgs {
     /// Join cases of different models (the same as --ignore model)
     #[arg(long = "ignore-model")]
     pub ignore_model: bool,
+    /// Compare cases whose numerics gate failed (their speed comes from a wrong computation; the output says so)
+    #[arg(long)]
+    pub allow_wrong_numerics: bool,
     /// The sides are interleaved rounds (directories with one file per round, paired in name order)
     #[arg(long)]
     pub paired: bool,

@@ -24,6 +24,9 @@ pub struct PricingArgs {
     /// Price a `load` result whose request lengths or SLO differ from the workload's (the report says so)
     #[arg(long)]
     pub allow_shape_mismatch: bool,
+    /// Use cases whose numerics gate failed (their speed comes from a wrong computation; the output says so)
+    #[arg(long)]
+    pub allow_wrong_numerics: bool,
 }
 
 /// Which configuration entries to use and, in a result of several models, which model (`cost` and `decide`).

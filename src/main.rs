@@ -34,6 +34,15 @@ fn stop_on_ctrl_c() -> anyhow::Result<options::StopFlags> {
 struct CasesFailed(String);
 
 fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Result<()> {
+    let wrong = commands::probe::numerics_failures(r);
+    if r.failed.is_empty() && !wrong.is_empty() {
+        return Err(CasesFailed(format!(
+            "{} {what}(s) failed the numerics gate ({}): their speed comes from a wrong computation",
+            wrong.len(),
+            wrong.join(", ")
+        ))
+        .into());
+    }
     if r.failed.is_empty() {
         return Ok(());
     }

@@ -199,6 +199,8 @@ fn run_options(
             .map(|d| duration("--case-timeout", d))
             .transpose()?,
         resume: sweep.resume,
+        recheck: sweep.recheck,
+        verify: !sweep.no_verify,
         save_baseline: baseline_target(baseline)?,
         phase: None,
         shard: None,
@@ -248,6 +250,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
             type_k: a.cache_type_k,
             type_v: a.cache_type_v,
             use_mmap: zero_or_one("--mmap", a.mmap)?,
+            repack: zero_or_one("--repack", a.repack)?,
         },
         seed: a.seed,
         force: a.force,
@@ -304,6 +307,11 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         },
         n_threads: a.threads,
         n_gpu_layers: a.n_gpu_layers,
+        repack: a
+            .repack
+            .iter()
+            .map(|&v| zero_or_one("--repack", v))
+            .collect::<Result<_, _>>()?,
         n_batch: a.batch_size,
         n_ubatch: a.ubatch_size,
         flash_attn: a
@@ -369,6 +377,7 @@ fn pricing(p: PricingArgs, model: Option<String>) -> Selection {
         clouds: p.clouds,
         model,
         allow_shape_mismatch: p.allow_shape_mismatch,
+        allow_wrong_numerics: p.allow_wrong_numerics,
     }
 }
 
@@ -558,6 +567,7 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
         fail_on,
         analysis,
         interleave,
+        allow_wrong_numerics: a.allow_wrong_numerics,
     })
 }
 
@@ -653,6 +663,8 @@ pub fn profile(
             in_process: a.in_process,
             case_timeout: None,
             resume: None,
+            recheck: false,
+            verify: true,
             save_baseline: None,
             phase: None,
             shard: None,

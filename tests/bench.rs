@@ -57,7 +57,7 @@ fn synth_inspect_bench_result_file_figures_recompute_from_raw_samples() {
     }
 
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(file["schema_version"], 4);
+    assert_eq!(file["schema_version"], 5);
     assert_eq!(file["kind"], "bench");
     assert_eq!(file["interrupted"], false);
     assert!(file["host"]["cpu_logical_cpus"].as_u64().unwrap() >= 1);
@@ -421,7 +421,8 @@ fn a_second_ctrl_c_in_process_keeps_the_repetitions_done_and_exits_2() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // past start-up (the machine's self-test, the numerics reference, the model's load) into the repetitions
+    std::thread::sleep(std::time::Duration::from_millis(4000));
     // the first Ctrl-C would let the case finish; the second stops it after the current repetition
     for _ in 0..2 {
         let kill = std::process::Command::new("kill")

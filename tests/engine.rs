@@ -12,6 +12,7 @@ fn synthesized_tokenizer_round_trips_any_text() {
         ModelParams {
             n_gpu_layers: 0,
             use_mmap: true,
+            repack: true,
         },
         false,
     )

@@ -70,8 +70,17 @@ fn golden_v3_files_hold_telemetry_per_case_and_level() {
 fn golden_v4_figures_recompute_from_the_raw_samples() {
     use tokenmeter::analysis::load::{operating_point, summarize_level, LevelSamples};
     let r = read_result(Path::new("tests/golden/result-v4-bench.json")).unwrap();
-    assert_eq!(r.schema_version, 4);
+    assert_eq!(
+        r.schema_version, SCHEMA_VERSION,
+        "read as the current version"
+    );
     assert!(!r.cases.is_empty());
+    for c in &r.cases {
+        // version 4 ran with llama.cpp's default extra buffer types and had no numerics gate
+        assert!(c.repack);
+        assert_eq!((c.numerics.as_ref(), c.numerics_failed), (None, false));
+        assert!(c.weight_buffers_mib.is_empty());
+    }
     for c in &r.cases {
         assert_eq!(
             tokenmeter::results::summarize(&c.test(), &c.samples),

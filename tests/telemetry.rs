@@ -58,7 +58,7 @@ fn bench_reports_energy_per_phase_or_one_reason_it_is_absent_and_the_roofline() 
         &["-p", "32", "-n", "16", "-r", "3", "-t", "1", "--idle", "1s"],
         |_| {},
     );
-    assert_eq!(file["schema_version"], 4);
+    assert_eq!(file["schema_version"], 5);
     let t = &file["telemetry"];
     assert_eq!(t["enabled"], true);
     assert_eq!(t["sample_interval_ms"], 50.0);
@@ -407,6 +407,7 @@ fn bench_energy_through_the_runner_matches_the_integral_of_a_known_power_trace()
     let model_params = ModelParams {
         n_gpu_layers: 0,
         use_mmap: true,
+        repack: true,
     };
     let model = load_model(&path, model_params, false).unwrap();
     let test = Test {

@@ -31,10 +31,11 @@ pub struct Source {
 
 /// The properties a bench case is joined on, in llama-bench's names (`model` is the model's type, parameter count
 /// and file size, which identify it across machines and paths).
-pub const CASE_KEYS: [&str; 11] = [
+pub const CASE_KEYS: [&str; 12] = [
     "model",
     "n_threads",
     "n_gpu_layers",
+    "repack",
     "n_batch",
     "n_ubatch",
     "type_k",
@@ -243,7 +244,7 @@ fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
 }
 
 fn case_from_record(c: &CaseRecord) -> BTreeMap<String, String> {
-    let pairs: [(&str, String); 11] = [
+    let pairs: [(&str, String); 12] = [
         (
             "model",
             model_key(
@@ -254,6 +255,7 @@ fn case_from_record(c: &CaseRecord) -> BTreeMap<String, String> {
         ),
         ("n_threads", c.n_threads.to_string()),
         ("n_gpu_layers", c.n_gpu_layers.to_string()),
+        ("repack", u8::from(c.repack).to_string()),
         ("n_batch", c.n_batch.to_string()),
         ("n_ubatch", c.n_ubatch.to_string()),
         ("type_k", c.type_k.clone()),
@@ -268,13 +270,14 @@ fn case_from_record(c: &CaseRecord) -> BTreeMap<String, String> {
 
 fn case_from_llama_bench(r: &LlamaBenchRecord) -> BTreeMap<String, String> {
     let o = |x: Option<String>| x.unwrap_or_else(|| "?".into());
-    let pairs: [(&str, String); 11] = [
+    let pairs: [(&str, String); 12] = [
         (
             "model",
             model_key(r.model_type.as_deref(), r.model_n_params, r.model_size),
         ),
         ("n_threads", o(r.n_threads.map(|x| x.to_string()))),
         ("n_gpu_layers", o(r.n_gpu_layers.map(|x| x.to_string()))),
+        ("repack", llama_bench_repack(r)),
         ("n_batch", o(r.n_batch.map(|x| x.to_string()))),
         ("n_ubatch", o(r.n_ubatch.map(|x| x.to_string()))),
         ("type_k", o(r.type_k.clone())),
@@ -285,6 +288,18 @@ fn case_from_llama_bench(r: &LlamaBenchRecord) -> BTreeMap<String, String> {
         ("n_depth", r.n_depth.to_string()),
     ];
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// llama-bench's `repack` as `1` or `0`: a bool in its JSON, `1`/`0` in its CSV; a file from a llama-bench
+/// without the field ran with llama.cpp's default, on.
+fn llama_bench_repack(r: &LlamaBenchRecord) -> String {
+    let on = match r.other.get("repack") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::Number(n)) => n.as_i64() != Some(0),
+        Some(serde_json::Value::String(s)) => !matches!(s.as_str(), "0" | "false"),
+        _ => true,
+    };
+    u8::from(on).to_string()
 }
 
 /// Joules per token over the devices that measured the case's whole window; absent when none did.

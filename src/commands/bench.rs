@@ -2,6 +2,7 @@
 //! samples and provenance, and the table (or CSV/JSON) on stdout.
 
 use super::checkpoint::Entry;
+use super::probe::{self as selftest, Decision, SelfTestOptions};
 use super::scaffold::{
     self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
 };
@@ -11,14 +12,18 @@ use super::InputError;
 use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
 use crate::report::Format;
+use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
 use crate::results::telemetry::ProcessContext;
-use crate::results::telemetry::{Bandwidth, Roofline};
+use crate::results::telemetry::{Bandwidth, ComputeCeiling, Roofline};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
+use crate::runner::numerics::{self as gate, Reference};
+use crate::runner::probe::EngineConfig;
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
 use crate::telemetry::roofline_fraction;
 use indicatif::ProgressBar;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 pub struct BenchOptions {
@@ -32,6 +37,8 @@ pub struct BenchOptions {
     /// `None`: the physical core count.
     pub n_threads: Option<Vec<u32>>,
     pub n_gpu_layers: Vec<i32>,
+    /// `--repack 0,1`: llama.cpp's extra buffer types for the weights.
+    pub repack: Vec<bool>,
     pub n_batch: Vec<u32>,
     pub n_ubatch: Vec<u32>,
     /// llama.cpp's flash attention type: -1 auto, 0 off, 1 on.
@@ -78,6 +85,13 @@ fn check(opts: &BenchOptions) -> Result<(), InputError> {
     Ok(())
 }
 
+/// What a case's worker (or this process) learnt besides its samples.
+struct CaseExtras {
+    weight_buffers_mib: BTreeMap<String, f64>,
+    numerics: Option<Numerics>,
+    engine_fallback: Option<EngineFallback>,
+}
+
 fn record(
     run: &CaseRun,
     model: &ModelFacts,
@@ -86,6 +100,7 @@ fn record(
     host: &HostInfo,
     build: &BuildInfo,
     meter: &Meter,
+    extras: CaseExtras,
 ) -> CaseRecord {
     let c = &run.case;
     let gpus: Vec<&str> = build
@@ -138,6 +153,14 @@ fn record(
         ),
         process,
         roofline: None,
+        repack: c.model.repack,
+        weight_buffers_mib: extras.weight_buffers_mib,
+        numerics_failed: extras
+            .numerics
+            .as_ref()
+            .is_some_and(|n| n.verdict == NumericsVerdict::Failed),
+        numerics: extras.numerics,
+        engine_fallback: extras.engine_fallback,
         samples: run.samples.clone(),
     }
 }
@@ -156,7 +179,27 @@ fn roofline(r: &CaseRecord, entry: &ModelEntry, bw: &Bandwidth) -> Option<Roofli
             .summary
             .avg_ts
             .and_then(|ts| roofline_fraction(ts, bytes_per_token, bw.gb_per_s)),
+        compute: None,
+        binding: None,
+        tighter_fraction: None,
     })
+}
+
+/// Adds the compute ceiling to a roofline, and names the tighter of the two ceilings.
+fn with_compute(x: &mut Roofline, mut c: ComputeCeiling, avg_ts: Option<f64>) {
+    let compute_ts = crate::telemetry::compute::tg_ceiling(c.gb_per_s, x.bytes_per_token);
+    let memory_ts = crate::telemetry::compute::tg_ceiling(x.bandwidth_gb_per_s, x.bytes_per_token);
+    c.tg_ceiling_t_per_s = compute_ts;
+    if let (Some(cts), Some(mts)) = (compute_ts, memory_ts) {
+        let (binding, tighter) = if cts < mts {
+            ("compute", cts)
+        } else {
+            ("memory", mts)
+        };
+        x.binding = Some(binding.into());
+        x.tighter_fraction = avg_ts.map(|ts| ts / tighter);
+    }
+    x.compute = Some(c);
 }
 
 /// Integrity flags of a case's energy figures, as warnings naming the case and device.
@@ -244,6 +287,7 @@ pub fn grid(opts: &BenchOptions, models: Vec<PathBuf>, default_threads: u32) -> 
             .clone()
             .unwrap_or_else(|| vec![default_threads]),
         n_gpu_layers: opts.n_gpu_layers.clone(),
+        repack: opts.repack.clone(),
         n_batch: opts.n_batch.clone(),
         n_ubatch: opts.n_ubatch.clone(),
         flash_attn: opts.flash_attn.clone(),
@@ -282,8 +326,32 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         cases = p.of(&cases);
     }
     super::preflight::bench(opts, &cases, &setup)?;
+    let (cases, fallbacks, self_test_warnings) = self_tested(cases, &setup, run)?;
     let result_path = setup.result_path(run, "");
     let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
+    warnings.extend(self_test_warnings);
+    let reference_dir = tempfile::Builder::new()
+        .prefix("tokenmeter-numerics-")
+        .tempdir()?;
+    let references = if run.verify {
+        let wanted: Vec<PathBuf> = setup
+            .models
+            .iter()
+            .filter(|m| cases.iter().any(|c| &c.model_path == *m))
+            .cloned()
+            .collect();
+        selftest::references(
+            &wanted,
+            opts.use_mmap,
+            setup.host.default_threads(),
+            run.in_process,
+            run.verbose,
+            &run.stop_now,
+            reference_dir.path(),
+        )
+    } else {
+        HashMap::new()
+    };
     let mut resumed: Vec<CaseRecord> = done_before
         .into_iter()
         .filter_map(|e| match e {
@@ -297,7 +365,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     let mut failed = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
     let mut loaded: Option<(PathBuf, engine::ModelParams, Model)> = None;
-    for case in &cases {
+    for (case_index, case) in cases.iter().enumerate() {
         if run.stopped() {
             break;
         }
@@ -307,13 +375,41 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
             bar.inc(1);
             continue;
         }
+        let fallback = fallbacks.get(&case_index).cloned();
+        if let Some(Err(why)) = &fallback {
+            Failures {
+                checkpoint: &mut checkpoint,
+                warnings: &mut warnings,
+                failed: &mut failed,
+            }
+            .record(
+                case_label(case),
+                serde_json::to_value(case)?,
+                WorkerFailure {
+                    reason: why.clone(),
+                    stderr_tail: Vec::new(),
+                },
+            )?;
+            bar.inc(1);
+            continue;
+        }
+        let reference = match references.get(&case.model_path) {
+            None => Err("--no-verify".to_string()),
+            Some(Ok(p)) => Ok(p.clone()),
+            Some(Err(e)) => Err(format!("the CPU reference could not be computed: {e}")),
+        };
         let outcome = if run.in_process {
-            run_in_process(case, &mut loaded, &mut setup.meter, opts, &bar).map_err(Failed::Fatal)
+            run_in_process(case, &mut loaded, &mut setup.meter, opts, &bar, &reference)
+                .map_err(Failed::Fatal)
         } else {
-            run_isolated(case, &mut setup.meter, opts, &bar).map_err(Failed::Case)
+            run_isolated(case, &mut setup.meter, opts, &bar, &reference).map_err(Failed::Case)
         };
         match outcome {
-            Ok((done, model, process)) => {
+            Ok((done, model, process, mut extras)) => {
+                if let Err(why) = &reference {
+                    extras.numerics = Some(Numerics::not_verified(why.clone()));
+                }
+                extras.engine_fallback = fallback.and_then(Result::ok);
                 let idx = setup
                     .models
                     .iter()
@@ -328,8 +424,16 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                     &setup.host,
                     &setup.build,
                     &setup.meter,
+                    extras,
                 );
                 warnings.extend(energy_warnings(&rec));
+                if let Some(n) = rec.numerics.as_ref().filter(|_| rec.numerics_failed) {
+                    let w = Warning::NumericsFailed {
+                        case: format!("{} {}", rec.model_type, rec.test),
+                        detail: n.reason.clone().unwrap_or_default(),
+                    };
+                    warnings.push(w);
+                }
                 if let Some(cv) = rec.summary.cv_ts.filter(|&cv| cv > NOISY_CV) {
                     warnings.push(Warning::NoisyCase {
                         test: rec.test.clone(),
@@ -380,10 +484,40 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     } else {
         None
     };
+    let on_cpu_run =
+        backends_of(&setup.build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
+    let mut ceilings: HashMap<(u32, String, bool), Result<ComputeCeiling, String>> = HashMap::new();
     if let Some(bw) = &bandwidth {
         for r in records.iter_mut() {
             if let Some(entry) = setup.entries.iter().find(|e| e.path == r.model_filename) {
                 r.roofline = roofline(r, entry, bw);
+                let weight_type = selftest::probe_weight_type(&entry.tensor_types).name();
+                let exact = entry
+                    .tensor_types
+                    .keys()
+                    .any(|t| t.eq_ignore_ascii_case(weight_type));
+                if let (Some(x), true, true) = (r.roofline.as_mut(), on_cpu_run, exact) {
+                    let key = (r.n_threads, weight_type.to_string(), r.repack);
+                    let c = ceilings.entry(key).or_insert_with(|| {
+                        tm::compute_ceiling(
+                            &setup.host,
+                            &setup.build,
+                            r.n_threads,
+                            weight_type,
+                            r.repack,
+                            &run.stop_now,
+                        )
+                    });
+                    match c {
+                        Ok(c) => with_compute(x, c.clone(), r.summary.avg_ts),
+                        Err(why) => warnings.push(Warning::Sensor {
+                            message: format!(
+                                "compute ceiling ({weight_type}, t={}): {why}",
+                                r.n_threads
+                            ),
+                        }),
+                    }
+                }
                 if let Some(f) = r
                     .roofline
                     .as_ref()
@@ -460,6 +594,7 @@ fn case_key(c: &Case) -> String {
         c.context.flash_attn,
         !c.context.offload_kqv,
         c.model.use_mmap,
+        c.model.repack,
     ])
     .to_string()
 }
@@ -479,6 +614,7 @@ fn record_key(r: &CaseRecord) -> String {
         r.flash_attn,
         r.no_kv_offload,
         r.use_mmap,
+        r.repack,
     ])
     .to_string()
 }
@@ -490,7 +626,8 @@ fn run_in_process(
     meter: &mut Meter,
     opts: &BenchOptions,
     bar: &ProgressBar,
-) -> anyhow::Result<(CaseRun, ModelFacts, Option<ProcessContext>)> {
+    reference: &Result<PathBuf, String>,
+) -> anyhow::Result<(CaseRun, ModelFacts, Option<ProcessContext>, CaseExtras)> {
     let reuse = matches!(loaded, Some((p, mp, _)) if *p == case.model_path && *mp == case.model);
     if !reuse {
         *loaded = None;
@@ -500,6 +637,13 @@ fn run_in_process(
     }
     let model = &loaded.as_ref().expect("just loaded").2;
     let label = case_label(case);
+    let numerics = match reference {
+        Err(why) => Numerics::not_verified(why.clone()),
+        Ok(path) => match Reference::read(path) {
+            Ok(r) => gate::check(model, &case.context, &r, &label),
+            Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
+        },
+    };
     bar.set_message(format!("{label} (warm-up)"));
     let run = run_case(model, case, meter, &opts.run.stop_now, |done| {
         bar.set_message(format!("{label} (rep {done}/{})", case.stop_rule.max_runs));
@@ -512,7 +656,12 @@ fn run_in_process(
         n_params: model.n_params,
         n_vocab: model.n_vocab,
     };
-    Ok((run, facts, process))
+    let extras = CaseExtras {
+        weight_buffers_mib: model.weight_buffers_mib.clone(),
+        numerics: Some(numerics),
+        engine_fallback: None,
+    };
+    Ok((run, facts, process, extras))
 }
 
 /// Runs `case` in a worker process while this one's sensors read; the worker's timestamps are moved onto the
@@ -522,11 +671,15 @@ fn run_isolated(
     meter: &mut Meter,
     opts: &BenchOptions,
     bar: &ProgressBar,
-) -> Result<(CaseRun, ModelFacts, Option<ProcessContext>), WorkerFailure> {
+    reference: &Result<PathBuf, String>,
+) -> Result<(CaseRun, ModelFacts, Option<ProcessContext>, CaseExtras), WorkerFailure> {
     let label = case_label(case);
     bar.set_message(format!("{label} (loading, warm-up)"));
     let req = Request {
-        job: Job::BenchCase { case: case.clone() },
+        job: Job::BenchCase {
+            case: case.clone(),
+            reference: reference.as_ref().ok().cloned(),
+        },
         label: label.clone(),
         verbose: opts.run.verbose,
         sample_interval_ns: opts
@@ -574,5 +727,84 @@ fn run_isolated(
         windows,
         origin_mono_ns: window_mono_ns,
     };
-    Ok((run, done.model, done.process))
+    let extras = CaseExtras {
+        weight_buffers_mib: done.weight_buffers_mib,
+        numerics: done.numerics,
+        engine_fallback: None,
+    };
+    Ok((run, done.model, done.process, extras))
+}
+
+/// What the self-test decided for a case: the fallback it runs under, or why it cannot run at all.
+type CaseFallback = Result<EngineFallback, String>;
+
+/// The machine's self-test of every engine configuration `cases` use: cases whose configuration fails run under
+/// the fallback that passed (their record says what was asked and why); cases with no working configuration
+/// are kept out of the run with the reason.
+fn self_tested(
+    mut cases: Vec<Case>,
+    setup: &Setup,
+    run: &RunOptions,
+) -> anyhow::Result<(Vec<Case>, HashMap<usize, CaseFallback>, Vec<Warning>)> {
+    let o = SelfTestOptions {
+        recheck: run.recheck,
+        verbose: run.verbose,
+        stop: &run.stop,
+        stop_now: &run.stop_now,
+    };
+    let mut decisions: HashMap<(PathBuf, EngineConfig), Decision> = HashMap::new();
+    let mut warnings = Vec::new();
+    for (path, entry) in setup.models.iter().zip(&setup.entries) {
+        let configs: Vec<EngineConfig> = cases
+            .iter()
+            .filter(|c| &c.model_path == path)
+            .map(|c| EngineConfig::of(&c.model, &c.context))
+            .collect();
+        if configs.is_empty() {
+            continue;
+        }
+        let weight_type = selftest::probe_weight_type(&entry.tensor_types);
+        let (d, w) = selftest::self_test(&configs, weight_type, &setup.host, &setup.build, &o)?;
+        warnings.extend(w);
+        decisions.extend(d.into_iter().map(|(c, d)| ((path.clone(), c), d)));
+    }
+    let mut fallbacks = HashMap::new();
+    for (i, case) in cases.iter_mut().enumerate() {
+        let asked = EngineConfig::of(&case.model, &case.context);
+        let Some(d) = decisions.get(&(case.model_path.clone(), asked.clone())) else {
+            continue;
+        };
+        let Some(why) = &d.failure else {
+            continue;
+        };
+        match &d.used {
+            Some(u) => {
+                case.model.n_gpu_layers = u.n_gpu_layers;
+                case.model.repack = u.repack;
+                case.context.n_threads = u.n_threads;
+                case.context.flash_attn = u.flash_attn;
+                case.context.type_k = u.type_k.clone();
+                case.context.type_v = u.type_v.clone();
+                fallbacks.insert(
+                    i,
+                    Ok(EngineFallback {
+                        requested: asked.label(),
+                        requested_n_gpu_layers: asked.n_gpu_layers,
+                        requested_repack: asked.repack,
+                        reason: why.clone(),
+                    }),
+                );
+            }
+            None => {
+                fallbacks.insert(
+                    i,
+                    Err(format!(
+                        "not run: the self-test found {} broken ({why}) and no fallback that works",
+                        asked.label()
+                    )),
+                );
+            }
+        }
+    }
+    Ok((cases, fallbacks, warnings))
 }

@@ -46,6 +46,8 @@ pub struct CompareOptions {
     pub fail_on: FailOn,
     pub analysis: Options,
     pub interleave: Option<Interleave>,
+    /// Compare cases whose numerics gate failed instead of refusing (the output says so at its top).
+    pub allow_wrong_numerics: bool,
 }
 
 fn read_source(path: &Path) -> Result<Source, InputError> {
@@ -217,8 +219,31 @@ pub fn run(opts: &CompareOptions) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let mut wrong = Vec::new();
+    for s in base.iter().chain(&new) {
+        if let Input::Result(r) = &s.input {
+            wrong.extend(super::probe::check_numerics(
+                &s.path,
+                r,
+                opts.allow_wrong_numerics,
+            )?);
+        }
+    }
     let c = compare::compare(&base, &new, &analysis).map_err(InputError)?;
-    let text = render(&c, opts.json);
+    let text = match (opts.json, wrong.is_empty()) {
+        (_, true) => render(&c, opts.json),
+        (true, false) => {
+            let mut v = serde_json::to_value(&c)?;
+            if let Some(map) = v.as_object_mut() {
+                map.insert("wrong_numerics".into(), serde_json::Value::from(wrong));
+            }
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
+        (false, false) => {
+            let top: String = wrong.iter().map(|w| format!("> **{w}**\n")).collect();
+            format!("{top}\n{}", render(&c, false))
+        }
+    };
     match &opts.out {
         Some(p) => crate::fsutil::write_atomic(p, text.as_bytes())
             .map_err(|e| InputError(format!("{}: cannot write: {e}", p.display())))?,

@@ -21,6 +21,8 @@ pub struct Selection {
     pub model: Option<String>,
     /// Price a `load` result against a workload of another shape (lengths or SLO) instead of refusing.
     pub allow_shape_mismatch: bool,
+    /// Use cases whose numerics gate failed instead of refusing (the output says so at its top).
+    pub allow_wrong_numerics: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -238,10 +240,16 @@ impl Loaded {
     }
 }
 
-/// Reads the result file and extracts the measured inputs.
-pub fn measured(result: &Path, model: Option<&str>) -> anyhow::Result<Measured> {
+/// Reads the result file and extracts the measured inputs; a result with cases whose numerics gate failed is
+/// refused unless the selection allows it.
+pub fn measured(result: &Path, sel: &Selection) -> anyhow::Result<Measured> {
     let r = read_result(result)?;
-    Ok(from_result(&r, &result.display().to_string(), model)?)
+    super::probe::check_numerics(&result.display().to_string(), &r, sel.allow_wrong_numerics)?;
+    Ok(from_result(
+        &r,
+        &result.display().to_string(),
+        sel.model.as_deref(),
+    )?)
 }
 
 /// Runs the analysis for `cost` (and `decide`'s cost dimension).
@@ -306,7 +314,12 @@ pub fn inputs<'a>(
 /// `tokenmeter cost`: the report as text (markdown tables) or JSON.
 pub fn run(o: &CostOptions) -> anyhow::Result<String> {
     let loaded = Loaded::read(&o.selection)?;
-    let m = measured(&o.result, o.selection.model.as_deref())?;
+    let m = measured(&o.result, &o.selection)?;
+    let wrong = super::probe::check_numerics(
+        &o.result.display().to_string(),
+        &read_result(&o.result)?,
+        true,
+    )?;
     let r = report(
         &loaded,
         &o.selection,
@@ -315,8 +328,18 @@ pub fn run(o: &CostOptions) -> anyhow::Result<String> {
         o.hybrid.then_some(o.seed),
     )?;
     Ok(if o.json {
-        serde_json::to_string_pretty(&r)? + "\n"
+        let text = serde_json::to_string_pretty(&r)?;
+        match &wrong {
+            // The report's own field order is kept; the sentence comes first.
+            Some(w) => format!(
+                "{{\n  \"wrong_numerics\": {},{}\n",
+                serde_json::to_string(w)?,
+                text.strip_prefix('{').unwrap_or(&text)
+            ),
+            None => text + "\n",
+        }
     } else {
-        crate::report::cost::cost_markdown(&r)
+        let top = wrong.map(|w| format!("> **{w}**\n\n")).unwrap_or_default();
+        top + &crate::report::cost::cost_markdown(&r)
     })
 }

@@ -65,7 +65,7 @@ pub fn answers(o: &DecideOptions) -> anyhow::Result<Answers> {
         }
     }
     if let Some(result) = &o.result {
-        let m = measured(result, o.selection.model.as_deref())?;
+        let m = measured(result, &o.selection)?;
         let r = report(&loaded, &o.selection, &m, result, None)?;
         let latency: Vec<String> = r
             .slo

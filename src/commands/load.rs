@@ -2,6 +2,7 @@
 //! batching, latency percentiles per level, the SLO check over all arrivals, goodput and the operating point.
 
 use super::checkpoint::Entry;
+use super::probe::{self as selftest, Decision, SelfTestOptions};
 use super::scaffold::{
     self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
 };
@@ -14,14 +15,17 @@ use crate::analysis::load::{
 };
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
-use crate::engine::{self, ContextParams, ModelParams};
+use crate::engine::{self, ContextParams};
 use crate::report::ABSENT;
 use crate::results::load::RequestSample;
 use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, StoppedEarly};
+use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
+use crate::runner::numerics::{self as gate, Reference};
+use crate::runner::probe::EngineConfig;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -258,13 +262,21 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         .engine
         .n_threads
         .unwrap_or_else(|| setup.host.default_threads());
-    let model_params = ModelParams {
+    let asked = EngineConfig {
         n_gpu_layers: opts.engine.n_gpu_layers,
-        use_mmap: opts.engine.use_mmap,
+        repack: opts.engine.repack,
+        n_threads,
+        flash_attn: opts.engine.flash_attn,
+        type_k: opts.engine.type_k.clone(),
+        type_v: opts.engine.type_v.clone(),
     };
+    let checked = self_tested(&asked, &path, &setup, run)?;
+    let used = checked.used.clone().unwrap_or_else(|| asked.clone());
+    let model_params = used.model_params(opts.engine.use_mmap);
     let max_len = input_tokens.max() + output_tokens.max();
     let result_path = setup.result_path(run, "-load");
     let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
+    warnings.extend(checked.warnings.iter().cloned());
     let mut resumed: Vec<LevelRecord> = done_before
         .into_iter()
         .filter_map(|e| match e {
@@ -320,14 +332,30 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             n_ctx: slots * max_len,
             n_batch: opts.engine.n_batch,
             n_ubatch: opts.engine.n_ubatch,
-            n_threads,
-            flash_attn: opts.engine.flash_attn,
+            n_threads: used.n_threads,
+            flash_attn: used.flash_attn,
             offload_kqv: !opts.engine.no_kv_offload,
-            type_k: opts.engine.type_k.clone(),
-            type_v: opts.engine.type_v.clone(),
+            type_k: used.type_k.clone(),
+            type_v: used.type_v.clone(),
             n_seq_max: slots,
         };
         let label = arrivals_label(a);
+        if let Some(why) = &checked.blocked {
+            Failures {
+                checkpoint: &mut checkpoint,
+                warnings: &mut warnings,
+                failed: &mut failed,
+            }
+            .record(
+                label.clone(),
+                serde_json::to_value(&spec)?,
+                WorkerFailure {
+                    reason: why.clone(),
+                    stderr_tail: Vec::new(),
+                },
+            )?;
+            continue;
+        }
         let show = |completed: u64, started: Option<usize>, itl_p95: Option<String>| {
             progress.set_message(format!(
                 "level {}/{} {label}: {completed}{} requests done{}",
@@ -556,6 +584,13 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             levels: records,
             operating_point: op,
             stopped_early,
+            numerics_failed: checked
+                .numerics
+                .as_ref()
+                .is_some_and(|n| n.verdict == NumericsVerdict::Failed),
+            numerics: checked.numerics,
+            weight_buffers_mib: checked.weight_buffers_mib,
+            engine_fallback: checked.fallback,
         }),
         bandwidth,
         warnings,
@@ -572,4 +607,143 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         result,
         baseline,
     })
+}
+
+/// The sweep's engine configuration after the machine's self-test, and its numerics gate.
+struct Checked {
+    /// The configuration to measure with; `None` when none works (`blocked` says why).
+    used: Option<EngineConfig>,
+    fallback: Option<EngineFallback>,
+    blocked: Option<String>,
+    numerics: Option<Numerics>,
+    weight_buffers_mib: std::collections::BTreeMap<String, f64>,
+    warnings: Vec<Warning>,
+}
+
+/// Self-tests `asked` (falling back as `bench` does), then gates the configuration used against the CPU
+/// reference on `path` (in a worker unless `--in-process`).
+fn self_tested(
+    asked: &EngineConfig,
+    path: &std::path::Path,
+    setup: &Setup,
+    run: &RunOptions,
+) -> anyhow::Result<Checked> {
+    let o = SelfTestOptions {
+        recheck: run.recheck,
+        verbose: run.verbose,
+        stop: &run.stop,
+        stop_now: &run.stop_now,
+    };
+    let weight_type = selftest::probe_weight_type(&setup.entries[0].tensor_types);
+    let (decisions, warnings) = selftest::self_test(
+        std::slice::from_ref(asked),
+        weight_type,
+        &setup.host,
+        &setup.build,
+        &o,
+    )?;
+    let d = decisions.get(asked).cloned().unwrap_or(Decision {
+        used: Some(asked.clone()),
+        failure: None,
+    });
+    let mut checked = Checked {
+        used: d.used.clone(),
+        fallback: match (&d.used, &d.failure) {
+            (Some(_), Some(why)) => Some(EngineFallback {
+                requested: asked.label(),
+                requested_n_gpu_layers: asked.n_gpu_layers,
+                requested_repack: asked.repack,
+                reason: why.clone(),
+            }),
+            _ => None,
+        },
+        blocked: match (&d.used, &d.failure) {
+            (None, Some(why)) => Some(format!(
+                "not run: the self-test found {} broken ({why}) and no fallback that works",
+                asked.label()
+            )),
+            _ => None,
+        },
+        numerics: None,
+        weight_buffers_mib: Default::default(),
+        warnings,
+    };
+    let Some(used) = checked.used.clone().filter(|_| checked.blocked.is_none()) else {
+        return Ok(checked);
+    };
+    if !run.verify {
+        checked.numerics = Some(Numerics::not_verified("--no-verify"));
+        return Ok(checked);
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("tokenmeter-numerics-")
+        .tempdir()?;
+    let refs = selftest::references(
+        &[path.to_path_buf()],
+        true,
+        setup.host.default_threads(),
+        run.in_process,
+        run.verbose,
+        &run.stop_now,
+        dir.path(),
+    );
+    let reference = match refs.get(path) {
+        Some(Ok(p)) => p.clone(),
+        Some(Err(e)) => {
+            checked.numerics = Some(Numerics::not_verified(format!(
+                "the CPU reference could not be computed: {e}"
+            )));
+            return Ok(checked);
+        }
+        None => return Ok(checked),
+    };
+    let context = used.context();
+    let label = format!("load gate {}", used.label());
+    if run.in_process {
+        let model = engine::load_model(path, used.model_params(true), run.verbose)?;
+        checked.weight_buffers_mib = model.weight_buffers_mib.clone();
+        checked.numerics = Some(match Reference::read(&reference) {
+            Ok(r) => gate::check(&model, &context, &r, &label),
+            Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
+        });
+    } else {
+        let req = Request {
+            job: Job::Gate {
+                model_path: path.to_path_buf(),
+                model: used.model_params(true),
+                context,
+                reference,
+            },
+            label,
+            verbose: run.verbose,
+            sample_interval_ns: None,
+            parent_pid: std::process::id(),
+        };
+        let limits = Limits {
+            stop_now: &run.stop_now,
+            timeout: run.case_timeout,
+        };
+        checked.numerics = Some(match run_in_worker(&req, &limits, |_| {}) {
+            Ok(Reply::Gate {
+                numerics,
+                weight_buffers_mib,
+            }) => {
+                checked.weight_buffers_mib = weight_buffers_mib;
+                numerics
+            }
+            Ok(other) => Numerics::not_verified(format!("unexpected reply {other:?}")),
+            Err(f) => Numerics::not_verified(format!("the gate's worker failed: {f}")),
+        });
+    }
+    if let Some(n) = checked
+        .numerics
+        .as_ref()
+        .filter(|n| n.verdict == NumericsVerdict::Failed)
+    {
+        checked.warnings.push(Warning::NumericsFailed {
+            case: format!("load sweep ({})", used.label()),
+            detail: n.reason.clone().unwrap_or_default(),
+        });
+    }
+    Ok(checked)
 }

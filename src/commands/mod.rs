@@ -14,6 +14,7 @@ pub mod models;
 pub mod plan;
 pub mod preflight;
 pub mod prices;
+pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod scaffold;

@@ -455,6 +455,7 @@ mod tests {
             type_k: "f16".into(),
             type_v: "f16".into(),
             use_mmap: true,
+            repack: true,
         }
     }
 

@@ -496,6 +496,7 @@ fn engine(o: &ProfileOptions) -> EngineOptions {
         type_k: "f16".into(),
         type_v: "f16".into(),
         use_mmap: true,
+        repack: true,
     }
 }
 
@@ -1020,6 +1021,7 @@ fn bench_options(
         stop_rule: StopRule::fixed(t.repetitions),
         n_threads: o.n_threads.map(|t| vec![t]),
         n_gpu_layers: vec![o.n_gpu_layers],
+        repack: vec![e.repack],
         n_batch: vec![e.n_batch],
         n_ubatch: vec![e.n_ubatch],
         flash_attn: vec![e.flash_attn],

@@ -244,8 +244,16 @@ pub fn build(
 /// `tokenmeter report`: the page as text (written to `out` when given).
 pub fn run(o: &ReportOptions) -> anyhow::Result<Outcome> {
     let (sources, skipped) = read_sources(&o.inputs)?;
+    let mut wrong = Vec::new();
+    for s in &sources {
+        wrong.extend(super::probe::check_numerics(
+            &s.path,
+            &s.result,
+            o.selection.allow_wrong_numerics,
+        )?);
+    }
     let mut page = build(&sources, skipped, &o.selection, o.relative_to.as_deref())?;
-    page.remarks = o.remarks.clone();
+    page.remarks = wrong.into_iter().chain(o.remarks.iter().cloned()).collect();
     let text = match o.format {
         PageFormat::Html => page::html::render_page(&page),
         PageFormat::Markdown => page::markdown::render_page(&page),

@@ -42,6 +42,10 @@ pub struct RunOptions {
     pub stop_now: Arc<AtomicBool>,
     /// Run every case in this process (no worker processes): a crash then ends the run.
     pub in_process: bool,
+    /// `--recheck`: run the machine's self-test again instead of reading its cached outcome.
+    pub recheck: bool,
+    /// The numerics gate; off with `--no-verify` (recorded in each case's `numerics`).
+    pub verify: bool,
     /// A worker running longer than this is killed and its case recorded as failed.
     pub case_timeout: Option<std::time::Duration>,
     /// `--resume RESULT`: the result file to finish, whose checkpoint holds the cases already measured.
@@ -142,6 +146,8 @@ pub struct EngineOptions {
     pub type_k: String,
     pub type_v: String,
     pub use_mmap: bool,
+    /// llama.cpp's extra buffer types for the weights (`--repack`).
+    pub repack: bool,
 }
 
 pub fn at_least_one(flag: &str, v: &[u32]) -> Result<(), InputError> {

@@ -310,3 +310,113 @@ mod tests {
         assert_eq!(EnergyFlag::uncertain(0.10), None);
     }
 }
+
+/// Generation's compute ceiling for `threads`, `weight_type` and `repack` on this host: the cached measurement
+/// for this boot and build, or a new one made in a worker process (ggml's kernels run there, so one that crashes
+/// ends the worker, not the run) and cached. `Err` says why there is none.
+pub fn compute_ceiling(
+    host: &HostInfo,
+    build: &crate::engine::BuildInfo,
+    threads: u32,
+    weight_type: &str,
+    repack: bool,
+    stop_now: &std::sync::atomic::AtomicBool,
+) -> Result<crate::results::telemetry::ComputeCeiling, String> {
+    use crate::telemetry::compute::{self, ComputeKey, ComputeRate};
+    let cache_dir = super::models::cache_dir();
+    let path = compute::cache_path(&cache_dir, host.hostname.as_deref());
+    let key = ComputeKey {
+        host: host.hostname.clone(),
+        boot_id: bandwidth::boot_id(),
+        build: super::probe::build_identity(build),
+        threads,
+        weight_type: weight_type.to_string(),
+        repack,
+    };
+    let (rate, cached) = match compute::read_cached(&path, &key) {
+        Some(r) => (r, true),
+        None => {
+            let bytes =
+                compute::matrix_bytes(bandwidth::last_level_cache_bytes(Path::new(CPU_CACHE_ROOT)));
+            let row_bytes = match weight_type {
+                "q4_0" => 18 * crate::engine::matvec::COLS as u64 / 32,
+                "q8_0" => 34 * crate::engine::matvec::COLS as u64 / 32,
+                _ => 2 * crate::engine::matvec::COLS as u64,
+            };
+            let req = super::worker::Request {
+                job: super::worker::Job::MatVec {
+                    weight_type: weight_type.to_string(),
+                    rows: (bytes / row_bytes).max(16) as i64,
+                    threads,
+                    repack,
+                },
+                label: format!(
+                    "compute ceiling {weight_type} t={threads} repack={}",
+                    u8::from(repack)
+                ),
+                verbose: false,
+                sample_interval_ns: None,
+                parent_pid: std::process::id(),
+            };
+            let limits = super::worker::Limits {
+                stop_now,
+                timeout: Some(std::time::Duration::from_secs(120)),
+            };
+            match super::worker::run_in_worker(&req, &limits, |_| {}) {
+                Ok(super::worker::Reply::MatVec {
+                    gb_per_s,
+                    min_gb_per_s,
+                    max_gb_per_s,
+                    passes,
+                    matrix_bytes,
+                    buffer_type,
+                }) => {
+                    let r = ComputeRate {
+                        gb_per_s,
+                        min_gb_per_s,
+                        max_gb_per_s,
+                        passes,
+                        matrix_bytes,
+                        buffer_type,
+                        measured_at: Utc::now(),
+                    };
+                    // A cache that cannot be written costs the next run another measurement.
+                    let _ = compute::write_cached(&path, &key, &r);
+                    (r, false)
+                }
+                Ok(other) => return Err(format!("unexpected reply {other:?}")),
+                Err(f) => return Err(f.to_string()),
+            }
+        }
+    };
+    let source = if cached {
+        format!(
+            "measured (cached from {}): ggml matrix-vector product, {} MiB {weight_type} matrix in {}, {threads} \
+             threads, median of {} passes",
+            rate.measured_at.format("%Y-%m-%d"),
+            rate.matrix_bytes >> 20,
+            rate.buffer_type,
+            rate.passes
+        )
+    } else {
+        format!(
+            "measured: ggml matrix-vector product, {} MiB {weight_type} matrix in {}, {threads} threads, median \
+             of {} passes",
+            rate.matrix_bytes >> 20,
+            rate.buffer_type,
+            rate.passes
+        )
+    };
+    Ok(crate::results::telemetry::ComputeCeiling {
+        gb_per_s: rate.gb_per_s,
+        min_gb_per_s: rate.min_gb_per_s,
+        max_gb_per_s: rate.max_gb_per_s,
+        passes: rate.passes,
+        matrix_bytes: rate.matrix_bytes,
+        threads,
+        weight_type: weight_type.to_string(),
+        buffer_type: rate.buffer_type,
+        source,
+        tg_ceiling_t_per_s: None,
+    })
+}

@@ -9,15 +9,18 @@
 use crate::analysis::energy::process_of;
 use crate::engine::{self, ContextParams, EngineError, ModelParams};
 use crate::results::load::RequestSample;
+use crate::results::record::Numerics;
 use crate::results::record::RepSample;
 use crate::results::telemetry::ProcessContext;
 use crate::runner::load::{run_level, LevelSpec};
+use crate::runner::numerics::{self as gate, Reference};
+use crate::runner::probe::{self, EngineConfig, ProbeReport};
 use crate::runner::{run_case, Case, Meter};
 use crate::stats::StopReason;
 use crate::telemetry::{ProcessSensor, Sensor};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
@@ -39,6 +42,35 @@ pub const ABORT_ENV: &str = "TOKENMETER_WORKER_ABORT";
 pub enum Job {
     BenchCase {
         case: Case,
+        /// The CPU reference's logits for the numerics gate; `None` with `--no-verify`.
+        #[serde(default)]
+        reference: Option<std::path::PathBuf>,
+    },
+    /// The self-test of one engine configuration on a tiny model.
+    Probe {
+        model_path: std::path::PathBuf,
+        config: EngineConfig,
+    },
+    /// The numerics gate of one engine configuration against a reference (a `load` sweep's).
+    Gate {
+        model_path: std::path::PathBuf,
+        model: ModelParams,
+        context: ContextParams,
+        reference: std::path::PathBuf,
+    },
+    /// Generation's compute ceiling: ggml's matrix-vector product on a cache-resident matrix.
+    MatVec {
+        weight_type: String,
+        rows: i64,
+        threads: u32,
+        repack: bool,
+    },
+    /// The numerics gate's reference logits of a model, written to `out`.
+    Reference {
+        model_path: std::path::PathBuf,
+        use_mmap: bool,
+        n_threads: u32,
+        out: std::path::PathBuf,
     },
     LoadLevel {
         model_path: std::path::PathBuf,
@@ -80,6 +112,11 @@ pub struct BenchDone {
     pub stop_reason: StopReason,
     pub origin_mono_ns: u64,
     pub process: Option<ProcessContext>,
+    /// The buffers llama.cpp put the weights in (MiB by buffer type).
+    #[serde(default)]
+    pub weight_buffers_mib: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub numerics: Option<Numerics>,
 }
 
 /// A finished `load` level; `start_ns` is ns after `origin_mono_ns`.
@@ -103,8 +140,30 @@ pub enum Reply {
     Progress {
         done: u64,
     },
+    /// The model is loaded, its weights in these buffers (sent before the first prompt batch, so that a crash
+    /// after it names the kernels' buffer types).
+    Loaded {
+        weight_buffers_mib: BTreeMap<String, f64>,
+    },
     Bench(Box<BenchDone>),
     Load(Box<LoadDone>),
+    Probe(Box<ProbeReport>),
+    /// The reference logits are written.
+    Reference {
+        elapsed_ns: u64,
+    },
+    Gate {
+        numerics: Numerics,
+        weight_buffers_mib: BTreeMap<String, f64>,
+    },
+    MatVec {
+        gb_per_s: f64,
+        min_gb_per_s: f64,
+        max_gb_per_s: f64,
+        passes: usize,
+        matrix_bytes: u64,
+        buffer_type: String,
+    },
     /// llama.cpp refused the work (a decode failure, a context it could not create).
     Error {
         message: String,
@@ -143,8 +202,23 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
     // The worker is never interrupted from inside: the parent kills it when the case must end now.
     let never = AtomicBool::new(false);
     match &req.job {
-        Job::BenchCase { case } => {
+        Job::BenchCase { case, reference } => {
             let model = engine::load_model(&case.model_path, case.model, req.verbose)?;
+            send(
+                out,
+                &Reply::Loaded {
+                    weight_buffers_mib: model.weight_buffers_mib.clone(),
+                },
+            );
+            let config = EngineConfig::of(&case.model, &case.context);
+            probe::crash_hook(&format!("{} {}", config.label(), req.label));
+            let numerics = match reference {
+                None => Some(Numerics::not_verified("--no-verify")),
+                Some(path) => Some(match Reference::read(path) {
+                    Ok(r) => gate::check(&model, &case.context, &r, &req.label),
+                    Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
+                }),
+            };
             let mut meter = own_process_meter(interval);
             let run = run_case(&model, case, &mut meter, &never, |done| {
                 send(
@@ -162,7 +236,83 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
                 stop_reason: run.stop_reason,
                 origin_mono_ns: run.origin_mono_ns,
                 process: process_of(&run.windows),
+                weight_buffers_mib: model.weight_buffers_mib.clone(),
+                numerics,
             })))
+        }
+        Job::Probe { model_path, config } => {
+            let report = probe::run(model_path, config, req.verbose, |buffers| {
+                send(
+                    out,
+                    &Reply::Loaded {
+                        weight_buffers_mib: buffers.clone(),
+                    },
+                )
+            })?;
+            Ok(Reply::Probe(Box::new(report)))
+        }
+        Job::MatVec {
+            weight_type,
+            rows,
+            threads,
+            repack,
+        } => {
+            let r = engine::matvec::measure(
+                weight_type,
+                *rows,
+                *threads,
+                *repack,
+                crate::telemetry::compute::PASSES,
+                crate::telemetry::compute::MIN_PASS_S,
+            )?;
+            Ok(Reply::MatVec {
+                gb_per_s: r.gb_per_s,
+                min_gb_per_s: r.min_gb_per_s,
+                max_gb_per_s: r.max_gb_per_s,
+                passes: r.passes,
+                matrix_bytes: r.matrix_bytes,
+                buffer_type: r.buffer_type,
+            })
+        }
+        Job::Gate {
+            model_path,
+            model: params,
+            context,
+            reference,
+        } => {
+            let model = engine::load_model(model_path, *params, req.verbose)?;
+            send(
+                out,
+                &Reply::Loaded {
+                    weight_buffers_mib: model.weight_buffers_mib.clone(),
+                },
+            );
+            probe::crash_hook(&format!(
+                "{} {}",
+                EngineConfig::of(params, context).label(),
+                req.label
+            ));
+            let numerics = match Reference::read(reference) {
+                Ok(r) => gate::check(&model, context, &r, &req.label),
+                Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
+            };
+            Ok(Reply::Gate {
+                numerics,
+                weight_buffers_mib: model.weight_buffers_mib.clone(),
+            })
+        }
+        Job::Reference {
+            model_path,
+            use_mmap,
+            n_threads,
+            out: file,
+        } => {
+            let r = Reference::compute(model_path, *use_mmap, *n_threads, req.verbose)?;
+            r.write(file)
+                .map_err(|e| EngineError::Backend(format!("{}: {e}", file.display())))?;
+            Ok(Reply::Reference {
+                elapsed_ns: r.elapsed_ns,
+            })
         }
         Job::LoadLevel {
             model_path,
@@ -171,6 +321,17 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             spec,
         } => {
             let model = engine::load_model(model_path, *params, req.verbose)?;
+            send(
+                out,
+                &Reply::Loaded {
+                    weight_buffers_mib: model.weight_buffers_mib.clone(),
+                },
+            );
+            probe::crash_hook(&format!(
+                "{} {}",
+                EngineConfig::of(params, context).label(),
+                req.label
+            ));
             let mut session = engine::new_session(&model, context)?;
             let mut meter = own_process_meter(interval);
             let (origin, origin_mono_ns) = crate::clock::now();
@@ -256,7 +417,9 @@ fn signal_name(sig: i32) -> String {
         libc::SIGSEGV => "SIGSEGV, a segmentation fault",
         libc::SIGBUS => "SIGBUS",
         libc::SIGFPE => "SIGFPE",
-        libc::SIGILL => "SIGILL",
+        libc::SIGILL => {
+            "SIGILL, an illegal instruction: a kernel built for features this CPU or VM lacks"
+        }
         libc::SIGKILL => "SIGKILL, e.g. the kernel's out-of-memory killer",
         libc::SIGTERM => "SIGTERM",
         _ => "",
@@ -266,6 +429,15 @@ fn signal_name(sig: i32) -> String {
     } else {
         format!("signal {sig} ({name})")
     }
+}
+
+/// `weights in AMX 22.3 MiB, CPU_Mapped 29.9 MiB`.
+pub fn buffers_phrase(b: &BTreeMap<String, f64>) -> String {
+    if b.is_empty() {
+        return "weight buffers not reported".into();
+    }
+    let parts: Vec<String> = b.iter().map(|(k, v)| format!("{k} {v:.1} MiB")).collect();
+    format!("weights in {}", parts.join(", "))
 }
 
 /// How the parent ends a worker early.
@@ -333,11 +505,13 @@ pub fn run_in_worker(
 
     let started = Instant::now();
     let mut last: Option<Reply> = None;
+    let mut loaded: Option<BTreeMap<String, f64>> = None;
     let mut ended_by_us: Option<String> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => match serde_json::from_str::<Reply>(&line) {
                 Ok(Reply::Progress { done }) => on_progress(done),
+                Ok(Reply::Loaded { weight_buffers_mib }) => loaded = Some(weight_buffers_mib),
                 Ok(r) => last = Some(r),
                 Err(_) => {}
             },
@@ -380,7 +554,14 @@ pub fn run_in_worker(
         (Some(Reply::Error { message }), _) => Err(with_tail(message)),
         (Some(r), Ok(s)) if s.success() => Ok(r),
         (_, Ok(s)) => Err(with_tail(match (s.signal(), s.code()) {
-            (Some(sig), _) => format!("worker killed by {}", signal_name(sig)),
+            (Some(sig), _) => format!(
+                "worker killed by {}{}",
+                signal_name(sig),
+                loaded
+                    .as_ref()
+                    .map(|b| format!(" after loading the model ({})", buffers_phrase(b)))
+                    .unwrap_or_default()
+            ),
             (None, Some(code)) => format!("worker exited with code {code}"),
             (None, None) => "worker ended without a status".to_string(),
         })),

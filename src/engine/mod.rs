@@ -1,21 +1,50 @@
 //! The only module that calls llama.cpp (`llama-cpp-2`): the process-wide backend, model loading, contexts and
 //! the timed decode loops. Everything it times is recorded into buffers allocated before the clock starts.
 
+pub mod matvec;
+
 pub use crate::results::provenance::{BuildInfo, DeviceInfo};
 use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+/// Whether llama.cpp's log goes to stderr (`-v`).
+static LOG_TO_STDERR: AtomicBool = AtomicBool::new(false);
+/// llama.cpp's log while a model loads, read for the buffers that hold its weights.
+static LOG_CAPTURE: Mutex<Option<String>> = Mutex::new(None);
+/// One model load at a time, so that a captured log belongs to one model.
+static LOAD_LOCK: Mutex<()> = Mutex::new(());
+
+unsafe extern "C" fn log_sink(
+    _level: llama_cpp_sys_2::ggml_log_level,
+    text: *const std::os::raw::c_char,
+    _user_data: *mut std::os::raw::c_void,
+) {
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: llama.cpp passes a NUL-terminated string that lives for the call.
+    let text = unsafe { std::ffi::CStr::from_ptr(text) }.to_string_lossy();
+    if let Ok(mut capture) = LOG_CAPTURE.lock() {
+        if let Some(buf) = capture.as_mut() {
+            buf.push_str(&text);
+        }
+    }
+    if LOG_TO_STDERR.load(Ordering::Relaxed) {
+        eprint!("{text}");
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -45,10 +74,11 @@ pub fn backend(verbose: bool) -> Result<&'static LlamaBackend, EngineError> {
         .get_or_init(|| {
             #[cfg(feature = "dynamic-backends")]
             load_backend_modules(verbose);
-            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
-            if !verbose {
-                b.void_logs();
-            }
+            let b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            LOG_TO_STDERR.store(verbose, Ordering::Relaxed);
+            // SAFETY: a callback that copies the text it is given and keeps no pointer to it; it sets the log of
+            // both llama.cpp and ggml.
+            unsafe { llama_cpp_sys_2::llama_log_set(Some(log_sink), std::ptr::null_mut()) };
             Ok(b)
         })
         .as_ref()
@@ -159,6 +189,15 @@ pub struct ModelParams {
     /// Layers offloaded to the GPU; negative: all.
     pub n_gpu_layers: i32,
     pub use_mmap: bool,
+    /// llama.cpp's extra buffer types for the weights (llama-bench's `--repack`): CPU_REPACK's interleaved
+    /// layouts, and AMX where ggml was built with it. Off: the weights stay in the model file's layout.
+    #[serde(default = "default_repack")]
+    pub repack: bool,
+}
+
+/// llama.cpp's default (`use_extra_bufts`), and what a result written before `repack` existed ran with.
+pub fn default_repack() -> bool {
+    true
 }
 
 /// A model loaded by llama.cpp, with what llama.cpp says about it.
@@ -172,16 +211,71 @@ pub struct Model {
     pub n_vocab: i32,
     /// The token a sequence starts with when the vocabulary adds one.
     pub bos: Option<i32>,
+    /// The buffers llama.cpp put the weights in, by buffer type (`CPU_REPACK`, `CPU_Mapped`, `AMX`, `CUDA0`…),
+    /// in MiB, as its loader reported them.
+    pub weight_buffers_mib: BTreeMap<String, f64>,
+}
+
+/// The buffers of llama.cpp's `model buffer size` lines (`load_tensors:   CPU_REPACK model buffer size =
+/// 22.29 MiB`), summed per buffer type.
+pub fn weight_buffers_of_log(log: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for line in log.lines() {
+        let Some((head, tail)) = line.split_once("model buffer size =") else {
+            continue;
+        };
+        let Some(name) = head.split_whitespace().last() else {
+            continue;
+        };
+        let Some(mib) = tail
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        *out.entry(name.to_string()).or_insert(0.0) += mib;
+    }
+    out
 }
 
 pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Model, EngineError> {
-    let b = backend(verbose)?;
-    let mp = LlamaModelParams::default()
-        .with_n_gpu_layers(u32::try_from(params.n_gpu_layers).unwrap_or(u32::MAX))
-        .with_use_mmap(params.use_mmap);
-    let model = LlamaModel::load_from_file(b, path, &mp).map_err(|_| EngineError::Load {
+    backend(verbose)?;
+    let load_err = || EngineError::Load {
         path: path.display().to_string(),
-    })?;
+    };
+    let c_path = path
+        .to_str()
+        .and_then(|p| std::ffi::CString::new(p).ok())
+        .ok_or_else(load_err)?;
+    // SAFETY: plain-data defaults from llama.cpp.
+    let mut mp = unsafe { llama_cpp_sys_2::llama_model_default_params() };
+    mp.n_gpu_layers = params.n_gpu_layers.max(-1);
+    // As `LlamaModelParams::with_use_mmap` sets it.
+    mp.load_mode = if params.use_mmap {
+        llama_cpp_sys_2::LLAMA_LOAD_MODE_MMAP
+    } else {
+        llama_cpp_sys_2::LLAMA_LOAD_MODE_NONE
+    };
+    // `LlamaModelParams` (llama-cpp-2 =0.1.160) has no setter for it: the model is loaded here directly.
+    mp.use_extra_bufts = params.repack;
+    let (ptr, log) = {
+        let _one_load = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        *LOG_CAPTURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(String::new());
+        // SAFETY: a NUL-terminated path and parameters with no pointers of ours (no overrides, no callback).
+        let ptr = unsafe { llama_cpp_sys_2::llama_model_load_from_file(c_path.as_ptr(), mp) };
+        let log = LOG_CAPTURE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        (ptr, log)
+    };
+    let ptr = std::ptr::NonNull::new(ptr).ok_or_else(load_err)?;
+    // SAFETY: `LlamaModel` (llama-cpp-2 =0.1.160) is `#[repr(transparent)]` over `Ptr`, itself
+    // `#[repr(transparent)]` over `NonNull<llama_model>`; the model is owned by it from here on and freed by its
+    // `Drop` (llama_free_model), as a model from `LlamaModel::load_from_file` is.
+    let model: LlamaModel = unsafe { std::mem::transmute(ptr) };
     let mut buf = [0u8; 256];
     // SAFETY: the buffer outlives the call and its length is passed.
     let n = unsafe {
@@ -198,6 +292,7 @@ pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Mod
         n_params: model.n_params(),
         n_vocab: model.n_vocab(),
         bos,
+        weight_buffers_mib: weight_buffers_of_log(&log),
         model,
     })
 }
@@ -296,6 +391,47 @@ fn decode_error(e: llama_cpp_2::DecodeError, pos: i32) -> EngineError {
 }
 
 impl Session<'_> {
+    /// The logits llama.cpp computes for `tokens` of sequence 0 from position 0: the first `batch_len` tokens in
+    /// one batch (prompt processing's kernels), the rest one token per decode (generation's), as the full
+    /// distribution over the vocabulary at each index of `positions` (indexes into `tokens`, ascending).
+    pub fn logits_at(
+        &mut self,
+        tokens: &[i32],
+        batch_len: usize,
+        positions: &[usize],
+    ) -> Result<Vec<Vec<f32>>, EngineError> {
+        let batch_len = batch_len.clamp(1, tokens.len().max(1)).min(self.n_batch);
+        let mut out = Vec::with_capacity(positions.len());
+        self.clear();
+        self.batch.clear();
+        for (i, &t) in tokens[..batch_len].iter().enumerate() {
+            self.batch
+                .add(LlamaToken(t), i as i32, &[0], positions.contains(&i))
+                .expect("batch sized for n_batch");
+        }
+        self.ctx
+            .decode(&mut self.batch)
+            .map_err(|e| decode_error(e, 0))?;
+        self.ctx.synchronize();
+        for &i in positions.iter().filter(|&&i| i < batch_len) {
+            out.push(self.ctx.get_logits_ith(i as i32).to_vec());
+        }
+        for (i, &t) in tokens.iter().enumerate().skip(batch_len) {
+            self.batch.clear();
+            self.batch
+                .add(LlamaToken(t), i as i32, &[0], true)
+                .expect("batch holds one token");
+            self.ctx
+                .decode(&mut self.batch)
+                .map_err(|e| decode_error(e, i as i32))?;
+            self.ctx.synchronize();
+            if positions.contains(&i) {
+                out.push(self.ctx.get_logits_ith(0).to_vec());
+            }
+        }
+        Ok(out)
+    }
+
     /// Empties the KV cache (a fresh cache for the next repetition).
     pub fn clear(&mut self) {
         self.ctx.clear_kv_cache();

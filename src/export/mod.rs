@@ -152,6 +152,7 @@ fn case_name(c: &CaseRecord) -> String {
     param("ctv", c.type_v.clone(), "f16");
     param("nkvo", u8::from(c.no_kv_offload).to_string(), "0");
     param("mmap", u8::from(c.use_mmap).to_string(), "1");
+    param("repack", u8::from(c.repack).to_string(), "1");
     name
 }
 

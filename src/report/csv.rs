@@ -38,6 +38,7 @@ impl Exporter for Csv {
             "no_kv_offload",
             "flash_attn",
             "use_mmap",
+            "repack",
             "embeddings",
             "n_prompt",
             "n_gen",
@@ -53,6 +54,9 @@ impl Exporter for Csv {
             "model_sha256",
             "repetitions",
             "complete",
+            "numerics",
+            "numerics_nmse",
+            "numerics_kl",
         ])
         .expect("in-memory csv");
         for r in records {
@@ -76,6 +80,7 @@ impl Exporter for Csv {
                 r.no_kv_offload.to_string(),
                 r.flash_attn.to_string(),
                 r.use_mmap.to_string(),
+                r.repack.to_string(),
                 r.embeddings.to_string(),
                 r.n_prompt.to_string(),
                 r.n_gen.to_string(),
@@ -91,9 +96,32 @@ impl Exporter for Csv {
                 r.model_sha256.clone().unwrap_or_default(),
                 r.repetitions.to_string(),
                 r.complete.to_string(),
+                numerics_verdict(r),
+                opt(r
+                    .numerics
+                    .as_ref()
+                    .and_then(|n| n.distance.as_ref())
+                    .map(|d| d.nmse)),
+                opt(r
+                    .numerics
+                    .as_ref()
+                    .and_then(|n| n.distance.as_ref())
+                    .map(|d| d.kl_divergence)),
             ])
             .expect("in-memory csv");
         }
         String::from_utf8(w.into_inner().expect("in-memory csv")).expect("csv is utf-8")
     }
+}
+
+/// `passed`, `failed`, `not_verified`, or empty for a result written before the gate.
+fn numerics_verdict(r: &CaseRecord) -> String {
+    use crate::results::record::NumericsVerdict as V;
+    match r.numerics.as_ref().map(|n| n.verdict) {
+        Some(V::Passed) => "passed",
+        Some(V::Failed) => "failed",
+        Some(V::NotVerified) => "not_verified",
+        None => "",
+    }
+    .to_string()
 }

@@ -28,7 +28,13 @@ const OPTIONAL: &[Column] = &[
     ("fa", |r| r.flash_attn.to_string(), Some("-1")),
     ("nkvo", |r| u8::from(r.no_kv_offload).to_string(), Some("0")),
     ("mmap", |r| u8::from(r.use_mmap).to_string(), Some("1")),
+    ("repack", |r| u8::from(r.repack).to_string(), Some("1")),
 ];
+
+/// The numerics gate's cell: `ok`, `FAIL` or `—`.
+fn numerics(r: &CaseRecord) -> String {
+    r.numerics.as_ref().map_or(ABSENT, |n| n.cell()).to_string()
+}
 
 fn rate(r: &CaseRecord) -> String {
     let s = &r.summary;
@@ -59,7 +65,7 @@ impl Exporter for Markdown {
             .collect();
         let mut header = vec!["model", "size", "params", "backend", "threads"];
         header.extend(shown.iter().map(|c| c.0));
-        header.extend(["test", "t/s"]);
+        header.extend(["test", "t/s", "numerics"]);
         let mut table = Table::new();
         table.load_preset(ASCII_MARKDOWN).set_header(header.clone());
         for r in records {
@@ -71,7 +77,7 @@ impl Exporter for Markdown {
                 r.n_threads.to_string(),
             ];
             row.extend(shown.iter().map(|c| (c.1)(r)));
-            row.extend([r.test.clone(), rate(r)]);
+            row.extend([r.test.clone(), rate(r), numerics(r)]);
             table.add_row(row);
         }
         for (i, name) in header.iter().enumerate() {
@@ -81,8 +87,47 @@ impl Exporter for Markdown {
                 }
             }
         }
-        table.to_string() + "\n" + &latency_table(records) + &energy_table(records)
+        table.to_string()
+            + "\n"
+            + &numerics_note(records)
+            + &latency_table(records)
+            + &energy_table(records)
     }
+}
+
+/// Under the table: what the numerics column compared, the largest distances seen, and each failure or skip.
+fn numerics_note(records: &[CaseRecord]) -> String {
+    let gated: Vec<&crate::results::record::Numerics> =
+        records.iter().filter_map(|r| r.numerics.as_ref()).collect();
+    let Some(first) = gated.iter().find(|n| n.distance.is_some()) else {
+        return match gated.iter().find_map(|n| n.reason.as_ref()) {
+            Some(why) => format!("\nnumerics: not verified ({why})\n"),
+            None => String::new(),
+        };
+    };
+    let worst = |f: fn(&crate::stats::numerics::LogitsDistance) -> f64| {
+        gated
+            .iter()
+            .filter_map(|n| n.distance.as_ref().map(f))
+            .fold(0.0f64, f64::max)
+    };
+    let mut out = format!(
+        "\nnumerics: logits of a fixed prompt against {} on the same weights; largest NMSE {:.1e} (limit {:.0e}), \
+         KL {:.1e} nats (limit {:.0e})\n",
+        first.reference.as_deref().unwrap_or("the CPU reference"),
+        worst(|d| d.nmse),
+        first.nmse_max,
+        worst(|d| d.kl_divergence),
+        first.kl_max
+    );
+    for r in records {
+        if let Some(n) = r.numerics.as_ref().filter(|n| n.cell() != "ok") {
+            if let Some(why) = &n.reason {
+                out += &format!("- {} {}: {} ({why})\n", r.model_type, r.test, n.cell());
+            }
+        }
+    }
+    out
 }
 
 /// Energy per case and phase, and generation against the memory-bandwidth roofline; `—` where nothing was

@@ -28,7 +28,11 @@ use std::path::{Path, PathBuf};
 ///   there is a prompt. Older files read as version 4: each case's summary is recomputed from its raw samples,
 ///   a level's new figures are absent and its `low_sample_count` computed from each `count`; its operating
 ///   point keeps the rule it was chosen by.
-pub const SCHEMA_VERSION: u32 = 4;
+/// - 5: each `bench` case adds `repack` (llama-bench's), `weight_buffers_mib` (the buffers llama.cpp put the
+///   weights in), `numerics` (the numerics gate against the CPU reference), `numerics_failed` and
+///   `engine_fallback` (the self-test's substitution). Version 4 files read as version 5 with `repack` true (the
+///   default they ran with), no buffers and no numerics record.
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
@@ -185,7 +189,7 @@ pub fn read_result_str(text: &str, path: &Path) -> Result<ResultFile, ResultFile
         .ok_or_else(|| parse("no schema_version".into()))?;
     let value = match version {
         1 => migrate_v1(value).map_err(parse)?,
-        2 | 3 => {
+        2..=4 => {
             let mut v = value;
             v["schema_version"] = serde_json::Value::from(SCHEMA_VERSION);
             v

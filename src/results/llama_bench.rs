@@ -538,6 +538,7 @@ pub fn from_case(file: &ResultFile, case: &CaseRecord) -> LlamaBenchRecord {
         })
         .collect();
     other.insert("no_kv_offload".into(), Value::from(case.no_kv_offload));
+    other.insert("repack".into(), Value::from(case.repack));
     other.insert("embeddings".into(), Value::from(case.embeddings));
     // llama-bench's load mode: `auto` memory-maps the model (its default); tokenmeter's `--mmap 0` reads it.
     let load_mode = if case.use_mmap { "auto" } else { "read" };

@@ -222,6 +222,18 @@ pub struct LoadSweep {
     /// (`--until-saturated`), or a time budget ran out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_early: Option<StoppedEarly>,
+    /// The numerics gate of the sweep's engine configuration against the CPU reference.
+    #[serde(default)]
+    pub numerics: Option<super::record::Numerics>,
+    /// True when the numerics gate failed: the sweep's figures come from a wrong computation.
+    #[serde(default)]
+    pub numerics_failed: bool,
+    /// The buffers llama.cpp put the weights in (MiB by buffer type).
+    #[serde(default)]
+    pub weight_buffers_mib: std::collections::BTreeMap<String, f64>,
+    /// Set when the machine's self-test found the requested configuration broken and the sweep ran another.
+    #[serde(default)]
+    pub engine_fallback: Option<super::record::EngineFallback>,
 }
 
 /// Where a sweep stopped before its last level, and why.

@@ -125,6 +125,90 @@ pub fn summarize(test: &Test, samples: &[RepSample]) -> Summary {
     }
 }
 
+/// What a result written before `repack` was recorded ran with: llama.cpp's default, extra buffer types on.
+pub fn repack_default() -> bool {
+    true
+}
+
+/// The numerics gate's verdict on a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumericsVerdict {
+    Passed,
+    Failed,
+    /// Not checked: `--no-verify`, or the reference or the case's logits could not be computed (`reason`).
+    NotVerified,
+}
+
+/// The numerics gate of one case: the logits of a fixed prompt under the case's engine configuration, against
+/// those of the CPU reference (no extra buffer types, no offload) on the same weights, computed in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Numerics {
+    pub verdict: NumericsVerdict,
+    /// Why the gate failed or did not run.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The reference's configuration, e.g. `CPU, repack 0, ngl 0, flash attention off, f16 KV, t=2`.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// Indexes into the gate prompt of the compared positions (the first ones in one batch, the later ones
+    /// decoded a token at a time).
+    #[serde(default)]
+    pub positions: Vec<u32>,
+    #[serde(default)]
+    pub distance: Option<stats::numerics::LogitsDistance>,
+    /// The thresholds the verdict used.
+    pub nmse_max: f64,
+    pub kl_max: f64,
+    /// Time the gate added to this case (loading excluded): its own logits and the comparison.
+    #[serde(default)]
+    pub gate_elapsed_ns: Option<u64>,
+    /// Time the reference logits took, once per model and run (shared by its cases).
+    #[serde(default)]
+    pub reference_elapsed_ns: Option<u64>,
+    /// Set when a test hook perturbed the logits (never in a real run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_hook: Option<String>,
+}
+
+impl Numerics {
+    pub fn not_verified(reason: impl Into<String>) -> Numerics {
+        Numerics {
+            verdict: NumericsVerdict::NotVerified,
+            reason: Some(reason.into()),
+            reference: None,
+            positions: Vec::new(),
+            distance: None,
+            nmse_max: stats::numerics::NMSE_MAX,
+            kl_max: stats::numerics::KL_MAX,
+            gate_elapsed_ns: None,
+            reference_elapsed_ns: None,
+            test_hook: None,
+        }
+    }
+
+    /// `ok`, `FAIL` or `—` (not verified), for a table cell.
+    pub fn cell(&self) -> &'static str {
+        match self.verdict {
+            NumericsVerdict::Passed => "ok",
+            NumericsVerdict::Failed => "FAIL",
+            NumericsVerdict::NotVerified => "—",
+        }
+    }
+}
+
+/// The engine configuration a case asked for, when the self-test found it broken on this machine, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineFallback {
+    /// The configuration asked for, e.g. `ngl=0 repack=1 t=2 fa=-1 k=f16 v=f16`.
+    pub requested: String,
+    pub requested_n_gpu_layers: i32,
+    pub requested_repack: bool,
+    /// What the self-test saw, e.g. `worker killed by signal 4 (SIGILL) in its first prompt batch (weights in
+    /// AMX)`.
+    pub reason: String,
+}
+
 /// One case as printed with `-o json|jsonl` and stored in the result file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseRecord {
@@ -179,6 +263,22 @@ pub struct CaseRecord {
     /// Generation's share of the memory-bandwidth limit (generation-only cases).
     #[serde(default)]
     pub roofline: Option<Roofline>,
+    /// llama-bench's `repack`: whether llama.cpp's extra buffer types (repacked or AMX weights) were allowed.
+    #[serde(default = "crate::results::record::repack_default")]
+    pub repack: bool,
+    /// The buffers llama.cpp put the weights in, by buffer type (`CPU_REPACK`, `CPU_Mapped`, `AMX`, `CUDA0`…),
+    /// in MiB, from its loader's report; empty for a result written before it was recorded.
+    #[serde(default)]
+    pub weight_buffers_mib: std::collections::BTreeMap<String, f64>,
+    /// The numerics gate: this configuration's logits against the CPU reference's on the same weights.
+    #[serde(default)]
+    pub numerics: Option<Numerics>,
+    /// True when the numerics gate failed: the speed of this case comes from a wrong computation.
+    #[serde(default)]
+    pub numerics_failed: bool,
+    /// Set when the machine's self-test found the requested configuration broken and this case ran another.
+    #[serde(default)]
+    pub engine_fallback: Option<EngineFallback>,
     /// Raw per-repetition samples; every figure above is recomputed from these.
     pub samples: Vec<RepSample>,
 }

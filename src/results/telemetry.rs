@@ -56,6 +56,35 @@ pub struct Roofline {
     pub bandwidth_source: String,
     /// `avg_ts × bytes_per_token / bandwidth`.
     pub fraction: Option<f64>,
+    /// The compute ceiling (CPU runs): ggml's matrix-vector rate at batch 1 on cache-resident weights.
+    #[serde(default)]
+    pub compute: Option<ComputeCeiling>,
+    /// Which ceiling is the tighter: `memory` or `compute` (absent without a compute ceiling).
+    #[serde(default)]
+    pub binding: Option<String>,
+    /// `avg_ts` as a fraction of the tighter ceiling's tokens/s.
+    #[serde(default)]
+    pub tighter_fraction: Option<f64>,
+}
+
+/// Generation's compute ceiling for one configuration: the rate at which ggml's matrix-vector product at batch
+/// 1 processes weight bytes held in the last-level cache, with its spread over the timed passes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputeCeiling {
+    pub gb_per_s: f64,
+    pub min_gb_per_s: f64,
+    pub max_gb_per_s: f64,
+    pub passes: usize,
+    pub matrix_bytes: u64,
+    pub threads: u32,
+    /// The weight type the product ran on (the model's, when it is one the probe quantizes to).
+    pub weight_type: String,
+    /// The buffer type that held the weights (`CPU`, `CPU_REPACK`, `AMX`).
+    pub buffer_type: String,
+    /// e.g. `measured (cached from 2026-12-02)`.
+    pub source: String,
+    /// `gb_per_s` over the weight bytes a token reads.
+    pub tg_ceiling_t_per_s: Option<f64>,
 }
 
 /// One device's energy for a case: the whole measured window and each phase over every repetition.

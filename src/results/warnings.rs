@@ -60,6 +60,17 @@ pub enum Warning {
         fraction: f64,
         bandwidth_source: String,
     },
+    /// The machine's self-test found an engine configuration broken (a crash, or logits the numerics gate
+    /// refused) and the run used another.
+    EngineFallback {
+        requested: String,
+        used: String,
+        reason: String,
+    },
+    /// The self-test found no engine configuration that works for these cases; they were not run.
+    NoWorkingConfiguration { requested: String, reason: String },
+    /// A case's logits are not the CPU reference's: its speed comes from a wrong computation.
+    NumericsFailed { case: String, detail: String },
 }
 
 impl std::fmt::Display for Warning {
@@ -129,6 +140,24 @@ impl std::fmt::Display for Warning {
                 "{file}: line {line} skipped ({message}); its case is measured again"
             ),
             Warning::CaseFailed { label, reason } => write!(f, "{label}: failed: {reason}"),
+            Warning::EngineFallback {
+                requested,
+                used,
+                reason,
+            } => write!(
+                f,
+                "self-test: {requested} failed ({reason}); measured with {used} instead (README: Hardware that \
+                 misbehaves)"
+            ),
+            Warning::NoWorkingConfiguration { requested, reason } => write!(
+                f,
+                "self-test: {requested} failed ({reason}) and so did every fallback; its cases were not run"
+            ),
+            Warning::NumericsFailed { case, detail } => write!(
+                f,
+                "{case}: numerics gate failed ({detail}): its speed comes from a wrong computation; compare, \
+                 cost and report refuse it unless --allow-wrong-numerics"
+            ),
             Warning::OperatingPointUnfinished {
                 level,
                 requests_not_completed,

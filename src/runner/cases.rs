@@ -30,6 +30,8 @@ pub struct BenchGrid {
     pub n_depth: Vec<u32>,
     pub n_threads: Vec<u32>,
     pub n_gpu_layers: Vec<i32>,
+    /// llama-bench's `--repack`: llama.cpp's extra buffer types for the weights, on or off.
+    pub repack: Vec<bool>,
     pub n_batch: Vec<u32>,
     pub n_ubatch: Vec<u32>,
     pub flash_attn: Vec<i8>,
@@ -65,7 +67,11 @@ pub fn expand(g: &BenchGrid) -> Vec<Case> {
     }
     let mut cases = Vec::new();
     for m in &g.models {
-        for &ngl in &g.n_gpu_layers {
+        for (&ngl, &repack) in g
+            .n_gpu_layers
+            .iter()
+            .flat_map(|n| g.repack.iter().map(move |r| (n, r)))
+        {
             for &nb in &g.n_batch {
                 for &nub in &g.n_ubatch {
                     for tk in &g.type_k {
@@ -79,6 +85,7 @@ pub fn expand(g: &BenchGrid) -> Vec<Case> {
                                                 model: ModelParams {
                                                     n_gpu_layers: ngl,
                                                     use_mmap: g.use_mmap,
+                                                    repack,
                                                 },
                                                 context: ContextParams {
                                                     n_ctx: t.n_prompt + t.n_gen + t.n_depth,
@@ -122,6 +129,7 @@ mod tests {
             n_depth: vec![0, 4096],
             n_threads: vec![1, 2],
             n_gpu_layers: vec![-1],
+            repack: vec![true],
             n_batch: vec![2048],
             n_ubatch: vec![512],
             flash_attn: vec![-1],
@@ -162,5 +170,18 @@ mod tests {
             .find(|c| c.test.name() == "pp512+tg128 @ d4096")
             .unwrap();
         assert_eq!(c.context.n_ctx, 4096 + 512 + 128);
+    }
+
+    #[test]
+    fn repack_values_form_cases_of_their_own() {
+        let mut g = grid();
+        g.models.truncate(1);
+        g.n_threads = vec![2];
+        g.n_depth = vec![0];
+        g.repack = vec![false, true];
+        let cases = expand(&g);
+        assert_eq!(cases.len(), 2 * 3);
+        let repack: Vec<bool> = cases.iter().map(|c| c.model.repack).collect();
+        assert_eq!(repack, [false, false, false, true, true, true]);
     }
 }

@@ -5,6 +5,8 @@ pub mod bench;
 pub mod cases;
 pub mod load;
 pub mod meter;
+pub mod numerics;
+pub mod probe;
 
 pub use bench::{run_case, CaseRun, RepSample};
 pub use cases::{expand, BenchGrid, Case, Test};

@@ -3,6 +3,7 @@
 mod basic;
 pub mod ci;
 pub mod latency;
+pub mod numerics;
 pub mod ratio;
 
 pub use basic::{cv, mean, rates_per_s, stddev};

@@ -7,6 +7,7 @@
 
 pub mod accounting;
 pub mod bandwidth;
+pub mod compute;
 mod nvml;
 mod probe;
 mod process;

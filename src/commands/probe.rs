@@ -1,0 +1,381 @@
+//! The machine's self-test before anything is measured, and the numerics gate's reference logits. For each
+//! engine configuration a run needs, a worker process runs a tiny model of the same weight type (one prompt
+//! batch, a few single-token decodes) and gates its logits against the CPU reference. The outcome is cached per
+//! host boot and build beside the bandwidth figure (`<cache>/probe/<host>.json`; `--recheck` probes again). A
+//! configuration that crashes or fails the gate is replaced by the fastest of its fallbacks that passes
+//! (`EngineConfig::fallbacks`); the run prints and records the choice.
+
+use super::models;
+use super::worker::{run_in_worker, Job, Limits, Reply, Request};
+use crate::config::SynthRef;
+use crate::engine::BuildInfo;
+use crate::gguf::synth;
+use crate::results::record::{Numerics, NumericsVerdict};
+use crate::results::{HostInfo, ResultFile, ToolInfo, Warning};
+use crate::runner::numerics::Reference;
+use crate::runner::probe::{EngineConfig, ProbeReport};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// A probe runs a tiny model for well under a second; one that takes this long is hung.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What one configuration did on this host and build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeOutcome {
+    pub config: EngineConfig,
+    /// The tiny model's weight type (`q4_0`, `q8_0`, `f16`): the kernels differ per type.
+    pub weight_type: String,
+    pub passed: bool,
+    /// Why it failed: the worker's end (signal, and the weights' buffer types) or the gate's figures.
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub weight_buffers_mib: BTreeMap<String, f64>,
+    pub numerics: Option<Numerics>,
+    pub probed_at: DateTime<Utc>,
+}
+
+/// The cache file: outcomes that hold for one host, boot and build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeCache {
+    pub host: Option<String>,
+    pub boot_id: Option<String>,
+    /// `build_identity`.
+    pub build: String,
+    pub outcomes: Vec<ProbeOutcome>,
+}
+
+/// What identifies a build for the cache: tokenmeter's version and commit, ggml's commit and compiled features,
+/// and the executable itself (size and modification time), so a rebuilt binary probes again.
+pub fn build_identity(build: &BuildInfo) -> String {
+    let tool = ToolInfo::current();
+    let exe = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    format!(
+        "tokenmeter {} {} | ggml {} | {} | exe {exe}",
+        tool.version,
+        tool.git_commit.unwrap_or_default(),
+        build.ggml_commit,
+        build.system_info
+    )
+}
+
+pub fn cache_path(cache_dir: &Path, host: Option<&str>) -> PathBuf {
+    let file = crate::telemetry::bandwidth::cache_path(cache_dir, host);
+    cache_dir
+        .join("probe")
+        .join(file.file_name().expect("a file name"))
+}
+
+fn read_cache(
+    path: &Path,
+    host: &HostInfo,
+    build: &str,
+    boot_id: &Option<String>,
+) -> Vec<ProbeOutcome> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|t| serde_json::from_slice::<ProbeCache>(&t).ok())
+        .filter(|c| c.host == host.hostname && c.boot_id == *boot_id && c.build == build)
+        .map(|c| c.outcomes)
+        .unwrap_or_default()
+}
+
+/// The weight type of the tiny model that stands for `tensor_types` (the model's own types by tensor count):
+/// the synthesizable type the model holds most parameters in, else q4_0.
+pub fn probe_weight_type(
+    tensor_types: &BTreeMap<String, crate::results::file::TypeShare>,
+) -> synth::WeightType {
+    tensor_types
+        .iter()
+        .filter_map(|(name, share)| {
+            synth::WeightType::parse(&name.to_lowercase()).map(|w| (share.n_params, w))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map_or(synth::WeightType::Q4_0, |(_, w)| w)
+}
+
+/// The tiny model of `weight_type`, synthesized into the cache once.
+fn tiny_model(weight_type: synth::WeightType, stop: &AtomicBool) -> anyhow::Result<PathBuf> {
+    let r = SynthRef {
+        shape: "tiny".into(),
+        weight_type: weight_type.name().into(),
+        seed: 1,
+    };
+    let path = models::synth_path(&r);
+    if !path.exists() {
+        let spec = r.to_spec().map_err(anyhow::Error::msg)?;
+        synth::write_until(&spec, &path, stop)?;
+    }
+    Ok(path)
+}
+
+/// What the self-test decided for one requested configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The configuration to measure with; `None` when neither it nor any fallback works.
+    pub used: Option<EngineConfig>,
+    /// Why the requested configuration was not used.
+    pub failure: Option<String>,
+}
+
+pub struct SelfTestOptions<'a> {
+    pub recheck: bool,
+    pub verbose: bool,
+    pub stop: &'a AtomicBool,
+    pub stop_now: &'a AtomicBool,
+}
+
+fn probe_one(
+    model: &Path,
+    config: &EngineConfig,
+    weight_type: &str,
+    o: &SelfTestOptions,
+) -> ProbeOutcome {
+    let req = Request {
+        job: Job::Probe {
+            model_path: model.to_path_buf(),
+            config: config.clone(),
+        },
+        label: format!("self-test {}", config.label()),
+        verbose: o.verbose,
+        sample_interval_ns: None,
+        parent_pid: std::process::id(),
+    };
+    let limits = Limits {
+        stop_now: o.stop_now,
+        timeout: Some(PROBE_TIMEOUT),
+    };
+    let (passed, reason, buffers, numerics) = match run_in_worker(&req, &limits, |_| {}) {
+        Ok(Reply::Probe(report)) => {
+            let ProbeReport {
+                weight_buffers_mib,
+                numerics,
+                ..
+            } = *report;
+            let failed = numerics.verdict == NumericsVerdict::Failed;
+            let reason = failed.then(|| {
+                format!(
+                    "numerics gate failed: {}",
+                    numerics.reason.clone().unwrap_or_default()
+                )
+            });
+            (!failed, reason, weight_buffers_mib, Some(numerics))
+        }
+        Ok(other) => (
+            false,
+            Some(format!("unexpected reply {other:?}")),
+            BTreeMap::new(),
+            None,
+        ),
+        Err(f) => (false, Some(f.to_string()), BTreeMap::new(), None),
+    };
+    ProbeOutcome {
+        config: config.clone(),
+        weight_type: weight_type.to_string(),
+        passed,
+        reason,
+        weight_buffers_mib: buffers,
+        numerics,
+        probed_at: Utc::now(),
+    }
+}
+
+/// The self-test of every configuration in `configs` (and of fallbacks where needed) for models of
+/// `weight_type`; the decisions, and a warning for each substitution, also printed on stderr.
+pub fn self_test(
+    configs: &[EngineConfig],
+    weight_type: synth::WeightType,
+    host: &HostInfo,
+    build: &BuildInfo,
+    o: &SelfTestOptions,
+) -> anyhow::Result<(HashMap<EngineConfig, Decision>, Vec<Warning>)> {
+    let cache_file = cache_path(&models::cache_dir(), host.hostname.as_deref());
+    let identity = build_identity(build);
+    let boot_id = crate::telemetry::bandwidth::boot_id();
+    let mut known: Vec<ProbeOutcome> = if o.recheck {
+        Vec::new()
+    } else {
+        read_cache(&cache_file, host, &identity, &boot_id)
+    };
+    let wt = weight_type.name();
+    let mut tiny: Option<PathBuf> = None;
+    let mut new = false;
+    let mut outcome =
+        |c: &EngineConfig, known: &mut Vec<ProbeOutcome>| -> anyhow::Result<ProbeOutcome> {
+            if let Some(k) = known.iter().find(|k| k.config == *c && k.weight_type == wt) {
+                return Ok(k.clone());
+            }
+            let model = match &tiny {
+                Some(p) => p.clone(),
+                None => {
+                    let p = tiny_model(weight_type, o.stop)?;
+                    tiny = Some(p.clone());
+                    p
+                }
+            };
+            let out = probe_one(&model, c, wt, o);
+            known.push(out.clone());
+            new = true;
+            Ok(out)
+        };
+    let mut decisions = HashMap::new();
+    let mut warnings = Vec::new();
+    for c in configs {
+        if decisions.contains_key(c) {
+            continue;
+        }
+        let first = outcome(c, &mut known)?;
+        if first.passed {
+            decisions.insert(
+                c.clone(),
+                Decision {
+                    used: Some(c.clone()),
+                    failure: None,
+                },
+            );
+            continue;
+        }
+        let reason = first.reason.clone().unwrap_or_default();
+        let mut used = None;
+        for f in c.fallbacks() {
+            if outcome(&f, &mut known)?.passed {
+                used = Some(f);
+                break;
+            }
+        }
+        let warning = match &used {
+            Some(u) => Warning::EngineFallback {
+                requested: c.label(),
+                used: u.label(),
+                reason: reason.clone(),
+            },
+            None => Warning::NoWorkingConfiguration {
+                requested: c.label(),
+                reason: reason.clone(),
+            },
+        };
+        warnings.push(warning);
+        decisions.insert(
+            c.clone(),
+            Decision {
+                used,
+                failure: Some(reason),
+            },
+        );
+    }
+    if new {
+        let cache = ProbeCache {
+            host: host.hostname.clone(),
+            boot_id,
+            build: identity,
+            outcomes: known,
+        };
+        // A cache that cannot be written only costs the next run another probe.
+        if let Ok(text) = serde_json::to_vec_pretty(&cache) {
+            let _ = crate::fsutil::write_atomic(&cache_file, &text);
+        }
+    }
+    Ok((decisions, warnings))
+}
+
+/// The reference logits of each model for the numerics gate, computed once per run (in a worker unless
+/// `in_process`): each model's file of logits in `dir`, or why there is none.
+pub fn references(
+    models: &[PathBuf],
+    use_mmap: bool,
+    n_threads: u32,
+    in_process: bool,
+    verbose: bool,
+    stop_now: &AtomicBool,
+    dir: &Path,
+) -> HashMap<PathBuf, Result<PathBuf, String>> {
+    let mut out = HashMap::new();
+    for (i, m) in models.iter().enumerate() {
+        let file = dir.join(format!("reference-{i}.json"));
+        let made = if in_process {
+            Reference::compute(m, use_mmap, n_threads, verbose)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.write(&file).map_err(|e| e.to_string()))
+        } else {
+            let req = Request {
+                job: Job::Reference {
+                    model_path: m.clone(),
+                    use_mmap,
+                    n_threads,
+                    out: file.clone(),
+                },
+                label: format!("numerics reference of {}", m.display()),
+                verbose,
+                sample_interval_ns: None,
+                parent_pid: std::process::id(),
+            };
+            let limits = Limits {
+                stop_now,
+                timeout: None,
+            };
+            match run_in_worker(&req, &limits, |_| {}) {
+                Ok(Reply::Reference { .. }) => Ok(()),
+                Ok(other) => Err(format!("unexpected reply {other:?}")),
+                Err(f) => Err(f.to_string()),
+            }
+        };
+        out.insert(m.clone(), made.map(|()| file));
+    }
+    out
+}
+
+/// Refuses (exit 2, one line naming `file` and the cases) a result with cases whose numerics gate failed, unless
+/// `allow`; with `allow`, the sentence an output puts at its top, when there is anything to say.
+pub fn check_numerics(
+    file: &str,
+    result: &ResultFile,
+    allow: bool,
+) -> Result<Option<String>, super::InputError> {
+    let failed = numerics_failures(result);
+    if failed.is_empty() {
+        return Ok(None);
+    }
+    let cases = failed.join(", ");
+    if allow {
+        Ok(Some(format!(
+            "{file}: the numerics gate failed for {cases}: the figures of those cases come from a wrong \
+             computation (used because of --allow-wrong-numerics)"
+        )))
+    } else {
+        Err(super::InputError(format!(
+            "{file}: the numerics gate failed for {cases} (their logits are not the CPU reference's, so their \
+             speed comes from a wrong computation); pass --allow-wrong-numerics to use them anyway"
+        )))
+    }
+}
+
+/// The cases of `result` whose numerics gate failed, as `model test` labels.
+pub fn numerics_failures(result: &ResultFile) -> Vec<String> {
+    result
+        .cases
+        .iter()
+        .filter(|c| c.numerics_failed)
+        .map(|c| format!("{} {}", c.model_type, c.test))
+        .chain(
+            result
+                .load
+                .iter()
+                .filter(|l| l.numerics_failed)
+                .map(|_| "the load sweep".to_string()),
+        )
+        .collect()
+}
