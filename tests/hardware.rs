@@ -335,3 +335,88 @@ fn perturbed_logits_fail_the_gate_and_compare_cost_and_report_refuse_the_case() 
     let report = tool(dir.path(), &["report", "bad.json", "--config", config]);
     assert_one_line_error(&report, "--allow-wrong-numerics");
 }
+
+/// `load` on `model` at c=1 and 2 with short requests; returns the output and the result file.
+fn load(dir: &Path, model: &Path, env: &[(&str, &str)], out: &str) -> (Output, Value) {
+    let result = dir.join(out);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenmeter"));
+    cmd.current_dir(dir)
+        .env("TOKENMETER_CACHE_DIR", dir.join("cache"))
+        .env_remove("TOKENMETER_TEST_CRASH")
+        .env_remove("TOKENMETER_TEST_PERTURB_LOGITS")
+        .args([
+            "load",
+            "-m",
+            model.to_str().unwrap(),
+            "-c",
+            "1,2",
+            "--requests",
+            "2",
+        ])
+        .args(["--input-tokens", "8", "--output-tokens", "4", "-t", "1"])
+        .args(["--telemetry", "off", "--out"])
+        .arg(&result);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().expect("tokenmeter runs");
+    let v = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (o, v)
+}
+
+#[test]
+fn a_load_sweep_is_self_tested_and_gated_like_a_bench_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "m.gguf", "q4_0", 1);
+    let (o, v) = load(
+        dir.path(),
+        &model,
+        &[("TOKENMETER_TEST_CRASH", "SIGILL:repack=1")],
+        "fallback.json",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sweep = &v["load"];
+    assert_eq!(sweep["levels"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        sweep["engine_fallback"]["requested_repack"],
+        Value::Bool(true)
+    );
+    assert!(sweep["engine_fallback"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("SIGILL"));
+    assert_eq!(sweep["numerics"]["verdict"], "passed");
+    assert!(!sweep["weight_buffers_mib"]
+        .as_object()
+        .unwrap()
+        .contains_key("CPU_REPACK"));
+    assert_eq!(
+        v["parameters"]["engine"]["repack"],
+        Value::Bool(true),
+        "what was asked"
+    );
+
+    let (o, v) = load(
+        dir.path(),
+        &model,
+        &[("TOKENMETER_TEST_PERTURB_LOGITS", "0.5")],
+        "bad.json",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(v["load"]["numerics_failed"], Value::Bool(true));
+    let models_toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("models.toml");
+    let cost = tool(
+        dir.path(),
+        &[
+            "cost",
+            "--result",
+            "bad.json",
+            "--config",
+            models_toml.to_str().unwrap(),
+        ],
+    );
+    assert_one_line_error(&cost, "the load sweep");
+}

@@ -267,3 +267,28 @@ fn a_file_whose_times_go_backwards_is_refused_in_every_version() {
         "{e}"
     );
 }
+
+#[test]
+fn golden_v5_bench_file_holds_repack_weight_buffers_and_numerics_per_case() {
+    use tokenmeter::results::record::NumericsVerdict;
+    let r = read_result(Path::new("tests/golden/result-v5-bench.json")).unwrap();
+    assert_eq!(r.schema_version, 5);
+    let repack: Vec<bool> = r.cases.iter().map(|c| c.repack).collect();
+    assert_eq!(repack, [false, false, true, true]);
+    for c in &r.cases {
+        assert_eq!(
+            tokenmeter::results::summarize(&c.test(), &c.samples),
+            c.summary,
+            "{}",
+            c.test
+        );
+        let n = c.numerics.as_ref().expect("a numerics record");
+        assert_eq!(n.verdict, NumericsVerdict::Passed);
+        let d = n.distance.as_ref().unwrap();
+        assert!(d.nmse <= n.nmse_max && d.kl_divergence <= n.kl_max);
+        assert_eq!(n.positions, [3, 7, 11, 13, 15]);
+        assert!(!c.numerics_failed);
+        assert_eq!(c.weight_buffers_mib.contains_key("CPU_REPACK"), c.repack);
+        assert!(c.weight_buffers_mib["CPU_Mapped"] > 0.0);
+    }
+}
