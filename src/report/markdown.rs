@@ -189,6 +189,27 @@ fn energy_table(records: &[CaseRecord]) -> String {
         out +=
             &format!("\nroofline: tg t/s × weight bytes read per token ÷ memory bandwidth {b}\n");
     }
+    for r in records {
+        let Some(x) = r.roofline.as_ref() else {
+            continue;
+        };
+        if let (Some(c), Some(binding)) = (&x.compute, &x.binding) {
+            out += &format!(
+                "{} {}: compute ceiling {} t/s ({:.1} GB/s, {}), memory ceiling {} t/s; {binding} binds, tg at {} of it\n",
+                r.model_type,
+                r.test,
+                fixed(c.tg_ceiling_t_per_s, 0),
+                c.gb_per_s,
+                c.source,
+                fixed(
+                    (x.bytes_per_token > 0)
+                        .then(|| x.bandwidth_gb_per_s * 1e9 / x.bytes_per_token as f64),
+                    0
+                ),
+                fixed(x.tighter_fraction, 2)
+            );
+        }
+    }
     out
 }
 
