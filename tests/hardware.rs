@@ -420,3 +420,35 @@ fn a_load_sweep_is_self_tested_and_gated_like_a_bench_run() {
     );
     assert_one_line_error(&cost, "the load sweep");
 }
+
+#[test]
+fn a_cpu_generation_case_names_the_tighter_of_its_compute_and_memory_ceilings() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "m.gguf", "q4_0", 1);
+    let (o, v) = bench(dir.path(), &model, &[], &["-p", "0"], "r.json");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tg = cases(&v).iter().find(|c| c["test"] == "tg4").unwrap();
+    let x = &tg["roofline"];
+    let c = &x["compute"];
+    let f = |v: &Value| v.as_f64().unwrap();
+    assert!(f(&c["min_gb_per_s"]) <= f(&c["gb_per_s"]) && f(&c["gb_per_s"]) <= f(&c["max_gb_per_s"]));
+    assert_eq!(c["passes"], 7);
+    assert_eq!(c["weight_type"], "q4_0");
+    assert_eq!(c["buffer_type"], "CPU_REPACK", "repack on: the buffer generation reads");
+    let bytes = f(&x["bytes_per_token"]);
+    let compute_ts = f(&c["gb_per_s"]) * 1e9 / bytes;
+    let memory_ts = f(&x["bandwidth_gb_per_s"]) * 1e9 / bytes;
+    assert!((f(&c["tg_ceiling_t_per_s"]) - compute_ts).abs() <= 1e-9 * compute_ts);
+    let (binding, tighter) = if compute_ts < memory_ts {
+        ("compute", compute_ts)
+    } else {
+        ("memory", memory_ts)
+    };
+    assert_eq!(x["binding"], binding);
+    let expected = f(&tg["avg_ts"]) / tighter;
+    assert!((f(&x["tighter_fraction"]) - expected).abs() <= 1e-9 * expected);
+    assert!(
+        std::fs::read_dir(dir.path().join("cache/compute")).unwrap().count() == 1,
+        "cached beside the bandwidth figure"
+    );
+}
