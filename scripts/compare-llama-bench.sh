@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs `tokenmeter bench` and llama.cpp's `llama-bench` interleaved (A B A B …) on the same model with the same
+# Runs `tokenmeter bench` and llama.cpp's `llama-bench` interleaved (A B B A …) on the same model with the same
 # parameters, keeps every output, and prints the per-round ratios of pp and tg t/s.
 #
 # usage: scripts/compare-llama-bench.sh OUT_DIR MODEL.gguf [ROUNDS] [-- extra bench args]
@@ -26,16 +26,23 @@ mkdir -p "$out"
 {
   echo "# model: $model ($(sha256sum "$model" | cut -d' ' -f1))"
   echo "# host: $(hostname), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
-  echo "# rounds: $rounds, alternating tokenmeter then llama-bench"
+  echo "# rounds: $rounds, ABBA (odd rounds tokenmeter first, even rounds llama-bench first)"
   echo "$tm bench -m $model ${args[*]} -o json --out $out/tokenmeter-round<N>.result.json > $out/tokenmeter-round<N>.json"
   echo "$lb -m $model ${args[*]} -o json > $out/llama-bench-round<N>.json"
 } > "$out/commands.txt"
 
+run_tm() {
+  echo "round $1/$rounds: tokenmeter" >&2
+  "$tm" bench -m "$model" "${args[@]}" -o json --out "$out/tokenmeter-round$1.result.json" > "$out/tokenmeter-round$1.json" 2>/dev/null
+}
+run_lb() {
+  echo "round $1/$rounds: llama-bench" >&2
+  "$lb" -m "$model" "${args[@]}" -o json > "$out/llama-bench-round$1.json" 2>/dev/null
+}
+# ABBA: odd rounds run tokenmeter first, even rounds llama-bench first, so a drift of the machine's speed within
+# a pair does not favour one side.
 for n in $(seq 1 "$rounds"); do
-  echo "round $n/$rounds: tokenmeter" >&2
-  "$tm" bench -m "$model" "${args[@]}" -o json --out "$out/tokenmeter-round$n.result.json" > "$out/tokenmeter-round$n.json" 2>/dev/null
-  echo "round $n/$rounds: llama-bench" >&2
-  "$lb" -m "$model" "${args[@]}" -o json > "$out/llama-bench-round$n.json" 2>/dev/null
+  if [ $((n % 2)) -eq 1 ]; then run_tm "$n"; run_lb "$n"; else run_lb "$n"; run_tm "$n"; fi
 done
 
 python3 - "$out" "$rounds" <<'PY' | tee "$out/summary.md"

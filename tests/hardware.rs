@@ -227,6 +227,9 @@ fn repack_values_are_cases_that_record_the_buffers_llama_cpp_used() {
     let joined = j["joined"].as_array().unwrap();
     assert_eq!(joined.len(), 2, "only the repack=1 cases join: {j}");
     assert!(joined.iter().all(|c| c["key"]["repack"] == "1"), "{j}");
+    let only_base = j["only_base"].as_array().unwrap();
+    assert_eq!(only_base.len(), 2, "the repack=0 cases have no partner: {j}");
+    assert!(only_base.iter().all(|c| c["key"]["repack"] == "0"), "{j}");
 }
 
 #[test]
