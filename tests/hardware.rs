@@ -49,6 +49,10 @@ fn bench(
     (o, v)
 }
 
+fn case_of<'a>(v: &'a Value, test: &str) -> &'a Value {
+    cases(v).iter().find(|c| c["test"] == test).unwrap()
+}
+
 fn cases(v: &Value) -> &Vec<Value> {
     v["cases"].as_array().expect("cases")
 }
@@ -228,7 +232,11 @@ fn repack_values_are_cases_that_record_the_buffers_llama_cpp_used() {
     assert_eq!(joined.len(), 2, "only the repack=1 cases join: {j}");
     assert!(joined.iter().all(|c| c["key"]["repack"] == "1"), "{j}");
     let only_base = j["only_base"].as_array().unwrap();
-    assert_eq!(only_base.len(), 2, "the repack=0 cases have no partner: {j}");
+    assert_eq!(
+        only_base.len(),
+        2,
+        "the repack=0 cases have no partner: {j}"
+    );
     assert!(only_base.iter().all(|c| c["key"]["repack"] == "0"), "{j}");
 }
 
@@ -246,7 +254,10 @@ fn every_case_carries_a_numerics_record_and_no_verify_is_recorded() {
         assert!(d["nmse"].as_f64().unwrap() <= n["nmse_max"].as_f64().unwrap());
         assert!(d["kl_divergence"].as_f64().unwrap() <= n["kl_max"].as_f64().unwrap());
         assert_eq!(d["positions"], 5);
-        assert!(n["gate_elapsed_ns"].as_u64().unwrap() > 0);
+        match c["test"].as_str().unwrap() {
+            "pp16" => assert!(n["gate_elapsed_ns"].as_u64().unwrap() > 0, "{n}"),
+            _ => assert_eq!(n["same_as"], "pp16", "one gate per configuration: {n}"),
+        }
         assert!(n["reference"]
             .as_str()
             .unwrap()
@@ -279,8 +290,8 @@ fn perturbed_logits_fail_the_gate_and_compare_cost_and_report_refuse_the_case() 
     let (o, v) = bench(
         dir.path(),
         &model,
-        &[("TOKENMETER_TEST_PERTURB_LOGITS", "0.5:tg4")],
-        &[],
+        &[("TOKENMETER_TEST_PERTURB_LOGITS", "0.5:pp16")],
+        &["--repack", "0,1"],
         "bad.json",
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -290,14 +301,28 @@ fn perturbed_logits_fail_the_gate_and_compare_cost_and_report_refuse_the_case() 
         stderr(&o)
     );
     let c = cases(&v);
-    let by_test = |t: &str| c.iter().find(|c| c["test"] == t).unwrap();
-    assert_eq!(by_test("pp16")["numerics_failed"], Value::Bool(false));
-    assert_eq!(by_test("tg4")["numerics_failed"], Value::Bool(true));
-    assert_eq!(by_test("tg4")["numerics"]["verdict"], "failed");
-    assert!(by_test("tg4")["numerics"]["test_hook"].is_string());
+    let case = |t: &str, repack: bool| {
+        c.iter()
+            .find(|c| c["test"] == t && c["repack"] == Value::Bool(repack))
+            .unwrap()
+    };
+    for repack in [false, true] {
+        // pp16 runs each configuration's gate (perturbed); tg4, under the same configuration, shares it
+        let pp = case("pp16", repack);
+        assert_eq!(pp["numerics_failed"], Value::Bool(true));
+        assert_eq!(pp["numerics"]["verdict"], "failed");
+        assert!(pp["numerics"]["test_hook"].is_string());
+        let tg = case("tg4", repack);
+        assert_eq!(tg["numerics_failed"], Value::Bool(true));
+        assert_eq!(tg["numerics"]["same_as"], "pp16");
+        assert_eq!(tg["numerics"]["gate_elapsed_ns"], 0);
+    }
     let md = String::from_utf8_lossy(&o.stdout);
     let row = md.lines().find(|l| l.contains("tg4")).unwrap();
     assert!(row.trim_end().ends_with("FAIL |"), "{row}");
+    let (good_again, v) = bench(dir.path(), &model, &[], &[], "good2.json");
+    assert!(good_again.status.success(), "{}", stderr(&good_again));
+    assert_eq!(case_of(&v, "tg4")["numerics"]["same_as"], "pp16");
 
     let cmp = tool(dir.path(), &["compare", "good.json", "bad.json"]);
     assert_one_line_error(&cmp, "bad.json: the numerics gate failed for");
@@ -434,10 +459,15 @@ fn a_cpu_generation_case_names_the_tighter_of_its_compute_and_memory_ceilings() 
     let x = &tg["roofline"];
     let c = &x["compute"];
     let f = |v: &Value| v.as_f64().unwrap();
-    assert!(f(&c["min_gb_per_s"]) <= f(&c["gb_per_s"]) && f(&c["gb_per_s"]) <= f(&c["max_gb_per_s"]));
+    assert!(
+        f(&c["min_gb_per_s"]) <= f(&c["gb_per_s"]) && f(&c["gb_per_s"]) <= f(&c["max_gb_per_s"])
+    );
     assert_eq!(c["passes"], 7);
     assert_eq!(c["weight_type"], "q4_0");
-    assert_eq!(c["buffer_type"], "CPU_REPACK", "repack on: the buffer generation reads");
+    assert_eq!(
+        c["buffer_type"], "CPU_REPACK",
+        "repack on: the buffer generation reads"
+    );
     let bytes = f(&x["bytes_per_token"]);
     let compute_ts = f(&c["gb_per_s"]) * 1e9 / bytes;
     let memory_ts = f(&x["bandwidth_gb_per_s"]) * 1e9 / bytes;
@@ -451,7 +481,10 @@ fn a_cpu_generation_case_names_the_tighter_of_its_compute_and_memory_ceilings() 
     let expected = f(&tg["avg_ts"]) / tighter;
     assert!((f(&x["tighter_fraction"]) - expected).abs() <= 1e-9 * expected);
     assert!(
-        std::fs::read_dir(dir.path().join("cache/compute")).unwrap().count() == 1,
+        std::fs::read_dir(dir.path().join("cache/compute"))
+            .unwrap()
+            .count()
+            == 1,
         "cached beside the bandwidth figure"
     );
 }

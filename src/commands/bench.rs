@@ -361,6 +361,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         .collect();
 
     let bar = scaffold::progress_bar(Some(cases.len() as u64), "cases", opts.run.phase.as_ref());
+    // Each engine configuration's gate, by the first case that ran it.
+    let mut gated: HashMap<String, (String, Numerics)> = HashMap::new();
     let mut records = Vec::new();
     let mut failed = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
@@ -393,10 +395,14 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
             bar.inc(1);
             continue;
         }
-        let reference = match references.get(&case.model_path) {
-            None => Err("--no-verify".to_string()),
-            Some(Ok(p)) => Ok(p.clone()),
-            Some(Err(e)) => Err(format!("the CPU reference could not be computed: {e}")),
+        let gate_key = gate_key(case);
+        let earlier = gated.get(&gate_key).cloned();
+        let reference = match (references.get(&case.model_path), &earlier) {
+            (None, _) => Err("--no-verify".to_string()),
+            // The same weights under the same kernels: the earlier case's gate holds for this one.
+            (Some(Ok(_)), Some((test, _))) => Err(format!("same as {test}")),
+            (Some(Ok(p)), None) => Ok(p.clone()),
+            (Some(Err(e)), _) => Err(format!("the CPU reference could not be computed: {e}")),
         };
         let outcome = if run.in_process {
             run_in_process(case, &mut loaded, &mut setup.meter, opts, &bar, &reference)
@@ -406,8 +412,24 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         };
         match outcome {
             Ok((done, model, process, mut extras)) => {
-                if let Err(why) = &reference {
-                    extras.numerics = Some(Numerics::not_verified(why.clone()));
+                match (&reference, &earlier) {
+                    (Err(_), Some((test, n))) if references.contains_key(&case.model_path) => {
+                        extras.numerics = Some(Numerics {
+                            same_as: Some(test.clone()),
+                            gate_elapsed_ns: Some(0),
+                            ..n.clone()
+                        });
+                    }
+                    (Err(why), _) => extras.numerics = Some(Numerics::not_verified(why.clone())),
+                    (Ok(_), _) => {
+                        if let Some(n) = extras
+                            .numerics
+                            .as_ref()
+                            .filter(|n| n.verdict != NumericsVerdict::NotVerified)
+                        {
+                            gated.insert(gate_key, (case.test.name(), n.clone()));
+                        }
+                    }
                 }
                 extras.engine_fallback = fallback.and_then(Result::ok);
                 let idx = setup
@@ -560,6 +582,19 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         result,
         baseline,
     })
+}
+
+/// What makes two cases' numerics gates the same computation: the weights, where they live and the kernels'
+/// options (the gate's context clamps the physical batch to its own prompt).
+fn gate_key(c: &Case) -> String {
+    serde_json::json!([
+        c.model_path.display().to_string(),
+        c.model,
+        EngineConfig::of(&c.model, &c.context),
+        c.context.offload_kqv,
+        gate::gate_context(&c.context).n_ubatch,
+    ])
+    .to_string()
 }
 
 /// How a case did not finish: in a worker, that case alone; in-process, the run.

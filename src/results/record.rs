@@ -166,6 +166,10 @@ pub struct Numerics {
     /// Time the reference logits took, once per model and run (shared by its cases).
     #[serde(default)]
     pub reference_elapsed_ns: Option<u64>,
+    /// The earlier case of the run whose gate this is (the same weights, buffers and kernels' options): its
+    /// figures hold for this case, which spent no time on the gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
     /// Set when a test hook perturbed the logits (never in a real run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_hook: Option<String>,
@@ -183,6 +187,7 @@ impl Numerics {
             kl_max: stats::numerics::KL_MAX,
             gate_elapsed_ns: None,
             reference_elapsed_ns: None,
+            same_as: None,
             test_hook: None,
         }
     }
