@@ -71,6 +71,19 @@ pub fn check_term(requests: &[RequestSample], duration_ns: u64, term: &SloTerm) 
     };
     values.sort_unstable();
     let count = values.len() as u64 + censored;
+    if term.metric == Metric::Itl && count == 0 {
+        // No request had a gap to measure (every one produced one token, or none was due): the ITL term does
+        // not apply to them, as goodput's per-request check (`request_meets`) already has it.
+        return SloCheck {
+            objective: term.objective(),
+            limit_ms: term.max_ms,
+            value_ms: None,
+            count: 0,
+            unfinished: 0,
+            low_sample_count: false,
+            met: true,
+        };
+    }
     let value_ms =
         censored_percentile(&values, censored, term.percentile).map(|ns| ns as f64 / 1e6);
     SloCheck {
@@ -345,6 +358,26 @@ mod tests {
         assert_eq!(s.slo_met, Some(true));
         assert_eq!(s.goodput_requests_per_s, Some(1.0));
         assert_eq!(s.goodput_output_tokens_per_s, Some(3.0));
+    }
+
+    #[test]
+    fn the_itl_term_does_not_apply_to_requests_of_one_output_token_in_the_check_as_in_goodput() {
+        let reqs: Vec<RequestSample> = (0..4).map(|_| request(0, 0, &[3 * MS], true)).collect();
+        let s = summary(closed(2), &reqs, 100 * MS, "ttft_p50=50ms,itl_p95=10ms");
+        let itl = &s.slo_checks[1];
+        assert_eq!((itl.count, itl.value_ms), (0, None));
+        assert!(itl.met, "no gap to judge: not a miss");
+        assert_eq!(s.slo_met, Some(true));
+        assert!(reqs
+            .iter()
+            .all(|r| request_meets(r, &parse_slo("itl_p95=10ms").unwrap())));
+        assert_eq!(s.goodput_requests_per_s, Some(s.requests_per_s));
+        // one gap anywhere makes the term apply again, and a slow one misses
+        let mut mixed = reqs.clone();
+        mixed.push(request(0, 0, &[3 * MS, 30 * MS], true));
+        let s = summary(closed(2), &mixed, 100 * MS, "itl_p95=10ms");
+        assert_eq!(s.slo_checks[0].count, 1);
+        assert!(!s.slo_checks[0].met);
     }
 
     #[test]
