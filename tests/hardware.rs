@@ -9,8 +9,28 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// `bench` on `model` with the cache in `dir/cache`, extra environment variables and arguments; returns the
-/// output and the result file.
+/// `tokenmeter ARGS --out OUT` in `dir` with the cache in `dir/cache`, the test hooks cleared then `env` set;
+/// returns the output and the result file (`null` when none was written).
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)], out: &str) -> (Output, Value) {
+    let result = dir.join(out);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenmeter"));
+    cmd.current_dir(dir)
+        .env("TOKENMETER_CACHE_DIR", dir.join("cache"))
+        .env_remove("TOKENMETER_TEST_CRASH")
+        .env_remove("TOKENMETER_TEST_PERTURB_LOGITS")
+        .envs(env.iter().copied())
+        .args(args)
+        .arg("--out")
+        .arg(&result);
+    let o = cmd.output().expect("tokenmeter runs");
+    let v = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (o, v)
+}
+
+/// `bench` on `model`: pp16 and tg4, one repetition, one thread, then `args`.
 fn bench(
     dir: &Path,
     model: &Path,
@@ -18,35 +38,13 @@ fn bench(
     args: &[&str],
     out: &str,
 ) -> (Output, Value) {
-    let result = dir.join(out);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenmeter"));
-    cmd.current_dir(dir)
-        .env("TOKENMETER_CACHE_DIR", dir.join("cache"))
-        .env_remove("TOKENMETER_TEST_CRASH")
-        .env_remove("TOKENMETER_TEST_PERTURB_LOGITS")
-        .args([
-            "bench",
-            "-m",
-            model.to_str().unwrap(),
-            "-p",
-            "16",
-            "-n",
-            "4",
-            "-r",
-            "1",
-        ])
-        .args(["-t", "1", "--telemetry", "off", "--out"])
-        .arg(&result)
-        .args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let o = cmd.output().expect("tokenmeter runs");
-    let v = std::fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    (o, v)
+    let m = model.to_str().unwrap();
+    let mut all = vec![
+        "bench", "-m", m, "-p", "16", "-n", "4", "-r", "1", "-t", "1",
+    ];
+    all.extend(["--telemetry", "off"]);
+    all.extend_from_slice(args);
+    run(dir, &all, env, out)
 }
 
 fn case_of<'a>(v: &'a Value, test: &str) -> &'a Value {
@@ -364,35 +362,27 @@ fn perturbed_logits_fail_the_gate_and_compare_cost_and_report_refuse_the_case() 
     assert_one_line_error(&report, "--allow-wrong-numerics");
 }
 
-/// `load` on `model` at c=1 and 2 with short requests; returns the output and the result file.
+/// `load` on `model` at c=1 and 2 with short requests.
 fn load(dir: &Path, model: &Path, env: &[(&str, &str)], out: &str) -> (Output, Value) {
-    let result = dir.join(out);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenmeter"));
-    cmd.current_dir(dir)
-        .env("TOKENMETER_CACHE_DIR", dir.join("cache"))
-        .env_remove("TOKENMETER_TEST_CRASH")
-        .env_remove("TOKENMETER_TEST_PERTURB_LOGITS")
-        .args([
-            "load",
-            "-m",
-            model.to_str().unwrap(),
-            "-c",
-            "1,2",
-            "--requests",
-            "2",
-        ])
-        .args(["--input-tokens", "8", "--output-tokens", "4", "-t", "1"])
-        .args(["--telemetry", "off", "--out"])
-        .arg(&result);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let o = cmd.output().expect("tokenmeter runs");
-    let v = std::fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    (o, v)
+    let m = model.to_str().unwrap();
+    let args = [
+        "load",
+        "-m",
+        m,
+        "-c",
+        "1,2",
+        "--requests",
+        "2",
+        "--input-tokens",
+        "8",
+        "--output-tokens",
+        "4",
+        "-t",
+        "1",
+        "--telemetry",
+        "off",
+    ];
+    run(dir, &args, env, out)
 }
 
 #[test]

@@ -322,7 +322,7 @@ pub fn compute_ceiling(
     repack: bool,
     stop_now: &std::sync::atomic::AtomicBool,
 ) -> Result<crate::results::telemetry::ComputeCeiling, String> {
-    use crate::telemetry::compute::{self, ComputeKey, ComputeRate};
+    use crate::telemetry::compute::{self, ComputeKey};
     let cache_dir = super::models::cache_dir();
     let path = compute::cache_path(&cache_dir, host.hostname.as_deref());
     let key = ComputeKey {
@@ -363,23 +363,7 @@ pub fn compute_ceiling(
                 timeout: Some(std::time::Duration::from_secs(120)),
             };
             match super::worker::run_in_worker(&req, &limits, |_| {}) {
-                Ok(super::worker::Reply::MatVec {
-                    gb_per_s,
-                    min_gb_per_s,
-                    max_gb_per_s,
-                    passes,
-                    matrix_bytes,
-                    buffer_type,
-                }) => {
-                    let r = ComputeRate {
-                        gb_per_s,
-                        min_gb_per_s,
-                        max_gb_per_s,
-                        passes,
-                        matrix_bytes,
-                        buffer_type,
-                        measured_at: Utc::now(),
-                    };
+                Ok(super::worker::Reply::MatVec(r)) => {
                     // A cache that cannot be written costs the next run another measurement.
                     let _ = compute::write_cached(&path, &key, &r);
                     (r, false)

@@ -156,14 +156,7 @@ pub enum Reply {
         numerics: Numerics,
         weight_buffers_mib: BTreeMap<String, f64>,
     },
-    MatVec {
-        gb_per_s: f64,
-        min_gb_per_s: f64,
-        max_gb_per_s: f64,
-        passes: usize,
-        matrix_bytes: u64,
-        buffer_type: String,
-    },
+    MatVec(crate::telemetry::compute::ComputeRate),
     /// llama.cpp refused the work (a decode failure, a context it could not create).
     Error {
         message: String,
@@ -195,6 +188,27 @@ fn own_process_meter(interval: Option<Duration>) -> Meter {
     Meter::with_sensors(sensors, interval.unwrap_or(Duration::from_millis(50)))
 }
 
+/// Tells the parent where the weights went, then, before the first prompt batch, fires the crash hook for this
+/// configuration.
+fn loaded(
+    out: &mut impl Write,
+    model: &engine::Model,
+    params: &ModelParams,
+    context: &ContextParams,
+    label: &str,
+) {
+    send(
+        out,
+        &Reply::Loaded {
+            weight_buffers_mib: model.weight_buffers_mib.clone(),
+        },
+    );
+    probe::crash_hook(&format!(
+        "{} {label}",
+        EngineConfig::of(params, context).label()
+    ));
+}
+
 fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
     let interval = req
         .sample_interval_ns
@@ -204,14 +218,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
     match &req.job {
         Job::BenchCase { case, reference } => {
             let model = engine::load_model(&case.model_path, case.model, req.verbose)?;
-            send(
-                out,
-                &Reply::Loaded {
-                    weight_buffers_mib: model.weight_buffers_mib.clone(),
-                },
-            );
-            let config = EngineConfig::of(&case.model, &case.context);
-            probe::crash_hook(&format!("{} {}", config.label(), req.label));
+            loaded(out, &model, &case.model, &case.context, &req.label);
             let numerics = match reference {
                 None => Some(Numerics::not_verified("--no-verify")),
                 Some(path) => Some(match Reference::read(path) {
@@ -265,14 +272,15 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
                 crate::telemetry::compute::PASSES,
                 crate::telemetry::compute::MIN_PASS_S,
             )?;
-            Ok(Reply::MatVec {
+            Ok(Reply::MatVec(crate::telemetry::compute::ComputeRate {
                 gb_per_s: r.gb_per_s,
                 min_gb_per_s: r.min_gb_per_s,
                 max_gb_per_s: r.max_gb_per_s,
                 passes: r.passes,
                 matrix_bytes: r.matrix_bytes,
                 buffer_type: r.buffer_type,
-            })
+                measured_at: Utc::now(),
+            }))
         }
         Job::Gate {
             model_path,
@@ -281,17 +289,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             reference,
         } => {
             let model = engine::load_model(model_path, *params, req.verbose)?;
-            send(
-                out,
-                &Reply::Loaded {
-                    weight_buffers_mib: model.weight_buffers_mib.clone(),
-                },
-            );
-            probe::crash_hook(&format!(
-                "{} {}",
-                EngineConfig::of(params, context).label(),
-                req.label
-            ));
+            loaded(out, &model, params, context, &req.label);
             let numerics = match Reference::read(reference) {
                 Ok(r) => gate::check(&model, context, &r, &req.label),
                 Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
@@ -321,17 +319,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             spec,
         } => {
             let model = engine::load_model(model_path, *params, req.verbose)?;
-            send(
-                out,
-                &Reply::Loaded {
-                    weight_buffers_mib: model.weight_buffers_mib.clone(),
-                },
-            );
-            probe::crash_hook(&format!(
-                "{} {}",
-                EngineConfig::of(params, context).label(),
-                req.label
-            ));
+            loaded(out, &model, params, context, &req.label);
             let mut session = engine::new_session(&model, context)?;
             let mut meter = own_process_meter(interval);
             let (origin, origin_mono_ns) = crate::clock::now();
