@@ -280,11 +280,31 @@ mod tests {
         };
         assert_eq!(names(run(1, 2, ShardUnit::Case)), ["b", "d"]);
         assert_eq!(names(run(1, 3, ShardUnit::Model)), ["c", "d"]);
-        // Every item lands in exactly one shard.
-        let all: usize = (0..3)
-            .map(|i| names(run(i, 3, ShardUnit::Case)).len())
-            .sum();
-        assert_eq!(all, items.len());
+        // For any shard count, the shards are disjoint and together hold every item exactly once; per model,
+        // a model's items all land in one shard.
+        for per in [ShardUnit::Case, ShardUnit::Model] {
+            for count in 1..=6 {
+                let shards: Vec<Vec<&str>> =
+                    (0..count).map(|i| names(run(i, count, per))).collect();
+                let mut all: Vec<&str> = shards.iter().flatten().copied().collect();
+                all.sort_unstable();
+                let mut expected: Vec<&str> = items.iter().map(|i| i.1).collect();
+                expected.sort_unstable();
+                assert_eq!(all, expected, "{per:?} over {count} shards: {shards:?}");
+                if per == ShardUnit::Model {
+                    for (model, _) in &items {
+                        let holding = shards
+                            .iter()
+                            .filter(|s| {
+                                s.iter()
+                                    .any(|n| items.iter().any(|(m, i)| m == model && i == n))
+                            })
+                            .count();
+                        assert_eq!(holding, 1, "model {model} over {count} shards: {shards:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
