@@ -34,7 +34,7 @@ fn stop_on_ctrl_c() -> anyhow::Result<options::StopFlags> {
 struct CasesFailed(String);
 
 fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Result<()> {
-    let wrong = commands::probe::numerics_failures(r);
+    let wrong = r.numerics_failures();
     if r.failed.is_empty() && !wrong.is_empty() {
         return Err(CasesFailed(format!(
             "{} {what}(s) failed the numerics gate ({}): their speed comes from a wrong computation",

@@ -17,7 +17,7 @@ use crate::results::telemetry::ProcessContext;
 use crate::results::telemetry::{Bandwidth, ComputeCeiling, Roofline};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
-use crate::runner::numerics::{self as gate, Reference};
+use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
@@ -491,9 +491,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     bar.finish_and_clear();
     let interrupted = run.stopped();
     let generation = records.iter().any(|r| r.n_prompt == 0 && r.n_gen > 0);
+    let on_cpu = backends_of(&setup.build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
     let bandwidth = if generation && !interrupted {
-        let on_cpu =
-            backends_of(&setup.build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
         let (bw, warning) = tm::bandwidth(
             &run.telemetry,
             setup.configured_bandwidth.clone(),
@@ -506,8 +505,6 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     } else {
         None
     };
-    let on_cpu_run =
-        backends_of(&setup.build) == "CPU" || records.iter().all(|r| r.n_gpu_layers == 0);
     let mut ceilings: HashMap<(u32, String, bool), Result<ComputeCeiling, String>> = HashMap::new();
     if let Some(bw) = &bandwidth {
         for r in records.iter_mut() {
@@ -518,7 +515,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                     .tensor_types
                     .keys()
                     .any(|t| t.eq_ignore_ascii_case(weight_type));
-                if let (Some(x), true, true) = (r.roofline.as_mut(), on_cpu_run, exact) {
+                if let (Some(x), true, true) = (r.roofline.as_mut(), on_cpu, exact) {
                     let key = (r.n_threads, weight_type.to_string(), r.repack);
                     let c = ceilings.entry(key).or_insert_with(|| {
                         tm::compute_ceiling(
@@ -674,10 +671,7 @@ fn run_in_process(
     let label = case_label(case);
     let numerics = match reference {
         Err(why) => Numerics::not_verified(why.clone()),
-        Ok(path) => match Reference::read(path) {
-            Ok(r) => gate::check(model, &case.context, &r, &label),
-            Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
-        },
+        Ok(path) => gate::check_file(model, &case.context, path, &label),
     };
     bar.set_message(format!("{label} (warm-up)"));
     let run = run_case(model, case, meter, &opts.run.stop_now, |done| {
@@ -781,12 +775,7 @@ fn self_tested(
     setup: &Setup,
     run: &RunOptions,
 ) -> anyhow::Result<(Vec<Case>, HashMap<usize, CaseFallback>, Vec<Warning>)> {
-    let o = SelfTestOptions {
-        recheck: run.recheck,
-        verbose: run.verbose,
-        stop: &run.stop,
-        stop_now: &run.stop_now,
-    };
+    let o = SelfTestOptions::of(run);
     let mut decisions: HashMap<(PathBuf, EngineConfig), Decision> = HashMap::new();
     let mut warnings = Vec::new();
     for (path, entry) in setup.models.iter().zip(&setup.entries) {
@@ -809,37 +798,13 @@ fn self_tested(
         let Some(d) = decisions.get(&(case.model_path.clone(), asked.clone())) else {
             continue;
         };
-        let Some(why) = &d.failure else {
+        let Some(substitution) = d.substitution(&asked) else {
             continue;
         };
-        match &d.used {
-            Some(u) => {
-                case.model.n_gpu_layers = u.n_gpu_layers;
-                case.model.repack = u.repack;
-                case.context.n_threads = u.n_threads;
-                case.context.flash_attn = u.flash_attn;
-                case.context.type_k = u.type_k.clone();
-                case.context.type_v = u.type_v.clone();
-                fallbacks.insert(
-                    i,
-                    Ok(EngineFallback {
-                        requested: asked.label(),
-                        requested_n_gpu_layers: asked.n_gpu_layers,
-                        requested_repack: asked.repack,
-                        reason: why.clone(),
-                    }),
-                );
-            }
-            None => {
-                fallbacks.insert(
-                    i,
-                    Err(format!(
-                        "not run: the self-test found {} broken ({why}) and no fallback that works",
-                        asked.label()
-                    )),
-                );
-            }
+        if let Some(u) = &d.used {
+            u.apply(&mut case.model, &mut case.context);
         }
+        fallbacks.insert(i, substitution);
     }
     Ok((cases, fallbacks, warnings))
 }

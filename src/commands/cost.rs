@@ -314,12 +314,10 @@ pub fn inputs<'a>(
 /// `tokenmeter cost`: the report as text (markdown tables) or JSON.
 pub fn run(o: &CostOptions) -> anyhow::Result<String> {
     let loaded = Loaded::read(&o.selection)?;
-    let m = measured(&o.result, &o.selection)?;
-    let wrong = super::probe::check_numerics(
-        &o.result.display().to_string(),
-        &read_result(&o.result)?,
-        true,
-    )?;
+    let file = o.result.display().to_string();
+    let result = read_result(&o.result)?;
+    let wrong = super::probe::check_numerics(&file, &result, o.selection.allow_wrong_numerics)?;
+    let m = from_result(&result, &file, o.selection.model.as_deref())?;
     let r = report(
         &loaded,
         &o.selection,

@@ -24,7 +24,7 @@ use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
-use crate::runner::numerics::{self as gate, Reference};
+use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -630,12 +630,7 @@ fn self_tested(
     setup: &Setup,
     run: &RunOptions,
 ) -> anyhow::Result<Checked> {
-    let o = SelfTestOptions {
-        recheck: run.recheck,
-        verbose: run.verbose,
-        stop: &run.stop,
-        stop_now: &run.stop_now,
-    };
+    let o = SelfTestOptions::of(run);
     let weight_type = selftest::probe_weight_type(&setup.entries[0].tensor_types);
     let (decisions, warnings) = selftest::self_test(
         std::slice::from_ref(asked),
@@ -650,22 +645,8 @@ fn self_tested(
     });
     let mut checked = Checked {
         used: d.used.clone(),
-        fallback: match (&d.used, &d.failure) {
-            (Some(_), Some(why)) => Some(EngineFallback {
-                requested: asked.label(),
-                requested_n_gpu_layers: asked.n_gpu_layers,
-                requested_repack: asked.repack,
-                reason: why.clone(),
-            }),
-            _ => None,
-        },
-        blocked: match (&d.used, &d.failure) {
-            (None, Some(why)) => Some(format!(
-                "not run: the self-test found {} broken ({why}) and no fallback that works",
-                asked.label()
-            )),
-            _ => None,
-        },
+        fallback: d.substitution(asked).and_then(Result::ok),
+        blocked: d.substitution(asked).and_then(Result::err),
         numerics: None,
         weight_buffers_mib: Default::default(),
         warnings,
@@ -704,10 +685,7 @@ fn self_tested(
     if run.in_process {
         let model = engine::load_model(path, used.model_params(true), run.verbose)?;
         checked.weight_buffers_mib = model.weight_buffers_mib.clone();
-        checked.numerics = Some(match Reference::read(&reference) {
-            Ok(r) => gate::check(&model, &context, &r, &label),
-            Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
-        });
+        checked.numerics = Some(gate::check_file(&model, &context, &reference, &label));
     } else {
         let req = Request {
             job: Job::Gate {

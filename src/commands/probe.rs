@@ -10,7 +10,7 @@ use super::worker::{run_in_worker, Job, Limits, Reply, Request};
 use crate::config::SynthRef;
 use crate::engine::BuildInfo;
 use crate::gguf::synth;
-use crate::results::record::{Numerics, NumericsVerdict};
+use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
 use crate::results::{HostInfo, ResultFile, ToolInfo, Warning};
 use crate::runner::numerics::Reference;
 use crate::runner::probe::{EngineConfig, ProbeReport};
@@ -132,11 +132,42 @@ pub struct Decision {
     pub failure: Option<String>,
 }
 
+impl Decision {
+    /// What becomes of a case that asked for `asked`: `None` when it runs as asked, the fallback it runs under,
+    /// or (`Err`) why it cannot run at all.
+    pub fn substitution(&self, asked: &EngineConfig) -> Option<Result<EngineFallback, String>> {
+        let why = self.failure.as_ref()?;
+        Some(match &self.used {
+            Some(_) => Ok(EngineFallback {
+                requested: asked.label(),
+                requested_n_gpu_layers: asked.n_gpu_layers,
+                requested_repack: asked.repack,
+                reason: why.clone(),
+            }),
+            None => Err(format!(
+                "not run: the self-test found {} broken ({why}) and no fallback that works",
+                asked.label()
+            )),
+        })
+    }
+}
+
 pub struct SelfTestOptions<'a> {
     pub recheck: bool,
     pub verbose: bool,
     pub stop: &'a AtomicBool,
     pub stop_now: &'a AtomicBool,
+}
+
+impl<'a> SelfTestOptions<'a> {
+    pub fn of(run: &'a super::scaffold::RunOptions) -> SelfTestOptions<'a> {
+        SelfTestOptions {
+            recheck: run.recheck,
+            verbose: run.verbose,
+            stop: &run.stop,
+            stop_now: &run.stop_now,
+        }
+    }
 }
 
 fn probe_one(
@@ -345,7 +376,7 @@ pub fn check_numerics(
     result: &ResultFile,
     allow: bool,
 ) -> Result<Option<String>, super::InputError> {
-    let failed = numerics_failures(result);
+    let failed = result.numerics_failures();
     if failed.is_empty() {
         return Ok(None);
     }
@@ -361,21 +392,4 @@ pub fn check_numerics(
              speed comes from a wrong computation); pass --allow-wrong-numerics to use them anyway"
         )))
     }
-}
-
-/// The cases of `result` whose numerics gate failed, as `model test` labels.
-pub fn numerics_failures(result: &ResultFile) -> Vec<String> {
-    result
-        .cases
-        .iter()
-        .filter(|c| c.numerics_failed)
-        .map(|c| format!("{} {}", c.model_type, c.test))
-        .chain(
-            result
-                .load
-                .iter()
-                .filter(|l| l.numerics_failed)
-                .map(|_| "the load sweep".to_string()),
-        )
-        .collect()
 }

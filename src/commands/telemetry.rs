@@ -338,15 +338,10 @@ pub fn compute_ceiling(
         None => {
             let bytes =
                 compute::matrix_bytes(bandwidth::last_level_cache_bytes(Path::new(CPU_CACHE_ROOT)));
-            let row_bytes = match weight_type {
-                "q4_0" => 18 * crate::engine::matvec::COLS as u64 / 32,
-                "q8_0" => 34 * crate::engine::matvec::COLS as u64 / 32,
-                _ => 2 * crate::engine::matvec::COLS as u64,
-            };
             let req = super::worker::Request {
                 job: super::worker::Job::MatVec {
                     weight_type: weight_type.to_string(),
-                    rows: (bytes / row_bytes).max(16) as i64,
+                    matrix_bytes: bytes,
                     threads,
                     repack,
                 },

@@ -61,7 +61,7 @@ pub enum Job {
     /// Generation's compute ceiling: ggml's matrix-vector product on a cache-resident matrix.
     MatVec {
         weight_type: String,
-        rows: i64,
+        matrix_bytes: u64,
         threads: u32,
         repack: bool,
     },
@@ -221,10 +221,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             loaded(out, &model, &case.model, &case.context, &req.label);
             let numerics = match reference {
                 None => Some(Numerics::not_verified("--no-verify")),
-                Some(path) => Some(match Reference::read(path) {
-                    Ok(r) => gate::check(&model, &case.context, &r, &req.label),
-                    Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
-                }),
+                Some(path) => Some(gate::check_file(&model, &case.context, path, &req.label)),
             };
             let mut meter = own_process_meter(interval);
             let run = run_case(&model, case, &mut meter, &never, |done| {
@@ -260,13 +257,13 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
         }
         Job::MatVec {
             weight_type,
-            rows,
+            matrix_bytes,
             threads,
             repack,
         } => {
             let r = engine::matvec::measure(
                 weight_type,
-                *rows,
+                *matrix_bytes,
                 *threads,
                 *repack,
                 crate::telemetry::compute::PASSES,
@@ -290,10 +287,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
         } => {
             let model = engine::load_model(model_path, *params, req.verbose)?;
             loaded(out, &model, params, context, &req.label);
-            let numerics = match Reference::read(reference) {
-                Ok(r) => gate::check(&model, context, &r, &req.label),
-                Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
-            };
+            let numerics = gate::check_file(&model, context, reference, &req.label);
             Ok(Reply::Gate {
                 numerics,
                 weight_buffers_mib: model.weight_buffers_mib.clone(),

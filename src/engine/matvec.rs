@@ -70,11 +70,12 @@ fn c_name(p: *const std::os::raw::c_char) -> String {
     super::c_str(p)
 }
 
-/// Measures the matrix-vector rate of a `rows × COLS` matrix of `weight_type` with `threads` threads: an
+/// Measures the matrix-vector rate of a `COLS`-column matrix of `weight_type` of about `matrix_bytes` (whole
+/// rows, a multiple of 16 of them) with `threads` threads: an
 /// untimed warm-up that also sizes the passes, then `passes` timed passes of at least `min_pass_s` seconds.
 pub fn measure(
     weight_type: &str,
-    rows: i64,
+    matrix_bytes: u64,
     threads: u32,
     repack: bool,
     passes: usize,
@@ -83,7 +84,9 @@ pub fn measure(
     super::backend(false)?;
     let fail = |what: &str| EngineError::Backend(format!("matrix-vector probe: {what}"));
     let ty = ggml_type(weight_type).ok_or_else(|| fail("unsupported weight type"))?;
-    let rows = rows.max(16) / 16 * 16;
+    // SAFETY: a pure size computation over a valid type.
+    let row_bytes = unsafe { sys::ggml_row_size(ty, COLS) } as u64;
+    let rows = ((matrix_bytes / row_bytes.max(1)) as i64).max(16) / 16 * 16;
     let mut r = Resources {
         ctx_w: std::ptr::null_mut(),
         ctx_c: std::ptr::null_mut(),

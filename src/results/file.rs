@@ -165,6 +165,21 @@ impl ResultFile {
             what: format!("cannot write: {e}"),
         })
     }
+
+    /// The cases whose numerics gate failed, as `model test` labels, and `the load sweep` when its gate failed.
+    pub fn numerics_failures(&self) -> Vec<String> {
+        self.cases
+            .iter()
+            .filter(|c| c.numerics_failed)
+            .map(|c| format!("{} {}", c.model_type, c.test))
+            .chain(
+                self.load
+                    .iter()
+                    .filter(|l| l.numerics_failed)
+                    .map(|_| "the load sweep".to_string()),
+            )
+            .collect()
+    }
 }
 
 /// Reads a result file, checking its `schema_version` before anything else.

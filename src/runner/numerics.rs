@@ -239,6 +239,20 @@ pub fn describe(d: &LogitsDistance, nmse_max: f64, kl_max: f64) -> String {
     )
 }
 
+/// The gate of `case_label` against the reference logits kept at `reference` (not verified, with the reason,
+/// when that file does not read).
+pub fn check_file(
+    model: &Model,
+    context: &ContextParams,
+    reference: &Path,
+    case_label: &str,
+) -> Numerics {
+    match Reference::read(reference) {
+        Ok(r) => check(model, context, &r, case_label),
+        Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
+    }
+}
+
 /// The gate of `case_label` on a loaded `model` under `context`, against `reference`.
 pub fn check(
     model: &Model,

@@ -82,6 +82,16 @@ impl EngineConfig {
         }
     }
 
+    /// Sets a case's engine parameters to this configuration.
+    pub fn apply(&self, model: &mut ModelParams, context: &mut ContextParams) {
+        model.n_gpu_layers = self.n_gpu_layers;
+        model.repack = self.repack;
+        context.n_threads = self.n_threads;
+        context.flash_attn = self.flash_attn;
+        context.type_k = self.type_k.clone();
+        context.type_v = self.type_v.clone();
+    }
+
     /// A context for the gate prompt under this configuration.
     pub fn context(&self) -> ContextParams {
         numerics::gate_context(&ContextParams {
