@@ -280,8 +280,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// llama-bench's single-dash spellings of long options (`-ngl 99`, `-fa 1`, `-ctk q8_0`, `-pg 512,128`), as the
+/// long options tokenmeter names them with two dashes. Only whole arguments are rewritten.
+const LLAMA_BENCH_SPELLINGS: &[&str] = &["-ngl", "-ub", "-fa", "-nkvo", "-ctk", "-ctv", "-pg"];
+
+fn llama_bench_spellings(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|a| match a.to_str() {
+        Some(s) if LLAMA_BENCH_SPELLINGS.contains(&s) => format!("-{s}").into(),
+        _ => a,
+    })
+    .collect()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(llama_bench_spellings(std::env::args_os()));
     default_sigpipe(&cli.command);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

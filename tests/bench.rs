@@ -453,3 +453,43 @@ fn assert_one_line_error_after_output(o: &std::process::Output, needle: &str) {
     assert_eq!(errors.len(), 1, "{err}");
     assert!(errors[0].contains(needle), "{err}");
 }
+
+#[test]
+fn llama_bench_single_dash_spellings_set_the_same_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let o = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "16",
+            "-n",
+            "0",
+            "-r",
+            "1",
+            "-ngl",
+            "0",
+            "-fa",
+            "1",
+            "-ctk",
+            "bf16",
+            "-ctv",
+            "f32",
+            "-ub",
+            "256",
+            "-o",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cases: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let c = &cases[0];
+    assert_eq!(c["n_gpu_layers"], 0);
+    assert_eq!(c["flash_attn"], 1);
+    assert_eq!(c["type_k"], "bf16");
+    assert_eq!(c["type_v"], "f32");
+    assert_eq!(c["n_ubatch"], 256);
+}
