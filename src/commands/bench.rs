@@ -104,9 +104,7 @@ fn record(
 ) -> CaseRecord {
     let c = &run.case;
     let gpus: Vec<&str> = build
-        .devices
-        .iter()
-        .filter(|d| d.backend != "CPU")
+        .gpu_devices()
         .map(|d| d.description.as_str())
         .collect();
     CaseRecord {
@@ -155,6 +153,7 @@ fn record(
         roofline: None,
         repack: c.model.repack,
         weight_buffers_mib: extras.weight_buffers_mib,
+        offloaded: model.offloaded,
         numerics_failed: extras
             .numerics
             .as_ref()
@@ -200,6 +199,26 @@ fn with_compute(x: &mut Roofline, mut c: ComputeCeiling, avg_ts: Option<f64>) {
         x.tighter_fraction = avg_ts.map(|ts| ts / tighter);
     }
     x.compute = Some(c);
+}
+
+/// Generation measured above its compute ceiling by more than the ceiling's own spread can explain: the probe
+/// ran disturbed (another program on the CPUs spoils OpenMP's spinning threads far more than a model's run). The
+/// ceiling then names nothing: the binding and the fraction are cleared, and the reason returned.
+fn contradicted(x: &mut Roofline, avg_ts: Option<f64>) -> Option<String> {
+    let c = x.compute.as_ref()?;
+    let ceiling = c.tg_ceiling_t_per_s?;
+    let ts = avg_ts?;
+    let slack = (c.max_gb_per_s / c.gb_per_s).max(1.0) * 1.1;
+    if ts <= ceiling * slack {
+        return None;
+    }
+    x.binding = None;
+    x.tighter_fraction = None;
+    Some(format!(
+        "tg {ts:.0} t/s is above the compute ceiling of {ceiling:.0} t/s ({:.1} GB/s): the ceiling's probe was \
+         disturbed",
+        c.gb_per_s
+    ))
 }
 
 /// Integrity flags of a case's energy figures, as warnings naming the case and device.
@@ -528,7 +547,24 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                         )
                     });
                     match c {
-                        Ok(c) => with_compute(x, c.clone(), r.summary.avg_ts),
+                        Ok(c) => {
+                            with_compute(x, c.clone(), r.summary.avg_ts);
+                            if let Some(why) = contradicted(x, r.summary.avg_ts) {
+                                warnings.push(Warning::Sensor {
+                                    message: format!(
+                                        "{} {}: {why}; not used, and measured again next run",
+                                        r.model_type, r.test
+                                    ),
+                                });
+                                tm::forget_compute_ceiling(
+                                    &setup.host,
+                                    &setup.build,
+                                    r.n_threads,
+                                    weight_type,
+                                    r.repack,
+                                );
+                            }
+                        }
                         Err(why) => warnings.push(Warning::Sensor {
                             message: format!(
                                 "compute ceiling ({weight_type}, t={}): {why}",
@@ -684,6 +720,7 @@ fn run_in_process(
         size_bytes: model.size_bytes,
         n_params: model.n_params,
         n_vocab: model.n_vocab,
+        offloaded: super::worker::offload_of(&model),
     };
     let extras = CaseExtras {
         weight_buffers_mib: model.weight_buffers_mib.clone(),
@@ -807,4 +844,58 @@ fn self_tested(
         fallbacks.insert(i, substitution);
     }
     Ok((cases, fallbacks, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roofline_with_compute(compute_gb_per_s: f64) -> Roofline {
+        let mut x = Roofline {
+            bytes_per_token: 100_000_000,
+            bandwidth_gb_per_s: 20.0,
+            bandwidth_source: "measured".into(),
+            fraction: None,
+            compute: None,
+            binding: None,
+            tighter_fraction: None,
+        };
+        let c = ComputeCeiling {
+            gb_per_s: compute_gb_per_s,
+            min_gb_per_s: compute_gb_per_s * 0.95,
+            max_gb_per_s: compute_gb_per_s * 1.05,
+            passes: 7,
+            matrix_bytes: 1 << 23,
+            threads: 2,
+            weight_type: "q4_0".into(),
+            buffer_type: "CPU_REPACK".into(),
+            source: "measured".into(),
+            tg_ceiling_t_per_s: None,
+        };
+        // Ceilings: memory 200 t/s, compute gb_per_s × 10 t/s.
+        with_compute(&mut x, c, Some(100.0));
+        x
+    }
+
+    #[test]
+    fn a_compute_ceiling_below_the_measured_rate_names_nothing() {
+        // 5 t/s of compute ceiling against 100 t/s measured: the probe ran disturbed.
+        let mut x = roofline_with_compute(0.5);
+        assert_eq!(x.binding.as_deref(), Some("compute"));
+        let why = contradicted(&mut x, Some(100.0)).expect("contradicted");
+        assert!(why.contains("above the compute ceiling of 5 t/s"), "{why}");
+        assert_eq!(x.binding, None);
+        assert_eq!(x.tighter_fraction, None);
+    }
+
+    #[test]
+    fn a_rate_within_the_ceiling_and_its_spread_keeps_it() {
+        // 110 t/s ceiling, 100 t/s measured: compute binds at 0.91.
+        let mut x = roofline_with_compute(11.0);
+        assert_eq!(contradicted(&mut x, Some(100.0)), None);
+        assert_eq!(x.binding.as_deref(), Some("compute"));
+        // Slightly above (within the spread and 10%): still kept.
+        assert_eq!(contradicted(&mut x, Some(120.0)), None);
+        assert_eq!(x.binding.as_deref(), Some("compute"));
+    }
 }

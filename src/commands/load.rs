@@ -19,7 +19,7 @@ use crate::engine::{self, ContextParams};
 use crate::report::ABSENT;
 use crate::results::load::RequestSample;
 use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, StoppedEarly};
-use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
+use crate::results::record::{EngineFallback, Numerics, NumericsVerdict, Offload};
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
@@ -592,6 +592,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 .is_some_and(|n| n.verdict == NumericsVerdict::Failed),
             numerics: checked.numerics,
             weight_buffers_mib: checked.weight_buffers_mib,
+            offloaded: checked.offloaded,
             engine_fallback: checked.fallback,
         }),
         bandwidth,
@@ -619,6 +620,8 @@ struct Checked {
     blocked: Option<String>,
     numerics: Option<Numerics>,
     weight_buffers_mib: std::collections::BTreeMap<String, f64>,
+    /// The layers the configuration used puts on GPU devices.
+    offloaded: Option<Offload>,
     warnings: Vec<Warning>,
 }
 
@@ -649,6 +652,7 @@ fn self_tested(
         blocked: d.substitution(asked).and_then(Result::err),
         numerics: None,
         weight_buffers_mib: Default::default(),
+        offloaded: None,
         warnings,
     };
     let Some(used) = checked.used.clone().filter(|_| checked.blocked.is_none()) else {
@@ -685,6 +689,7 @@ fn self_tested(
     if run.in_process {
         let model = engine::load_model(path, used.model_params(true), run.verbose)?;
         checked.weight_buffers_mib = model.weight_buffers_mib.clone();
+        checked.offloaded = super::worker::offload_of(&model);
         checked.numerics = Some(gate::check_file(&model, &context, &reference, &label));
     } else {
         let req = Request {
@@ -707,8 +712,10 @@ fn self_tested(
             Ok(Reply::Gate {
                 numerics,
                 weight_buffers_mib,
+                offloaded,
             }) => {
                 checked.weight_buffers_mib = weight_buffers_mib;
+                checked.offloaded = offloaded;
                 numerics
             }
             Ok(other) => Numerics::not_verified(format!("unexpected reply {other:?}")),

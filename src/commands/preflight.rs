@@ -15,6 +15,7 @@ use super::bench::BenchOptions;
 use super::load::LoadOptions;
 use super::scaffold::{EngineOptions, Setup};
 use super::InputError;
+use crate::engine::BuildInfo;
 use crate::gguf::read_model_info;
 use crate::runner::load::{Arrivals, Lengths};
 use crate::runner::Case;
@@ -31,6 +32,9 @@ pub const MAX_POSITIONS: u64 = i32::MAX as u64;
 /// Overrides the free RAM preflight compares estimates with, in bytes. A hook for tests and for hosts whose
 /// available-memory figure is wrong (containers); read only by [`measure_free`].
 pub const FREE_MEMORY_ENV: &str = "TOKENMETER_FREE_MEMORY_BYTES";
+
+/// Overrides the free memory of every GPU device, in bytes, as [`FREE_MEMORY_ENV`] does for RAM.
+pub const FREE_GPU_MEMORY_ENV: &str = "TOKENMETER_FREE_GPU_MEMORY_BYTES";
 
 /// One case as the rules see it: the values llama.cpp will get, and how the user named them.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,35 +335,38 @@ pub fn model_facts(path: &Path) -> anyhow::Result<(Option<ModelFacts>, Option<u6
     Ok((facts, info.context_length))
 }
 
-/// Free RAM (`TOKENMETER_FREE_MEMORY_BYTES`, else what the system calls available) and, when `gpus`, each
-/// NVIDIA GPU's free memory from NVML.
-pub fn measure_free(gpus: bool) -> Result<FreeMemory, InputError> {
-    let ram_bytes = match std::env::var(FREE_MEMORY_ENV) {
-        Ok(s) => Some(s.trim().parse::<u64>().map_err(|_| {
-            InputError(format!("{FREE_MEMORY_ENV}: '{s}' is not a number of bytes"))
-        })?),
-        Err(_) => crate::telemetry::bandwidth::available_memory_bytes(),
+/// Free RAM (`TOKENMETER_FREE_MEMORY_BYTES`, else what the system calls available) and, when `gpus`, the free
+/// memory of each GPU device as llama.cpp's backend reports it (`TOKENMETER_FREE_GPU_MEMORY_BYTES` overrides it).
+pub fn measure_free(build: &BuildInfo, gpus: bool) -> Result<FreeMemory, InputError> {
+    let bytes_of = |var: &str| -> Result<Option<u64>, InputError> {
+        match std::env::var(var) {
+            Ok(s) => Ok(Some(s.trim().parse::<u64>().map_err(|_| {
+                InputError(format!("{var}: '{s}' is not a number of bytes"))
+            })?)),
+            Err(_) => Ok(None),
+        }
     };
-    let gpus = if gpus { nvml_free() } else { Vec::new() };
-    Ok(FreeMemory { ram_bytes, gpus })
-}
-
-fn nvml_free() -> Vec<GpuFree> {
-    let Ok(nvml) = nvml_wrapper::Nvml::init() else {
-        return Vec::new();
+    let ram_bytes = match bytes_of(FREE_MEMORY_ENV)? {
+        Some(b) => Some(b),
+        None => crate::telemetry::bandwidth::available_memory_bytes(),
     };
-    let count = nvml.device_count().unwrap_or(0);
-    (0..count)
-        .filter_map(|i| {
-            let d = nvml.device_by_index(i).ok()?;
-            let free_bytes = d.memory_info().ok()?.free;
-            let name = d.name().unwrap_or_else(|_| "GPU".into());
-            Some(GpuFree {
-                name: format!("GPU {i} ({name})"),
-                free_bytes,
+    let gpu_override = bytes_of(FREE_GPU_MEMORY_ENV)?;
+    let gpus = if gpus {
+        build
+            .gpu_devices()
+            .filter_map(|d| {
+                // A backend that cannot tell reports 0 of 0: unknown, not full.
+                let reported = d.memory_free_bytes.filter(|_| d.memory_total_bytes > 0);
+                Some(GpuFree {
+                    name: format!("{} ({})", d.name, d.description),
+                    free_bytes: gpu_override.or(reported)?,
+                })
             })
-        })
-        .collect()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(FreeMemory { ram_bytes, gpus })
 }
 
 fn host_facts(setup: &Setup) -> HostFacts {
@@ -374,7 +381,7 @@ pub fn host_facts_of(
 ) -> HostFacts {
     HostFacts {
         cpu_repacks: host.cpu_features.iter().any(|f| f == "AVX2"),
-        has_gpu: build.gpu_offload_supported && build.devices.iter().any(|d| d.backend != "CPU"),
+        has_gpu: build.gpu_offload_supported && build.gpu_devices().next().is_some(),
     }
 }
 
@@ -388,6 +395,18 @@ fn check_model(
     verbose: bool,
 ) -> anyhow::Result<()> {
     let (facts, n_ctx_train) = model_facts(path)?;
+    if verbose {
+        let mut free_text = vec![format!(
+            "RAM {}",
+            free.ram_bytes.map_or("unknown".to_string(), memory::size)
+        )];
+        free_text.extend(
+            free.gpus
+                .iter()
+                .map(|g| format!("{} {}", g.name, memory::size(g.free_bytes))),
+        );
+        eprintln!("preflight: free memory: {}", free_text.join(", "));
+    }
     for c in cases {
         verdict(c, &refusals(c, facts.as_ref(), n_ctx_train), force)?;
         let Some(m) = &facts else { continue };
@@ -410,7 +429,7 @@ fn check_model(
 pub fn bench(opts: &BenchOptions, cases: &[Case], setup: &Setup) -> anyhow::Result<()> {
     let (force, verbose) = (opts.force, opts.run.verbose);
     let host = host_facts(setup);
-    let free = measure_free(host.has_gpu)?;
+    let free = measure_free(&setup.build, host.has_gpu)?;
     for path in &setup.models {
         let facts: Vec<CaseFacts> = cases
             .iter()
@@ -432,7 +451,7 @@ pub fn load(
 ) -> anyhow::Result<()> {
     let (engine, force, verbose) = (&opts.engine, opts.force, opts.run.verbose);
     let host = host_facts(setup);
-    let free = measure_free(host.has_gpu)?;
+    let free = measure_free(&setup.build, host.has_gpu)?;
     let facts: Vec<CaseFacts> = levels
         .iter()
         .map(|a| load_case(a, input, output, engine))

@@ -646,7 +646,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     let build = crate::engine::build_info(o.run.verbose)?;
     let mut host_facts = preflight::host_facts_of(&host, &build);
     host_facts.has_gpu &= o.n_gpu_layers != 0;
-    let free = preflight::measure_free(host_facts.has_gpu)?;
+    let free = preflight::measure_free(&build, host_facts.has_gpu)?;
     let (device, free_bytes, memory) = if host_facts.has_gpu && !free.gpus.is_empty() {
         (
             free.gpus

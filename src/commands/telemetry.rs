@@ -311,6 +311,43 @@ mod tests {
     }
 }
 
+/// Where the compute ceiling for this configuration is cached, and its key there.
+fn compute_cache_entry(
+    host: &HostInfo,
+    build: &crate::engine::BuildInfo,
+    threads: u32,
+    weight_type: &str,
+    repack: bool,
+) -> (std::path::PathBuf, crate::telemetry::compute::ComputeKey) {
+    let path = crate::telemetry::compute::cache_path(
+        &super::models::cache_dir(),
+        host.hostname.as_deref(),
+    );
+    let key = crate::telemetry::compute::ComputeKey {
+        host: host.hostname.clone(),
+        boot_id: bandwidth::boot_id(),
+        build: super::probe::build_identity(build),
+        threads,
+        weight_type: weight_type.to_string(),
+        repack,
+    };
+    (path, key)
+}
+
+/// Drops a cached compute ceiling that a measured generation rate exceeded: the probe was disturbed (a busy
+/// CPU), and the next run measures it again.
+pub fn forget_compute_ceiling(
+    host: &HostInfo,
+    build: &crate::engine::BuildInfo,
+    threads: u32,
+    weight_type: &str,
+    repack: bool,
+) {
+    let (path, key) = compute_cache_entry(host, build, threads, weight_type, repack);
+    // A cache that cannot be rewritten keeps the contradicted figure; the warning already says so.
+    let _ = crate::telemetry::compute::forget_cached(&path, &key);
+}
+
 /// Generation's compute ceiling for `threads`, `weight_type` and `repack` on this host: the cached measurement
 /// for this boot and build, or a new one made in a worker process (ggml's kernels run there, so one that crashes
 /// ends the worker, not the run) and cached. `Err` says why there is none.
@@ -322,17 +359,8 @@ pub fn compute_ceiling(
     repack: bool,
     stop_now: &std::sync::atomic::AtomicBool,
 ) -> Result<crate::results::telemetry::ComputeCeiling, String> {
-    use crate::telemetry::compute::{self, ComputeKey};
-    let cache_dir = super::models::cache_dir();
-    let path = compute::cache_path(&cache_dir, host.hostname.as_deref());
-    let key = ComputeKey {
-        host: host.hostname.clone(),
-        boot_id: bandwidth::boot_id(),
-        build: super::probe::build_identity(build),
-        threads,
-        weight_type: weight_type.to_string(),
-        repack,
-    };
+    use crate::telemetry::compute;
+    let (path, key) = compute_cache_entry(host, build, threads, weight_type, repack);
     let (rate, cached) = match compute::read_cached(&path, &key) {
         Some(r) => (r, true),
         None => {

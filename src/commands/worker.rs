@@ -9,7 +9,7 @@
 use crate::analysis::energy::process_of;
 use crate::engine::{self, ContextParams, EngineError, ModelParams};
 use crate::results::load::RequestSample;
-use crate::results::record::Numerics;
+use crate::results::record::{Numerics, Offload};
 use crate::results::record::RepSample;
 use crate::results::telemetry::ProcessContext;
 use crate::runner::load::{run_level, LevelSpec};
@@ -100,6 +100,9 @@ pub struct ModelFacts {
     pub size_bytes: u64,
     pub n_params: u64,
     pub n_vocab: i32,
+    /// The layers llama.cpp put on GPU devices (absent for a build without GPU offload).
+    #[serde(default)]
+    pub offloaded: Option<Offload>,
 }
 
 /// A finished `bench` case; `samples[].start_ns` are ns after `origin_mono_ns`.
@@ -155,6 +158,8 @@ pub enum Reply {
     Gate {
         numerics: Numerics,
         weight_buffers_mib: BTreeMap<String, f64>,
+        #[serde(default)]
+        offloaded: Option<Offload>,
     },
     MatVec(crate::telemetry::compute::ComputeRate),
     /// llama.cpp refused the work (a decode failure, a context it could not create).
@@ -163,12 +168,18 @@ pub enum Reply {
     },
 }
 
+/// The layers `m`'s loader put on GPU devices.
+pub fn offload_of(m: &engine::Model) -> Option<Offload> {
+    m.offloaded_layers.map(|(layers, of)| Offload { layers, of })
+}
+
 fn facts(m: &engine::Model) -> ModelFacts {
     ModelFacts {
         desc: m.desc.clone(),
         size_bytes: m.size_bytes,
         n_params: m.n_params,
         n_vocab: m.n_vocab,
+        offloaded: offload_of(m),
     }
 }
 
@@ -291,6 +302,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             Ok(Reply::Gate {
                 numerics,
                 weight_buffers_mib: model.weight_buffers_mib.clone(),
+                offloaded: offload_of(&model),
             })
         }
         Job::Reference {

@@ -74,12 +74,13 @@ pub fn backend(verbose: bool) -> Result<&'static LlamaBackend, EngineError> {
         .get_or_init(|| {
             #[cfg(feature = "dynamic-backends")]
             load_backend_modules(verbose);
-            let b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            // Before the backends start, so that what they log while finding devices (ggml's Vulkan backend
+            // lists every device) stays out of stderr unless -v.
             LOG_TO_STDERR.store(verbose, Ordering::Relaxed);
             // SAFETY: a callback that copies the text it is given and keeps no pointer to it; it sets the log of
             // both llama.cpp and ggml.
             unsafe { llama_cpp_sys_2::llama_log_set(Some(log_sink), std::ptr::null_mut()) };
-            Ok(b)
+            LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|e| EngineError::Backend(e.clone()))
@@ -174,6 +175,7 @@ pub fn build_info(verbose: bool) -> Result<BuildInfo, EngineError> {
                 description: d.description,
                 backend: d.backend,
                 memory_total_bytes: d.memory_total as u64,
+                memory_free_bytes: Some(d.memory_free as u64),
             })
             .collect(),
         gpu_offload_supported: b.supports_gpu_offload(),
@@ -209,6 +211,9 @@ pub struct Model {
     pub size_bytes: u64,
     pub n_params: u64,
     pub n_vocab: i32,
+    /// Layers llama.cpp put on GPU devices, of those it could (`offloaded 5/5 layers to GPU`); `None` for a
+    /// build without GPU offload, whose loader does not say.
+    pub offloaded_layers: Option<(u32, u32)>,
     /// The token a sequence starts with when the vocabulary adds one.
     pub bos: Option<i32>,
     /// The buffers llama.cpp put the weights in, by buffer type (`CPU_REPACK`, `CPU_Mapped`, `AMX`, `CUDA0`…),
@@ -237,6 +242,16 @@ pub fn weight_buffers_of_log(log: &str) -> BTreeMap<String, f64> {
         *out.entry(name.to_string()).or_insert(0.0) += mib;
     }
     out
+}
+
+/// llama.cpp's `load_tensors: offloaded 5/5 layers to GPU` line, as (5, 5).
+pub fn offloaded_layers_of_log(log: &str) -> Option<(u32, u32)> {
+    log.lines().find_map(|line| {
+        let (_, tail) = line.split_once("offloaded ")?;
+        let (fraction, _) = tail.split_once(" layers to GPU")?;
+        let (n, of) = fraction.split_once('/')?;
+        Some((n.trim().parse().ok()?, of.trim().parse().ok()?))
+    })
 }
 
 pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Model, EngineError> {
@@ -291,6 +306,7 @@ pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Mod
         size_bytes: model.size(),
         n_params: model.n_params(),
         n_vocab: model.n_vocab(),
+        offloaded_layers: offloaded_layers_of_log(&log),
         bos,
         weight_buffers_mib: weight_buffers_of_log(&log),
         model,
@@ -532,4 +548,36 @@ impl BatchDecoder for Session<'_> {
 /// Whether a cache type name is one llama.cpp accepts here.
 pub fn is_cache_type(name: &str) -> bool {
     cache_type(name).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// llama.cpp's loader log for the `small` shape with `-ngl 4` on a Vulkan device.
+    const LOG: &str = "load_tensors: loading model tensors, this can take a while... (mmap = true)
+load_tensors: offloading output layer to GPU
+load_tensors: offloading 3 repeating layers to GPU
+load_tensors: offloaded 4/9 layers to GPU
+load_tensors:      Vulkan0 model buffer size =    12.71 MiB
+load_tensors:   CPU_Mapped model buffer size =    29.85 MiB
+load_tensors:   CPU_REPACK model buffer size =     9.57 MiB
+";
+
+    #[test]
+    fn the_loader_log_gives_the_buffers_per_device_and_the_offloaded_layers() {
+        let buffers = weight_buffers_of_log(LOG);
+        assert_eq!(buffers.len(), 3, "{buffers:?}");
+        assert_eq!(buffers["Vulkan0"], 12.71);
+        assert_eq!(buffers["CPU_Mapped"], 29.85);
+        assert_eq!(buffers["CPU_REPACK"], 9.57);
+        assert_eq!(offloaded_layers_of_log(LOG), Some((4, 9)));
+    }
+
+    #[test]
+    fn a_build_without_offload_says_nothing_of_layers() {
+        let cpu = "load_tensors:   CPU_Mapped model buffer size =    29.85 MiB\n";
+        assert_eq!(offloaded_layers_of_log(cpu), None);
+        assert_eq!(weight_buffers_of_log(cpu)["CPU_Mapped"], 29.85);
+    }
 }

@@ -21,6 +21,7 @@ type Column = (
 /// Optional columns: header, value, llama-bench's default (shown when any record differs or values vary).
 const OPTIONAL: &[Column] = &[
     ("ngl", |r| r.n_gpu_layers.to_string(), None),
+    ("offloaded", |r| r.offloaded.map_or(ABSENT.to_string(), |o| o.cell()), None),
     ("n_batch", |r| r.n_batch.to_string(), Some("2048")),
     ("n_ubatch", |r| r.n_ubatch.to_string(), Some("512")),
     ("type_k", |r| r.type_k.clone(), Some("f16")),
@@ -58,7 +59,7 @@ impl Exporter for Markdown {
                 let varies = records.iter().any(|r| Some(value(r)) != first);
                 let differs = match default {
                     Some(d) => records.iter().any(|r| value(r) != *d),
-                    None => *name == "ngl" && gpu,
+                    None => matches!(*name, "ngl" | "offloaded") && gpu,
                 };
                 varies || differs
             })
@@ -89,10 +90,37 @@ impl Exporter for Markdown {
         }
         table.to_string()
             + "\n"
+            + &devices_note(records)
             + &numerics_note(records)
             + &latency_table(records)
             + &energy_table(records)
     }
+}
+
+/// Under the table, for an offloaded run: the GPU devices and, per case, the buffers that hold the weights.
+fn devices_note(records: &[CaseRecord]) -> String {
+    let Some(first) = records.iter().find(|r| r.backends != "CPU") else {
+        return String::new();
+    };
+    let mut out = format!("\ndevices: {} ({})\n", first.gpu_info, first.backends);
+    let mut seen = Vec::new();
+    for r in records {
+        if r.weight_buffers_mib.is_empty() || seen.contains(&&r.weight_buffers_mib) {
+            continue;
+        }
+        seen.push(&r.weight_buffers_mib);
+        let buffers: Vec<String> = r
+            .weight_buffers_mib
+            .iter()
+            .map(|(name, mib)| format!("{name} {mib:.1} MiB"))
+            .collect();
+        out += &format!(
+            "weights, ngl {}: {}\n",
+            r.n_gpu_layers,
+            buffers.join(", ")
+        );
+    }
+    out
 }
 
 /// Under the table: what the numerics column compared, the largest distances seen, and each failure or skip.

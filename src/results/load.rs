@@ -231,6 +231,9 @@ pub struct LoadSweep {
     /// The buffers llama.cpp put the weights in (MiB by buffer type).
     #[serde(default)]
     pub weight_buffers_mib: std::collections::BTreeMap<String, f64>,
+    /// The layers on GPU devices; absent for a result written before it was recorded.
+    #[serde(default)]
+    pub offloaded: Option<super::record::Offload>,
     /// Set when the machine's self-test found the requested configuration broken and the sweep ran another.
     #[serde(default)]
     pub engine_fallback: Option<super::record::EngineFallback>,

@@ -108,6 +108,9 @@ pub struct DeviceInfo {
     pub description: String,
     pub backend: String,
     pub memory_total_bytes: u64,
+    /// Free memory the device reported when the run started; absent for a result written before it was recorded.
+    #[serde(default)]
+    pub memory_free_bytes: Option<u64>,
 }
 
 /// What llama.cpp says about how it was built and what it runs on.
@@ -121,6 +124,13 @@ pub struct BuildInfo {
     pub system_info: String,
     pub devices: Vec<DeviceInfo>,
     pub gpu_offload_supported: bool,
+}
+
+impl BuildInfo {
+    /// The devices llama.cpp can offload layers to: every device but the CPU's.
+    pub fn gpu_devices(&self) -> impl Iterator<Item = &DeviceInfo> {
+        self.devices.iter().filter(|d| d.backend != "CPU")
+    }
 }
 
 #[cfg(test)]

@@ -214,6 +214,21 @@ pub struct EngineFallback {
     pub reason: String,
 }
 
+/// The layers llama.cpp placed on GPU devices: `layers` of `of` (the repeating layers plus the output layer), as
+/// its loader reports them (`load_tensors: offloaded 5/5 layers to GPU`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offload {
+    pub layers: u32,
+    pub of: u32,
+}
+
+impl Offload {
+    /// `5/5`, for a table cell.
+    pub fn cell(&self) -> String {
+        format!("{}/{}", self.layers, self.of)
+    }
+}
+
 /// One case as printed with `-o json|jsonl` and stored in the result file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseRecord {
@@ -275,6 +290,9 @@ pub struct CaseRecord {
     /// in MiB, from its loader's report; empty for a result written before it was recorded.
     #[serde(default)]
     pub weight_buffers_mib: std::collections::BTreeMap<String, f64>,
+    /// The layers on GPU devices; absent for a result written before it was recorded.
+    #[serde(default)]
+    pub offloaded: Option<Offload>,
     /// The numerics gate: this configuration's logits against the CPU reference's on the same weights.
     #[serde(default)]
     pub numerics: Option<Numerics>,

@@ -85,6 +85,17 @@ pub fn write_cached(path: &Path, key: &ComputeKey, rate: &ComputeRate) -> std::i
     crate::fsutil::write_atomic(path, &text)
 }
 
+/// Removes `key`'s measurement from the cache at `path` (one a later measurement contradicted).
+pub fn forget_cached(path: &Path, key: &ComputeKey) -> std::io::Result<()> {
+    let Ok(text) = std::fs::read(path) else {
+        return Ok(());
+    };
+    let mut all: Vec<CachedCompute> = serde_json::from_slice(&text).unwrap_or_default();
+    all.retain(|c| c.key != *key);
+    let text = serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?;
+    crate::fsutil::write_atomic(path, &text)
+}
+
 /// Generation's ceiling from this rate: tokens/s when every weight byte of a token is processed at it.
 pub fn tg_ceiling(gb_per_s: f64, bytes_per_token: u64) -> Option<f64> {
     (bytes_per_token > 0 && gb_per_s > 0.0).then(|| gb_per_s * 1e9 / bytes_per_token as f64)
@@ -93,6 +104,26 @@ pub fn tg_ceiling(gb_per_s: f64, bytes_per_token: u64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forgotten_measurement_is_measured_again_and_the_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box.json");
+        let rate = ComputeRate {
+            gb_per_s: 20.0,
+            min_gb_per_s: 19.0,
+            max_gb_per_s: 21.0,
+            passes: 7,
+            matrix_bytes: 1 << 23,
+            buffer_type: "CPU_REPACK".into(),
+            measured_at: Utc::now(),
+        };
+        write_cached(&path, &key(1), &rate).unwrap();
+        write_cached(&path, &key(2), &rate).unwrap();
+        forget_cached(&path, &key(2)).unwrap();
+        assert_eq!(read_cached(&path, &key(2)), None);
+        assert_eq!(read_cached(&path, &key(1)), Some(rate));
+    }
 
     fn key(threads: u32) -> ComputeKey {
         ComputeKey {
