@@ -1,7 +1,7 @@
 //! `TraceSensor`: replays scripted or recorded readings through the `Sensor` trait, so tests (and re-analysis of a
 //! stored window) run the same accounting as a real device.
 
-use super::{Capabilities, Sample, Sensor, SensorError, SensorFamily, Window};
+use super::{Capabilities, Lost, Sample, Sensor, SensorError, SensorFamily, Window};
 use std::time::Instant;
 
 /// A sensor whose readings are given in advance. Each `start`/`stop` pair returns a window holding the whole
@@ -13,6 +13,7 @@ pub struct TraceSensor {
     counter_range_j: Option<f64>,
     counter_update_period_ns: Option<u64>,
     sample_interval_ns: Option<u64>,
+    lost: Option<Lost>,
     started: bool,
 }
 
@@ -26,16 +27,18 @@ impl TraceSensor {
             counter_range_j: None,
             counter_update_period_ns: None,
             sample_interval_ns: None,
+            lost: None,
             started: false,
         }
     }
 
-    /// Replays a recorded window with its counter range and periods.
+    /// Replays a recorded window with its counter range, periods and loss.
     pub fn from_window(w: &Window) -> Self {
         TraceSensor {
             counter_range_j: w.counter_range_j,
             counter_update_period_ns: w.counter_update_period_ns,
             sample_interval_ns: w.sample_interval_ns,
+            lost: w.lost.clone(),
             ..Self::new(w.device.clone(), w.samples.clone())
         }
     }
@@ -105,6 +108,7 @@ impl Sensor for TraceSensor {
             counter_range_j: self.counter_range_j,
             counter_update_period_ns: self.counter_update_period_ns,
             sample_interval_ns: self.sample_interval_ns,
+            lost: self.lost.clone(),
             samples: self.samples.clone(),
         })
     }
