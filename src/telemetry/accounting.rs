@@ -16,7 +16,9 @@
 //! uncertainty is the sum over its two edges, and a phase's the sum over its spans: the errors at one phase's edges
 //! share a sign (power stepping from prompt processing to generation leaks the same way in every repetition), so
 //! they add rather than average out, and only longer spans (more tokens per repetition), not more repetitions,
-//! bring the relative figure down. Above `UNCERTAINTY_LIMIT` of the energy the figure is flagged.
+//! bring the relative figure down. A figure from sampled power also carries the readings' stated accuracy
+//! (`Window::power_accuracy_rel` × the energy; NVML states ±5% for its power readings), which no span length
+//! removes. Above `UNCERTAINTY_LIMIT` of the energy the figure is flagged.
 //!
 //! **A lost device.** A span that ends after the last reading a lost device answered has no figure at all
 //! (`Window::lost_before`): its readings stop, and neither the counter nor sampled power is extrapolated.
@@ -363,7 +365,11 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
             Basis::Power => (&power, 0),
         };
         let edge = |t| edge_uncertainty_j(points, t, basis?, period_ns);
-        Some(edge(t0_ns)? + edge(t1_ns)?)
+        let accuracy_j = match basis? {
+            Basis::Counter => 0.0,
+            Basis::Power => w.power_accuracy_rel.unwrap_or(0.0) * energy_j?.abs(),
+        };
+        Some(edge(t0_ns)? + edge(t1_ns)? + accuracy_j)
     });
 
     Totals {

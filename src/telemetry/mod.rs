@@ -82,6 +82,9 @@ pub struct Window {
     pub counter_update_period_ns: Option<u64>,
     /// Interval of the background readings; a shorter window has no power reading of its own.
     pub sample_interval_ns: Option<u64>,
+    /// Stated accuracy of each power reading, as a fraction of the power: an energy figure from sampled power
+    /// is uncertain by at least this fraction of itself. `None` when the device states none.
+    pub power_accuracy_rel: Option<f64>,
     /// Set when the device stopped answering during the window (NVML's GPU_IS_LOST).
     pub lost: Option<Lost>,
     pub samples: Vec<Sample>,

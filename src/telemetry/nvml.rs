@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 /// the upper end is used, so a window the counter cannot resolve is flagged instead of reported as 0 J.
 pub const NVML_COUNTER_UPDATE_PERIOD_NS: u64 = 100_000_000;
 
+/// Accuracy of a power reading: "accurate to within +/- 5% of current power draw on Fermi and Kepler GPUs"
+/// (nvml.h, `nvmlDeviceGetPowerUsage`; nvml-wrapper 0.13 docs, 2026-12). Sampled power is the energy source only
+/// on GPUs without the energy counter (before Volta), so their figures carry it.
+pub const NVML_POWER_ACCURACY_REL: f64 = 0.05;
+
 /// What a reading of a lost device says (NVML_ERROR_GPU_IS_LOST).
 const GPU_IS_LOST: &str =
     "NVML_ERROR_GPU_IS_LOST: the GPU fell off the bus or is otherwise inaccessible";
@@ -236,6 +241,7 @@ impl Sensor for NvmlSensor {
                 .energy_counter
                 .then_some(NVML_COUNTER_UPDATE_PERIOD_NS),
             sample_interval_ns: Some(self.inner.interval_ns()),
+            power_accuracy_rel: Some(NVML_POWER_ACCURACY_REL),
             lost,
             samples,
         })

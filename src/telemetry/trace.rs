@@ -13,6 +13,7 @@ pub struct TraceSensor {
     counter_range_j: Option<f64>,
     counter_update_period_ns: Option<u64>,
     sample_interval_ns: Option<u64>,
+    power_accuracy_rel: Option<f64>,
     lost: Option<Lost>,
     started: bool,
 }
@@ -27,17 +28,19 @@ impl TraceSensor {
             counter_range_j: None,
             counter_update_period_ns: None,
             sample_interval_ns: None,
+            power_accuracy_rel: None,
             lost: None,
             started: false,
         }
     }
 
-    /// Replays a recorded window with its counter range, periods and loss.
+    /// Replays a recorded window with its counter range, periods, power accuracy and loss.
     pub fn from_window(w: &Window) -> Self {
         TraceSensor {
             counter_range_j: w.counter_range_j,
             counter_update_period_ns: w.counter_update_period_ns,
             sample_interval_ns: w.sample_interval_ns,
+            power_accuracy_rel: w.power_accuracy_rel,
             lost: w.lost.clone(),
             ..Self::new(w.device.clone(), w.samples.clone())
         }
@@ -108,6 +111,7 @@ impl Sensor for TraceSensor {
             counter_range_j: self.counter_range_j,
             counter_update_period_ns: self.counter_update_period_ns,
             sample_interval_ns: self.sample_interval_ns,
+            power_accuracy_rel: self.power_accuracy_rel,
             lost: self.lost.clone(),
             samples: self.samples.clone(),
         })
