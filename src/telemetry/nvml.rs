@@ -7,6 +7,7 @@ use nvml_wrapper::bitmasks::device::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::{Device, Nvml};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -116,9 +117,22 @@ impl Reader for NvmlReader {
     }
 }
 
+/// Where NVML is loaded from: `lib`, else `libnvidia-ml.so.1` on the loader's search path.
+fn init(lib: Option<&Path>) -> Result<Nvml, NvmlError> {
+    match lib {
+        Some(path) => Nvml::builder().lib_path(path.as_os_str()).init(),
+        None => Nvml::init(),
+    }
+}
+
 fn unavailable(e: NvmlError) -> SensorError {
     SensorError::NvmlUnavailable(match e {
-        NvmlError::LibloadingError(_) | NvmlError::FailedToLoadSymbol(_) => {
+        // A library without an entry point tokenmeter needs (libloading names it), e.g. nvmlInit_v2 in a driver
+        // from before NVML's v2 interface: one line.
+        NvmlError::FailedToLoadSymbol(why) => {
+            format!("the NVIDIA driver is too old: {}", why.replace('\n', " "))
+        }
+        NvmlError::LibloadingError(_) => {
             let lib = if cfg!(windows) {
                 "nvml.dll"
             } else {
@@ -136,7 +150,16 @@ impl NvmlSensor {
     /// Every NVIDIA GPU, sampled every `interval`. Fails with a one-line reason when NVML cannot be loaded or
     /// sees no GPU; never panics.
     pub fn all(interval: Duration) -> Result<Vec<NvmlSensor>, SensorError> {
-        let nvml = Arc::new(Nvml::init().map_err(unavailable)?);
+        Self::all_from(None, interval)
+    }
+
+    /// As `all`, with NVML loaded from the file `lib` when given (a test's fake library, or a driver outside
+    /// the loader's search path) instead of `libnvidia-ml.so.1` on the search path.
+    pub fn all_from(
+        lib: Option<&Path>,
+        interval: Duration,
+    ) -> Result<Vec<NvmlSensor>, SensorError> {
+        let nvml = Arc::new(init(lib).map_err(unavailable)?);
         let count = nvml.device_count().map_err(unavailable)?;
         if count == 0 {
             return Err(SensorError::NvmlUnavailable(
@@ -150,11 +173,7 @@ impl NvmlSensor {
 
     /// GPU number `index` (NVML's order), sampled every `interval`.
     pub fn new(index: u32, interval: Duration) -> Result<NvmlSensor, SensorError> {
-        Self::open(
-            Arc::new(Nvml::init().map_err(unavailable)?),
-            index,
-            interval,
-        )
+        Self::open(Arc::new(init(None).map_err(unavailable)?), index, interval)
     }
 
     fn open(nvml: Arc<Nvml>, index: u32, interval: Duration) -> Result<NvmlSensor, SensorError> {
