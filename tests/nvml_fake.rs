@@ -374,11 +374,11 @@ fn a_gpu_lost_mid_case_keeps_its_readings_until_then_and_has_no_energy_after() {
     let w = &run.windows[3];
     let lost = w.lost.as_ref().expect("the window says the GPU was lost");
     assert!(lost.reason.contains("GPU_IS_LOST"), "{}", lost.reason);
-    // The last answered reading is the one before the loss, at most one interval (and a slow reading) earlier.
+    // The last answered reading is the one before the loss: one 50 ms interval earlier, or a few on a busy machine.
     let last_ns = lost.last_answered_ns.unwrap();
     let lost_ns = (LOST_S * S) as u64;
     assert!(
-        lost_ns > last_ns && lost_ns - last_ns < 150_000_000,
+        lost_ns > last_ns && lost_ns - last_ns < 400_000_000,
         "{last_ns} vs {lost_ns}"
     );
     // Readings until then are kept as read; after it every field is absent, never 0.
