@@ -28,31 +28,39 @@ fn stop_on_ctrl_c() -> anyhow::Result<options::StopFlags> {
     Ok(flags)
 }
 
-/// Cases that failed while the others were measured: exit code 1.
+/// Cases that failed while the others were measured, or a device lost during the run: exit code 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct CasesFailed(String);
 
 fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Result<()> {
     let wrong = r.numerics_failures();
-    if r.failed.is_empty() && !wrong.is_empty() {
-        return Err(CasesFailed(format!(
+    let mut why = Vec::new();
+    if !r.failed.is_empty() {
+        let labels: Vec<&str> = r.failed.iter().map(|f| f.label.as_str()).collect();
+        why.push(format!(
+            "{} {what}(s) failed ({}); the result file's `failed` says why",
+            r.failed.len(),
+            labels.join(", ")
+        ));
+    } else if !wrong.is_empty() {
+        why.push(format!(
             "{} {what}(s) failed the numerics gate ({}): their speed comes from a wrong computation",
             wrong.len(),
             wrong.join(", ")
-        ))
-        .into());
+        ));
     }
-    if r.failed.is_empty() {
+    let lost = r.lost_devices();
+    if !lost.is_empty() {
+        why.push(format!(
+            "lost during the run: {}; its energy is absent from then on, the measurements are kept",
+            lost.join(", ")
+        ));
+    }
+    if why.is_empty() {
         return Ok(());
     }
-    let labels: Vec<&str> = r.failed.iter().map(|f| f.label.as_str()).collect();
-    Err(CasesFailed(format!(
-        "{} {what}(s) failed ({}); the result file's `failed` says why",
-        r.failed.len(),
-        labels.join(", ")
-    ))
-    .into())
+    Err(CasesFailed(why.join("; ")).into())
 }
 
 /// `--save-baseline`'s outcome: where the baseline went, or a warning that it was not saved.

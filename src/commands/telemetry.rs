@@ -268,13 +268,20 @@ pub fn tokens_to_limit(
     (per_rep > 0).then(|| (per_rep, (per_rep as f64 * span_factor).ceil() as u64))
 }
 
-/// Sensor failures as result-file warnings.
+/// Sensor failures and lost devices as result-file warnings.
 pub fn sensor_warnings(meter: &Meter) -> Vec<Warning> {
-    meter
+    let problems = meter
         .problems
         .iter()
-        .map(|m| Warning::Sensor { message: m.clone() })
-        .collect()
+        .map(|m| Warning::Sensor { message: m.clone() });
+    let lost = meter
+        .lost
+        .iter()
+        .map(|(device, reason)| Warning::DeviceLost {
+            device: device.clone(),
+            reason: reason.clone(),
+        });
+    problems.chain(lost).collect()
 }
 
 #[cfg(test)]

@@ -166,6 +166,19 @@ impl ResultFile {
         })
     }
 
+    /// The devices lost during the run (`Warning::DeviceLost`), each as `device (reason)`.
+    pub fn lost_devices(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .filter_map(|w| match w {
+                super::Warning::DeviceLost { device, reason } => {
+                    Some(format!("{device} ({reason})"))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The cases whose numerics gate failed, as `model test` labels, and `the load sweep` when its gate failed.
     pub fn numerics_failures(&self) -> Vec<String> {
         self.cases

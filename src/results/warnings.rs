@@ -23,6 +23,9 @@ pub enum Warning {
     },
     /// A sensor could not be read for part of the run; its figures for that part are absent.
     Sensor { message: String },
+    /// A device stopped answering during the run (NVML's GPU_IS_LOST): its energy is absent from the span it
+    /// was lost in on, the measurements are kept, and the run exits 1.
+    DeviceLost { device: String, reason: String },
     /// An energy figure of a case or level carries an integrity flag (throttling, disagreement, short window).
     Energy { at: String, message: String },
     /// A `load` level ended with requests that arrived but did not complete; the SLO check counts them as
@@ -94,6 +97,11 @@ impl std::fmt::Display for Warning {
                 "interrupted after {cases_done} of {cases_total} cases: the result file holds what was measured"
             ),
             Warning::Sensor { message } => write!(f, "sensor: {message}"),
+            Warning::DeviceLost { device, reason } => write!(
+                f,
+                "{device}: lost during the run ({reason}): its energy is absent from then on; the measurements \
+                 are kept"
+            ),
             Warning::RooflineAboveBandwidth {
                 test,
                 fraction,

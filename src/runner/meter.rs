@@ -24,6 +24,8 @@ pub struct Meter {
     pub idle_source: Option<String>,
     /// Sensor failures, one line each, for the result's warnings.
     pub problems: Vec<String>,
+    /// Devices that stopped answering during the run, with what they said, each once.
+    pub lost: Vec<(String, String)>,
 }
 
 impl Meter {
@@ -55,6 +57,7 @@ impl Meter {
             idle,
             idle_source,
             problems: Vec::new(),
+            lost: Vec::new(),
         }
     }
 
@@ -71,6 +74,7 @@ impl Meter {
             idle: Vec::new(),
             idle_source: None,
             problems: Vec::new(),
+            lost: Vec::new(),
         }
     }
 
@@ -142,7 +146,14 @@ impl Meter {
                 continue;
             }
             match s.stop() {
-                Ok(w) => windows.push(w),
+                Ok(w) => {
+                    if let Some(l) = &w.lost {
+                        if !self.lost.iter().any(|(d, _)| d == &w.device) {
+                            self.lost.push((w.device.clone(), l.reason.clone()));
+                        }
+                    }
+                    windows.push(w)
+                }
                 Err(e) => self.problems.push(format!("{}: {e}", s.device())),
             }
         }

@@ -16,7 +16,12 @@
 //! uncertainty is the sum over its two edges, and a phase's the sum over its spans: the errors at one phase's edges
 //! share a sign (power stepping from prompt processing to generation leaks the same way in every repetition), so
 //! they add rather than average out, and only longer spans (more tokens per repetition), not more repetitions,
-//! bring the relative figure down. Above `UNCERTAINTY_LIMIT` of the energy the figure is flagged.
+//! bring the relative figure down. A figure from sampled power also carries the readings' stated accuracy
+//! (`Window::power_accuracy_rel` × the energy; NVML states ±5% for its power readings), which no span length
+//! removes. Above `UNCERTAINTY_LIMIT` of the energy the figure is flagged.
+//!
+//! **A lost device.** A span that ends after the last reading a lost device answered has no figure at all
+//! (`Window::lost_before`): its readings stop, and neither the counter nor sampled power is extrapolated.
 
 use super::{EnergyFlag, Sample, Throttle, Window};
 
@@ -255,6 +260,21 @@ pub fn condition_flags(samples: &[Sample], t0_ns: u64, t1_ns: u64) -> Vec<Energy
 /// All figures for `[t0_ns, t1_ns]` of a window.
 pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
     let duration_ns = t1_ns.saturating_sub(t0_ns);
+    if w.lost_before(t1_ns).is_some() {
+        // The device stopped answering inside the span: what it read before says nothing about the rest.
+        return Totals {
+            duration_ns,
+            basis: None,
+            energy_j: None,
+            counter_energy_j: None,
+            integrated_energy_j: None,
+            energy_uncertainty_j: None,
+            coverage: None,
+            avg_power_w: None,
+            peak_power_w: None,
+            flags: Vec::new(),
+        };
+    }
     let mut flags = Vec::new();
     let power = power_points(&w.samples);
     let power_clip = clip(&power, t0_ns, t1_ns);
@@ -345,7 +365,11 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
             Basis::Power => (&power, 0),
         };
         let edge = |t| edge_uncertainty_j(points, t, basis?, period_ns);
-        Some(edge(t0_ns)? + edge(t1_ns)?)
+        let accuracy_j = match basis? {
+            Basis::Counter => 0.0,
+            Basis::Power => w.power_accuracy_rel.unwrap_or(0.0) * energy_j?.abs(),
+        };
+        Some(edge(t0_ns)? + edge(t1_ns)? + accuracy_j)
     });
 
     Totals {

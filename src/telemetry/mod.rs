@@ -82,7 +82,22 @@ pub struct Window {
     pub counter_update_period_ns: Option<u64>,
     /// Interval of the background readings; a shorter window has no power reading of its own.
     pub sample_interval_ns: Option<u64>,
+    /// Stated accuracy of each power reading, as a fraction of the power: an energy figure from sampled power
+    /// is uncertain by at least this fraction of itself. `None` when the device states none.
+    pub power_accuracy_rel: Option<f64>,
+    /// Set when the device stopped answering during the window (NVML's GPU_IS_LOST).
+    pub lost: Option<Lost>,
     pub samples: Vec<Sample>,
+}
+
+/// A device that stopped answering: readings from then on are empty, and a span that reaches past its last
+/// answered reading has no energy figure (`Window::lost_before`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lost {
+    /// The last reading the device answered, in ns since the origin; `None` when it answered none in the window.
+    pub last_answered_ns: Option<u64>,
+    /// What the device said, in one line.
+    pub reason: String,
 }
 
 impl Window {
@@ -101,6 +116,15 @@ impl Window {
     /// counter unchanged, instants outside the readings, or no energy reading at all).
     pub fn energy_between(&self, t0_ns: u64, t1_ns: u64) -> Option<f64> {
         self.totals_between(t0_ns, t1_ns).energy_j
+    }
+
+    /// Why a span ending at `t1_ns` has no energy figure because the device was lost before then, as the one-line
+    /// `absent_reason` of its records; `None` when the device answered through `t1_ns`.
+    pub fn lost_before(&self, t1_ns: u64) -> Option<String> {
+        let lost = self.lost.as_ref()?;
+        lost.last_answered_ns
+            .is_none_or(|t| t1_ns > t)
+            .then(|| format!("energy: absent ({}: lost: {})", self.device, lost.reason))
     }
 
     /// Largest `memory_used_bytes` seen in the window (peak resident set for `ProcessSensor`).

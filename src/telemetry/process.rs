@@ -92,6 +92,8 @@ impl Sensor for ProcessSensor {
             counter_range_j: None,
             counter_update_period_ns: None,
             sample_interval_ns: Some(self.inner.interval_ns()),
+            power_accuracy_rel: None,
+            lost: None,
             samples,
         })
     }

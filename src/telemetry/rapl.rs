@@ -135,6 +135,8 @@ impl Sensor for RaplSensor {
             counter_range_j: self.range_j,
             counter_update_period_ns: Some(RAPL_UPDATE_PERIOD_NS),
             sample_interval_ns: Some(self.inner.interval_ns()),
+            power_accuracy_rel: None,
+            lost: None,
             samples,
         })
     }

@@ -133,14 +133,15 @@ impl EnergyRecord {
                 .filter(|s| s.t_ns >= t0_ns && s.t_ns <= t1_ns)
                 .cloned()
                 .collect(),
-            absent_reason: None,
+            absent_reason: window.lost_before(t1_ns),
         }
     }
 
     /// One phase spread over several spans of `window` (e.g. the generation phase of every repetition), with
     /// `tokens` processed in all of them: energies add up, power is energy over the spans' total time, and each
     /// kind of flag is kept once. A span that cannot be measured makes the phase's energy absent (flagged), never
-    /// a partial sum. The window's readings are kept in the record of the whole window, not repeated here.
+    /// a partial sum; a span the device was lost in makes the whole record absent, with the reason. The window's
+    /// readings are kept in the record of the whole window, not repeated here.
     pub fn over_spans(
         window: &Window,
         spans: &[(u64, u64)],
@@ -151,6 +152,15 @@ impl EnergyRecord {
             .iter()
             .map(|&(a, b)| EnergyRecord::from_window(window, a, b, None, idle))
             .collect();
+        if let Some(reason) = parts.iter().find_map(|p| p.absent_reason.clone()) {
+            return EnergyRecord {
+                device: Some(window.device.clone()),
+                start_ns: spans.first().map(|s| s.0),
+                end_ns: spans.last().map(|s| s.1),
+                tokens,
+                ..EnergyRecord::absent(reason)
+            };
+        }
         let sum = |f: fn(&EnergyRecord) -> Option<f64>| -> Option<f64> {
             if parts.is_empty() {
                 return None;

@@ -100,6 +100,11 @@ impl<R: Reader> Sampled<R> {
         self.interval.as_nanos() as u64
     }
 
+    /// Runs `f` on the reader, under the lock its readings take.
+    pub fn with_reader<T>(&self, f: impl FnOnce(&mut R) -> T) -> T {
+        f(&mut self.reader.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// One reading now, on the calling thread.
     pub fn read_now(&self, origin: Instant) -> Sample {
         let reader = &self.reader;

@@ -493,3 +493,67 @@ fn a_record_without_energy_has_no_coverage_and_no_uncertainty() {
     let phase = EnergyRecord::over_spans(&w, &[(0, 200 * MS), (500 * MS, 530 * MS)], None, None);
     assert_eq!((phase.energy_j, phase.coverage), (None, None));
 }
+
+#[test]
+fn sampled_power_carries_the_readings_stated_accuracy_on_top_of_its_edges() {
+    // 100 W read every 100 ms for 1 s; the span 0–1000 ms has its edges on readings (0 J), so only the readings'
+    // ±5% remains: 5 J of 100 J.
+    let samples = (0..=10u64)
+        .map(|i| Sample {
+            t_ns: i * 100 * MS,
+            power_w: Some(100.0),
+            ..Sample::default()
+        })
+        .collect();
+    let mut w = window_of(&mut TraceSensor::new("gpu", samples).with_sample_interval_ns(100 * MS));
+    let r = EnergyRecord::from_window(&w, 0, 1000 * MS, None, None);
+    assert_eq!(r.energy_uncertainty_j, Some(0.0));
+    w.power_accuracy_rel = Some(0.05);
+    let r = EnergyRecord::from_window(&w, 0, 1000 * MS, None, None);
+    assert!((r.energy_j.unwrap() - 100.0).abs() < 1e-9);
+    assert!(
+        (r.energy_uncertainty_j.unwrap() - 5.0).abs() < 1e-9,
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_span_past_a_lost_devices_last_reading_has_no_energy_and_says_why() {
+    // 100 W by the counter every 50 ms; the device answered up to 1000 ms, then was lost.
+    let mut w = window_of(
+        &mut TraceSensor::new("gpu", ramp(0, 1000, 50, 0.0, 100.0))
+            .with_counter_update_period_ns(MS),
+    );
+    w.lost = Some(Lost {
+        last_answered_ns: Some(1000 * MS),
+        reason: "NVML_ERROR_GPU_IS_LOST".into(),
+    });
+    let before = EnergyRecord::from_window(&w, 100 * MS, 900 * MS, Some(8), None);
+    assert!((before.energy_j.unwrap() - 80.0).abs() < 1e-9, "{before:?}");
+    assert_eq!(before.absent_reason, None);
+    let past = EnergyRecord::over_spans(
+        &w,
+        &[(100 * MS, 900 * MS), (950 * MS, 1200 * MS)],
+        Some(8),
+        None,
+    );
+    assert_eq!(
+        (
+            past.energy_j,
+            past.j_per_token,
+            past.energy_uncertainty_j,
+            past.source
+        ),
+        (None, None, None, None)
+    );
+    assert_eq!(
+        past.absent_reason.as_deref(),
+        Some("energy: absent (gpu: lost: NVML_ERROR_GPU_IS_LOST)")
+    );
+    // Lost before its first reading: nothing in the window has energy.
+    w.lost = Some(Lost {
+        last_answered_ns: None,
+        reason: "NVML_ERROR_GPU_IS_LOST".into(),
+    });
+    assert_eq!(w.totals_between(100 * MS, 200 * MS).energy_j, None);
+}

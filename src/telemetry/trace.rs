@@ -1,7 +1,7 @@
 //! `TraceSensor`: replays scripted or recorded readings through the `Sensor` trait, so tests (and re-analysis of a
 //! stored window) run the same accounting as a real device.
 
-use super::{Capabilities, Sample, Sensor, SensorError, SensorFamily, Window};
+use super::{Capabilities, Lost, Sample, Sensor, SensorError, SensorFamily, Window};
 use std::time::Instant;
 
 /// A sensor whose readings are given in advance. Each `start`/`stop` pair returns a window holding the whole
@@ -13,6 +13,8 @@ pub struct TraceSensor {
     counter_range_j: Option<f64>,
     counter_update_period_ns: Option<u64>,
     sample_interval_ns: Option<u64>,
+    power_accuracy_rel: Option<f64>,
+    lost: Option<Lost>,
     started: bool,
 }
 
@@ -26,16 +28,20 @@ impl TraceSensor {
             counter_range_j: None,
             counter_update_period_ns: None,
             sample_interval_ns: None,
+            power_accuracy_rel: None,
+            lost: None,
             started: false,
         }
     }
 
-    /// Replays a recorded window with its counter range and periods.
+    /// Replays a recorded window with its counter range, periods, power accuracy and loss.
     pub fn from_window(w: &Window) -> Self {
         TraceSensor {
             counter_range_j: w.counter_range_j,
             counter_update_period_ns: w.counter_update_period_ns,
             sample_interval_ns: w.sample_interval_ns,
+            power_accuracy_rel: w.power_accuracy_rel,
+            lost: w.lost.clone(),
             ..Self::new(w.device.clone(), w.samples.clone())
         }
     }
@@ -105,6 +111,8 @@ impl Sensor for TraceSensor {
             counter_range_j: self.counter_range_j,
             counter_update_period_ns: self.counter_update_period_ns,
             sample_interval_ns: self.sample_interval_ns,
+            power_accuracy_rel: self.power_accuracy_rel,
+            lost: self.lost.clone(),
             samples: self.samples.clone(),
         })
     }
