@@ -13,7 +13,8 @@
 #      CMake package. When the system's are older (Debian 12 ships 1.3.239), the headers of Debian 13's
 #      libvulkan-dev and spirv-headers (1.4.309) are downloaded with apt from a private source list and unpacked
 #      with `dpkg -x` into target/vulkan/sdk; nothing is installed system-wide, libc stays as it is.
-#   3. cargo build --release --features vulkan --target-dir target/vulkan, with VULKAN_SDK pointing at the headers.
+#   3. cargo build --release --features vulkan, with VULKAN_SDK pointing at the headers, in the main target
+#      directory (the dependencies are shared with the CPU build); the binary is copied to target/vulkan/release.
 #
 # Environment:
 #   VULKAN_SDK        use these headers and this loader (include/, lib/) instead of steps 1-2's choice
@@ -88,5 +89,19 @@ fi
 
 export VULKAN_SDK
 echo "build-vulkan.sh: VULKAN_SDK=$VULKAN_SDK, loader $loader" >&2
-cargo build --release --features vulkan --target-dir "$root/target/vulkan" --bin tokenmeter
+# In the main target directory, so that every dependency the CPU build compiled is reused; only llama.cpp and
+# tokenmeter are built again with the feature. Cargo puts the binary at target/release/tokenmeter, so it is copied
+# out and the CPU build's binary put back (cargo restores a fresh unit's binary without compiling).
+cpu_bin=$root/target/release/tokenmeter
+had_cpu=0
+[ -x "$cpu_bin" ] && had_cpu=1
+cargo build --release --features vulkan --bin tokenmeter
+mkdir -p "$root/target/vulkan/release"
+cp -f "$cpu_bin" "$root/target/vulkan/release/tokenmeter.tmp"
+mv -f "$root/target/vulkan/release/tokenmeter.tmp" "$root/target/vulkan/release/tokenmeter"
+if [ "$had_cpu" = 1 ]; then
+  env -u VULKAN_SDK cargo build --release --bin tokenmeter
+else
+  rm -f "$cpu_bin"
+fi
 echo "built $root/target/vulkan/release/tokenmeter" >&2
