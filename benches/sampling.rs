@@ -52,6 +52,9 @@ fn main() {
             n_gpu_layers: -1,
             use_mmap: true,
             repack: true,
+            // The first load of this process: ggml's AMX tile kernels, which crash in prompt batches on some
+            // hosts, stay out; the weights go to CPU_REPACK (README: Hardware that misbehaves).
+            no_amx: true,
         },
         false,
     )

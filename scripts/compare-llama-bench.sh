@@ -5,6 +5,8 @@
 # usage: scripts/compare-llama-bench.sh OUT_DIR MODEL.gguf [ROUNDS] [-- extra bench args]
 #   default bench args: -p 512 -n 128 -r 5 -t <physical cores>
 # needs: target/release/tokenmeter (cargo build --release) and llama-bench (scripts/llama-bench.sh)
+# environment: TOKENMETER=PATH and LLAMA_BENCH=PATH choose other binaries (e.g. a llama-bench built with AMX out,
+#   for prompt processing on a host whose AMX tile kernels crash)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +19,8 @@ threads=$(lscpu -p=core | grep -v '^#' | sort -u | wc -l)
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(-p 512 -n 128 -r 5 -t "$threads")
 
-tm=target/release/tokenmeter
-lb=$(scripts/llama-bench.sh --print-paths | grep -m1 'llama-bench$')
+tm=${TOKENMETER:-target/release/tokenmeter}
+lb=${LLAMA_BENCH:-$(scripts/llama-bench.sh --print-paths | grep -m1 'llama-bench$')}
 [ -x "$tm" ] || { echo "error: $tm missing: run cargo build --release" >&2; exit 2; }
 [ -x "$lb" ] || { echo "error: llama-bench missing: run scripts/llama-bench.sh" >&2; exit 2; }
 mkdir -p "$out"

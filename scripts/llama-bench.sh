@@ -40,8 +40,9 @@
 #                                CMAKE_ARGS_EXTRA="-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90"
 #   JOBS                         parallel build jobs      (default: nproc)
 #   CFLAGS_x86_64_unknown_linux_gnu, CXXFLAGS_x86_64_unknown_linux_gnu
-#                                C/C++ flags on x86-64 Linux (default: AMX compiled out, as in
-#                                .cargo/config.toml; set them empty to build AMX in)
+#                                C/C++ flags on x86-64 Linux, as the cc crate reads them for
+#                                tokenmeter's build (default: none; "-mno-amx-tile -mno-amx-int8
+#                                -mno-amx-bf16" builds AMX out)
 #
 # Needs: cargo, python3 (or jq), cmake >= 3.15, a C/C++ compiler, tar, and pip for the
 # one-time download.
@@ -219,13 +220,13 @@ cmake_args=(
     -DLLAMA_BUILD_COMMIT="$sys_version"
     -DLLAMA_BUILD_NUMBER=0
 )
-# The same C/C++ flags as tokenmeter's build of ggml (.cargo/config.toml [env]: AMX compiled out on x86-64
-# Linux), so that both sides run the same kernels; the same variables, set in the environment, override them.
+# The same C/C++ flags as tokenmeter's build of ggml: the cc crate's target-specific variables, when set (e.g.
+# "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" builds AMX out, as for tokenmeter), so that both sides run the
+# same kernels.
 if [[ "$(uname -m)" == x86_64 && "$(uname -s)" == Linux ]]; then
-    no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
     cmake_args+=(
-        "-DCMAKE_C_FLAGS=${CFLAGS_x86_64_unknown_linux_gnu-$no_amx}"
-        "-DCMAKE_CXX_FLAGS=${CXXFLAGS_x86_64_unknown_linux_gnu-$no_amx}"
+        "-DCMAKE_C_FLAGS=${CFLAGS_x86_64_unknown_linux_gnu-}"
+        "-DCMAKE_CXX_FLAGS=${CXXFLAGS_x86_64_unknown_linux_gnu-}"
     )
 fi
 if [[ -n "${CMAKE_ARGS_EXTRA:-}" ]]; then

@@ -292,7 +292,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// long options tokenmeter names them with two dashes. Only whole arguments are rewritten.
 const LLAMA_BENCH_SPELLINGS: &[&str] = &["-ngl", "-ub", "-fa", "-nkvo", "-ctk", "-ctv", "-pg"];
 
-fn llama_bench_spellings(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+fn llama_bench_spellings(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     args.map(|a| match a.to_str() {
         Some(s) if LLAMA_BENCH_SPELLINGS.contains(&s) => format!("-{s}").into(),
         _ => a,

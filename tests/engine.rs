@@ -13,6 +13,7 @@ fn synthesized_tokenizer_round_trips_any_text() {
             n_gpu_layers: 0,
             use_mmap: true,
             repack: true,
+            no_amx: false,
         },
         false,
     )

@@ -471,7 +471,9 @@ fn two_gpus() -> &'static (tempfile::TempDir, Output, Value) {
         );
         let model = synth(dir.path(), "small");
         let o = tokenmeter_with_fake(
-            &["bench", "-m", &model, "-p", "256", "-n", "64", "-r", "3", "-t", "1", "--idle", "0", "--no-verify", "--out", "out.json"],
+            // Each phase lasts several of the counter's 100 ms refreshes, also on a fast CPU (one thread: pp1024
+            // about 0.5 s, tg512 about 0.6 s on a Xeon with AMX).
+            &["bench", "-m", &model, "-p", "1024", "-n", "512", "-r", "3", "-t", "1", "--idle", "0", "--no-verify", "--out", "out.json"],
             dir.path(),
         );
         assert!(o.status.success(), "{}", stderr(&o));

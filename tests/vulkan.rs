@@ -132,9 +132,17 @@ fn bench_with_ngl_99_puts_every_layer_and_the_weights_on_the_vulkan_device() {
             "the weights sit on the device: {}",
             case["weight_buffers_mib"]
         );
-        assert!(weights_in(case, "CPU") < on_device, "{}", case["weight_buffers_mib"]);
+        assert!(
+            weights_in(case, "CPU") < on_device,
+            "{}",
+            case["weight_buffers_mib"]
+        );
         // The offloaded kernels compute what the CPU reference computes.
-        assert_eq!(case["numerics"]["verdict"], "passed", "{}", case["numerics"]);
+        assert_eq!(
+            case["numerics"]["verdict"], "passed",
+            "{}",
+            case["numerics"]
+        );
         assert!(case["numerics"]["reference"]
             .as_str()
             .unwrap()
@@ -182,13 +190,20 @@ fn ngl_as_a_list_forms_cases_with_what_each_placed_on_the_device() {
             other => panic!("unexpected ngl {other}"),
         };
         assert_eq!(case["offloaded"]["layers"], expected, "{case}");
-        assert_eq!(case["numerics"]["verdict"], "passed", "{}", case["numerics"]);
+        assert_eq!(
+            case["numerics"]["verdict"], "passed",
+            "{}",
+            case["numerics"]
+        );
         on_device.push((ngl, weights_in(case, "Vulkan0")));
     }
     on_device.sort_by(|a, b| a.partial_cmp(b).unwrap());
     on_device.dedup();
     let mib: Vec<f64> = on_device.iter().map(|(_, m)| *m).collect();
-    assert_eq!(mib[0], 0.0, "ngl 0 puts no weights on the device: {on_device:?}");
+    assert_eq!(
+        mib[0], 0.0,
+        "ngl 0 puts no weights on the device: {on_device:?}"
+    );
     assert!(
         mib[0] < mib[1] && mib[1] < mib[2],
         "more layers, more weights on the device: {on_device:?}"
@@ -227,8 +242,16 @@ fn load_offloaded_records_the_layers_the_buffers_and_the_gate() {
     let sweep = &r["load"];
     assert_eq!(sweep["offloaded"]["layers"], 3, "{}", sweep["offloaded"]);
     assert_eq!(sweep["offloaded"]["of"], 3);
-    assert!(weights_in(sweep, "Vulkan0") > 0.0, "{}", sweep["weight_buffers_mib"]);
-    assert_eq!(sweep["numerics"]["verdict"], "passed", "{}", sweep["numerics"]);
+    assert!(
+        weights_in(sweep, "Vulkan0") > 0.0,
+        "{}",
+        sweep["weight_buffers_mib"]
+    );
+    assert_eq!(
+        sweep["numerics"]["verdict"], "passed",
+        "{}",
+        sweep["numerics"]
+    );
     assert_eq!(r["parameters"]["backends"], "Vulkan");
     let level = &sweep["levels"][0];
     assert_eq!(level["requests_completed"], 4, "{level}");
@@ -284,7 +307,10 @@ fn preflight_compares_the_estimate_with_the_memory_the_device_reports() {
         &small,
         dir.path(),
         &[
-            ("TOKENMETER_FREE_GPU_MEMORY_BYTES", (20u64 << 20).to_string()),
+            (
+                "TOKENMETER_FREE_GPU_MEMORY_BYTES",
+                (20u64 << 20).to_string(),
+            ),
             ("TOKENMETER_FREE_MEMORY_BYTES", (64u64 << 30).to_string()),
         ],
     );
@@ -300,7 +326,10 @@ fn preflight_compares_the_estimate_with_the_memory_the_device_reports() {
     let o = vk(
         &ngl0,
         dir.path(),
-        &[("TOKENMETER_FREE_GPU_MEMORY_BYTES", (20u64 << 20).to_string())],
+        &[(
+            "TOKENMETER_FREE_GPU_MEMORY_BYTES",
+            (20u64 << 20).to_string(),
+        )],
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -314,7 +343,10 @@ fn profile_chooses_models_by_the_device_memory() {
         &["profile", "--quick", "-o", out.to_str().unwrap()],
         dir.path(),
         &[
-            ("TOKENMETER_FREE_GPU_MEMORY_BYTES", (200u64 << 20).to_string()),
+            (
+                "TOKENMETER_FREE_GPU_MEMORY_BYTES",
+                (200u64 << 20).to_string(),
+            ),
             ("TOKENMETER_FREE_MEMORY_BYTES", (64u64 << 30).to_string()),
         ],
     );
@@ -361,11 +393,21 @@ fn compare_of_an_offloaded_run_against_a_cpu_run_is_a_comparison_between_systems
     assert!(read(&cpu)["cases"][0]["offloaded"].is_null());
     let gpu = dir.path().join("gpu.json");
     let a = args(&gpu);
-    let o = vk(&a.iter().map(String::as_str).collect::<Vec<_>>(), dir.path(), &[]);
+    let o = vk(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        dir.path(),
+        &[],
+    );
     assert!(o.status.success(), "{NEEDS}: {}", stderr(&o));
 
     let o = vk(
-        &["compare", "-o", "json", cpu.to_str().unwrap(), gpu.to_str().unwrap()],
+        &[
+            "compare",
+            "-o",
+            "json",
+            cpu.to_str().unwrap(),
+            gpu.to_str().unwrap(),
+        ],
         dir.path(),
         &[],
     );

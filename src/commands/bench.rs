@@ -12,7 +12,7 @@ use super::InputError;
 use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
 use crate::report::Format;
-use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
+use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict};
 use crate::results::telemetry::ProcessContext;
 use crate::results::telemetry::{Bandwidth, ComputeCeiling, Roofline};
 use crate::results::warnings::NOISY_CV;
@@ -408,7 +408,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
                 serde_json::to_value(case)?,
                 WorkerFailure {
                     reason: why.clone(),
-                    stderr_tail: Vec::new(),
+                    ..WorkerFailure::default()
                 },
             )?;
             bar.inc(1);
@@ -617,8 +617,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     })
 }
 
-/// What makes two cases' numerics gates the same computation: the weights, where they live and the kernels'
-/// options (the gate's context clamps the physical batch to its own prompt).
+/// What makes two cases' numerics gates the same computation: the weights, where they live, the kernel paths
+/// and the kernels' options (the gate's context clamps the physical batch to its own prompt).
 fn gate_key(c: &Case) -> String {
     serde_json::json!([
         c.model_path.display().to_string(),
@@ -626,6 +626,7 @@ fn gate_key(c: &Case) -> String {
         EngineConfig::of(&c.model, &c.context),
         c.context.offload_kqv,
         gate::gate_context(&c.context).n_ubatch,
+        Kernels::of(&c.test),
     ])
     .to_string()
 }
@@ -707,7 +708,7 @@ fn run_in_process(
     let label = case_label(case);
     let numerics = match reference {
         Err(why) => Numerics::not_verified(why.clone()),
-        Ok(path) => gate::check_file(model, &case.context, path, &label),
+        Ok(path) => gate::check_file(model, &case.context, Kernels::of(&case.test), path, &label),
     };
     bar.set_message(format!("{label} (warm-up)"));
     let run = run_case(model, case, meter, &opts.run.stop_now, |done| {
@@ -770,7 +771,7 @@ fn run_isolated(
         other => {
             return Err(WorkerFailure {
                 reason: format!("worker replied {other:?} to a bench case"),
-                stderr_tail: Vec::new(),
+                ..WorkerFailure::default()
             })
         }
     };
@@ -813,26 +814,27 @@ fn self_tested(
     run: &RunOptions,
 ) -> anyhow::Result<(Vec<Case>, HashMap<usize, CaseFallback>, Vec<Warning>)> {
     let o = SelfTestOptions::of(run);
-    let mut decisions: HashMap<(PathBuf, EngineConfig), Decision> = HashMap::new();
+    let mut decisions: HashMap<(PathBuf, selftest::Need), Decision> = HashMap::new();
     let mut warnings = Vec::new();
+    let need = |c: &Case| (EngineConfig::of(&c.model, &c.context), Kernels::of(&c.test));
     for (path, entry) in setup.models.iter().zip(&setup.entries) {
-        let configs: Vec<EngineConfig> = cases
+        let needs: Vec<selftest::Need> = cases
             .iter()
             .filter(|c| &c.model_path == path)
-            .map(|c| EngineConfig::of(&c.model, &c.context))
+            .map(need)
             .collect();
-        if configs.is_empty() {
+        if needs.is_empty() {
             continue;
         }
         let weight_type = selftest::probe_weight_type(&entry.tensor_types);
-        let (d, w) = selftest::self_test(&configs, weight_type, &setup.host, &setup.build, &o)?;
+        let (d, w) = selftest::self_test(&needs, weight_type, &setup.host, &setup.build, &o)?;
         warnings.extend(w);
-        decisions.extend(d.into_iter().map(|(c, d)| ((path.clone(), c), d)));
+        decisions.extend(d.into_iter().map(|(n, d)| ((path.clone(), n), d)));
     }
     let mut fallbacks = HashMap::new();
     for (i, case) in cases.iter_mut().enumerate() {
         let asked = EngineConfig::of(&case.model, &case.context);
-        let Some(d) = decisions.get(&(case.model_path.clone(), asked.clone())) else {
+        let Some(d) = decisions.get(&(case.model_path.clone(), need(case))) else {
             continue;
         };
         let Some(substitution) = d.substitution(&asked) else {

@@ -19,7 +19,7 @@ use crate::engine::{self, ContextParams};
 use crate::report::ABSENT;
 use crate::results::load::RequestSample;
 use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, StoppedEarly};
-use crate::results::record::{EngineFallback, Numerics, NumericsVerdict, Offload};
+use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict, Offload};
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
@@ -269,6 +269,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         flash_attn: opts.engine.flash_attn,
         type_k: opts.engine.type_k.clone(),
         type_v: opts.engine.type_v.clone(),
+        no_amx: false,
     };
     let checked = self_tested(&asked, &path, &setup, run)?;
     let used = checked.used.clone().unwrap_or_else(|| asked.clone());
@@ -351,7 +352,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 serde_json::to_value(&spec)?,
                 WorkerFailure {
                     reason: why.clone(),
-                    stderr_tail: Vec::new(),
+                    ..WorkerFailure::default()
                 },
             )?;
             continue;
@@ -470,7 +471,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 )),
                 Ok(other) => Err(WorkerFailure {
                     reason: format!("worker replied {other:?} to a load level"),
-                    stderr_tail: Vec::new(),
+                    ..WorkerFailure::default()
                 }),
                 Err(f) => Err(f),
             }
@@ -635,14 +636,15 @@ fn self_tested(
 ) -> anyhow::Result<Checked> {
     let o = SelfTestOptions::of(run);
     let weight_type = selftest::probe_weight_type(&setup.entries[0].tensor_types);
+    let need = (asked.clone(), Kernels::BatchAndDecode);
     let (decisions, warnings) = selftest::self_test(
-        std::slice::from_ref(asked),
+        std::slice::from_ref(&need),
         weight_type,
         &setup.host,
         &setup.build,
         &o,
     )?;
-    let d = decisions.get(asked).cloned().unwrap_or(Decision {
+    let d = decisions.get(&need).cloned().unwrap_or(Decision {
         used: Some(asked.clone()),
         failure: None,
     });
@@ -690,7 +692,13 @@ fn self_tested(
         let model = engine::load_model(path, used.model_params(true), run.verbose)?;
         checked.weight_buffers_mib = model.weight_buffers_mib.clone();
         checked.offloaded = super::worker::offload_of(&model);
-        checked.numerics = Some(gate::check_file(&model, &context, &reference, &label));
+        checked.numerics = Some(gate::check_file(
+            &model,
+            &context,
+            Kernels::BatchAndDecode,
+            &reference,
+            &label,
+        ));
     } else {
         let req = Request {
             job: Job::Gate {
@@ -698,6 +706,7 @@ fn self_tested(
                 model: used.model_params(true),
                 context,
                 reference,
+                kernels: Kernels::BatchAndDecode,
             },
             label,
             verbose: run.verbose,

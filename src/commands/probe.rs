@@ -1,16 +1,17 @@
 //! The machine's self-test before anything is measured, and the numerics gate's reference logits. For each
-//! engine configuration a run needs, a worker process runs a tiny model of the same weight type (one prompt
-//! batch, a few single-token decodes) and gates its logits against the CPU reference. The outcome is cached per
-//! host boot and build beside the bandwidth figure (`<cache>/probe/<host>.json`; `--recheck` probes again). A
-//! configuration that crashes or fails the gate is replaced by the fastest of its fallbacks that passes
-//! (`EngineConfig::fallbacks`); the run prints and records the choice.
+//! engine configuration a run needs, a worker process runs a tiny model of the same weight type (its decodes
+//! alone, then one prompt batch and a few single-token decodes) and gates its logits against the CPU reference.
+//! The outcome is cached per host boot and build beside the bandwidth figure (`<cache>/probe/<host>.json`;
+//! `--recheck` probes again). A configuration that crashes or fails the gate on the kernel paths a case runs
+//! (`Kernels`: a generation test decodes only) is replaced for that case by the fastest of its fallbacks that
+//! passes (`EngineConfig::fallbacks`); the run prints and records the choice.
 
 use super::models;
 use super::worker::{run_in_worker, Job, Limits, Reply, Request};
 use crate::config::SynthRef;
 use crate::engine::BuildInfo;
 use crate::gguf::synth;
-use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
+use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict};
 use crate::results::{HostInfo, ResultFile, ToolInfo, Warning};
 use crate::runner::numerics::Reference;
 use crate::runner::probe::{EngineConfig, ProbeReport};
@@ -30,13 +31,34 @@ pub struct ProbeOutcome {
     pub config: EngineConfig,
     /// The tiny model's weight type (`q4_0`, `q8_0`, `f16`): the kernels differ per type.
     pub weight_type: String,
+    /// Prompt batches and decodes passed.
     pub passed: bool,
     /// Why it failed: the worker's end (signal, and the weights' buffer types) or the gate's figures.
     pub reason: Option<String>,
+    /// Decodes alone passed (they run first, so a crash in the prompt batch leaves their verdict).
+    #[serde(default)]
+    pub decode_passed: bool,
     #[serde(default)]
     pub weight_buffers_mib: BTreeMap<String, f64>,
     pub numerics: Option<Numerics>,
+    #[serde(default)]
+    pub decode_numerics: Option<Numerics>,
     pub probed_at: DateTime<Utc>,
+}
+
+impl ProbeOutcome {
+    /// Whether the configuration works for a unit that runs `kernels`.
+    pub fn passes(&self, kernels: Kernels) -> bool {
+        match kernels {
+            Kernels::BatchAndDecode => self.passed,
+            Kernels::Decode => self.passed || self.decode_passed,
+        }
+    }
+
+    /// ggml put the tiny model's weights in its AMX buffer type.
+    pub fn weights_in_amx(&self) -> bool {
+        self.weight_buffers_mib.contains_key("AMX")
+    }
 }
 
 /// The cache file: outcomes that hold for one host, boot and build.
@@ -138,11 +160,12 @@ impl Decision {
     pub fn substitution(&self, asked: &EngineConfig) -> Option<Result<EngineFallback, String>> {
         let why = self.failure.as_ref()?;
         Some(match &self.used {
-            Some(_) => Ok(EngineFallback {
+            Some(u) => Ok(EngineFallback {
                 requested: asked.label(),
                 requested_n_gpu_layers: asked.n_gpu_layers,
                 requested_repack: asked.repack,
                 reason: why.clone(),
+                used: Some(u.label()),
             }),
             None => Err(format!(
                 "not run: the self-test found {} broken ({why}) and no fallback that works",
@@ -155,6 +178,9 @@ impl Decision {
 pub struct SelfTestOptions<'a> {
     pub recheck: bool,
     pub verbose: bool,
+    /// The run measures in this process (`--in-process`): ggml's buffer types are chosen once for all cases, so
+    /// no fallback may leave AMX out.
+    pub in_process: bool,
     pub stop: &'a AtomicBool,
     pub stop_now: &'a AtomicBool,
 }
@@ -164,6 +190,7 @@ impl<'a> SelfTestOptions<'a> {
         SelfTestOptions {
             recheck: run.recheck,
             verbose: run.verbose,
+            in_process: run.in_process,
             stop: &run.stop,
             stop_now: &run.stop_now,
         }
@@ -190,50 +217,77 @@ fn probe_one(
         stop_now: o.stop_now,
         timeout: Some(PROBE_TIMEOUT),
     };
-    let (passed, reason, buffers, numerics) = match run_in_worker(&req, &limits, |_| {}) {
+    let mut out = ProbeOutcome {
+        config: config.clone(),
+        weight_type: weight_type.to_string(),
+        passed: false,
+        reason: None,
+        decode_passed: false,
+        weight_buffers_mib: BTreeMap::new(),
+        numerics: None,
+        decode_numerics: None,
+        probed_at: Utc::now(),
+    };
+    let gate_passed = |n: &Numerics| n.verdict != NumericsVerdict::Failed;
+    let gate_failure = |n: &Numerics| {
+        format!(
+            "numerics gate failed on {}: {}",
+            n.kernels.describe(),
+            n.reason.clone().unwrap_or_default()
+        )
+    };
+    match run_in_worker(&req, &limits, |_| {}) {
         Ok(Reply::Probe(report)) => {
             let ProbeReport {
                 weight_buffers_mib,
                 numerics,
+                decode_numerics,
                 ..
             } = *report;
-            let failed = numerics.verdict == NumericsVerdict::Failed;
-            let reason = failed.then(|| {
-                format!(
-                    "numerics gate failed: {}",
-                    numerics.reason.clone().unwrap_or_default()
-                )
-            });
-            (!failed, reason, weight_buffers_mib, Some(numerics))
+            out.passed = gate_passed(&numerics);
+            out.decode_passed = decode_numerics.as_ref().is_some_and(gate_passed);
+            out.reason = match (&decode_numerics, out.passed) {
+                (Some(d), _) if !gate_passed(d) => Some(gate_failure(d)),
+                (_, false) => Some(gate_failure(&numerics)),
+                _ => None,
+            };
+            out.weight_buffers_mib = weight_buffers_mib;
+            out.numerics = Some(numerics);
+            out.decode_numerics = decode_numerics;
         }
-        Ok(other) => (
-            false,
-            Some(format!("unexpected reply {other:?}")),
-            BTreeMap::new(),
-            None,
-        ),
-        Err(f) => (false, Some(f.to_string()), BTreeMap::new(), None),
-    };
-    ProbeOutcome {
-        config: config.clone(),
-        weight_type: weight_type.to_string(),
-        passed,
-        reason,
-        weight_buffers_mib: buffers,
-        numerics,
-        probed_at: Utc::now(),
+        Ok(other) => out.reason = Some(format!("unexpected reply {other:?}")),
+        Err(f) => {
+            out.weight_buffers_mib = f.loaded.clone().unwrap_or_default();
+            let decoded = match f.last_reply.as_deref() {
+                Some(Reply::Decoded { numerics }) => Some(numerics.clone()),
+                _ => None,
+            };
+            out.reason = Some(match &decoded {
+                Some(d) if gate_passed(d) => {
+                    format!("{f}, in its first prompt batch (decodes alone passed)")
+                }
+                Some(d) => format!("{f}; before that, {}", gate_failure(d)),
+                None => f.to_string(),
+            });
+            out.decode_passed = decoded.as_ref().is_some_and(gate_passed);
+            out.decode_numerics = decoded;
+        }
     }
+    out
 }
 
-/// The self-test of every configuration in `configs` (and of fallbacks where needed) for models of
+/// What the self-test decides on: a configuration, for units that run these kernel paths.
+pub type Need = (EngineConfig, Kernels);
+
+/// The self-test of every configuration in `needs` (and of fallbacks where needed) for models of
 /// `weight_type`; the decisions, and a warning for each substitution, also printed on stderr.
 pub fn self_test(
-    configs: &[EngineConfig],
+    needs: &[Need],
     weight_type: synth::WeightType,
     host: &HostInfo,
     build: &BuildInfo,
     o: &SelfTestOptions,
-) -> anyhow::Result<(HashMap<EngineConfig, Decision>, Vec<Warning>)> {
+) -> anyhow::Result<(HashMap<Need, Decision>, Vec<Warning>)> {
     let cache_file = cache_path(&models::cache_dir(), host.hostname.as_deref());
     let identity = build_identity(build);
     let boot_id = crate::telemetry::bandwidth::boot_id();
@@ -265,14 +319,15 @@ pub fn self_test(
         };
     let mut decisions = HashMap::new();
     let mut warnings = Vec::new();
-    for c in configs {
-        if decisions.contains_key(c) {
+    for need in needs {
+        if decisions.contains_key(need) {
             continue;
         }
+        let (c, kernels) = need;
         let first = outcome(c, &mut known)?;
-        if first.passed {
+        if first.passes(*kernels) {
             decisions.insert(
-                c.clone(),
+                need.clone(),
                 Decision {
                     used: Some(c.clone()),
                     failure: None,
@@ -282,26 +337,48 @@ pub fn self_test(
         }
         let reason = first.reason.clone().unwrap_or_default();
         let mut used = None;
-        for f in c.fallbacks() {
-            if outcome(&f, &mut known)?.passed {
+        for f in c.fallbacks(first.weights_in_amx(), !o.in_process) {
+            if outcome(&f, &mut known)?.passes(*kernels) {
                 used = Some(f);
                 break;
             }
         }
+        // One line per configuration when its cases of both kinds went the same way.
+        let same = decisions.iter().any(|((c2, _), d): (&Need, &Decision)| {
+            c2 == c && d.used == used && d.failure.as_deref() == Some(reason.as_str())
+        });
+        let requested = match kernels {
+            Kernels::BatchAndDecode => c.label(),
+            Kernels::Decode => format!("{} (decodes)", c.label()),
+        };
         let warning = match &used {
             Some(u) => Warning::EngineFallback {
-                requested: c.label(),
+                requested,
                 used: u.label(),
                 reason: reason.clone(),
             },
             None => Warning::NoWorkingConfiguration {
-                requested: c.label(),
+                requested,
                 reason: reason.clone(),
             },
         };
-        warnings.push(warning);
+        if same {
+            // The earlier line spoke of one kind of case only: it holds for the configuration.
+            let only_decodes = format!("{} (decodes)", c.label());
+            for w in &mut warnings {
+                if let Warning::EngineFallback { requested, .. }
+                | Warning::NoWorkingConfiguration { requested, .. } = w
+                {
+                    if *requested == only_decodes {
+                        *requested = c.label();
+                    }
+                }
+            }
+        } else {
+            warnings.push(warning);
+        }
         decisions.insert(
-            c.clone(),
+            need.clone(),
             Decision {
                 used,
                 failure: Some(reason),

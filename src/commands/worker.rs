@@ -9,12 +9,12 @@
 use crate::analysis::energy::process_of;
 use crate::engine::{self, ContextParams, EngineError, ModelParams};
 use crate::results::load::RequestSample;
-use crate::results::record::{Numerics, Offload};
 use crate::results::record::RepSample;
+use crate::results::record::{Kernels, Numerics, Offload};
 use crate::results::telemetry::ProcessContext;
 use crate::runner::load::{run_level, LevelSpec};
 use crate::runner::numerics::{self as gate, Reference};
-use crate::runner::probe::{self, EngineConfig, ProbeReport};
+use crate::runner::probe::{self, CrashPoint, EngineConfig, ProbeReport};
 use crate::runner::{run_case, Case, Meter};
 use crate::stats::StopReason;
 use crate::telemetry::{ProcessSensor, Sensor};
@@ -57,6 +57,8 @@ pub enum Job {
         model: ModelParams,
         context: ContextParams,
         reference: std::path::PathBuf,
+        #[serde(default)]
+        kernels: Kernels,
     },
     /// Generation's compute ceiling: ggml's matrix-vector product on a cache-resident matrix.
     MatVec {
@@ -151,6 +153,11 @@ pub enum Reply {
     Bench(Box<BenchDone>),
     Load(Box<LoadDone>),
     Probe(Box<ProbeReport>),
+    /// The self-test's decodes alone are gated (sent before its first prompt batch, so that a crash in that
+    /// batch still leaves the verdict on the decode kernels).
+    Decoded {
+        numerics: Numerics,
+    },
     /// The reference logits are written.
     Reference {
         elapsed_ns: u64,
@@ -170,7 +177,8 @@ pub enum Reply {
 
 /// The layers `m`'s loader put on GPU devices.
 pub fn offload_of(m: &engine::Model) -> Option<Offload> {
-    m.offloaded_layers.map(|(layers, of)| Offload { layers, of })
+    m.offloaded_layers
+        .map(|(layers, of)| Offload { layers, of })
 }
 
 fn facts(m: &engine::Model) -> ModelFacts {
@@ -199,14 +207,15 @@ fn own_process_meter(interval: Option<Duration>) -> Meter {
     Meter::with_sensors(sensors, interval.unwrap_or(Duration::from_millis(50)))
 }
 
-/// Tells the parent where the weights went, then, before the first prompt batch, fires the crash hook for this
-/// configuration.
+/// Tells the parent where the weights went, then fires the crash hook for this configuration: before anything
+/// runs, and, for a unit that runs prompt batches, before the first of them (nothing else runs in between).
 fn loaded(
     out: &mut impl Write,
     model: &engine::Model,
     params: &ModelParams,
     context: &ContextParams,
     label: &str,
+    kernels: Kernels,
 ) {
     send(
         out,
@@ -214,10 +223,11 @@ fn loaded(
             weight_buffers_mib: model.weight_buffers_mib.clone(),
         },
     );
-    probe::crash_hook(&format!(
-        "{} {label}",
-        EngineConfig::of(params, context).label()
-    ));
+    let label = format!("{} {label}", EngineConfig::of(params, context).label());
+    probe::crash_hook(&label, CrashPoint::Start);
+    if kernels == Kernels::BatchAndDecode {
+        probe::crash_hook(&label, CrashPoint::Batch);
+    }
 }
 
 fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
@@ -229,10 +239,17 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
     match &req.job {
         Job::BenchCase { case, reference } => {
             let model = engine::load_model(&case.model_path, case.model, req.verbose)?;
-            loaded(out, &model, &case.model, &case.context, &req.label);
+            let kernels = Kernels::of(&case.test);
+            loaded(out, &model, &case.model, &case.context, &req.label, kernels);
             let numerics = match reference {
                 None => Some(Numerics::not_verified("--no-verify")),
-                Some(path) => Some(gate::check_file(&model, &case.context, path, &req.label)),
+                Some(path) => Some(gate::check_file(
+                    &model,
+                    &case.context,
+                    kernels,
+                    path,
+                    &req.label,
+                )),
             };
             let mut meter = own_process_meter(interval);
             let run = run_case(&model, case, &mut meter, &never, |done| {
@@ -256,13 +273,19 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             })))
         }
         Job::Probe { model_path, config } => {
-            let report = probe::run(model_path, config, req.verbose, |buffers| {
-                send(
+            let report = probe::run(model_path, config, req.verbose, |stage| match stage {
+                probe::Stage::Loaded(buffers) => send(
                     out,
                     &Reply::Loaded {
                         weight_buffers_mib: buffers.clone(),
                     },
-                )
+                ),
+                probe::Stage::Decoded(numerics) => send(
+                    out,
+                    &Reply::Decoded {
+                        numerics: numerics.clone(),
+                    },
+                ),
             })?;
             Ok(Reply::Probe(Box::new(report)))
         }
@@ -295,10 +318,11 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             model: params,
             context,
             reference,
+            kernels,
         } => {
             let model = engine::load_model(model_path, *params, req.verbose)?;
-            loaded(out, &model, params, context, &req.label);
-            let numerics = gate::check_file(&model, context, reference, &req.label);
+            loaded(out, &model, params, context, &req.label, *kernels);
+            let numerics = gate::check_file(&model, context, *kernels, reference, &req.label);
             Ok(Reply::Gate {
                 numerics,
                 weight_buffers_mib: model.weight_buffers_mib.clone(),
@@ -325,7 +349,14 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
             spec,
         } => {
             let model = engine::load_model(model_path, *params, req.verbose)?;
-            loaded(out, &model, params, context, &req.label);
+            loaded(
+                out,
+                &model,
+                params,
+                context,
+                &req.label,
+                Kernels::BatchAndDecode,
+            );
             let mut session = engine::new_session(&model, context)?;
             let mut meter = own_process_meter(interval);
             let (origin, origin_mono_ns) = crate::clock::now();
@@ -389,10 +420,16 @@ pub fn serve() -> anyhow::Result<()> {
 
 /// Why a worker's case did not finish: its own error, a signal, an exit code, a timeout or an interruption, and
 /// the last lines it wrote to stderr.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkerFailure {
     pub reason: String,
     pub stderr_tail: Vec<String>,
+    /// The weights' buffers the worker reported before it failed.
+    #[serde(skip)]
+    pub loaded: Option<BTreeMap<String, f64>>,
+    /// The last reply other than progress the worker sent before it failed (a self-test's `Decoded`).
+    #[serde(skip)]
+    pub last_reply: Option<Box<Reply>>,
 }
 
 impl std::fmt::Display for WorkerFailure {
@@ -451,7 +488,7 @@ pub fn run_in_worker(
 ) -> Result<Reply, WorkerFailure> {
     let fail = |reason: String| WorkerFailure {
         reason,
-        stderr_tail: Vec::new(),
+        ..WorkerFailure::default()
     };
     let exe =
         std::env::current_exe().map_err(|e| fail(format!("cannot find this executable: {e}")))?;
@@ -537,9 +574,12 @@ pub fn run_in_worker(
         .iter()
         .cloned()
         .collect();
+    let partial = last.clone().map(Box::new);
     let with_tail = |reason: String| WorkerFailure {
         reason,
         stderr_tail: stderr_tail.clone(),
+        loaded: loaded.clone(),
+        last_reply: partial.clone(),
     };
     if let Some(why) = ended_by_us {
         return Err(with_tail(why));

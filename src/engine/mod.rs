@@ -1,6 +1,7 @@
 //! The only module that calls llama.cpp (`llama-cpp-2`): the process-wide backend, model loading, contexts and
 //! the timed decode loops. Everything it times is recorded into buffers allocated before the clock starts.
 
+pub mod amx;
 pub mod matvec;
 
 pub use crate::results::provenance::{BuildInfo, DeviceInfo};
@@ -195,6 +196,10 @@ pub struct ModelParams {
     /// layouts, and AMX where ggml was built with it. Off: the weights stay in the model file's layout.
     #[serde(default = "default_repack")]
     pub repack: bool,
+    /// Leaves ggml's AMX buffer type out of the extra buffer types (`amx::deny`): the weights go to CPU_REPACK
+    /// instead. Takes effect only in a process that has not loaded a model yet (a worker).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_amx: bool,
 }
 
 /// llama.cpp's default (`use_extra_bufts`), and what a result written before `repack` existed ran with.
@@ -255,6 +260,9 @@ pub fn offloaded_layers_of_log(log: &str) -> Option<(u32, u32)> {
 }
 
 pub fn load_model(path: &Path, params: ModelParams, verbose: bool) -> Result<Model, EngineError> {
+    if params.no_amx && params.repack {
+        amx::deny().map_err(|reason| EngineError::Backend(format!("leaving AMX out: {reason}")))?;
+    }
     backend(verbose)?;
     let load_err = || EngineError::Load {
         path: path.display().to_string(),

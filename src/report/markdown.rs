@@ -21,7 +21,11 @@ type Column = (
 /// Optional columns: header, value, llama-bench's default (shown when any record differs or values vary).
 const OPTIONAL: &[Column] = &[
     ("ngl", |r| r.n_gpu_layers.to_string(), None),
-    ("offloaded", |r| r.offloaded.map_or(ABSENT.to_string(), |o| o.cell()), None),
+    (
+        "offloaded",
+        |r| r.offloaded.map_or(ABSENT.to_string(), |o| o.cell()),
+        None,
+    ),
     ("n_batch", |r| r.n_batch.to_string(), Some("2048")),
     ("n_ubatch", |r| r.n_ubatch.to_string(), Some("512")),
     ("type_k", |r| r.type_k.clone(), Some("f16")),
@@ -114,11 +118,7 @@ fn devices_note(records: &[CaseRecord]) -> String {
             .iter()
             .map(|(name, mib)| format!("{name} {mib:.1} MiB"))
             .collect();
-        out += &format!(
-            "weights, ngl {}: {}\n",
-            r.n_gpu_layers,
-            buffers.join(", ")
-        );
+        out += &format!("weights, ngl {}: {}\n", r.n_gpu_layers, buffers.join(", "));
     }
     out
 }

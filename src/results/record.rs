@@ -173,6 +173,44 @@ pub struct Numerics {
     /// Set when a test hook perturbed the logits (never in a real run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_hook: Option<String>,
+    /// The kernel paths the gate ran: the case's own. Absent: both (as every result written before it).
+    #[serde(default, skip_serializing_if = "Kernels::is_both")]
+    pub kernels: Kernels,
+}
+
+/// The kernel paths of ggml a unit runs, and so what its self-test and numerics gate check: prompt batches
+/// (matrix-matrix products) and single-token decodes (matrix-vector), or decodes alone (a generation test from
+/// an empty context, `tg128`). A configuration whose batch kernels crash can still measure decodes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Kernels {
+    #[default]
+    BatchAndDecode,
+    Decode,
+}
+
+impl Kernels {
+    /// What `test` runs: a generation test without prompt or depth decodes one token at a time only.
+    pub fn of(test: &Test) -> Kernels {
+        if test.n_prompt == 0 && test.n_depth == 0 {
+            Kernels::Decode
+        } else {
+            Kernels::BatchAndDecode
+        }
+    }
+
+    pub fn is_both(&self) -> bool {
+        *self == Kernels::BatchAndDecode
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kernels::BatchAndDecode => "prompt batches and decodes",
+            Kernels::Decode => "decodes",
+        }
+    }
 }
 
 impl Numerics {
@@ -189,6 +227,7 @@ impl Numerics {
             reference_elapsed_ns: None,
             same_as: None,
             test_hook: None,
+            kernels: Kernels::BatchAndDecode,
         }
     }
 
@@ -212,6 +251,9 @@ pub struct EngineFallback {
     /// What the self-test saw, e.g. `worker killed by signal 4 (SIGILL) in its first prompt batch (weights in
     /// AMX)`.
     pub reason: String,
+    /// The configuration the case ran under instead, e.g. `ngl=-1 repack=1 t=2 fa=-1 k=f16 v=f16 amx=0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<String>,
 }
 
 /// The layers llama.cpp placed on GPU devices: `layers` of `of` (the repeating layers plus the output layer), as

@@ -86,6 +86,7 @@ pub fn expand(g: &BenchGrid) -> Vec<Case> {
                                                     n_gpu_layers: ngl,
                                                     use_mmap: g.use_mmap,
                                                     repack,
+                                                    no_amx: false,
                                                 },
                                                 context: ContextParams {
                                                     n_ctx: t.n_prompt + t.n_gen + t.n_depth,

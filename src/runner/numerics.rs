@@ -1,10 +1,11 @@
 //! The numerics gate's measurements: the logits of a fixed prompt under a case's engine configuration and under
 //! the CPU reference (no extra buffer types, no offload, flash attention off, f16 KV cache) on the same weights,
 //! and the verdict from `stats::numerics`. The first `GATE_BATCH` tokens go in one batch (prompt processing's
-//! kernels), the rest one per decode (generation's), so both paths are checked.
+//! kernels), the rest one per decode (generation's), so both paths are checked; a case that only decodes
+//! (`tg128`) is gated on decodes alone, the kernels it measures.
 
 use crate::engine::{self, ContextParams, EngineError, Model, ModelParams};
-use crate::results::record::{Numerics, NumericsVerdict};
+use crate::results::record::{Kernels, Numerics, NumericsVerdict};
 use crate::stats::numerics::{self as num, LogitsDistance};
 use base64::Engine as _;
 use rand::{Rng, SeedableRng};
@@ -54,6 +55,7 @@ pub fn reference_params(use_mmap: bool) -> ModelParams {
         n_gpu_layers: 0,
         use_mmap,
         repack: false,
+        no_amx: false,
     }
 }
 
@@ -75,10 +77,19 @@ pub fn reference_label(n_threads: u32) -> String {
     format!("CPU, repack 0, ngl 0, flash attention off, f16 KV, t={n_threads}")
 }
 
-/// Logits at `GATE_POSITIONS` of the gate prompt on `model` under `context`.
-pub fn gate_logits(model: &Model, context: &ContextParams) -> Result<Vec<Vec<f32>>, EngineError> {
+/// Logits at `GATE_POSITIONS` of the gate prompt on `model` under `context`, through `kernels`: the first
+/// `GATE_BATCH` tokens in one batch and the rest decoded one at a time, or every token decoded alone.
+pub fn gate_logits(
+    model: &Model,
+    context: &ContextParams,
+    kernels: Kernels,
+) -> Result<Vec<Vec<f32>>, EngineError> {
     let mut session = engine::new_session(model, &gate_context(context))?;
-    session.logits_at(&gate_tokens(model), GATE_BATCH, &GATE_POSITIONS)
+    let batch = match kernels {
+        Kernels::BatchAndDecode => GATE_BATCH,
+        Kernels::Decode => 1,
+    };
+    session.logits_at(&gate_tokens(model), batch, &GATE_POSITIONS)
 }
 
 /// The reference's logits, kept in a file for the workers that check a model's cases against it.
@@ -102,7 +113,11 @@ impl Reference {
     ) -> Result<Reference, EngineError> {
         let model = engine::load_model(path, reference_params(use_mmap), verbose)?;
         let t0 = Instant::now();
-        let logits = gate_logits(&model, &reference_context(n_threads))?;
+        let logits = gate_logits(
+            &model,
+            &reference_context(n_threads),
+            Kernels::BatchAndDecode,
+        )?;
         let elapsed_ns = t0.elapsed().as_nanos() as u64;
         Ok(Reference::of(
             reference_label(n_threads),
@@ -182,8 +197,10 @@ pub fn verdict(
     test: Result<Vec<Vec<f32>>, String>,
     gate_elapsed_ns: u64,
     label: &str,
+    kernels: Kernels,
 ) -> Numerics {
     let mut record = Numerics {
+        kernels,
         reference: Some(reference.label.clone()),
         positions: reference.positions.clone(),
         gate_elapsed_ns: Some(gate_elapsed_ns),
@@ -244,11 +261,12 @@ pub fn describe(d: &LogitsDistance, nmse_max: f64, kl_max: f64) -> String {
 pub fn check_file(
     model: &Model,
     context: &ContextParams,
+    kernels: Kernels,
     reference: &Path,
     case_label: &str,
 ) -> Numerics {
     match Reference::read(reference) {
-        Ok(r) => check(model, context, &r, case_label),
+        Ok(r) => check(model, context, kernels, &r, case_label),
         Err(e) => Numerics::not_verified(format!("the reference did not read: {e}")),
     }
 }
@@ -257,16 +275,18 @@ pub fn check_file(
 pub fn check(
     model: &Model,
     context: &ContextParams,
+    kernels: Kernels,
     reference: &Reference,
     case_label: &str,
 ) -> Numerics {
     let t0 = Instant::now();
-    let logits = gate_logits(model, context).map_err(|e| e.to_string());
+    let logits = gate_logits(model, context, kernels).map_err(|e| e.to_string());
     verdict(
         reference,
         logits,
         t0.elapsed().as_nanos() as u64,
         case_label,
+        kernels,
     )
 }
 
@@ -298,7 +318,7 @@ mod tests {
     #[test]
     fn the_same_logits_pass_and_perturbed_ones_fail() {
         let (r, logits) = reference();
-        let ok = verdict(&r, Ok(logits.clone()), 7, "pp512");
+        let ok = verdict(&r, Ok(logits.clone()), 7, "pp512", Kernels::BatchAndDecode);
         assert_eq!(ok.verdict, NumericsVerdict::Passed);
         assert_eq!(ok.distance.as_ref().unwrap().nmse, 0.0);
         assert_eq!(
@@ -307,7 +327,7 @@ mod tests {
         );
         let mut bad = logits.clone();
         perturb(&mut bad, &logits, 0.5);
-        let failed = verdict(&r, Ok(bad), 7, "pp512");
+        let failed = verdict(&r, Ok(bad), 7, "pp512", Kernels::BatchAndDecode);
         assert_eq!(failed.verdict, NumericsVerdict::Failed);
         assert!(failed.reason.unwrap().starts_with("NMSE"));
     }
@@ -315,10 +335,10 @@ mod tests {
     #[test]
     fn logits_that_could_not_be_computed_are_not_verified_with_the_reason() {
         let (r, _) = reference();
-        let n = verdict(&r, Err("decode failed".into()), 1, "tg128");
+        let n = verdict(&r, Err("decode failed".into()), 1, "tg128", Kernels::Decode);
         assert_eq!(n.verdict, NumericsVerdict::NotVerified);
         assert!(n.reason.unwrap().contains("decode failed"));
-        let short = verdict(&r, Ok(vec![vec![0.0; 50]]), 1, "tg128");
+        let short = verdict(&r, Ok(vec![vec![0.0; 50]]), 1, "tg128", Kernels::Decode);
         assert_eq!(short.verdict, NumericsVerdict::NotVerified);
     }
 }
