@@ -101,6 +101,7 @@ cmake_args=(
     -DLLAMA_BUILD_TESTS=OFF
     -DLLAMA_BUILD_EXAMPLES=OFF
     -DLLAMA_BUILD_SERVER=OFF
+    -DLLAMA_BUILD_APP=OFF
     -DLLAMA_CURL=OFF
     "${backend_args[@]}"
 )
