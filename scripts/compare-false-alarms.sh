@@ -3,12 +3,13 @@
 # whether it finds one that is (A/B), on this machine, with separate runs and with --interleave.
 #
 # Usage:
-#   scripts/compare-false-alarms.sh OUT_DIR [PAIRS]     (PAIRS: comparisons per scenario, default 10)
+#   scripts/compare-false-alarms.sh OUT_DIR [PAIRS]     (PAIRS: comparisons per scenario, default 20)
 #
 # Scenarios, each PAIRS times:
-#   aa-separate     bench A, then bench A again; compare the two files with the defaults
+#   aa-separate     RUNS separate bench runs of A, then RUNS more of A; compare the two directories (each run one
+#                   sample: compare's unit of replication for separate runs)
 #   aa-interleave   compare --interleave (ROUNDS rounds) of A against A
-#   ab-separate     bench A, then bench B; compare --ignore-model
+#   ab-separate     RUNS runs of A, then RUNS runs of B; compare --ignore-model
 #   ab-interleave   compare --interleave of A against B, --ignore-model
 # A is the `small` shape with LAYERS layers, B the same shape with 10% more layers (q4_0, seed 1), both
 # benchmarked with the same flags (BENCH_ARGS).
@@ -17,6 +18,7 @@
 #   TOKENMETER   binary (default target/release/tokenmeter)
 #   LAYERS       layers of A (default 10; B has LAYERS + LAYERS/10)
 #   ROUNDS       rounds per interleaved comparison (default 20, compare's default)
+#   RUNS         separate runs per side in the separate scenarios (default 3)
 #   BENCH_ARGS   default "-p 128 -n 32 -r 5 -t 2 --idle 0"
 #
 # OUT_DIR gets each comparison as .md and .json, commands.txt, summary.md and raw-results.tar.gz: every result
@@ -26,7 +28,8 @@ cd "$(dirname "$0")/.."
 
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 2; }
 out=$1
-pairs=${2:-10}
+pairs=${2:-20}
+runs=${RUNS:-3}
 tm=${TOKENMETER:-target/release/tokenmeter}
 layers=${LAYERS:-10}
 rounds=${ROUNDS:-20}
@@ -44,11 +47,11 @@ model_b=$out/models/small-l$layers_b.gguf
   echo "# host: $(uname -n), $(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "# A: $tm synth --shape small --layers $layers --type q4_0 --seed 1 -o $model_a"
   echo "# B: $tm synth --shape small --layers $layers_b --type q4_0 --seed 1 -o $model_b"
-  echo "# aa-separate, pair N:"
-  echo "$tm bench -m $model_a ${bench_args[*]} --out $out/aa-separate/N-base.json"
-  echo "$tm bench -m $model_a ${bench_args[*]} --out $out/aa-separate/N-new.json"
-  echo "$tm compare $out/aa-separate/N-base.json $out/aa-separate/N-new.json -o md|json"
-  echo "# ab-separate: the same with -m $model_b for N-new.json, and compare --ignore-model"
+  echo "# aa-separate, pair N: $runs runs a side (K = 1..$runs), the base side's runs first"
+  echo "$tm bench -m $model_a ${bench_args[*]} --out $out/aa-separate/N-base/run-K.json"
+  echo "$tm bench -m $model_a ${bench_args[*]} --out $out/aa-separate/N-new/run-K.json"
+  echo "$tm compare $out/aa-separate/N-base $out/aa-separate/N-new -o md|json"
+  echo "# ab-separate: the same with -m $model_b for N-new/, and compare --ignore-model"
   echo "# aa-interleave, comparison N:"
   echo "$tm compare --interleave --rounds $rounds --keep $out/aa-interleave/N -o md|json -- bench -m $model_a ${bench_args[*]}"
   echo "# ab-interleave, comparison N:"
@@ -78,9 +81,14 @@ for i in $(seq -w 1 "$pairs"); do
     new_model=$model_a
     extra=()
     if [ "$scenario" = ab-separate ]; then new_model=$model_b; extra=(--ignore-model); fi
-    "$tm" bench -m "$model_a" "${bench_args[@]}" --out "$d/$i-base.json" > /dev/null 2>&1
-    "$tm" bench -m "$new_model" "${bench_args[@]}" --out "$d/$i-new.json" > /dev/null 2>&1
-    run_compare "$i" "$d" "${extra[@]}" "$d/$i-base.json" "$d/$i-new.json"
+    mkdir -p "$d/$i-base" "$d/$i-new"
+    for k in $(seq 1 "$runs"); do
+      "$tm" bench -m "$model_a" "${bench_args[@]}" --out "$d/$i-base/run-$k.json" > /dev/null 2>&1
+    done
+    for k in $(seq 1 "$runs"); do
+      "$tm" bench -m "$new_model" "${bench_args[@]}" --out "$d/$i-new/run-$k.json" > /dev/null 2>&1
+    done
+    run_compare "$i" "$d" "${extra[@]}" "$d/$i-base" "$d/$i-new"
   done
   "$tm" compare --interleave --rounds "$rounds" --keep "$out/aa-interleave/$i" -o json \
     --out "$out/aa-interleave/$i.json" -- bench -m "$model_a" "${bench_args[@]}" 2>/dev/null || true
@@ -103,7 +111,7 @@ done
 rm -rf "$out/models"
 (
   cd "$out"
-  raw=(aa-separate/*-base.json aa-separate/*-new.json ab-separate/*-base.json ab-separate/*-new.json
+  raw=(aa-separate/*-base aa-separate/*-new ab-separate/*-base ab-separate/*-new
        aa-interleave/[0-9][0-9] ab-interleave/[0-9][0-9])
   tar -czf raw-results.tar.gz "${raw[@]}"
   rm -rf "${raw[@]}"
@@ -111,14 +119,15 @@ rm -rf "$out/models"
 {
   echo "# compare: false alarms and a real slowdown on $(uname -n) ($(nproc) CPUs)"
   echo
-  echo "Comparisons per scenario: $pairs. Bench flags: \`${bench_args[*]}\`. Interleaved: $rounds rounds."
+  echo "Comparisons per scenario: $pairs. Bench flags: \`${bench_args[*]}\`. Separate: $runs runs a side. Interleaved: $rounds rounds."
+  echo "Host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs."
   echo "A: small shape, $layers layers; B: $layers_b layers (q4_0, seed 1). Defaults: --alpha 0.05, --noise 2%."
   echo
   echo "| scenario | comparisons with a case called slower | what it should be |"
   echo "|---|---:|---|"
-  echo "| A/A, separate runs | ${slower_pairs[aa-separate]} / $pairs | 0 (at most 1) |"
+  echo "| A/A, separate runs ($runs a side) | ${slower_pairs[aa-separate]} / $pairs | 0 (at most 1) |"
   echo "| A/A, --interleave | ${slower_pairs[aa-interleave]} / $pairs | 0 (at most 1) |"
-  echo "| A/B (+10% layers), separate runs | ${slower_pairs[ab-separate]} / $pairs | $pairs |"
+  echo "| A/B (+10% layers), separate runs ($runs a side) | ${slower_pairs[ab-separate]} / $pairs | $pairs |"
   echo "| A/B (+10% layers), --interleave | ${slower_pairs[ab-interleave]} / $pairs | $pairs |"
   echo
   echo "The result files are in raw-results.tar.gz (extract it here to restore the paths the comparisons name)."

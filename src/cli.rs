@@ -584,9 +584,14 @@ type_v, flash_attn, n_prompt, n_gen, n_depth); load levels on model, arrivals an
 
 A case is slower or faster only when the whole confidence interval of new/base lies beyond --noise. Two runs made \
 at different times also differ by whatever the machine's speed did in between, which their repetitions do not \
-show: on a shared machine use --interleave, which runs both sides alternately and tests the ratio round by round.
+show, so the run is the unit: separate runs gate only with two or more runs (files) per side, each run one sample; \
+with one run per side the within-run interval is shown and does not gate. On a shared machine use --interleave, \
+which runs both sides alternately and tests the ratio round by round.
 
-Exit codes: 0 no regression, 1 at least one case slower (or changed, with --fail-on any-change), 2 bad input.
+One figure gates per case: t/s for bench, goodput for load (output t/s without an SLO); --fail-on adds others. \
+Holm's correction over all gated figures keeps the chance of any false alarm at --alpha.
+
+Exit codes: 0 no regression, 1 a gated figure slower (or changed, with --fail-on any-change), 2 bad input.
 
 Examples:
   tokenmeter compare results/old.json results/new.json
@@ -616,7 +621,8 @@ pub struct CompareArgs {
     /// Changes smaller than this are not counted (2% or 0.02)
     #[arg(long, default_value = "2%")]
     pub noise: String,
-    /// What exits with code 1: slower, or any-change
+    /// What exits with code 1: slower or any-change, and figures to gate besides each kind's primary one,
+    /// comma-separated (e.g. slower,ttft_p99,J/token)
     #[arg(long = "fail-on", default_value = "slower")]
     pub fail_on: String,
     /// Join keys to leave out, comma-separated (e.g. n_threads to compare -t 2 with -t 1)

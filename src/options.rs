@@ -453,15 +453,24 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
         "json" => true,
         other => return Err(InputError(format!("-o: '{other}' is not md or json"))),
     };
-    let fail_on = match a.fail_on.as_str() {
-        "slower" => FailOn::Slower,
-        "any-change" => FailOn::AnyChange,
-        other => {
-            return Err(InputError(format!(
-                "--fail-on: '{other}' is not slower or any-change"
-            )))
+    // `slower` or `any-change`, and figures to gate besides each kind's primary one (`slower,ttft_p99`).
+    let mut fail_on = FailOn::Slower;
+    let mut gate = std::collections::BTreeSet::new();
+    for word in a.fail_on.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        match word {
+            "slower" => fail_on = FailOn::Slower,
+            "any-change" => fail_on = FailOn::AnyChange,
+            m if tokenmeter::analysis::compare::GATEABLE.contains(&m) => {
+                gate.insert(m.to_string());
+            }
+            other => {
+                return Err(InputError(format!(
+                    "--fail-on: '{other}' is not slower, any-change or a figure ({})",
+                    tokenmeter::analysis::compare::GATEABLE.join(", ")
+                )))
+            }
         }
-    };
+    }
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
         return Err(InputError(format!(
             "--alpha: {} is not between 0 and 1",
@@ -498,6 +507,7 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
         ignore,
         paired: a.paired,
         resamples: a.resamples,
+        gate,
         seed: a.seed,
     };
     let mut sides = a.sides.into_iter();

@@ -5,6 +5,18 @@
 //! A change counts only when its whole confidence interval lies beyond the noise threshold in one direction (the
 //! rule criterion uses): significance alone would flag a 0.3% shift that no one cares about, the threshold alone
 //! would flag noise.
+//!
+//! What gates the exit code:
+//! - The unit of replication is the process run. Repetitions within one run share its state of the machine
+//!   (clocks, neighbours, memory placement), so they leave out run-to-run variance: unpaired sides are tested on
+//!   one figure per run (the geometric mean of a case's repetitions, a level's own rate or percentile), which
+//!   needs two or more runs per side; interleaved rounds (`paired`) are tested round by round. With one run on a
+//!   side the within-run interval is shown, and does not gate.
+//! - One primary figure per kind: `t/s` for a bench case, `goodput` for a load level (`output t/s` without an
+//!   SLO). Others are reported; they gate only when `Options::gate` names them.
+//! - Holm's step-down correction over every gated figure of every joined case and level keeps the chance of any
+//!   false alarm at `alpha`: a gated figure is changed only when its p-value of "within the noise band"
+//!   (`Ratio::p_band`) passes its Holm threshold.
 
 use super::load::request_meets;
 use crate::results::llama_bench::LlamaBenchRecord;
@@ -46,6 +58,20 @@ pub const CASE_KEYS: [&str; 12] = [
     "n_depth",
 ];
 
+/// Figures `--fail-on` can name to gate besides each kind's primary one (`t/s` for bench, `goodput` for load).
+pub const GATEABLE: [&str; 10] = [
+    "t/s",
+    "J/token",
+    "goodput",
+    "output t/s",
+    "ttft_p50",
+    "ttft_p95",
+    "ttft_p99",
+    "itl_p50",
+    "itl_p95",
+    "itl_p99",
+];
+
 /// The properties a load level is joined on.
 pub const LEVEL_KEYS: [&str; 4] = ["model", "arrivals", "input_tokens", "output_tokens"];
 
@@ -61,6 +87,8 @@ pub struct Options {
     pub paired: bool,
     pub resamples: usize,
     pub seed: u64,
+    /// Figures that gate the exit code besides each kind's primary one (`--fail-on ttft_p99,…`).
+    pub gate: BTreeSet<String>,
 }
 
 impl Default for Options {
@@ -72,6 +100,7 @@ impl Default for Options {
             paired: false,
             resamples: 2000,
             seed: 1,
+            gate: BTreeSet::new(),
         }
     }
 }
@@ -130,8 +159,13 @@ pub struct MetricComparison {
     pub tested: bool,
     /// Whether the smallest detectable change exceeds the noise threshold (a green verdict then means little).
     pub underpowered: bool,
-    /// Whether this figure decides the exit code (figures without repetitions never do).
+    /// Whether this figure decides the exit code: the kind's primary figure or one `--fail-on` names, tested on
+    /// replicated runs or interleaved rounds.
     pub gating: bool,
+    /// For a gated figure: whether it passed Holm's threshold over all gated figures (its verdict stands); a
+    /// gated figure beyond the band that did not pass is `unchanged`, and `note` says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holm_rejected: Option<bool>,
     pub note: Option<String>,
 }
 
@@ -188,8 +222,21 @@ pub struct Counts {
     pub faster: usize,
     pub unchanged: usize,
     pub slower: usize,
-    /// Joined cases whose gating figure could not have detected a change of the noise threshold.
+    /// Joined cases whose gating figure could not have detected a change of twice the noise threshold.
     pub underpowered: usize,
+}
+
+/// The family of figures that gate the exit code, and its correction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Family {
+    /// `holm`: Holm's step-down over the gated figures' `p_band`, family-wise error at `alpha`.
+    pub correction: String,
+    /// Gated figures over all joined cases and levels.
+    pub gated: usize,
+    /// Gated figures whose change passed the correction.
+    pub rejected: usize,
+    /// Figures beyond the band on their own that the correction kept unchanged.
+    pub kept_unchanged: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +256,7 @@ pub struct Comparison {
     pub only_new: Vec<OneSided>,
     pub environment: Vec<EnvDiff>,
     pub counts: Counts,
+    pub family: Family,
 }
 
 // ---- bench cases -------------------------------------------------------------------------------------------
@@ -355,6 +403,8 @@ fn case_views(sources: &[Source]) -> Vec<CaseView> {
 struct LevelView<'a> {
     key: BTreeMap<String, String>,
     label: String,
+    /// Which input of the side it came from (the round, when paired).
+    input: usize,
     source: String,
     level: &'a LevelRecord,
     slo: &'a [SloTerm],
@@ -382,7 +432,7 @@ fn arrivals_of(l: &LevelRecord) -> String {
 
 fn level_views(sources: &[Source]) -> Vec<LevelView<'_>> {
     let mut out = Vec::new();
-    for s in sources {
+    for (input, s) in sources.iter().enumerate() {
         let Input::Result(f) = &s.input else { continue };
         let Some(sweep) = &f.load else { continue };
         let entry = f.models.first();
@@ -411,6 +461,7 @@ fn level_views(sources: &[Source]) -> Vec<LevelView<'_>> {
                     lengths(&l.output_tokens)
                 ),
                 key,
+                input,
                 source: format!("{}#load.levels[{i}]", s.path),
                 level: l,
                 slo: &sweep.slo,
@@ -459,7 +510,7 @@ fn metric(
         .map_or(Verdict::Unchanged, |r| verdict(r, better, noise));
     let underpowered = r
         .as_ref()
-        .is_some_and(|r| r.detectable.is_some_and(|d| d > noise));
+        .is_some_and(|r| r.detectable.is_some_and(|d| ratio::underpowered(d, noise)));
     if !tested && note.is_none() {
         note = Some(match &r {
             None if base.is_some() && new.is_some() => "no ratio: the base figure is zero".into(),
@@ -478,6 +529,7 @@ fn metric(
         tested,
         underpowered,
         gating: gating && tested,
+        holm_rejected: None,
         ratio: r,
         note,
     }
@@ -501,6 +553,7 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
     let (pb, pn) = (pool(base), pool(new));
     let mean = |xs: &[f64]| crate::stats::mean(xs);
     let mut note = None;
+    let mut replicated = true;
     let r = if opts.paired {
         let rounds = |v: &[&CaseView]| -> BTreeMap<usize, Vec<f64>> {
             let mut m: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
@@ -528,8 +581,21 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
         }
         ratio::paired_median(&xb, &xn, opts.alpha, opts.noise)
     } else {
-        ratio::welch_log(&pb, &pn, opts.alpha, opts.noise)
+        let (rb, rn) = (run_figures(base), run_figures(new));
+        if rb.len() >= 2 && rn.len() >= 2 {
+            note = Some(format!(
+                "{}/{} runs, each run's geometric mean one sample",
+                rb.len(),
+                rn.len()
+            ));
+            ratio::welch_log(&rb, &rn, opts.alpha, opts.noise)
+        } else {
+            replicated = false;
+            note = Some(ONE_RUN.into());
+            ratio::welch_log(&pb, &pn, opts.alpha, opts.noise)
+        }
     };
+    let gate = |name: &str| replicated && (name == "t/s" || opts.gate.contains(name));
     let mut out = vec![metric(
         "t/s",
         "t/s",
@@ -537,7 +603,7 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
         mean(&pb),
         mean(&pn),
         r,
-        true,
+        gate("t/s"),
         opts.noise,
         note,
     )];
@@ -559,12 +625,33 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
             eb,
             en,
             r,
-            false,
+            gate("J/token"),
             opts.noise,
             Some(note.into()),
         ));
     }
     out
+}
+
+/// Why a side with one run does not gate.
+const ONE_RUN: &str = "one run on a side: this interval is within the run, which leaves out run-to-run \
+variance, so it does not gate (use --interleave, or two or more runs per side)";
+
+/// One figure per run (input) of a case: the geometric mean of its positive repetitions.
+fn run_figures(v: &[&CaseView]) -> Vec<f64> {
+    let mut runs: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for c in v {
+        runs.entry(c.input).or_default().extend(
+            c.samples_ts
+                .iter()
+                .copied()
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .map(f64::ln),
+        );
+    }
+    runs.values()
+        .filter_map(|logs| crate::stats::mean(logs).map(f64::exp))
+        .collect()
 }
 
 /// Milliseconds at the stored histograms' precision (three significant digits), which also keeps the distinct
@@ -585,6 +672,7 @@ fn single(base: Option<f64>, new: Option<f64>, n_base: usize, n_new: usize) -> O
         lower: None,
         upper: None,
         p_value: None,
+        p_band: None,
         n_base,
         n_new,
         detectable: None,
@@ -592,101 +680,322 @@ fn single(base: Option<f64>, new: Option<f64>, n_base: usize, n_new: usize) -> O
     })
 }
 
-/// Goodput and output t/s (each request's share: 1 when it met every SLO term, its tokens, over the side's
-/// measured time), TTFT and ITL p50/p95/p99 (a request's gaps resampled together), and energy per token.
+/// The percentiles compared for TTFT and ITL.
+const LEVEL_PERCENTILES: [crate::stats::Percentile; 3] = [
+    crate::stats::Percentile::P50,
+    crate::stats::Percentile::P95,
+    crate::stats::Percentile::P99,
+];
+
+/// A request's TTFT in ms, `+∞` when it never produced a token (censored: its TTFT is at least the time it
+/// waited, beyond every measured one), as the SLO check (`analysis::load`) counts it.
+fn censored_ttft(r: &crate::results::load::RequestSample) -> f64 {
+    r.ttft_ns().map_or(f64::INFINITY, ms_3_digits)
+}
+
+/// A request's inter-token gaps in ms, plus one `+∞` gap when it was unfinished at the level's end and its last
+/// token (or its arrival) lies further back than the SLO's ITL limit: the SLO check's overdue gap.
+fn censored_itl(
+    r: &crate::results::load::RequestSample,
+    end_ns: u64,
+    itl_limit_ms: Option<f64>,
+) -> Vec<f64> {
+    let mut gaps: Vec<f64> = r.itl_ns().map(ms_3_digits).collect();
+    if let Some(limit) = itl_limit_ms {
+        let last = r.token_ns.last().copied().unwrap_or(r.arrival_ns);
+        if !r.completed && end_ns.saturating_sub(last) as f64 > limit * 1e6 {
+            gaps.push(f64::INFINITY);
+        }
+    }
+    gaps
+}
+
+/// The SLO terms of a level as one comparable string (`ttft_p95<=500ms, itl_p99<=100ms`).
+fn slo_text(slo: &[SloTerm]) -> String {
+    let mut terms: Vec<String> = slo
+        .iter()
+        .map(|t| format!("{}<={}ms", t.objective(), t.max_ms))
+        .collect();
+    terms.sort();
+    terms.join(", ")
+}
+
+/// One level's own figures, in the order of `level_metric_names`: goodput (with an SLO), output t/s, TTFT and
+/// ITL p50/p95/p99 (censored; `None` where the rank falls among unserved requests or there is no value), and
+/// each percentile's sample count.
+fn level_figures(l: &LevelView, with_slo: bool) -> (Vec<Option<f64>>, Vec<usize>) {
+    let lv = l.level;
+    let secs = lv.summary.duration_s;
+    let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
+    let mut figures = Vec::new();
+    if with_slo {
+        let good = lv.requests.iter().filter(|r| request_meets(r, l.slo)).count();
+        figures.push(per_s(good as f64));
+    }
+    let tokens: usize = lv.requests.iter().map(|r| r.token_ns.len()).sum();
+    figures.push(per_s(tokens as f64));
+    let itl_limit = l
+        .slo
+        .iter()
+        .find(|t| t.metric == crate::results::slo::Metric::Itl)
+        .map(|t| t.max_ms);
+    let end_ns = (secs * 1e9) as u64;
+    let mut ttft: Vec<f64> = lv.requests.iter().map(censored_ttft).collect();
+    let mut itl: Vec<f64> = lv
+        .requests
+        .iter()
+        .flat_map(|r| censored_itl(r, end_ns, itl_limit))
+        .collect();
+    let mut counts = Vec::new();
+    for values in [&mut ttft, &mut itl] {
+        for p in LEVEL_PERCENTILES {
+            figures.push(ratio::quantile(values, p.quantile()).filter(|v| v.is_finite()));
+            counts.push(values.len());
+        }
+    }
+    (figures, counts)
+}
+
+fn level_metric_names(with_slo: bool) -> Vec<(String, &'static str, Better)> {
+    let mut names = Vec::new();
+    if with_slo {
+        names.push(("goodput".to_string(), "req/s", Better::Higher));
+    }
+    names.push(("output t/s".to_string(), "t/s", Better::Higher));
+    for family in ["ttft", "itl"] {
+        for p in LEVEL_PERCENTILES {
+            names.push((format!("{family}_{p}"), "ms", Better::Lower));
+        }
+    }
+    names
+}
+
+/// Goodput and output t/s, TTFT and ITL p50/p95/p99 (censored as the SLO check counts them: a request never
+/// served has a TTFT beyond every measured one), and energy per token.
+///
+/// - Interleaved rounds: each round's own figures, paired round by round (`paired_median`).
+/// - Two or more runs per side: each run's own figures as the samples of Welch's t on logs.
+/// - One run on a side: a percentile bootstrap that resamples its requests (a request's gaps, tokens and SLO
+///   outcome together), shown but not gating: it leaves out run-to-run variance.
+///
+/// The primary figure is goodput (output t/s without an SLO on both sides). Sides that ran under different SLOs
+/// have no comparable goodput: it is left out, and the note says why.
 fn compare_levels(
     base: &[&LevelView],
     new: &[&LevelView],
     opts: &Options,
 ) -> Vec<MetricComparison> {
     use crate::results::load::RequestSample;
-    use crate::stats::Percentile;
-    type Share = dyn Fn(&LevelView, &RequestSample) -> f64;
-    type Values = dyn Fn(&RequestSample) -> Vec<f64>;
-    let slo = base.iter().chain(new).all(|l| !l.slo.is_empty());
-    let good: &Share = &|l, r| f64::from(u8::from(request_meets(r, l.slo)));
-    let tokens: &Share = &|_, r| r.token_ns.len() as f64;
-    let mut rates: Vec<(&str, &str, &Share)> = Vec::new();
-    if slo {
-        rates.push(("goodput", "req/s", good));
-    }
-    rates.push(("output t/s", "t/s", tokens));
-    let ttft: &Values = &|r| r.ttft_ns().map(ms_3_digits).into_iter().collect();
-    let itl: &Values = &|r| r.itl_ns().map(ms_3_digits).collect();
-    let families: [(&str, &Values); 2] = [("ttft", ttft), ("itl", itl)];
-    let percentiles = [Percentile::P50, Percentile::P95, Percentile::P99];
-    let qs: Vec<f64> = percentiles.iter().map(|p| p.quantile()).collect();
+    let slos: BTreeSet<String> = base.iter().chain(new).map(|l| slo_text(l.slo)).collect();
+    let any_slo = base.iter().chain(new).any(|l| !l.slo.is_empty());
+    let same_slo = slos.len() == 1 && any_slo;
+    let names = level_metric_names(same_slo);
+    let primary = if same_slo { "goodput" } else { "output t/s" };
+    let n_rates = if same_slo { 2 } else { 1 };
+    let n_pct = LEVEL_PERCENTILES.len();
 
-    // Each request's share of a rate is its contribution over the side's measured time.
-    let side = |v: &[&LevelView]| -> ratio::Requests {
-        let seconds: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
-        let all: Vec<(&LevelView, &RequestSample)> = v
-            .iter()
-            .flat_map(|l| l.level.requests.iter().map(move |r| (*l, r)))
-            .collect();
-        ratio::Requests {
-            sums: rates
-                .iter()
-                .map(|(_, _, f)| all.iter().map(|(l, r)| f(l, r) / seconds).collect())
-                .collect(),
-            values: families
-                .iter()
-                .map(|(_, f)| all.iter().map(|(_, r)| f(r)).collect())
-                .collect(),
-        }
+    let figures = |v: &[&LevelView]| -> BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)> {
+        // A side's levels of one input are one run (an input holds one level per key).
+        v.iter().map(|l| (l.input, level_figures(l, same_slo))).collect()
     };
-    let (sb, sn) = (side(base), side(new));
-    let boot = ratio::bootstrap_requests(&sb, &sn, &qs, opts.alpha, opts.resamples, opts.seed);
+    let (fb, fn_) = (figures(base), figures(new));
+    let replicated = opts.paired || (fb.len() >= 2 && fn_.len() >= 2);
+
+    // Point figures over all of a side's requests (the whole side as one level).
+    let pooled = |v: &[&LevelView]| -> Vec<Option<f64>> {
+        let secs: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
+        let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
+        let mut out = Vec::new();
+        if same_slo {
+            let good = v
+                .iter()
+                .map(|l| l.level.requests.iter().filter(|r| request_meets(r, l.slo)).count())
+                .sum::<usize>();
+            out.push(per_s(good as f64));
+        }
+        let tokens: usize = v
+            .iter()
+            .flat_map(|l| l.level.requests.iter().map(|r| r.token_ns.len()))
+            .sum();
+        out.push(per_s(tokens as f64));
+        let mut ttft: Vec<f64> = v
+            .iter()
+            .flat_map(|l| l.level.requests.iter().map(censored_ttft))
+            .collect();
+        let mut itl: Vec<f64> = v
+            .iter()
+            .flat_map(|l| {
+                let end = (l.level.summary.duration_s * 1e9) as u64;
+                let lim = l
+                    .slo
+                    .iter()
+                    .find(|t| t.metric == crate::results::slo::Metric::Itl)
+                    .map(|t| t.max_ms);
+                l.level
+                    .requests
+                    .iter()
+                    .flat_map(move |r| censored_itl(r, end, lim))
+            })
+            .collect();
+        for values in [&mut ttft, &mut itl] {
+            for p in LEVEL_PERCENTILES {
+                out.push(ratio::quantile(values, p.quantile()).filter(|v| v.is_finite()));
+            }
+        }
+        out
+    };
+    let (pb, pn) = (pooled(base), pooled(new));
+
+    let mut ratios: Vec<(Option<Ratio>, Option<String>)> = Vec::with_capacity(names.len());
+    if replicated {
+        for (k, (name, _, _)) in names.iter().enumerate() {
+            let low = k >= n_rates && {
+                let p = LEVEL_PERCENTILES[(k - n_rates) % n_pct];
+                fb.values()
+                    .chain(fn_.values())
+                    .any(|(_, c)| p.low_sample_count(c[k - n_rates] as u64))
+            };
+            if low {
+                ratios.push((
+                    single(pb[k], pn[k], fb.len(), fn_.len()),
+                    Some(format!("{name} from too few samples in a run: not tested")),
+                ));
+                continue;
+            }
+            let r = if opts.paired {
+                let (mut xb, mut xn) = (Vec::new(), Vec::new());
+                for (i, (b, _)) in &fb {
+                    if let (Some(b), Some(n)) = (b[k], fn_.get(i).and_then(|(n, _)| n[k])) {
+                        xb.push(b);
+                        xn.push(n);
+                    }
+                }
+                ratio::paired_median(&xb, &xn, opts.alpha, opts.noise)
+            } else {
+                let col = |m: &BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)>| -> Vec<f64> {
+                    m.values().filter_map(|(f, _)| f[k]).collect()
+                };
+                let (xb, xn) = (col(&fb), col(&fn_));
+                if xb.len() >= 2 && xn.len() >= 2 {
+                    ratio::welch_log(&xb, &xn, opts.alpha, opts.noise)
+                } else {
+                    None
+                }
+            };
+            let note = r.is_none().then(|| {
+                format!("{name}: absent (censored or zero) in too many runs or rounds to test")
+            });
+            ratios.push((r, note));
+        }
+    } else {
+        type Share = dyn Fn(&LevelView, &RequestSample) -> f64;
+        let good: &Share = &|l, r| f64::from(u8::from(request_meets(r, l.slo)));
+        let tokens: &Share = &|_, r| r.token_ns.len() as f64;
+        let mut shares: Vec<&Share> = Vec::new();
+        if same_slo {
+            shares.push(good);
+        }
+        shares.push(tokens);
+        let qs: Vec<f64> = LEVEL_PERCENTILES.iter().map(|p| p.quantile()).collect();
+        let side = |v: &[&LevelView]| -> ratio::Requests {
+            let seconds: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
+            let all: Vec<(&LevelView, &RequestSample)> = v
+                .iter()
+                .flat_map(|l| l.level.requests.iter().map(move |r| (*l, r)))
+                .collect();
+            let itl = |l: &LevelView, r: &RequestSample| {
+                let lim = l
+                    .slo
+                    .iter()
+                    .find(|t| t.metric == crate::results::slo::Metric::Itl)
+                    .map(|t| t.max_ms);
+                censored_itl(r, (l.level.summary.duration_s * 1e9) as u64, lim)
+            };
+            ratio::Requests {
+                sums: shares
+                    .iter()
+                    .map(|f| all.iter().map(|(l, r)| f(l, r) / seconds).collect())
+                    .collect(),
+                values: vec![
+                    all.iter().map(|(_, r)| vec![censored_ttft(r)]).collect(),
+                    all.iter().map(|(l, r)| itl(l, r)).collect(),
+                ],
+            }
+        };
+        let (sb, sn) = (side(base), side(new));
+        let boot = ratio::bootstrap_requests(
+            &sb,
+            &sn,
+            &qs,
+            opts.alpha,
+            opts.noise,
+            opts.resamples,
+            opts.seed,
+        );
+        for r in boot.sums {
+            ratios.push((r, Some(ONE_RUN.into())));
+        }
+        for (f, per_q) in boot.quantiles.into_iter().enumerate() {
+            let count = |s: &ratio::Requests| s.values[f].iter().map(Vec::len).sum::<usize>();
+            let (cb, cn) = (count(&sb), count(&sn));
+            for (q, r) in per_q.into_iter().enumerate() {
+                let k = n_rates + f * n_pct + q;
+                let p = LEVEL_PERCENTILES[q];
+                if p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64) {
+                    ratios.push((
+                        single(pb[k], pn[k], cb, cn),
+                        Some(format!(
+                            "{p} from n={cb}/{cn} samples (needs {}): not tested",
+                            p.min_samples()
+                        )),
+                    ));
+                } else if pb[k].is_none() || pn[k].is_none() {
+                    ratios.push((
+                        None,
+                        Some(format!(
+                            "{p} falls among the requests a side never served (censored): no figure"
+                        )),
+                    ));
+                } else {
+                    ratios.push((r, Some(ONE_RUN.into())));
+                }
+            }
+        }
+    }
 
     let mut out = Vec::new();
-    for (k, (name, unit, _)) in rates.iter().enumerate() {
-        let total =
-            |s: &ratio::Requests| Some(s.sums[k].iter().sum::<f64>()).filter(|x| x.is_finite());
+    if any_slo && !same_slo {
+        out.push(metric(
+            "goodput",
+            "req/s",
+            Better::Higher,
+            None,
+            None,
+            None,
+            false,
+            opts.noise,
+            Some(format!(
+                "not compared: the sides ran under different SLOs ({})",
+                slos.iter()
+                    .map(|s| if s.is_empty() { "none" } else { s.as_str() })
+                    .collect::<Vec<_>>()
+                    .join(" vs ")
+            )),
+        ));
+    }
+    for (k, ((name, unit, better), (r, note))) in names.iter().zip(ratios).enumerate() {
+        let gating = replicated && (name == primary || opts.gate.contains(name.as_str()));
         out.push(metric(
             name,
             unit,
-            Better::Higher,
-            total(&sb),
-            total(&sn),
-            boot.sums[k].clone(),
-            true,
+            *better,
+            pb[k],
+            pn[k],
+            r,
+            gating,
             opts.noise,
-            None,
+            note.filter(|n| !replicated || n != ONE_RUN),
         ));
-    }
-    for (f, (name, _)) in families.iter().enumerate() {
-        let count = |s: &ratio::Requests| s.values[f].iter().map(Vec::len).sum::<usize>();
-        let (cb, cn) = (count(&sb), count(&sn));
-        let values = |s: &ratio::Requests| -> Vec<Option<f64>> {
-            let mut all: Vec<f64> = s.values[f].iter().flatten().copied().collect();
-            qs.iter().map(|&q| ratio::quantile(&mut all, q)).collect()
-        };
-        let (vb, vn) = (values(&sb), values(&sn));
-        for (k, p) in percentiles.iter().enumerate() {
-            let low = p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64);
-            let (r, note) = if low {
-                (
-                    single(vb[k], vn[k], cb, cn),
-                    Some(format!(
-                        "{p} from n={cb}/{cn} samples (needs {}): not tested",
-                        p.min_samples()
-                    )),
-                )
-            } else {
-                (boot.quantiles[f][k].clone(), None)
-            };
-            out.push(metric(
-                &format!("{name}_{p}"),
-                "ms",
-                Better::Lower,
-                vb[k],
-                vn[k],
-                r,
-                true,
-                opts.noise,
-                note,
-            ));
-        }
     }
     let energy = |v: &[&LevelView]| -> Option<f64> {
         let js: Vec<f64> = v
@@ -1072,6 +1381,7 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
             d.new.join(", ")
         ));
     }
+    let family = holm(&mut joined, opts.alpha);
     let mut counts = Counts {
         faster: 0,
         unchanged: 0,
@@ -1106,5 +1416,271 @@ pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Compar
         only_new,
         environment,
         counts,
+        family,
     })
+}
+
+/// Holm's step-down over every gated figure: sorted by `p_band`, the i-th smallest (from 0) of m passes when it
+/// and every smaller one are at most `alpha / (m − i)`. A gated figure beyond the band that does not pass becomes
+/// `unchanged`, with a note; its interval stays as computed.
+fn holm(joined: &mut [Joined], alpha: f64) -> Family {
+    let mut gated: Vec<(usize, usize, f64)> = Vec::new();
+    for (j, jn) in joined.iter().enumerate() {
+        for (k, m) in jn.metrics.iter().enumerate() {
+            if m.gating {
+                let p = m.ratio.as_ref().and_then(|r| r.p_band).unwrap_or(1.0);
+                gated.push((j, k, p));
+            }
+        }
+    }
+    gated.sort_by(|a, b| a.2.total_cmp(&b.2));
+    let m = gated.len();
+    let (mut rejected, mut kept) = (0, 0);
+    let mut passing = true;
+    for (i, &(j, k, p)) in gated.iter().enumerate() {
+        passing = passing && p <= alpha / (m - i) as f64;
+        let metric = &mut joined[j].metrics[k];
+        metric.holm_rejected = Some(passing);
+        if passing {
+            rejected += 1;
+        } else if metric.verdict != Verdict::Unchanged {
+            kept += 1;
+            metric.verdict = Verdict::Unchanged;
+            let why = format!(
+                "beyond the band on its own (p = {p:.3}), not after Holm's correction over {m} gated figures"
+            );
+            metric.note = Some(match metric.note.take() {
+                Some(n) => format!("{n}; {why}"),
+                None => why,
+            });
+        }
+    }
+    Family {
+        correction: "holm".into(),
+        gated: m,
+        rejected,
+        kept_unchanged: kept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ratio(lower: f64, upper: f64, p_band: f64) -> Ratio {
+        Ratio {
+            method: Method::WelchLog,
+            ratio: (lower * upper).sqrt(),
+            lower: Some(lower),
+            upper: Some(upper),
+            p_value: None,
+            p_band: Some(p_band),
+            n_base: 3,
+            n_new: 3,
+            detectable: Some(0.05),
+            samples_needed: None,
+        }
+    }
+
+    #[test]
+    fn the_rule_needs_the_whole_interval_beyond_the_band() {
+        let n = 0.02;
+        let v = |lo, hi, b| verdict(&ratio(lo, hi, 0.5), b, n);
+        assert_eq!(v(0.90, 0.97, Better::Higher), Verdict::Slower);
+        assert_eq!(v(1.03, 1.10, Better::Higher), Verdict::Faster);
+        // one end inside the band: unchanged, however significant
+        assert_eq!(v(0.90, 0.985, Better::Higher), Verdict::Unchanged);
+        assert_eq!(v(1.019, 1.10, Better::Higher), Verdict::Unchanged);
+        // the band is symmetric on the log scale: its lower edge is 1/1.02, not 0.98
+        assert_eq!(v(0.90, 0.980, Better::Higher), Verdict::Slower);
+        assert_eq!(v(0.90, 1.0 / 1.02 + 1e-9, Better::Higher), Verdict::Unchanged);
+        // lower is better for latencies
+        assert_eq!(v(1.03, 1.10, Better::Lower), Verdict::Slower);
+        assert_eq!(v(0.90, 0.97, Better::Lower), Verdict::Faster);
+        let none = Ratio {
+            lower: None,
+            upper: None,
+            ..ratio(0.5, 0.6, 0.0)
+        };
+        assert_eq!(verdict(&none, Better::Higher, n), Verdict::Unchanged);
+    }
+
+    fn joined(ps: &[f64]) -> Vec<Joined> {
+        ps.iter()
+            .enumerate()
+            .map(|(i, &p)| Joined {
+                kind: "bench".into(),
+                label: format!("case {i}"),
+                key: BTreeMap::new(),
+                base_sources: vec![],
+                new_sources: vec![],
+                metrics: vec![
+                    metric(
+                        "t/s",
+                        "t/s",
+                        Better::Higher,
+                        Some(100.0),
+                        Some(90.0),
+                        Some(ratio(0.85, 0.95, p)),
+                        true,
+                        0.02,
+                        None,
+                    ),
+                    // reported, not gated: the correction leaves it alone
+                    metric(
+                        "J/token",
+                        "J/token",
+                        Better::Lower,
+                        Some(1.0),
+                        Some(1.2),
+                        Some(ratio(1.1, 1.3, p)),
+                        false,
+                        0.02,
+                        None,
+                    ),
+                ],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn holm_keeps_the_family_wise_error_at_alpha() {
+        // four gated figures, each beyond the band on its own at 0.05
+        let mut j = joined(&[0.04, 0.01, 0.03, 0.02]);
+        let f = holm(&mut j, 0.05);
+        // sorted: 0.01 ≤ 0.05/4 passes; 0.02 > 0.05/3 stops the step-down
+        assert_eq!((f.gated, f.rejected, f.kept_unchanged), (4, 1, 3));
+        let verdicts: Vec<Verdict> = j.iter().map(|j| j.metrics[0].verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Unchanged,
+                Verdict::Slower,
+                Verdict::Unchanged,
+                Verdict::Unchanged
+            ]
+        );
+        assert!(j[0].metrics[0].note.as_ref().unwrap().contains("Holm"));
+        assert_eq!(j[0].metrics[0].holm_rejected, Some(false));
+        assert_eq!(j[1].metrics[0].holm_rejected, Some(true));
+        for x in &j {
+            assert_eq!(x.metrics[1].verdict, Verdict::Slower);
+            assert_eq!(x.metrics[1].holm_rejected, None);
+        }
+        // with every p small enough, all stand; one gated figure is tested at alpha itself
+        let mut j = joined(&[0.001, 0.002, 0.012, 0.02]);
+        assert_eq!(holm(&mut j, 0.05).rejected, 4);
+        let mut j = joined(&[0.049]);
+        assert_eq!(holm(&mut j, 0.05).rejected, 1);
+        assert_eq!(j[0].verdict(), Verdict::Slower);
+    }
+
+    fn load_source(path: &str, f: ResultFile) -> Source {
+        Source {
+            path: path.into(),
+            input: Input::Result(Box::new(f)),
+        }
+    }
+
+    fn reference_load() -> ResultFile {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("results/reference/slo-goodput-qwen2.5-0.5b-q4_0/load.json");
+        crate::results::read_result(&p).unwrap()
+    }
+
+    #[test]
+    fn unserved_requests_count_against_a_side_as_the_slo_counts_them() {
+        let base = reference_load();
+        let mut new = base.clone();
+        // the rate=2/s level: 27 of its 51 requests got a first token; three more never do on the new side, so
+        // its median falls among the unserved
+        let level = &mut new.load.as_mut().unwrap().levels[1];
+        assert_eq!(level.requests.len(), 51);
+        for r in level.requests.iter_mut().filter(|r| !r.token_ns.is_empty()).take(3) {
+            r.token_ns.clear();
+            r.admitted_ns = None;
+            r.completed = false;
+        }
+        let c = compare(
+            &[load_source("base.json", base)],
+            &[load_source("new.json", new)],
+            &Options::default(),
+        )
+        .unwrap();
+        let j = c.joined.iter().find(|j| j.label.contains("rate=2/s")).unwrap();
+        let m = |name: &str| j.metrics.iter().find(|m| m.metric == name).unwrap();
+        // served requests alone would give the new side a TTFT p50 from its 24 served requests; censored, it falls
+        // among the unserved ones (beyond every measured TTFT): no figure, never "faster", and goodput drops
+        assert!(m("ttft_p50").base.is_some());
+        assert_eq!(m("ttft_p50").new, None, "{:?}", m("ttft_p50"));
+        assert_ne!(m("ttft_p50").verdict, Verdict::Faster);
+        assert!(m("ttft_p50").note.as_ref().unwrap().contains("never served"));
+        assert!(m("goodput").new.unwrap() <= m("goodput").base.unwrap());
+    }
+
+    #[test]
+    fn different_slos_leave_goodput_out_and_say_why() {
+        let base = reference_load();
+        let mut new = base.clone();
+        new.load.as_mut().unwrap().slo[0].max_ms *= 2.0;
+        let c = compare(
+            &[load_source("base.json", base)],
+            &[load_source("new.json", new)],
+            &Options::default(),
+        )
+        .unwrap();
+        for j in &c.joined {
+            let g = j.metrics.iter().find(|m| m.metric == "goodput").unwrap();
+            assert_eq!((g.base, g.new, g.gating), (None, None, false));
+            assert!(g.note.as_ref().unwrap().contains("different SLOs"), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn separate_load_runs_are_replicated_by_run_and_paired_rounds_by_round() {
+        let f = reference_load();
+        let sources = |n: usize| -> Vec<Source> {
+            (0..n).map(|i| load_source(&format!("run{i}.json"), f.clone())).collect()
+        };
+        // one run a side: within-run bootstrap, not gated
+        let one = compare(&sources(1), &sources(1), &Options::default()).unwrap();
+        assert!(one.joined.iter().all(|j| j.metrics.iter().all(|m| !m.gating)));
+        assert_eq!(one.family.gated, 0);
+        // three runs a side: each run's goodput one sample; goodput gates
+        let three = compare(&sources(3), &sources(3), &Options::default()).unwrap();
+        for j in &three.joined {
+            let g = &j.metrics[0];
+            assert_eq!(g.metric, "goodput");
+            assert!(g.gating, "{g:?}");
+            let r = g.ratio.as_ref().unwrap();
+            assert_eq!((r.method, r.n_base, r.n_new), (Method::WelchLog, 3, 3));
+            // the other figures are reported only
+            assert!(j.metrics[1..].iter().all(|m| !m.gating));
+        }
+        // paired rounds: round by round
+        let paired = Options {
+            paired: true,
+            ..Options::default()
+        };
+        let p = compare(&sources(6), &sources(6), &paired).unwrap();
+        let r = p.joined[0].metrics[0].ratio.as_ref().unwrap();
+        assert_eq!((r.method, r.n_base), (Method::PairedMedian, 6));
+        // --fail-on names another figure: it gates too
+        let named = Options {
+            gate: ["ttft_p50".to_string()].into_iter().collect(),
+            ..Options::default()
+        };
+        let c = compare(&sources(3), &sources(3), &named).unwrap();
+        let gated: Vec<&str> = c
+            .joined
+            .iter()
+            .find(|j| j.label.contains("rate=2/s"))
+            .unwrap()
+            .metrics
+            .iter()
+            .filter(|m| m.gating)
+            .map(|m| m.metric.as_str())
+            .collect();
+        assert_eq!(gated, ["goodput", "ttft_p50"]);
+    }
 }

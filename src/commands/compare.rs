@@ -107,6 +107,18 @@ pub fn resolve(arg: &str, baseline_dir: &Path) -> Result<Vec<Source>, InputError
         files
     } else if p.exists() {
         vec![p.to_path_buf()]
+    } else if crate::results::baseline::baseline_path(baseline_dir, arg).is_ok()
+        && baseline_dir.join(arg).is_dir()
+    {
+        // A baseline of several runs: a directory of result files under the baseline directory.
+        let files = files_under(&baseline_dir.join(arg))?;
+        if files.is_empty() {
+            return Err(InputError(format!(
+                "{}: baseline '{arg}' holds no result files",
+                baseline_dir.join(arg).display()
+            )));
+        }
+        files
     } else {
         match crate::results::baseline::baseline_path(baseline_dir, arg) {
             Ok(b) if b.exists() => vec![b],

@@ -19,7 +19,7 @@ fn pct(x: f64) -> String {
 
 fn method_name(m: Method) -> &'static str {
     match m {
-        Method::WelchLog => "Welch's t on log t/s of the repetitions",
+        Method::WelchLog => "Welch's t on the logs of each run's figure",
         Method::PairedMedian => {
             "median of the interleaved rounds' log ratios, each round's fastest repetition, sign-test interval"
         }
@@ -31,6 +31,7 @@ fn method_name(m: Method) -> &'static str {
 fn verdict_cell(m: &MetricComparison) -> String {
     let v = m.verdict.name();
     match (m.verdict, m.tested) {
+        (Verdict::Slower | Verdict::Faster, true) if !m.gating => format!("{v} (not gated)"),
         (Verdict::Slower, _) => format!("**{v}**"),
         (Verdict::Faster, _) => format!("*{v}*"),
         (_, false) => format!("{v} (untested)"),
@@ -96,12 +97,24 @@ pub fn markdown(c: &Comparison) -> String {
             format!("; joined ignoring {}", c.ignored_keys.join(", "))
         }
     );
-    if !c.paired && c.joined.iter().any(|j| j.kind == "bench") {
+    if !c.paired {
         let _ = writeln!(
             s,
-            "- separate runs: their repetitions do not see a change of the machine's speed between the runs; on a shared machine use --interleave"
+            "- separate runs: each run is one sample (its repetitions or requests do not see the machine's speed change between runs), so a side needs two or more runs to gate; on a shared machine use --interleave"
         );
     }
+    let f = &c.family;
+    let _ = writeln!(
+        s,
+        "- gated: {} figure(s) (each case's t/s, each level's goodput, and what --fail-on names), Holm's correction over them holding the chance of any false alarm at {}{}",
+        f.gated,
+        c.alpha,
+        if f.kept_unchanged > 0 {
+            format!("; {} beyond the band on its own kept unchanged by it", f.kept_unchanged)
+        } else {
+            String::new()
+        }
+    );
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -167,22 +180,20 @@ pub fn markdown(c: &Comparison) -> String {
         .flat_map(|j| {
             j.metrics.iter().filter(|m| m.gating && m.underpowered).map(move |m| {
                 let r = m.ratio.as_ref().expect("an underpowered figure has a ratio");
-                let unit = if r.method == Method::PairedMedian {
-                    "rounds"
-                } else if r.method == Method::Bootstrap {
-                    "requests"
-                } else {
-                    "repetitions"
+                let unit = match r.method {
+                    Method::PairedMedian => "rounds",
+                    Method::Bootstrap => "requests",
+                    _ => "runs",
                 };
                 let need = r
                     .samples_needed
                     .map_or(String::new(), |n| format!("; about {n} {unit} per side would reach it"));
                 format!(
-                    "{} {}: the smallest change these samples detect (80% power) is {}, above the {} threshold{need}",
+                    "{} {}: the smallest change these samples detect (80% power, the whole interval beyond ±{}) is {}, above twice the threshold{need}",
                     j.label,
                     m.metric,
-                    pct(r.detectable.unwrap_or(f64::NAN)),
-                    pct(c.noise)
+                    pct(c.noise),
+                    pct(r.detectable.unwrap_or(f64::NAN))
                 )
             })
         })
@@ -242,7 +253,7 @@ pub fn markdown(c: &Comparison) -> String {
             format!(
                 " ({} of them could not have detected a {} change)",
                 n.underpowered,
-                pct(c.noise)
+                pct(2.0 * c.noise)
             )
         } else {
             String::new()

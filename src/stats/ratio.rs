@@ -39,18 +39,43 @@ pub struct Ratio {
     pub upper: Option<f64>,
     /// Two-sided p-value of "no change" (t methods only).
     pub p_value: Option<f64>,
+    /// p-value of "the change lies within the noise band" (1 ± noise): the one-sided test at the band's edge in
+    /// the direction observed, doubled, so that `p_band ≤ alpha` exactly when the whole `1 − alpha` interval lies
+    /// beyond the band (the verdict rule). The family-wise correction over gated figures works on it.
+    #[serde(default)]
+    pub p_band: Option<f64>,
     /// Samples on each side (rounds for `paired_median`).
     pub n_base: usize,
     pub n_new: usize,
-    /// Smallest change (as a fraction, 0.05 = 5%) the test finds with 80% power at `alpha`, from the observed
-    /// spread and counts; `None` without a spread to go on.
+    /// Smallest change (as a fraction, 0.05 = 5%) the verdict rule finds with 80% power at `alpha`, from the
+    /// observed spread and counts: the whole interval has to clear the noise band, so it is the band's edge plus
+    /// what the test itself needs, `ln(1 + noise) + (t_{1−α/2} + t_{0.8})·se` on the log scale, never below the
+    /// noise threshold. `None` without a spread to go on.
     pub detectable: Option<f64>,
-    /// Samples per side (rounds for `paired_median`) that would bring `detectable` down to the noise threshold, when
-    /// it is above it.
+    /// Samples per side (rounds for `paired_median`) that would bring `detectable` down to twice the noise
+    /// threshold ([`underpowered`]), when it is above it.
     pub samples_needed: Option<usize>,
 }
 
 const POWER: f64 = 0.8;
+
+/// Whether the rule could not find, with 80% power, a change of twice the noise threshold: the smallest
+/// detectable change can never be below the threshold itself, so twice it is the line between a test that
+/// could see a change worth acting on and one that could not.
+pub fn underpowered(detectable: f64, noise: f64) -> bool {
+    detectable > 2.0 * noise
+}
+
+/// The log-scale margin between the band's edge and twice the noise threshold: what `(t + t)·se` has to fit in
+/// for the detectable change to reach `2 × noise`.
+fn power_target(noise: f64) -> f64 {
+    (1.0 + 2.0 * noise).ln() - (1.0 + noise).ln()
+}
+
+/// Detectable change (fraction) of the rule for a test needing `k · se` beyond the band's edge.
+fn detectable_of(noise: f64, k_se: f64) -> f64 {
+    fraction((1.0 + noise).ln() + k_se)
+}
 
 fn t_quantile(df: f64, p: f64) -> Option<f64> {
     if !(df.is_finite() && df > 0.0) {
@@ -87,11 +112,13 @@ struct TTest {
     lower: Option<f64>,
     upper: Option<f64>,
     p: Option<f64>,
+    p_band: Option<f64>,
     /// `(t_{1-α/2} + t_{power})`: detectable log change per unit of standard error.
     k: Option<f64>,
 }
 
-fn t_test(d: f64, se: f64, df: f64, alpha: f64) -> TTest {
+fn t_test(d: f64, se: f64, df: f64, alpha: f64, noise: f64) -> TTest {
+    let band = (1.0 + noise).ln();
     if se == 0.0 {
         // No spread at all: the samples are what they are.
         let p = Some(if d == 0.0 { 1.0 } else { 0.0 });
@@ -100,9 +127,14 @@ fn t_test(d: f64, se: f64, df: f64, alpha: f64) -> TTest {
             lower: Some(d),
             upper: Some(d),
             p,
+            p_band: Some(if d.abs() > band { 0.0 } else { 1.0 }),
             k: None,
         };
     }
+    let p_band = (df.is_finite() && df > 0.0)
+        .then(|| StudentsT::new(0.0, 1.0, df).ok())
+        .flatten()
+        .map(|t| (2.0 * (1.0 - t.cdf((d.abs() - band) / se))).clamp(0.0, 1.0));
     let tq = t_quantile(df, 1.0 - alpha / 2.0);
     let tp = t_quantile(df, POWER);
     TTest {
@@ -110,6 +142,7 @@ fn t_test(d: f64, se: f64, df: f64, alpha: f64) -> TTest {
         lower: tq.map(|t| d - t * se),
         upper: tq.map(|t| d + t * se),
         p: t_two_sided_p(df, d / se),
+        p_band,
         k: tq.zip(tp).map(|(a, b)| a + b),
     }
 }
@@ -118,10 +151,10 @@ fn fraction(log_change: f64) -> f64 {
     log_change.exp() - 1.0
 }
 
-/// Smallest `n` (at least 2) for which `k(n) · spread / √n ≤ ln(1 + noise)`; `k` depends on the degrees of
-/// freedom `n` gives.
+/// Smallest `n` (at least 2) for which `k(n) · spread / √n` fits between the band's edge and twice the noise
+/// threshold (the detectable change then reaches `2 × noise`); `k` depends on the degrees of freedom `n` gives.
 fn samples_for(noise: f64, alpha: f64, spread: f64, df_of: impl Fn(usize) -> f64) -> Option<usize> {
-    let target = (1.0 + noise).ln();
+    let target = power_target(noise);
     if !(target > 0.0 && spread.is_finite() && spread > 0.0) {
         return None;
     }
@@ -146,6 +179,7 @@ fn ratio_of(method: Method, t: &TTest, n_base: usize, n_new: usize) -> Ratio {
         lower: t.lower.map(f64::exp),
         upper: t.upper.map(f64::exp),
         p_value: t.p,
+        p_band: t.p_band,
         n_base,
         n_new,
         detectable: None,
@@ -174,6 +208,7 @@ pub fn welch_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ra
             lower: None,
             upper: None,
             p: None,
+            p_band: None,
             k: None,
         };
         return Some(ratio_of(method, &t, lb.len(), ln.len()));
@@ -185,10 +220,10 @@ pub fn welch_log(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Option<Ra
     } else {
         (qb + qn).powi(2) / (qb * qb / (nb - 1.0) + qn * qn / (nn - 1.0))
     };
-    let t = t_test(d, se, df, alpha);
+    let t = t_test(d, se, df, alpha, noise);
     let mut r = ratio_of(Method::WelchLog, &t, lb.len(), ln.len());
-    r.detectable = t.k.map(|k| fraction(k * se));
-    if r.detectable.is_some_and(|x| x > noise) {
+    r.detectable = t.k.map(|k| detectable_of(noise, k * se));
+    if r.detectable.is_some_and(|x| underpowered(x, noise)) {
         // Equal counts on both sides, each side keeping its observed spread.
         let spread = (vb + vn).sqrt();
         r.samples_needed = samples_for(noise, alpha, spread, |n| {
@@ -232,29 +267,49 @@ pub fn paired_median(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> Optio
         (d[n / 2 - 1] + d[n / 2]) / 2.0
     };
     let k = sign_rank(n, alpha);
+    // The sign test at the band's edge, in the direction of the median: rounds beyond the edge out of n.
+    let band = (1.0 + noise).ln();
+    let beyond = if median >= 0.0 {
+        d.iter().filter(|&&x| x > band).count()
+    } else {
+        d.iter().filter(|&&x| x < -band).count()
+    };
+    let p_band = statrs::distribution::Binomial::new(0.5, n as u64)
+        .ok()
+        .map(|b| {
+            let at_least = if beyond == 0 {
+                1.0
+            } else {
+                1.0 - statrs::distribution::DiscreteCDF::cdf(&b, beyond as u64 - 1)
+            };
+            (2.0 * at_least).clamp(0.0, 1.0)
+        });
     let mut r = Ratio {
         method: Method::PairedMedian,
         ratio: median.exp(),
         lower: k.map(|k| d[k - 1].exp()),
         upper: k.map(|k| d[n - k].exp()),
         p_value: None,
+        p_band,
         n_base: n,
         n_new: n,
         detectable: None,
         samples_needed: None,
     };
     if n >= 2 {
-        // A robust spread (the median absolute deviation) in the t formula, at the sign test's efficiency
-        // relative to t for normal noise (2/π).
+        // The rule's own power: with rounds spread normally by σ (estimated robustly, 1.4826 × the median
+        // absolute deviation) around a shift δ, each round lies beyond the band's edge with probability
+        // q = Φ((δ − ln(1 + noise)) / σ), and the interval clears the edge when at least n − k + 1 rounds do.
         let mut dev: Vec<f64> = d.iter().map(|x| (x - median).abs()).collect();
-        let sigma = 1.4826 * quantile(&mut dev, 0.5)? / (2.0 / std::f64::consts::PI).sqrt();
-        let df = (n - 1) as f64;
-        if let (Some(a), Some(b)) = (t_quantile(df, 1.0 - alpha / 2.0), t_quantile(df, POWER)) {
-            r.detectable = Some(fraction((a + b) * sigma / (n as f64).sqrt()));
+        let sigma = 1.4826 * quantile(&mut dev, 0.5)?;
+        if let Some(z) = sign_power_z(n, alpha) {
+            r.detectable = Some(detectable_of(noise, z * sigma));
         }
-        if r.detectable.is_some_and(|x| x > noise) {
-            r.samples_needed = samples_for(noise, alpha, sigma, |n| (n - 1) as f64)
-                .map(|m| m.max(min_rounds(alpha)));
+        if r.detectable.is_some_and(|x| underpowered(x, noise)) && sigma > 0.0 {
+            let target = power_target(noise);
+            let first = min_rounds(alpha);
+            r.samples_needed = (first..first + 100_000)
+                .find(|&m| sign_power_z(m, alpha).is_some_and(|z| z * sigma <= target));
         }
     }
     Some(r)
@@ -266,6 +321,29 @@ fn sign_rank(n: usize, alpha: f64) -> Option<usize> {
     (1..=n / 2)
         .take_while(|&k| statrs::distribution::DiscreteCDF::cdf(&b, k as u64 - 1) <= alpha / 2.0)
         .last()
+}
+
+/// The normal quantile `Φ⁻¹(q)` of the per-round probability q of lying beyond the band's edge at which the
+/// sign-test interval of `n` rounds clears the edge with 80% power: P(Binomial(n, q) ≥ n − k + 1) = 0.8.
+fn sign_power_z(n: usize, alpha: f64) -> Option<f64> {
+    let k = sign_rank(n, alpha)?;
+    let need = (n - k + 1) as u64;
+    let power = |q: f64| {
+        statrs::distribution::Binomial::new(q, n as u64)
+            .map(|b| 1.0 - statrs::distribution::DiscreteCDF::cdf(&b, need - 1))
+            .unwrap_or(f64::NAN)
+    };
+    let (mut lo, mut hi) = (0.5f64, 1.0 - 1e-12);
+    for _ in 0..80 {
+        let mid = (lo + hi) / 2.0;
+        if power(mid) < POWER {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let normal = statrs::distribution::Normal::new(0.0, 1.0).ok()?;
+    Some(normal.inverse_cdf(hi))
 }
 
 /// Fewest rounds whose sign-test interval exists at `alpha`.
@@ -356,7 +434,30 @@ fn percentile_interval(mut ratios: Vec<f64>, alpha: f64) -> (Option<f64>, Option
     (Some(at(alpha / 2.0)), Some(at(1.0 - alpha / 2.0)))
 }
 
-fn bootstrap_ratio(point: f64, ratios: Vec<f64>, n_base: usize, n_new: usize, alpha: f64) -> Ratio {
+/// The bootstrap's p-value of "within the band": twice the share of resamples on the band's side of its edge,
+/// in the direction of the point estimate.
+fn bootstrap_p_band(point: f64, ratios: &[f64], noise: f64) -> Option<f64> {
+    if ratios.len() < 2 {
+        return None;
+    }
+    let up = 1.0 + noise;
+    let inside = if point >= 1.0 {
+        ratios.iter().filter(|&&r| r <= up).count()
+    } else {
+        ratios.iter().filter(|&&r| r >= 1.0 / up).count()
+    };
+    Some((2.0 * inside as f64 / ratios.len() as f64).clamp(0.0, 1.0))
+}
+
+fn bootstrap_ratio(
+    point: f64,
+    ratios: Vec<f64>,
+    n_base: usize,
+    n_new: usize,
+    alpha: f64,
+    noise: f64,
+) -> Ratio {
+    let p_band = bootstrap_p_band(point, &ratios, noise);
     let (lower, upper) = percentile_interval(ratios, alpha);
     Ratio {
         method: Method::Bootstrap,
@@ -364,6 +465,7 @@ fn bootstrap_ratio(point: f64, ratios: Vec<f64>, n_base: usize, n_new: usize, al
         lower,
         upper,
         p_value: None,
+        p_band,
         n_base,
         n_new,
         detectable: None,
@@ -422,6 +524,7 @@ pub fn bootstrap_requests(
     new: &Requests,
     qs: &[f64],
     alpha: f64,
+    noise: f64,
     resamples: usize,
     seed: u64,
 ) -> RequestRatios {
@@ -460,7 +563,9 @@ pub fn bootstrap_requests(
                 let qn = rn[f].quantiles(&dn, qs, &mut cn);
                 for (k, (b, n)) in qb.into_iter().zip(qn).enumerate() {
                     if let (Some(b), Some(n)) = (b, n) {
-                        if b > 0.0 {
+                        // A censored quantile is infinite: beyond every measured value; two of them make no
+                        // ratio.
+                        if b > 0.0 && !(b.is_infinite() && n.is_infinite()) {
                             out[k].push(n / b);
                         }
                     }
@@ -473,7 +578,7 @@ pub fn bootstrap_requests(
         .enumerate()
         .map(|(k, r)| {
             let (b, n) = (total(&base.sums[k], None), total(&new.sums[k], None));
-            (b > 0.0 && n.is_finite()).then(|| bootstrap_ratio(n / b, r, nb, nn, alpha))
+            (b > 0.0 && n.is_finite()).then(|| bootstrap_ratio(n / b, r, nb, nn, alpha, noise))
         })
         .collect();
     let quantiles = q_ratios
@@ -490,7 +595,7 @@ pub fn bootstrap_requests(
                 .enumerate()
                 .map(|(k, r)| {
                     let (b, n) = (pb[k].filter(|b| *b > 0.0)?, pn[k]?);
-                    Some(bootstrap_ratio(n / b, r, nb, nn, alpha))
+                    Some(bootstrap_ratio(n / b, r, nb, nn, alpha, noise))
                 })
                 .collect()
         })
@@ -597,8 +702,8 @@ mod tests {
             requests(new.clone(), vec![1.0; 50]),
         );
         let qs = [0.75, 0.95];
-        let a = bootstrap_requests(&b, &n, &qs, 0.05, 500, 7);
-        assert_eq!(a, bootstrap_requests(&b, &n, &qs, 0.05, 500, 7));
+        let a = bootstrap_requests(&b, &n, &qs, 0.05, 0.02, 500, 7);
+        assert_eq!(a, bootstrap_requests(&b, &n, &qs, 0.05, 0.02, 500, 7));
         for r in a.quantiles[0].iter().map(|r| r.as_ref().unwrap()) {
             assert!(r.lower.unwrap() <= r.ratio && r.ratio <= r.upper.unwrap());
             assert!(r.ratio > 1.0);
@@ -636,13 +741,13 @@ mod tests {
     fn bootstrap_of_sums_is_the_ratio_of_totals() {
         let b = requests(vec![vec![]; 4], vec![1.0, 0.0, 1.0, 1.0]);
         let n = requests(vec![vec![]; 4], vec![1.0; 4]);
-        let r = bootstrap_requests(&b, &n, &[0.5], 0.05, 300, 1);
+        let r = bootstrap_requests(&b, &n, &[0.5], 0.05, 0.02, 300, 1);
         let s = r.sums[0].as_ref().unwrap();
         assert!((s.ratio - 4.0 / 3.0).abs() < 1e-12);
         assert!(s.lower.unwrap() <= s.ratio && s.ratio <= s.upper.unwrap());
         assert_eq!(r.quantiles[0][0], None);
         let zero = requests(vec![vec![]], vec![0.0]);
-        assert!(bootstrap_requests(&zero, &n, &[], 0.05, 10, 1).sums[0].is_none());
+        assert!(bootstrap_requests(&zero, &n, &[], 0.05, 0.02, 10, 1).sums[0].is_none());
     }
 
     #[test]
@@ -668,5 +773,101 @@ mod tests {
         assert_eq!(quantile(&mut xs, 1.0), Some(5.0));
         assert_eq!(quantile(&mut xs, 0.0), Some(1.0));
         assert_eq!(quantile(&mut [], 0.5), None);
+    }
+    /// Standard normal draws (Box-Muller) from a seeded generator.
+    fn normals(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+        let u = |rng: &mut ChaCha8Rng| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        (0..n)
+            .map(|_| {
+                let (a, b) = (u(rng), u(rng));
+                (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+            })
+            .collect()
+    }
+
+    /// Whether the verdict rule fires for a gain: the whole interval above the band.
+    fn fires(r: &Ratio, noise: f64) -> bool {
+        r.lower.is_some_and(|lo| lo > 1.0 + noise)
+    }
+
+    #[test]
+    fn welch_detectable_change_is_found_by_the_rule_in_80_percent_of_runs() {
+        let (alpha, noise, sigma, n) = (0.05, 0.02, 0.04, 10);
+        // The detectable change from the true spread: the band's edge plus (t + t)·se.
+        let se = sigma * (2.0 / n as f64).sqrt();
+        let df = 2.0 * n as f64 - 2.0;
+        let k = t_quantile(df, 1.0 - alpha / 2.0).unwrap() + t_quantile(df, POWER).unwrap();
+        let mde = detectable_of(noise, k * se);
+        assert!(mde > noise, "{mde}");
+        let mut rng = ChaCha8Rng::seed_from_u64(20);
+        let runs = 4000;
+        let (mut hits, mut reported) = (0, Vec::new());
+        for _ in 0..runs {
+            let base: Vec<f64> = normals(&mut rng, n).iter().map(|z| (z * sigma).exp() * 100.0).collect();
+            let new: Vec<f64> = normals(&mut rng, n)
+                .iter()
+                .map(|z| (z * sigma + mde.ln_1p()).exp() * 100.0)
+                .collect();
+            let r = welch_log(&base, &new, alpha, noise).unwrap();
+            hits += usize::from(fires(&r, noise));
+            // the rule and its p-value agree
+            assert_eq!(fires(&r, noise), r.p_band.unwrap() <= alpha, "{r:?}");
+            reported.push(r.detectable.unwrap());
+        }
+        let power = hits as f64 / runs as f64;
+        assert!((0.76..=0.84).contains(&power), "power at the detectable change: {power}");
+        // what the runs report is that change, give or take their spread's estimate
+        let median = quantile(&mut reported, 0.5).unwrap();
+        assert!((median / mde - 1.0).abs() < 0.08, "reported {median} against {mde}");
+        // a test that only excludes 1 would claim a change smaller by about the noise threshold, and the rule
+        // finds that one far less often than 80%
+        let optimistic = fraction(k * se);
+        let mut hits = 0;
+        for _ in 0..runs {
+            let base: Vec<f64> = normals(&mut rng, n).iter().map(|z| (z * sigma).exp()).collect();
+            let new: Vec<f64> = normals(&mut rng, n)
+                .iter()
+                .map(|z| (z * sigma + optimistic.ln_1p()).exp())
+                .collect();
+            hits += usize::from(fires(&welch_log(&base, &new, alpha, noise).unwrap(), noise));
+        }
+        assert!((hits as f64 / runs as f64) < 0.6, "{hits}");
+    }
+
+    #[test]
+    fn paired_detectable_change_is_found_by_the_rule_in_about_80_percent_of_runs() {
+        let (alpha, noise, sigma, n) = (0.05, 0.02, 0.03, 20);
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        // The detectable change the method reports for rounds of this spread (its median over many sets).
+        let mut reported: Vec<f64> = (0..400)
+            .map(|_| {
+                let d: Vec<f64> = normals(&mut rng, n).iter().map(|z| (z * sigma).exp()).collect();
+                paired_median(&vec![1.0; n], &d, alpha, noise).unwrap().detectable.unwrap()
+            })
+            .collect();
+        let mde = quantile(&mut reported, 0.5).unwrap();
+        let runs = 3000;
+        let mut hits = 0;
+        for _ in 0..runs {
+            let new: Vec<f64> = normals(&mut rng, n)
+                .iter()
+                .map(|z| (z * sigma + mde.ln_1p()).exp())
+                .collect();
+            let r = paired_median(&vec![1.0; n], &new, alpha, noise).unwrap();
+            assert_eq!(fires(&r, noise), r.p_band.unwrap() <= alpha, "{r:?}");
+            hits += usize::from(fires(&r, noise));
+        }
+        let power = hits as f64 / runs as f64;
+        assert!((0.72..=0.88).contains(&power), "power at the detectable change: {power}");
+    }
+
+    #[test]
+    fn bootstrap_p_band_agrees_with_its_interval() {
+        let ratios: Vec<f64> = (0..1000).map(|i| 1.01005 + 0.0001 * i as f64).collect();
+        // every resample above 1.02 but the first hundred: 10% inside the band, doubled
+        let p = bootstrap_p_band(1.06, &ratios, 0.02).unwrap();
+        assert!((p - 0.2).abs() < 1e-9, "{p}");
+        assert_eq!(bootstrap_p_band(0.9, &[0.8, 0.85, 0.9], 0.02), Some(0.0));
+        assert_eq!(bootstrap_p_band(1.0, &[1.0], 0.02), None);
     }
 }
