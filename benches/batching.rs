@@ -83,6 +83,7 @@ fn main() {
             output_tokens: Lengths::Fixed(32),
             requests: Some(12),
             duration_ns: None,
+            drain_ns: None,
             seed: 1,
         };
         let run = run_level(

@@ -71,6 +71,7 @@ fn load_harness(c: &mut Criterion) {
             output_tokens: Lengths::Fixed(64),
             requests: Some(16),
             duration_ns: None,
+            drain_ns: None,
             seed: 1,
         };
         // throughput in generated tokens: criterion then reports the harness cost per output token

@@ -81,7 +81,10 @@ fn open_loop_schedule_is_the_same_for_the_same_seed() {
 }
 
 #[test]
-fn a_level_cut_by_its_duration_reports_unfinished_requests() {
+fn a_duration_ends_arrivals_and_drains_what_arrived() {
+    // A closed loop always has c requests in flight when its time is up: they are served to their end, so a
+    // generous end-to-end objective is met when every request finishes well within it (cut at the window, the
+    // two in flight would be unfinished and an E2E p99 over fewer than 100 requests would fail by construction).
     let dir = tempfile::tempdir().unwrap();
     let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
     let file = run_load(
@@ -91,25 +94,68 @@ fn a_level_cut_by_its_duration_reports_unfinished_requests() {
             "-c",
             "2",
             "--duration",
+            "1s",
+            "--output-tokens",
+            "24",
+            "--slo",
+            "e2e_p99=60s",
+        ],
+    );
+    let sweep = &file["load"];
+    let l = &levels(&file)[0];
+    let requests = l["requests"].as_array().unwrap();
+    assert!(requests.len() >= 4, "{}", requests.len());
+    assert_eq!(l["requests_not_completed"], 0, "{l}");
+    assert!(requests.iter().all(|r| r["completed"] == true));
+    assert_eq!(l["slo_met"], true, "{}", l["slo_checks"]);
+    assert!(!sweep["operating_point"].is_null());
+    // the arrival window is the duration; the drain is what the last requests took after it
+    assert_eq!(l["arrival_window_s"].as_f64(), Some(1.0));
+    let drain = l["drain_s"].as_f64().unwrap();
+    let total = l["duration_s"].as_f64().unwrap();
+    assert!(drain >= 0.0 && drain < 10.0, "{drain}");
+    assert!((total - 1.0 - drain).abs() < 1e-6, "{total} = 1 + {drain}");
+    // no request arrived after the window, and the rates are over it
+    let window_ns = 1e9;
+    assert!(requests.iter().all(|r| r["arrival_ns"].as_f64().unwrap() < window_ns));
+    let done = l["requests_completed"].as_f64().unwrap();
+    assert!((l["requests_per_s"].as_f64().unwrap() - done / 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn requests_unfinished_after_the_drain_are_definite_misses() {
+    // Requests far longer than the drain's bound (the largest SLO limit, at least 10 s): cut after it, not at
+    // the window's end, and counted as not completed.
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let file = run_load(
+        dir.path(),
+        &model,
+        &[
+            "-c",
+            "1",
+            "--duration",
             "300ms",
             "--output-tokens",
             "100000",
+            "--slo",
+            "e2e_p99=2s",
             // past the model's trained context, which preflight refuses unless forced
             "--force",
         ],
     );
     let l = &levels(&file)[0];
     let requests = l["requests"].as_array().unwrap();
-    assert!(!requests.is_empty());
-    assert_eq!(
-        l["requests_not_completed"].as_u64().unwrap() as usize,
-        requests.iter().filter(|r| r["completed"] == false).count()
-    );
-    assert!(l["requests_not_completed"].as_u64().unwrap() >= 1);
-    assert!(
-        l["e2e_ms"]["p50"].is_null(),
-        "no request finished, so no end-to-end latency"
-    );
+    assert_eq!(requests.len(), 1, "one request arrived and never finished");
+    assert_eq!(l["requests_not_completed"], 1);
+    assert_eq!(l["arrival_window_s"].as_f64(), Some(0.3));
+    let drain = l["drain_s"].as_f64().unwrap();
+    assert!((10.0..11.0).contains(&drain), "drained for the 10 s bound: {drain}");
+    // it kept producing tokens through the drain, and missed the end-to-end objective
+    let last = requests[0]["token_ns"].as_array().unwrap().last().unwrap().as_f64().unwrap();
+    assert!(last > 5e9, "{last}");
+    assert_eq!(l["slo_met"], false);
+    assert!(l["e2e_ms"]["p50"].is_null(), "no request finished, so no end-to-end latency");
 }
 
 #[test]

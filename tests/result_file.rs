@@ -102,6 +102,7 @@ fn golden_v4_figures_recompute_from_the_raw_samples() {
                 ),
                 requests: &l.requests,
                 duration_ns: (l.summary.duration_s * 1e9).round() as u64,
+                window_ns: l.summary.arrival_window_s.map(|w| (w * 1e9).round() as u64),
                 prompt_tokens_processed: l.prompt_tokens_processed,
                 interrupted: l.summary.interrupted,
             },

@@ -725,7 +725,7 @@ fn slo_text(slo: &[SloTerm]) -> String {
 /// each percentile's sample count.
 fn level_figures(l: &LevelView, with_slo: bool) -> (Vec<Option<f64>>, Vec<usize>) {
     let lv = l.level;
-    let secs = lv.summary.duration_s;
+    let secs = lv.summary.rate_seconds();
     let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
     let mut figures = Vec::new();
     if with_slo {
@@ -803,7 +803,7 @@ fn compare_levels(
 
     // Point figures over all of a side's requests (the whole side as one level).
     let pooled = |v: &[&LevelView]| -> Vec<Option<f64>> {
-        let secs: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
+        let secs: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
         let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
         let mut out = Vec::new();
         if same_slo {
@@ -898,7 +898,7 @@ fn compare_levels(
         shares.push(tokens);
         let qs: Vec<f64> = LEVEL_PERCENTILES.iter().map(|p| p.quantile()).collect();
         let side = |v: &[&LevelView]| -> ratio::Requests {
-            let seconds: f64 = v.iter().map(|l| l.level.summary.duration_s).sum();
+            let seconds: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
             let all: Vec<(&LevelView, &RequestSample)> = v
                 .iter()
                 .flat_map(|l| l.level.requests.iter().map(move |r| (*l, r)))

@@ -20,7 +20,10 @@ use crate::stats::{LatencyHistogram, Percentile};
 pub struct LevelSamples<'a> {
     pub arrivals: Arrivals,
     pub requests: &'a [RequestSample],
+    /// The whole level (arrival window and drain).
     pub duration_ns: u64,
+    /// The arrival window, when a duration cut arrivals; rates are over it.
+    pub window_ns: Option<u64>,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
 }
@@ -124,7 +127,9 @@ pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
     let e2e: LatencyHistogram = reqs.iter().filter_map(RequestSample::e2e_ns).collect();
     let queue: LatencyHistogram = reqs.iter().filter_map(RequestSample::queue_ns).collect();
     let itl: LatencyHistogram = reqs.iter().flat_map(|r| r.itl_ns()).collect();
-    let seconds = level.duration_ns as f64 / 1e9;
+    // Rates are over the arrival window when a duration cut arrivals (the requests counted are those that arrived
+    // in it, served during the drain or not), else over the whole level.
+    let seconds = level.window_ns.unwrap_or(level.duration_ns) as f64 / 1e9;
     let output_tokens: u64 = reqs.iter().map(|r| r.token_ns.len() as u64).sum();
     let (concurrency, rate) = match level.arrivals {
         Arrivals::Closed { concurrency } => (Some(concurrency), None),
@@ -151,7 +156,11 @@ pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
         requests_started: reqs.len(),
         requests_completed: completed,
         requests_not_completed: reqs.len() - completed,
-        duration_s: seconds,
+        duration_s: level.duration_ns as f64 / 1e9,
+        arrival_window_s: level.window_ns.map(|w| w as f64 / 1e9),
+        drain_s: level
+            .window_ns
+            .map(|w| level.duration_ns.saturating_sub(w) as f64 / 1e9),
         requests_per_s: completed as f64 / seconds,
         output_tokens_per_s: output_tokens as f64 / seconds,
         total_tokens_per_s: (output_tokens + level.prompt_tokens_processed) as f64 / seconds,
@@ -297,6 +306,7 @@ mod tests {
                 arrivals,
                 requests,
                 duration_ns,
+                window_ns: None,
                 prompt_tokens_processed: 8,
                 interrupted: false,
             },

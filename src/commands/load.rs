@@ -218,11 +218,23 @@ struct LevelDone {
     model_desc: String,
     requests: Vec<RequestSample>,
     duration_ns: u64,
+    window_ns: Option<u64>,
     prompt_tokens_processed: u64,
     interrupted: bool,
     start_ns: u64,
     process: Option<ProcessContext>,
 }
+
+/// How long a level cut by `--duration` drains the requests that arrived in its window: the largest SLO limit,
+/// and at least 10 s, so that a request still unfinished after it has waited longer than any objective allows
+/// (a definite miss, not a request the cut happened to catch).
+pub fn drain_bound_ns(slo: &[crate::results::slo::SloTerm]) -> u64 {
+    let largest_ms = slo.iter().map(|t| t.max_ms).fold(0.0f64, f64::max);
+    (largest_ms.max(DRAIN_MIN_MS) * 1e6) as u64
+}
+
+/// The drain's smallest bound.
+const DRAIN_MIN_MS: f64 = 10_000.0;
 
 /// What identifies a level across a resumed run: its arrivals, request lengths and seed.
 fn spec_key(s: &LevelSpec) -> String {
@@ -323,6 +335,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 None
             }),
             duration_ns: opts.duration.map(|d| d.as_nanos() as u64),
+            drain_ns: opts.duration.map(|_| drain_bound_ns(&slo)),
             seed: opts.seed.wrapping_add(i as u64),
         };
         if let Some(k) = resumed.iter().position(|l| level_key(l) == spec_key(&spec)) {
@@ -415,6 +428,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                         model_desc: model.desc.clone(),
                         requests: l.requests,
                         duration_ns: l.duration_ns,
+                        window_ns: l.window_ns,
                         prompt_tokens_processed: l.prompt_tokens_processed,
                         interrupted: l.interrupted,
                         start_ns: l.start_ns,
@@ -457,6 +471,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                         model_desc: d.model.desc,
                         requests: d.requests,
                         duration_ns: d.duration_ns,
+                        window_ns: d.window_ns,
                         prompt_tokens_processed: d.prompt_tokens_processed,
                         interrupted: d.interrupted,
                         start_ns: crate::clock::rebase(
@@ -484,6 +499,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                         arrivals: spec.arrivals,
                         requests: &level.requests,
                         duration_ns: level.duration_ns,
+                        window_ns: level.window_ns,
                         prompt_tokens_processed: level.prompt_tokens_processed,
                         interrupted: level.interrupted,
                     },

@@ -130,6 +130,8 @@ pub struct LoadDone {
     pub model: ModelFacts,
     pub requests: Vec<RequestSample>,
     pub duration_ns: u64,
+    #[serde(default)]
+    pub window_ns: Option<u64>,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
     pub start_ns: u64,
@@ -379,6 +381,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
                 model: facts(&model),
                 requests: level.requests,
                 duration_ns: level.duration_ns,
+                window_ns: level.window_ns,
                 prompt_tokens_processed: level.prompt_tokens_processed,
                 interrupted: level.interrupted,
                 start_ns: level.start_ns,

@@ -77,6 +77,27 @@ fn markdown(sweep: &LoadSweep) -> String {
         }
     }
     let mut out = t.to_string() + "\n";
+    let windows: Vec<String> = sweep
+        .levels
+        .iter()
+        .filter_map(|l| {
+            let s = &l.summary;
+            Some(format!(
+                "{}: arrivals over {:.2} s, drained {:.2} s",
+                level_name(s),
+                s.arrival_window_s?,
+                s.drain_s.unwrap_or(0.0)
+            ))
+        })
+        .collect();
+    if !windows.is_empty() {
+        out += &format!(
+            "
+rates over each level's arrival window (--duration); the requests that arrived in it were then \
+             served to their end, those unfinished after the drain's bound count as not done: {}\n",
+            windows.join("; ")
+        );
+    }
     out += &absent_notes(sweep.levels.iter().flat_map(|l| l.energy.iter()));
     if !sweep.slo.is_empty() {
         let slo: Vec<String> = sweep
@@ -126,6 +147,8 @@ fn csv(sweep: &LoadSweep) -> String {
         "requests_started",
         "requests_completed",
         "duration_s",
+        "arrival_window_s",
+        "drain_s",
         "requests_per_s",
         "output_tokens_per_s",
         "goodput_output_tokens_per_s",
@@ -149,6 +172,8 @@ fn csv(sweep: &LoadSweep) -> String {
             s.requests_started.to_string(),
             s.requests_completed.to_string(),
             s.duration_s.to_string(),
+            opt(s.arrival_window_s),
+            opt(s.drain_s),
             s.requests_per_s.to_string(),
             s.output_tokens_per_s.to_string(),
             opt(s.goodput_output_tokens_per_s),

@@ -143,7 +143,15 @@ pub struct LevelSummary {
     pub requests_completed: usize,
     /// Arrived but not finished when the level ended: still queued at its end, or cut off by an interruption.
     pub requests_not_completed: usize,
+    /// The whole level: its arrival window and, after it, the drain.
     pub duration_s: f64,
+    /// With `--duration`: the window in which requests arrived (the rates below are over it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_window_s: Option<f64>,
+    /// With `--duration`: how long the requests that arrived in the window took to drain after it (bounded by the
+    /// largest SLO limit, at least 10 s; those unfinished after it are not completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_s: Option<f64>,
     /// Completed requests per second.
     pub requests_per_s: f64,
     /// Every output token delivered, per second.
@@ -166,6 +174,13 @@ pub struct LevelSummary {
     /// Every term of `slo_checks` met; absent when no SLO was given.
     pub slo_met: Option<bool>,
     pub interrupted: bool,
+}
+
+impl LevelSummary {
+    /// The seconds the level's rates are over: its arrival window when a duration cut arrivals, else all of it.
+    pub fn rate_seconds(&self) -> f64 {
+        self.arrival_window_s.unwrap_or(self.duration_s)
+    }
 }
 
 /// A level as stored in the result file: its summary and every request.

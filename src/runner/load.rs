@@ -32,8 +32,14 @@ pub struct LevelSpec {
     pub output_tokens: Lengths,
     /// Stop after this many requests have been started (and let them finish).
     pub requests: Option<u32>,
-    /// Stop at this time; requests still in flight or queued are reported as not completed.
+    /// The arrival window: no request arrives after this time; the requests that arrived are then drained
+    /// (served to their end) for at most `drain_ns`, and those still unfinished after it are reported as not
+    /// completed.
     pub duration_ns: Option<u64>,
+    /// The drain's bound after the arrival window (with `duration_ns`); `None`: no drain, the level stops at the
+    /// window's end.
+    #[serde(default)]
+    pub drain_ns: Option<u64>,
     pub seed: u64,
 }
 
@@ -44,7 +50,10 @@ pub struct LevelRun {
     /// When the level's clock started, in ns after the `origin` given to [`run_level`].
     pub start_ns: u64,
     pub requests: Vec<RequestSample>,
+    /// The whole level: arrival window and drain.
     pub duration_ns: u64,
+    /// The arrival window, when `duration_ns` of the spec cut arrivals (the drain is the rest).
+    pub window_ns: Option<u64>,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
 }
@@ -127,6 +136,7 @@ pub fn run_level(
     let mut completed = 0usize;
     let mut prompt_tokens_processed = 0u64;
     let mut interrupted = false;
+    let mut window_ns = None;
 
     let new_request = |requests: &mut Vec<RequestSample>, rng: &mut ChaCha8Rng, arrival_ns: u64| {
         let i = requests.len();
@@ -175,8 +185,16 @@ pub fn run_level(
             waiting.push_back(i);
             next_arrival += 1;
         }
-        if spec.duration_ns.is_some_and(|d| now >= d) {
-            break;
+        if let Some(d) = spec.duration_ns {
+            // After the window: no arrival (the schedule ends there, a closed loop starts none); the requests
+            // that arrived are served until they finish or the drain's bound passes.
+            if now >= d + spec.drain_ns.unwrap_or(0) {
+                window_ns = Some(d);
+                break;
+            }
+            if now >= d {
+                window_ns = Some(d);
+            }
         }
         for (slot, state) in active.iter_mut().enumerate() {
             if state.is_none() {
@@ -235,6 +253,11 @@ pub fn run_level(
 
         if batch.is_empty() {
             if waiting.is_empty() && next_arrival >= schedule.len() {
+                if let Some(d) = spec.duration_ns {
+                    // everything that arrived finished: the window is what the duration gave, or less when the
+                    // schedule (or the request count) ended first
+                    window_ns = Some(d.min(t0.elapsed().as_nanos() as u64));
+                }
                 break;
             }
             if let Some(&t) = schedule.get(next_arrival) {
@@ -287,6 +310,7 @@ pub fn run_level(
         start_ns,
         requests,
         duration_ns,
+        window_ns,
         prompt_tokens_processed,
         interrupted,
     })
