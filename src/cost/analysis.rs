@@ -147,7 +147,7 @@ fn energy_basis(m: &Measured) -> String {
         &m.generation_energy_j_per_token,
     ) {
         (Some(_), _, _) => {
-            format!("measured ({on}): the operating point level's energy per output token")
+            format!("measured ({on}): the operating point level's energy over the output of the requests that met the SLO")
         }
         (None, Some(_), Some(_)) => format!("measured ({on}): prompt and generation"),
         (None, Some(_), None) => {

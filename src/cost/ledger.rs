@@ -89,9 +89,22 @@ impl Ledger {
         }
         if let Some(f) = &m.level_energy_j_per_output_token {
             self.figure(
-                &format!("energy at the SLO operating point ({on}, prompt processing included)"),
+                &format!(
+                    "energy at the SLO operating point ({on}, prompt processing included; all the level's energy \
+                     over the output of the requests that met the SLO)"
+                ),
                 f,
                 "J/output token",
+            );
+        }
+        if let Some(f) = &m.level_energy_j_per_good_request {
+            self.figure(
+                &format!(
+                    "energy per good request at the SLO operating point ({on}; all the level's energy over the \
+                     requests that met the SLO)"
+                ),
+                f,
+                "J/request",
             );
         }
         if let Some(f) = &m.idle_power_w {

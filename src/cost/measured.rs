@@ -12,7 +12,10 @@
 //! - `operating_point_total_tokens_per_s` ← `load.operating_point.total_tokens_per_s`,
 //! - `operating_point_requests_per_s` ← `load.operating_point.goodput_requests_per_s` (else `requests_per_s`),
 //! - `level_energy_j_per_output_token` ← that level's `energy[].j_per_token` (the level's whole energy, prompt
-//!   processing included, over its output tokens),
+//!   processing included, over its output tokens) × `output_tokens_per_s / goodput_output_tokens_per_s`: the
+//!   level's whole energy over the output tokens of the requests that met the SLO, since capacity counts those
+//!   alone (a request that missed used energy and delivered nothing the capacity counts),
+//! - `level_energy_j_per_good_request` ← the same energy over the requests that met the SLO,
 //! - `load_shape` ← that level's `input_tokens` and `output_tokens` and the sweep's `slo`, which `cost` compares
 //!   with the workload's (`super::shape`).
 //!
@@ -142,8 +145,11 @@ pub struct Measured {
     pub prompt_energy_j_per_token: Option<Figure>,
     /// Bench: generation energy per output token.
     pub generation_energy_j_per_token: Option<Figure>,
-    /// Load: the operating point level's energy over its output tokens (its prompt processing included).
+    /// Load: the operating point level's whole energy (its prompt processing included) over the output tokens of
+    /// the requests that met the SLO (over all its output tokens in files without goodput).
     pub level_energy_j_per_output_token: Option<Figure>,
+    /// Load: the operating point level's whole energy over the requests that met the SLO.
+    pub level_energy_j_per_good_request: Option<Figure>,
     /// The working devices' measured idle power (`telemetry.idle`).
     pub idle_power_w: Option<Figure>,
     /// Load: the operating point's request lengths and SLO.
@@ -449,6 +455,7 @@ pub fn from_result(
         prompt_energy_j_per_token: prompt_energy,
         generation_energy_j_per_token: generation_energy,
         level_energy_j_per_output_token: None,
+        level_energy_j_per_good_request: None,
         idle_power_w: idle_power(r, file, work),
         load_shape: None,
     })
@@ -563,6 +570,7 @@ fn from_load(r: &ResultFile, sweep: &LoadSweep, file: &str) -> Result<Measured, 
         prompt_energy_j_per_token: None,
         generation_energy_j_per_token: None,
         level_energy_j_per_output_token: None,
+        level_energy_j_per_good_request: None,
         idle_power_w: idle_power(r, file, work),
         load_shape,
     };
@@ -589,9 +597,34 @@ fn from_load(r: &ResultFile, sweep: &LoadSweep, file: &str) -> Result<Measured, 
             .filter(|(output, _)| *output > 0.0),
         op.level_index,
     );
-    Ok(match energy {
-        Some(f) => measured.with_level_energy(f.value, f.source),
-        None => measured,
+    // Energy per good output token and per good request: all of the level's energy over what met the SLO.
+    let good = op
+        .goodput_output_tokens_per_s
+        .zip(op.goodput_requests_per_s)
+        .filter(|(output, requests)| *output > 0.0 && *requests > 0.0);
+    Ok(match (energy, good) {
+        (Some(f), Some((good_output, good_requests))) => {
+            let joules_per_s = f.value * op.output_tokens_per_s;
+            let mut m = measured.with_level_energy(
+                joules_per_s / good_output,
+                format!(
+                    "{} × output_tokens_per_s / goodput_output_tokens_per_s (all the level's energy over the \
+                     output of the requests that met the SLO)",
+                    f.source
+                ),
+            );
+            m.level_energy_j_per_good_request = Some(Figure {
+                value: joules_per_s / good_requests,
+                source: format!(
+                    "{} × output_tokens_per_s / goodput_requests_per_s (all the level's energy over the requests \
+                     that met the SLO)",
+                    f.source
+                ),
+            });
+            m
+        }
+        (Some(f), None) => measured.with_level_energy(f.value, f.source),
+        (None, _) => measured,
     })
 }
 
@@ -874,6 +907,38 @@ mod tests {
             .output_tokens_per_s;
         let m = from_result(&r, "l.json", None).unwrap();
         assert_eq!(m.operating_point_output_tokens_per_s.unwrap().value, raw);
+    }
+
+    #[test]
+    fn energy_is_charged_to_the_requests_that_met_the_slo() {
+        let mut r =
+            crate::results::read_result(std::path::Path::new("tests/golden/result-v4-load.json"))
+                .unwrap();
+        let sweep = r.load.as_mut().unwrap();
+        let op = sweep.operating_point.as_mut().unwrap();
+        // a quarter of the requests met the SLO: capacity counts their tokens alone
+        op.goodput_output_tokens_per_s = Some(op.output_tokens_per_s / 4.0);
+        op.goodput_requests_per_s = Some(op.requests_per_s / 4.0);
+        let (out, reqs, index) = (op.output_tokens_per_s, op.requests_per_s, op.level_index);
+        let level = &mut sweep.levels[index];
+        level.energy[0].source = Some(EnergySource::Rapl);
+        level.energy[0].device = Some("RAPL package 0".into());
+        level.energy[0].j_per_token = Some(0.5);
+        let m = from_result(&r, "l.json", None).unwrap();
+        // all the level's energy (0.5 J over every output token) over the good output: four times as much
+        let e = m.level_energy_j_per_output_token.unwrap();
+        assert!((e.value - 2.0).abs() < 1e-12, "{}", e.value);
+        assert!(e.source.contains("goodput_output_tokens_per_s"), "{}", e.source);
+        let per_request = m.level_energy_j_per_good_request.unwrap();
+        assert!((per_request.value - 0.5 * out / (reqs / 4.0)).abs() < 1e-9);
+        // without goodput (an older file): energy over every output token, as measured
+        let sweep = r.load.as_mut().unwrap();
+        let op = sweep.operating_point.as_mut().unwrap();
+        op.goodput_output_tokens_per_s = None;
+        op.goodput_requests_per_s = None;
+        let m = from_result(&r, "l.json", None).unwrap();
+        assert_eq!(m.level_energy_j_per_output_token.unwrap().value, 0.5);
+        assert!(m.level_energy_j_per_good_request.is_none());
     }
 
     #[test]
