@@ -162,7 +162,8 @@ fn requests_unfinished_after_the_drain_are_definite_misses() {
 fn an_overloaded_open_loop_level_misses_its_slo_and_is_not_the_operating_point() {
     let dir = tempfile::tempdir().unwrap();
     let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
-    // 20 requests/s leave the one slot mostly idle; 5000/s queue far more than the level can serve
+    // 20 requests/s leave the one slot mostly idle; 5000/s queue far more than the slot serves within the SLO
+    // (the queue then waits through the drain, however fast the machine)
     let file = run_load(
         dir.path(),
         &model,
@@ -174,7 +175,7 @@ fn an_overloaded_open_loop_level_misses_its_slo_and_is_not_the_operating_point()
             "--duration",
             "1s",
             "--output-tokens",
-            "16",
+            "64",
             "--slo",
             "ttft_p95=2s",
         ],
@@ -190,21 +191,21 @@ fn an_overloaded_open_loop_level_misses_its_slo_and_is_not_the_operating_point()
         overloaded["requests_not_completed"].as_u64().unwrap() as usize,
         unfinished
     );
-    assert!(
-        never_served > requests.len() / 2,
-        "{never_served} of {} never served",
-        requests.len()
-    );
+    // the requests queued behind the slot waited longer than the objective, served in the drain or not
     assert!(
         overloaded["output_tokens_per_s"].as_f64() > calm["output_tokens_per_s"].as_f64(),
         "a saturated slot delivers more raw output than an idle one"
     );
-    // the requests that never got a first token count as TTFT misses, so p95 falls beyond anything measured
+    // the requests that never got a first token count as TTFT misses; p95 is beyond the limit or beyond anything
+    // measured
     let check = &overloaded["slo_checks"][0];
     assert_eq!(check["objective"], "ttft_p95");
     assert_eq!(check["unfinished"].as_u64().unwrap() as usize, never_served);
     assert_eq!(check["count"].as_u64().unwrap() as usize, requests.len());
-    assert!(check["value_ms"].is_null());
+    assert!(
+        check["value_ms"].is_null() || check["value_ms"].as_f64().unwrap() > 2000.0,
+        "{check}"
+    );
     assert_eq!(check["met"], false);
     assert_eq!(overloaded["slo_met"], false);
     // the TTFT distribution itself describes only the served requests
@@ -219,8 +220,10 @@ fn an_overloaded_open_loop_level_misses_its_slo_and_is_not_the_operating_point()
         op["goodput_output_tokens_per_s"],
         calm["goodput_output_tokens_per_s"]
     );
+    // requests still unfinished after the drain are warned about, naming the objective they missed
     let warnings = file["warnings"].as_array().unwrap();
-    assert!(
+    assert_eq!(
+        unfinished > 0,
         warnings.iter().any(|w| w["kind"] == "unfinished_requests"
             && w["level"] == "rate=5000/s"
             && w["reason"]
