@@ -456,7 +456,12 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
     // `slower` or `any-change`, and figures to gate besides each kind's primary one (`slower,ttft_p99`).
     let mut fail_on = FailOn::Slower;
     let mut gate = std::collections::BTreeSet::new();
-    for word in a.fail_on.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+    for word in a
+        .fail_on
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
         match word {
             "slower" => fail_on = FailOn::Slower,
             "any-change" => fail_on = FailOn::AnyChange,

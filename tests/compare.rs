@@ -74,7 +74,11 @@ fn side(dir: &Path, name: &str, speed: f64, cv: f64, reps: usize, runs: u64, see
     let d = dir.join(name);
     std::fs::create_dir_all(&d).unwrap();
     for r in 0..runs {
-        write(&d, &format!("run-{r}.json"), &constructed(speed, cv, reps, seed + r));
+        write(
+            &d,
+            &format!("run-{r}.json"),
+            &constructed(speed, cv, reps, seed + r),
+        );
     }
     d.to_str().unwrap().to_string()
 }
@@ -124,7 +128,10 @@ fn ten_percent_slower_everywhere_is_slower_and_exits_1() {
         let (lo, hi) = (r["lower"].as_f64().unwrap(), r["upper"].as_f64().unwrap());
         assert!(lo <= 0.90 && 0.90 <= hi, "[{lo}, {hi}]");
         assert_eq!(r["method"], "welch_log");
-        assert_eq!((r["n_base"].as_u64(), r["n_new"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(
+            (r["n_base"].as_u64(), r["n_new"].as_u64()),
+            (Some(3), Some(3))
+        );
         assert!(r["p_band"].as_f64().unwrap() <= 0.05 / 2.0, "{r}");
     }
     // the markdown says so too, and exits the same way
@@ -150,7 +157,10 @@ fn one_run_a_side_shows_its_interval_and_never_gates() {
         // the within-run interval is shown, with its verdict, and says why it does not gate
         assert_eq!(m["verdict"], "slower", "{m}");
         assert_eq!(m["ratio"]["n_base"], 8);
-        assert!(m["note"].as_str().unwrap().contains("one run on a side"), "{m}");
+        assert!(
+            m["note"].as_str().unwrap().contains("one run on a side"),
+            "{m}"
+        );
     }
     let md = stdout(&tokenmeter(&["compare", &a, &b], dir.path()));
     assert!(md.contains("slower (not gated)"), "{md}");
@@ -180,7 +190,10 @@ fn faster_passes_unless_any_change_fails() {
     assert_eq!(v["counts"]["faster"], 2);
     let o = tokenmeter(&["compare", "--fail-on", "any-change", &a, &b], dir.path());
     assert_eq!(o.status.code(), Some(1));
-    let o = tokenmeter(&["compare", "--fail-on", "slower,colour", &a, &b], dir.path());
+    let o = tokenmeter(
+        &["compare", "--fail-on", "slower,colour", &a, &b],
+        dir.path(),
+    );
     assert_one_line_error(&o, "colour");
 }
 
@@ -334,7 +347,13 @@ fn a_saved_baseline_is_found_by_name() {
     side(&bdir, "runs", 1.0, 0.02, 5, 3, 1);
     let new_runs = side(dir.path(), "new-runs", 0.9, 0.02, 5, 3, 11);
     let (code, v) = compare_json(
-        &["--baseline", "runs", "--baseline-dir", bdir.to_str().unwrap(), &new_runs],
+        &[
+            "--baseline",
+            "runs",
+            "--baseline-dir",
+            bdir.to_str().unwrap(),
+            &new_runs,
+        ],
         dir.path(),
     );
     assert_eq!(code, Some(1), "{v}");

@@ -117,7 +117,9 @@ fn a_duration_ends_arrivals_and_drains_what_arrived() {
     assert!((total - 1.0 - drain).abs() < 1e-6, "{total} = 1 + {drain}");
     // no request arrived after the window, and the rates are over it
     let window_ns = 1e9;
-    assert!(requests.iter().all(|r| r["arrival_ns"].as_f64().unwrap() < window_ns));
+    assert!(requests
+        .iter()
+        .all(|r| r["arrival_ns"].as_f64().unwrap() < window_ns));
     let done = l["requests_completed"].as_f64().unwrap();
     assert!((l["requests_per_s"].as_f64().unwrap() - done / 1.0).abs() < 1e-9);
 }
@@ -150,12 +152,24 @@ fn requests_unfinished_after_the_drain_are_definite_misses() {
     assert_eq!(l["requests_not_completed"], 1);
     assert_eq!(l["arrival_window_s"].as_f64(), Some(0.3));
     let drain = l["drain_s"].as_f64().unwrap();
-    assert!((10.0..11.0).contains(&drain), "drained for the 10 s bound: {drain}");
+    assert!(
+        (10.0..11.0).contains(&drain),
+        "drained for the 10 s bound: {drain}"
+    );
     // it kept producing tokens through the drain, and missed the end-to-end objective
-    let last = requests[0]["token_ns"].as_array().unwrap().last().unwrap().as_f64().unwrap();
+    let last = requests[0]["token_ns"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_f64()
+        .unwrap();
     assert!(last > 5e9, "{last}");
     assert_eq!(l["slo_met"], false);
-    assert!(l["e2e_ms"]["p50"].is_null(), "no request finished, so no end-to-end latency");
+    assert!(
+        l["e2e_ms"]["p50"].is_null(),
+        "no request finished, so no end-to-end latency"
+    );
 }
 
 #[test]

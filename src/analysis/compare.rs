@@ -634,7 +634,8 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
 }
 
 /// Why a side with one run does not gate.
-const ONE_RUN: &str = "one run on a side: this interval is within the run, which leaves out run-to-run \
+const ONE_RUN: &str =
+    "one run on a side: this interval is within the run, which leaves out run-to-run \
 variance, so it does not gate (use --interleave, or two or more runs per side)";
 
 /// One figure per run (input) of a case: the geometric mean of its positive repetitions.
@@ -729,7 +730,11 @@ fn level_figures(l: &LevelView, with_slo: bool) -> (Vec<Option<f64>>, Vec<usize>
     let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
     let mut figures = Vec::new();
     if with_slo {
-        let good = lv.requests.iter().filter(|r| request_meets(r, l.slo)).count();
+        let good = lv
+            .requests
+            .iter()
+            .filter(|r| request_meets(r, l.slo))
+            .count();
         figures.push(per_s(good as f64));
     }
     let tokens: usize = lv.requests.iter().map(|r| r.token_ns.len()).sum();
@@ -796,7 +801,9 @@ fn compare_levels(
 
     let figures = |v: &[&LevelView]| -> BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)> {
         // A side's levels of one input are one run (an input holds one level per key).
-        v.iter().map(|l| (l.input, level_figures(l, same_slo))).collect()
+        v.iter()
+            .map(|l| (l.input, level_figures(l, same_slo)))
+            .collect()
     };
     let (fb, fn_) = (figures(base), figures(new));
     let replicated = opts.paired || (fb.len() >= 2 && fn_.len() >= 2);
@@ -809,7 +816,13 @@ fn compare_levels(
         if same_slo {
             let good = v
                 .iter()
-                .map(|l| l.level.requests.iter().filter(|r| request_meets(r, l.slo)).count())
+                .map(|l| {
+                    l.level
+                        .requests
+                        .iter()
+                        .filter(|r| request_meets(r, l.slo))
+                        .count()
+                })
                 .sum::<usize>();
             out.push(per_s(good as f64));
         }
@@ -1493,7 +1506,10 @@ mod tests {
         assert_eq!(v(1.019, 1.10, Better::Higher), Verdict::Unchanged);
         // the band is symmetric on the log scale: its lower edge is 1/1.02, not 0.98
         assert_eq!(v(0.90, 0.980, Better::Higher), Verdict::Slower);
-        assert_eq!(v(0.90, 1.0 / 1.02 + 1e-9, Better::Higher), Verdict::Unchanged);
+        assert_eq!(
+            v(0.90, 1.0 / 1.02 + 1e-9, Better::Higher),
+            Verdict::Unchanged
+        );
         // lower is better for latencies
         assert_eq!(v(1.03, 1.10, Better::Lower), Verdict::Slower);
         assert_eq!(v(0.90, 0.97, Better::Lower), Verdict::Faster);
@@ -1596,7 +1612,12 @@ mod tests {
         // its median falls among the unserved
         let level = &mut new.load.as_mut().unwrap().levels[1];
         assert_eq!(level.requests.len(), 51);
-        for r in level.requests.iter_mut().filter(|r| !r.token_ns.is_empty()).take(3) {
+        for r in level
+            .requests
+            .iter_mut()
+            .filter(|r| !r.token_ns.is_empty())
+            .take(3)
+        {
             r.token_ns.clear();
             r.admitted_ns = None;
             r.completed = false;
@@ -1607,14 +1628,22 @@ mod tests {
             &Options::default(),
         )
         .unwrap();
-        let j = c.joined.iter().find(|j| j.label.contains("rate=2/s")).unwrap();
+        let j = c
+            .joined
+            .iter()
+            .find(|j| j.label.contains("rate=2/s"))
+            .unwrap();
         let m = |name: &str| j.metrics.iter().find(|m| m.metric == name).unwrap();
         // served requests alone would give the new side a TTFT p50 from its 24 served requests; censored, it falls
         // among the unserved ones (beyond every measured TTFT): no figure, never "faster", and goodput drops
         assert!(m("ttft_p50").base.is_some());
         assert_eq!(m("ttft_p50").new, None, "{:?}", m("ttft_p50"));
         assert_ne!(m("ttft_p50").verdict, Verdict::Faster);
-        assert!(m("ttft_p50").note.as_ref().unwrap().contains("never served"));
+        assert!(m("ttft_p50")
+            .note
+            .as_ref()
+            .unwrap()
+            .contains("never served"));
         assert!(m("goodput").new.unwrap() <= m("goodput").base.unwrap());
     }
 
@@ -1640,11 +1669,16 @@ mod tests {
     fn separate_load_runs_are_replicated_by_run_and_paired_rounds_by_round() {
         let f = reference_load();
         let sources = |n: usize| -> Vec<Source> {
-            (0..n).map(|i| load_source(&format!("run{i}.json"), f.clone())).collect()
+            (0..n)
+                .map(|i| load_source(&format!("run{i}.json"), f.clone()))
+                .collect()
         };
         // one run a side: within-run bootstrap, not gated
         let one = compare(&sources(1), &sources(1), &Options::default()).unwrap();
-        assert!(one.joined.iter().all(|j| j.metrics.iter().all(|m| !m.gating)));
+        assert!(one
+            .joined
+            .iter()
+            .all(|j| j.metrics.iter().all(|m| !m.gating)));
         assert_eq!(one.family.gated, 0);
         // three runs a side: each run's goodput one sample; goodput gates
         let three = compare(&sources(3), &sources(3), &Options::default()).unwrap();

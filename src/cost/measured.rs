@@ -928,7 +928,11 @@ mod tests {
         // all the level's energy (0.5 J over every output token) over the good output: four times as much
         let e = m.level_energy_j_per_output_token.unwrap();
         assert!((e.value - 2.0).abs() < 1e-12, "{}", e.value);
-        assert!(e.source.contains("goodput_output_tokens_per_s"), "{}", e.source);
+        assert!(
+            e.source.contains("goodput_output_tokens_per_s"),
+            "{}",
+            e.source
+        );
         let per_request = m.level_energy_j_per_good_request.unwrap();
         assert!((per_request.value - 0.5 * out / (reqs / 4.0)).abs() < 1e-9);
         // without goodput (an older file): energy over every output token, as measured

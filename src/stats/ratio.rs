@@ -803,7 +803,10 @@ mod tests {
         let runs = 4000;
         let (mut hits, mut reported) = (0, Vec::new());
         for _ in 0..runs {
-            let base: Vec<f64> = normals(&mut rng, n).iter().map(|z| (z * sigma).exp() * 100.0).collect();
+            let base: Vec<f64> = normals(&mut rng, n)
+                .iter()
+                .map(|z| (z * sigma).exp() * 100.0)
+                .collect();
             let new: Vec<f64> = normals(&mut rng, n)
                 .iter()
                 .map(|z| (z * sigma + mde.ln_1p()).exp() * 100.0)
@@ -815,16 +818,25 @@ mod tests {
             reported.push(r.detectable.unwrap());
         }
         let power = hits as f64 / runs as f64;
-        assert!((0.76..=0.84).contains(&power), "power at the detectable change: {power}");
+        assert!(
+            (0.76..=0.84).contains(&power),
+            "power at the detectable change: {power}"
+        );
         // what the runs report is that change, give or take their spread's estimate
         let median = quantile(&mut reported, 0.5).unwrap();
-        assert!((median / mde - 1.0).abs() < 0.08, "reported {median} against {mde}");
+        assert!(
+            (median / mde - 1.0).abs() < 0.08,
+            "reported {median} against {mde}"
+        );
         // a test that only excludes 1 would claim a change smaller by about the noise threshold, and the rule
         // finds that one far less often than 80%
         let optimistic = fraction(k * se);
         let mut hits = 0;
         for _ in 0..runs {
-            let base: Vec<f64> = normals(&mut rng, n).iter().map(|z| (z * sigma).exp()).collect();
+            let base: Vec<f64> = normals(&mut rng, n)
+                .iter()
+                .map(|z| (z * sigma).exp())
+                .collect();
             let new: Vec<f64> = normals(&mut rng, n)
                 .iter()
                 .map(|z| (z * sigma + optimistic.ln_1p()).exp())
@@ -841,8 +853,14 @@ mod tests {
         // The detectable change the method reports for rounds of this spread (its median over many sets).
         let mut reported: Vec<f64> = (0..400)
             .map(|_| {
-                let d: Vec<f64> = normals(&mut rng, n).iter().map(|z| (z * sigma).exp()).collect();
-                paired_median(&vec![1.0; n], &d, alpha, noise).unwrap().detectable.unwrap()
+                let d: Vec<f64> = normals(&mut rng, n)
+                    .iter()
+                    .map(|z| (z * sigma).exp())
+                    .collect();
+                paired_median(&vec![1.0; n], &d, alpha, noise)
+                    .unwrap()
+                    .detectable
+                    .unwrap()
             })
             .collect();
         let mde = quantile(&mut reported, 0.5).unwrap();
@@ -858,7 +876,10 @@ mod tests {
             hits += usize::from(fires(&r, noise));
         }
         let power = hits as f64 / runs as f64;
-        assert!((0.72..=0.88).contains(&power), "power at the detectable change: {power}");
+        assert!(
+            (0.72..=0.88).contains(&power),
+            "power at the detectable change: {power}"
+        );
     }
 
     #[test]
