@@ -711,6 +711,13 @@ fn censored_itl(
     gaps
 }
 
+/// The SLO's ITL limit in ms, if it has an ITL term.
+fn itl_limit_ms(slo: &[SloTerm]) -> Option<f64> {
+    slo.iter()
+        .find(|t| t.metric == crate::results::slo::Metric::Itl)
+        .map(|t| t.max_ms)
+}
+
 /// The SLO terms of a level as one comparable string (`ttft_p95<=500ms, itl_p99<=100ms`).
 fn slo_text(slo: &[SloTerm]) -> String {
     let mut terms: Vec<String> = slo
@@ -739,11 +746,7 @@ fn level_figures(l: &LevelView, with_slo: bool) -> (Vec<Option<f64>>, Vec<usize>
     }
     let tokens: usize = lv.requests.iter().map(|r| r.token_ns.len()).sum();
     figures.push(per_s(tokens as f64));
-    let itl_limit = l
-        .slo
-        .iter()
-        .find(|t| t.metric == crate::results::slo::Metric::Itl)
-        .map(|t| t.max_ms);
+    let itl_limit = itl_limit_ms(l.slo);
     let end_ns = (secs * 1e9) as u64;
     let mut ttft: Vec<f64> = lv.requests.iter().map(censored_ttft).collect();
     let mut itl: Vec<f64> = lv
@@ -839,11 +842,7 @@ fn compare_levels(
             .iter()
             .flat_map(|l| {
                 let end = (l.level.summary.duration_s * 1e9) as u64;
-                let lim = l
-                    .slo
-                    .iter()
-                    .find(|t| t.metric == crate::results::slo::Metric::Itl)
-                    .map(|t| t.max_ms);
+                let lim = itl_limit_ms(l.slo);
                 l.level
                     .requests
                     .iter()
@@ -917,11 +916,7 @@ fn compare_levels(
                 .flat_map(|l| l.level.requests.iter().map(move |r| (*l, r)))
                 .collect();
             let itl = |l: &LevelView, r: &RequestSample| {
-                let lim = l
-                    .slo
-                    .iter()
-                    .find(|t| t.metric == crate::results::slo::Metric::Itl)
-                    .map(|t| t.max_ms);
+                let lim = itl_limit_ms(l.slo);
                 censored_itl(r, (l.level.summary.duration_s * 1e9) as u64, lim)
             };
             ratio::Requests {
@@ -999,15 +994,7 @@ fn compare_levels(
     for (k, ((name, unit, better), (r, note))) in names.iter().zip(ratios).enumerate() {
         let gating = replicated && (name == primary || opts.gate.contains(name.as_str()));
         out.push(metric(
-            name,
-            unit,
-            *better,
-            pb[k],
-            pn[k],
-            r,
-            gating,
-            opts.noise,
-            note.filter(|n| !replicated || n != ONE_RUN),
+            name, unit, *better, pb[k], pn[k], r, gating, opts.noise, note,
         ));
     }
     let energy = |v: &[&LevelView]| -> Option<f64> {
