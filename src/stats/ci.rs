@@ -39,7 +39,7 @@ pub enum StopReason {
     TargetMet,
     /// `max_runs` reached before the target: the interval is reported as achieved, target not met.
     MaxRunsTargetNotMet,
-    /// `max_time` reached before the target.
+    /// `max_time` reached before the target (the CI width, or a fixed count), after at least one repetition.
     MaxTimeTargetNotMet,
     Interrupted,
 }
@@ -57,8 +57,17 @@ impl StopRule {
     /// Decides after each repetition, given the per-repetition rates so far and the time spent.
     pub fn check(&self, rates: &[f64], elapsed: Duration) -> Option<StopReason> {
         let n = rates.len() as u32;
+        let out_of_time = self
+            .max_time_ns
+            .is_some_and(|t| elapsed.as_nanos() as u64 >= t)
+            && n >= 1;
         let Some(target) = self.target_rel_ci else {
-            return (n >= self.max_runs).then_some(StopReason::FixedCount);
+            // A fixed count with a time limit (a phase of `profile`): the repetitions done when it passes.
+            return if n >= self.max_runs {
+                Some(StopReason::FixedCount)
+            } else {
+                out_of_time.then_some(StopReason::MaxTimeTargetNotMet)
+            };
         };
         if n >= self.min_runs.max(2) && mean_ci95_rel_half_width(rates).is_some_and(|w| w <= target)
         {
@@ -67,14 +76,7 @@ impl StopRule {
         if n >= self.max_runs {
             return Some(StopReason::MaxRunsTargetNotMet);
         }
-        if self
-            .max_time_ns
-            .is_some_and(|t| elapsed.as_nanos() as u64 >= t)
-            && n >= 1
-        {
-            return Some(StopReason::MaxTimeTargetNotMet);
-        }
-        None
+        out_of_time.then_some(StopReason::MaxTimeTargetNotMet)
     }
 }
 
@@ -99,6 +101,27 @@ mod tests {
             }
         }
         panic!("rule never stopped");
+    }
+
+    #[test]
+    fn a_fixed_count_with_a_time_limit_keeps_the_repetitions_done_when_it_passes() {
+        let rule = StopRule {
+            max_time_ns: Some(1_000),
+            ..StopRule::fixed(5)
+        };
+        let late = Duration::from_nanos(1_000);
+        assert_eq!(rule.check(&[], late), None, "never before one repetition");
+        assert_eq!(
+            rule.check(&[1.0, 1.0], late),
+            Some(StopReason::MaxTimeTargetNotMet)
+        );
+        assert_eq!(rule.check(&[1.0, 1.0], Duration::from_nanos(999)), None);
+        assert_eq!(
+            rule.check(&[1.0; 5], late),
+            Some(StopReason::FixedCount),
+            "the count, once reached, is the reason"
+        );
+        assert_eq!(StopRule::fixed(5).check(&[1.0; 4], late), None);
     }
 
     #[test]
