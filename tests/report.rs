@@ -390,6 +390,33 @@ fn depth_chart_holds_tg_speed_at_each_depth() {
         .collect();
     let got: Vec<(f64, f64)> = all[0].1.iter().map(|p| (p.0, p.1)).collect();
     assert_eq!(got, want);
+    assert_eq!(depth_line(&doc), ["true"], "three depths are joined");
+}
+
+/// Each tg-depth series' `data-line`: whether its points are joined.
+fn depth_line(doc: &roxmltree::Document) -> Vec<String> {
+    by_id(doc, "tg-depth")
+        .unwrap()
+        .descendants()
+        .filter(|n| has_class(n, "series"))
+        .map(|g| g.attribute("data-line").unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn two_depths_are_drawn_as_points_without_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = edit(CPU_BENCH, dir.path(), "depth.json", |v| {
+        let cases = v["cases"].as_array_mut().unwrap();
+        let mut c = cases.iter().find(|c| c["n_prompt"] == 0).unwrap().clone();
+        c["n_depth"] = 4096.into();
+        c["test"] = "tg128 @ d4096".into();
+        cases.push(c);
+    });
+    let doc_text = html(dir.path(), &[s(&bench)]);
+    let doc = parse(&doc_text);
+    assert_eq!(series(&doc, "tg-depth")[0].1.len(), 2, "both depths drawn");
+    assert_eq!(depth_line(&doc), ["false"]);
 }
 
 #[test]
@@ -774,4 +801,87 @@ fn a_missing_goodput_says_which_of_its_reasons_holds() {
     });
     let without = notes(&[s(&no_slo)]);
     assert!(without.contains("run without an SLO"), "{without}");
+}
+
+#[test]
+fn a_rows_goodput_and_level_energy_come_from_one_file_and_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_energy = |j: f64| {
+        move |v: &mut Value| {
+            v["telemetry"]["energy_absent_reason"] = Value::Null;
+            for l in v["load"]["levels"].as_array_mut().unwrap() {
+                l["energy"] = serde_json::json!([{
+                    "source": "rapl",
+                    "device": "RAPL package-0 (intel-rapl:0)",
+                    "j_per_token": j,
+                    "flags": [],
+                    "samples": []
+                }]);
+            }
+        }
+    };
+    // Two sweeps of one model on one machine; the second's operating point has the higher goodput.
+    let low = edit(SLO_LOAD, dir.path(), "a-low.json", with_energy(1.0));
+    let high = edit(SLO_LOAD, dir.path(), "b-high.json", |v| {
+        with_energy(3.0)(v);
+        v["started_at"] = "2026-11-30T10:00:00Z".into();
+        // the same requests at twice the speed: every timestamp and the level's length halved
+        let half = |x: &mut Value| {
+            if let Some(f) = x.as_f64() {
+                *x = if x.is_u64() {
+                    Value::from((f / 2.0).round() as u64)
+                } else {
+                    Value::from(f / 2.0)
+                };
+            }
+        };
+        for l in v["load"]["levels"].as_array_mut().unwrap() {
+            half(&mut l["duration_s"]);
+            for r in l["requests"].as_array_mut().unwrap() {
+                half(&mut r["arrival_ns"]);
+                half(&mut r["admitted_ns"]);
+                for t in r["token_ns"].as_array_mut().unwrap() {
+                    half(t);
+                }
+            }
+        }
+    });
+    let page = html(dir.path(), &[s(&low), s(&high)]);
+    let doc = parse(&page);
+    let rows: Vec<Vec<String>> = by_id(&doc, "provenance")
+        .unwrap()
+        .descendants()
+        .filter(|n| n.has_tag_name("tr"))
+        .map(|tr| {
+            tr.children()
+                .filter(|c| c.is_element())
+                .map(|c| {
+                    c.descendants()
+                        .filter(|d| d.is_text())
+                        .filter_map(|d| d.text())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let source_of = |what: &str| -> String {
+        rows.iter()
+            .find(|r| r.iter().any(|c| c.starts_with(what)))
+            .unwrap_or_else(|| panic!("no {what} in {rows:?}"))
+            .last()
+            .unwrap()
+            .clone()
+    };
+    let goodput = source_of("goodput");
+    let energy = source_of("J/token");
+    assert!(goodput.contains("b-high.json"), "{goodput}");
+    assert!(
+        energy.contains("b-high.json load.levels[0]"),
+        "energy from the goodput's file and level: {energy}"
+    );
+    let j: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r.iter().any(|c| c.starts_with("J/token")))
+        .collect();
+    assert!(j[0].iter().any(|c| c == "3.000"), "{j:?}");
 }

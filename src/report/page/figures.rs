@@ -327,8 +327,9 @@ pub fn tg_depth(sources: &[Source], rows: &[Row]) -> Figure {
             from.extend(runs.iter().map(|r| r.2.clone()));
             series.push(Series {
                 name: format!("{} (tg{n_gen}, {threads} threads)", row_name(rows, row)),
+                // Two depths joined by a line would draw a straight fall the data does not show: points only.
+                line: depths.len() >= 3,
                 points,
-                line: true,
                 markers: true,
             });
         }

@@ -642,9 +642,10 @@ pub fn render(orig: &Chart) -> Result<String, String> {
             .collect();
         let _ = writeln!(
             out,
-            "<g class=\"series\" data-series=\"{i}\" data-name=\"{}\" data-points=\"{}\">",
+            "<g class=\"series\" data-series=\"{i}\" data-name=\"{}\" data-points=\"{}\" data-line=\"{}\">",
             escape(&s.name),
-            pts.join(" ")
+            pts.join(" "),
+            s.line && matches!(c.kind, Kind::Lines)
         );
         if s.line && matches!(c.kind, Kind::Lines) {
             out += &layer(&g, |_, ctx| line(ctx, i, &s.points))?;
