@@ -203,6 +203,7 @@ fn run_options(
         verify: !sweep.no_verify,
         save_baseline: baseline_target(baseline)?,
         phase: None,
+        hard_deadline: None,
         shard: None,
     })
 }
@@ -682,6 +683,7 @@ pub fn profile(
             verify: true,
             save_baseline: None,
             phase: None,
+            hard_deadline: None,
             shard: None,
         },
         selection: pricing(a.pricing, None),

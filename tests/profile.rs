@@ -266,3 +266,69 @@ fn load_until_saturated_needs_rising_levels() {
     );
     assert_one_line_error(&o, "--until-saturated: the levels must rise");
 }
+
+#[test]
+fn a_profile_ends_within_its_budget_plus_a_tenth_and_keeps_an_operating_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("small.gguf");
+    let s = tokenmeter(
+        &["synth", "--shape", "small", "-o", model.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(s.status.success(), "{}", stderr(&s));
+    // The host's memory bandwidth is measured once per boot into the cache (tens of seconds where first touching
+    // gigabytes is slow, as in some VMs); measured here first, as any earlier run on the host would have.
+    let warm = tokenmeter(
+        &[
+            "bench",
+            "-m",
+            model.to_str().unwrap(),
+            "-p",
+            "0",
+            "-n",
+            "4",
+            "-r",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert!(warm.status.success(), "{}", stderr(&warm));
+    let out = dir.path().join("profile");
+    let budget = std::time::Duration::from_secs(40);
+    let start = std::time::Instant::now();
+    // Without --quick: five repetitions, 128-token outputs and a sweep up to c=256 would take this machine
+    // longer than the budget; each phase stops at its deadline instead.
+    let o = tokenmeter(
+        &[
+            "profile",
+            "--models",
+            model.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--budget",
+            "40s",
+            "-t",
+            "1",
+            "--telemetry",
+            "off",
+        ],
+        dir.path(),
+    );
+    let wall = start.elapsed();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        wall <= budget.mul_f64(1.1),
+        "took {wall:?} on a budget of {budget:?}\n{}",
+        std::fs::read_to_string(out.join("profile.md")).unwrap_or_default()
+    );
+    let load = read(&out.join("small-load.json"));
+    let sweep = &load["load"];
+    let op = &sweep["operating_point"];
+    let reason = sweep["stopped_early"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        op.is_object() || !reason.is_empty(),
+        "an operating point, or why no level met the SLO: {sweep}"
+    );
+}

@@ -7,7 +7,7 @@ use super::scaffold::{
     self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
 };
 use super::telemetry as tm;
-use super::worker::{run_in_worker, Job, Limits, ModelFacts, Reply, Request, WorkerFailure};
+use super::worker::{run_in_worker, Job, ModelFacts, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
@@ -756,10 +756,7 @@ fn run_isolated(
             .then_some(opts.run.telemetry.sample_interval.as_nanos() as u64),
         parent_pid: std::process::id(),
     };
-    let limits = Limits {
-        stop_now: &opts.run.stop_now,
-        timeout: opts.run.case_timeout,
-    };
+    let limits = opts.run.limits();
     let (window_start, window_mono_ns) = crate::clock::now();
     meter.start(window_start);
     let reply = run_in_worker(&req, &limits, |done| {

@@ -7,7 +7,7 @@ use super::scaffold::{
     self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
 };
 use super::telemetry as tm;
-use super::worker::{run_in_worker, Job, Limits, Reply, Request, WorkerFailure};
+use super::worker::{run_in_worker, Job, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{level_energy, process_of};
 use crate::analysis::load::{
@@ -457,10 +457,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                     .then_some(run.telemetry.sample_interval.as_nanos() as u64),
                 parent_pid: std::process::id(),
             };
-            let limits = Limits {
-                stop_now: &run.stop_now,
-                timeout: run.case_timeout,
-            };
+            let limits = run.limits();
             show(0, None, None);
             setup.meter.start(window_start);
             let reply = run_in_worker(&req, &limits, |done| show(done, None, None));
@@ -729,10 +726,7 @@ fn self_tested(
             sample_interval_ns: None,
             parent_pid: std::process::id(),
         };
-        let limits = Limits {
-            stop_now: &run.stop_now,
-            timeout: run.case_timeout,
-        };
+        let limits = run.limits();
         checked.numerics = Some(match run_in_worker(&req, &limits, |_| {}) {
             Ok(Reply::Gate {
                 numerics,

@@ -216,6 +216,7 @@ fn probe_one(
     let limits = Limits {
         stop_now: o.stop_now,
         timeout: Some(PROBE_TIMEOUT),
+        deadline: None,
     };
     let mut out = ProbeOutcome {
         config: config.clone(),
@@ -434,6 +435,7 @@ pub fn references(
             let limits = Limits {
                 stop_now,
                 timeout: None,
+                deadline: None,
             };
             match run_in_worker(&req, &limits, |_| {}) {
                 Ok(Reply::Reference { .. }) => Ok(()),

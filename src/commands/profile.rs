@@ -33,6 +33,19 @@ pub const DEFAULT_SLO: &str = "ttft_p95=2s,itl_p95=100ms";
 pub const MAX_CONCURRENCY: u32 = 256;
 /// Request lengths of the load sweep when no workload gives them (`load`'s defaults).
 pub const DEFAULT_REQUEST_TOKENS: u32 = load::DEFAULT_REQUEST_TOKENS;
+/// Output tokens per request of `--quick`'s load sweep when no workload gives them: a level of 20 requests then
+/// fits a few-minute budget on a CPU, and each request still has 31 inter-token gaps.
+pub const QUICK_OUTPUT_TOKENS: u32 = 32;
+/// Share of the time left that a model's bench leaves to its load sweep, which follows it: the sweep's operating
+/// point is what the report's cost rests on, so the bench gives up repetitions before the sweep gives up levels.
+pub const LOAD_SHARE: f64 = 0.6;
+/// How long past its deadline a phase's worker may run, as a share of the budget, before it is stopped: the
+/// repetition or level in flight is given that long to finish.
+pub const OVERRUN_SHARE: f64 = 0.05;
+/// No calibration run below this budget (the phases then run without estimates, each within its deadline); the
+/// calibration is stopped after [`CALIBRATION_SHARE`] of the budget.
+const CALIBRATION_MIN: Duration = Duration::from_secs(20);
+const CALIBRATION_SHARE: f64 = 0.1;
 /// Memory a model needs beyond its weights before it is tried: KV cache, compute buffers, the process.
 const HEADROOM_BYTES: u64 = 1 << 30;
 /// Generation at depth 4096 is taken to run at this share of tg128's rate when estimating its time.
@@ -69,6 +82,16 @@ impl ProfileOptions {
         } else {
             Duration::from_secs(15 * 60)
         })
+    }
+
+    /// Output tokens per load request when no workload gives them: [`QUICK_OUTPUT_TOKENS`] with `--quick`, else
+    /// `load`'s default.
+    pub fn default_output_tokens(&self) -> u32 {
+        if self.quick {
+            QUICK_OUTPUT_TOKENS
+        } else {
+            DEFAULT_REQUEST_TOKENS
+        }
     }
 
     pub fn repetitions(&self) -> u32 {
@@ -144,6 +167,31 @@ pub fn phases(n_models: usize) -> Vec<(Kind, usize)> {
     p
 }
 
+/// The time phase `n` of `plan` may take of the `left` of the budget: all of it, except that a bench whose model's
+/// load sweep comes later leaves [`LOAD_SHARE`] of it to that sweep. Phases run in the order of what the report
+/// needs (a model's bench, its load sweep, the next model, the depth tests), so a later phase never holds time
+/// back from an earlier one.
+pub fn allotment(plan: &[(Kind, usize)], n: usize, left: Duration) -> Duration {
+    let (kind, m) = plan[n];
+    if kind == Kind::Bench && plan[n + 1..].contains(&(Kind::Load, m)) {
+        left.mul_f64(1.0 - LOAD_SHARE)
+    } else {
+        left
+    }
+}
+
+/// When a phase started at `now` with `allotted` time must end, and when its worker is stopped if it has not:
+/// the allotment's end (never past the budget's), and that plus [`OVERRUN_SHARE`] of the budget.
+pub fn phase_deadlines(
+    now: Instant,
+    allotted: Duration,
+    deadline: Instant,
+    budget: Duration,
+) -> (Instant, Instant) {
+    let soft = (now + allotted).min(deadline);
+    (soft, soft + budget.mul_f64(OVERRUN_SHARE))
+}
+
 /// Seconds a bench phase takes: each of `runs` runs (warm-up included) of every test, plus one model load per
 /// case and the synthesis when the model is not yet written.
 pub fn bench_secs(kind: Kind, runs: u32, s: Speeds, c: &Candidate) -> f64 {
@@ -184,11 +232,12 @@ pub fn next_level_secs(requests: u32, output: f64, previous: &LevelRecord) -> f6
     }
 }
 
-/// Why a phase estimated at `estimate_s` does not fit `left`, or `None` when it does.
+/// Why a phase estimated at `estimate_s` does not fit the `left` of the budget it may take ([`allotment`]), or
+/// `None` when it does.
 pub fn over_budget(estimate_s: f64, left: Duration) -> Option<String> {
     (estimate_s > left.as_secs_f64()).then(|| {
         format!(
-            "the time budget: estimated {}, {} left",
+            "the time budget: estimated {}, {} left for it",
             short_duration(Duration::from_secs_f64(estimate_s)),
             short_duration(left)
         )
@@ -283,6 +332,11 @@ pub struct ProfileOutcome {
     pub dir: PathBuf,
     pub device: String,
     pub budget: Duration,
+    /// Wall time from the start to the end of the last phase: what the budget bounds.
+    pub took: Duration,
+    /// The calibration run's wall time (it includes the host's one-time measurements when they were not cached),
+    /// or why it did not run.
+    pub calibration: Result<Duration, String>,
     pub phases: Vec<PhaseRecord>,
     /// Models left out before any phase, each with why.
     pub models_left_out: Vec<String>,
@@ -335,6 +389,15 @@ impl ProfileOutcome {
                 outcome.replace('|', "\\|")
             );
         }
+        out += &format!(
+            "\ncalibration (one pp64 and tg16 run, not a result): {}\nphases ended {} after the start, of a budget of {}\n",
+            match &self.calibration {
+                Ok(d) => short_duration(*d),
+                Err(why) => format!("not run: {why}"),
+            },
+            short_duration(self.took),
+            short_duration(self.budget)
+        );
         for m in &self.models_left_out {
             out += &format!("\nleft out: {m}");
         }
@@ -531,7 +594,10 @@ fn request_shape(o: &ProfileOptions, loaded: Option<&Loaded>) -> anyhow::Result<
         _ => None,
     };
     let (input, output) = workload.as_ref().map_or(
-        (DEFAULT_REQUEST_TOKENS as f64, DEFAULT_REQUEST_TOKENS as f64),
+        (
+            DEFAULT_REQUEST_TOKENS as f64,
+            o.default_output_tokens() as f64,
+        ),
         |w| {
             (
                 w.input_tokens_per_request.mean().max(1.0),
@@ -539,9 +605,13 @@ fn request_shape(o: &ProfileOptions, loaded: Option<&Loaded>) -> anyhow::Result<
             )
         },
     );
-    let longest = workload.as_ref().map_or(2 * DEFAULT_REQUEST_TOKENS, |w| {
-        longest_tokens(&w.input_tokens_per_request) + longest_tokens(&w.output_tokens_per_request)
-    });
+    let longest =
+        workload
+            .as_ref()
+            .map_or(DEFAULT_REQUEST_TOKENS + o.default_output_tokens(), |w| {
+                longest_tokens(&w.input_tokens_per_request)
+                    + longest_tokens(&w.output_tokens_per_request)
+            });
     let workload_has_slo = workload.as_ref().is_some_and(|w| !w.slo.is_empty());
     let (slo, slo_note) = match (&o.slo, workload_has_slo) {
         (Some(s), _) => (Some(s.clone()), "--slo".to_string()),
@@ -691,7 +761,26 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
         eprintln!("warning: {busy}");
     }
 
-    let calibration = calibrate(o, &fit[0], &config_dir, &engine_opts);
+    let calibration_start = Instant::now();
+    let calibration = (budget >= CALIBRATION_MIN)
+        .then(|| {
+            let until = started + budget.mul_f64(CALIBRATION_SHARE);
+            calibrate(o, &fit[0], &config_dir, &engine_opts, until)
+        })
+        .flatten();
+    let calibration_took = if budget < CALIBRATION_MIN {
+        Err(format!(
+            "a budget under {}",
+            short_duration(CALIBRATION_MIN)
+        ))
+    } else if calibration.is_none() {
+        Err(format!(
+            "did not measure rates in {}",
+            short_duration(calibration_start.elapsed())
+        ))
+    } else {
+        Ok(calibration_start.elapsed())
+    };
     for c in &mut fit {
         c.needs_synth = c.needs_synth && !cached(&c.entry);
     }
@@ -730,6 +819,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
             ..c.clone()
         };
         let requests = load::default_requests(1);
+        let allotted = allotment(&plan, n, left());
         let mut repetitions = o.repetitions();
         let estimate = |reps: u32| {
             known.map(|s| match kind {
@@ -739,7 +829,8 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
         };
         if kind != Kind::Load {
             // Fewer repetitions rather than none: the smallest count down to 1 that fits the time left.
-            while repetitions > 1 && estimate(repetitions).is_some_and(|e| e > left().as_secs_f64())
+            while repetitions > 1
+                && estimate(repetitions).is_some_and(|e| e > allotted.as_secs_f64())
             {
                 repetitions -= 1;
             }
@@ -754,8 +845,8 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
             continue;
         }
         let why_not = match record.estimate_s {
-            Some(est) => over_budget(est, left()),
-            None if left().is_zero() => Some("the time budget is spent".into()),
+            Some(est) => over_budget(est, allotted),
+            None if allotted.is_zero() => Some("the time budget is spent".into()),
             None => None,
         };
         if let Some(why) = why_not {
@@ -764,6 +855,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
             continue;
         }
         let phase_start = Instant::now();
+        let (phase_end, stop_at) = phase_deadlines(phase_start, allotted, deadline, budget);
         let path = match &paths[m] {
             Some(p) => p.clone(),
             None => match models::materialize(&c.entry, &config_dir, &o.run.stop) {
@@ -815,8 +907,9 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                 kind.label(),
                 c.name
             ),
-            deadline: Some(deadline),
+            deadline: Some(phase_end),
         });
+        run.hard_deadline = Some(stop_at);
         run.telemetry = telemetry.clone();
         let model = path.display().to_string();
         let outcome: anyhow::Result<ResultFile> = match kind {
@@ -826,6 +919,12 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                 } else {
                     (vec![0], vec![DEPTH_TOKENS])
                 };
+                let cases = (n_prompt.len() + 1) as f64;
+                // Each case's repetitions stop at its share of the phase, less what loading and warming up
+                // take (a fifth of it, when nothing better is known).
+                let max_time = phase_end
+                    .saturating_duration_since(Instant::now())
+                    .mul_f64(0.8 / cases);
                 bench::run(&bench_options(
                     o,
                     &engine_opts,
@@ -836,6 +935,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                         n_depth,
                         repetitions,
                         warmup_runs: 1,
+                        max_time: Some(max_time),
                     },
                     run,
                 ))
@@ -844,7 +944,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
             Kind::Load => {
                 let levels = fitting_levels(&path, &shape, &engine_opts, &host_facts, &free);
                 let output = shape.output;
-                let gate_deadline = deadline;
+                let gate_deadline = phase_end;
                 load::run(&load::LoadOptions {
                     model: Some(model),
                     concurrency: levels,
@@ -859,7 +959,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                         .selection
                         .workload
                         .is_none()
-                        .then_some(Lengths::Fixed(DEFAULT_REQUEST_TOKENS)),
+                        .then_some(Lengths::Fixed(o.default_output_tokens())),
                     workload: o.selection.workload.clone(),
                     requests: None,
                     duration: None,
@@ -944,6 +1044,8 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
         dir: dir.clone(),
         device,
         budget,
+        took: started.elapsed(),
+        calibration: calibration_took,
         phases: records,
         models_left_out,
         report: None,
@@ -1002,6 +1104,8 @@ struct BenchTests {
     n_depth: Vec<u32>,
     repetitions: u32,
     warmup_runs: u32,
+    /// Each case's repetitions stop once this much measuring time has passed (after at least one).
+    max_time: Option<Duration>,
 }
 
 /// A bench run of `model` with the profile's engine settings.
@@ -1018,7 +1122,10 @@ fn bench_options(
         n_gen: vec![t.n_gen],
         pg: Vec::new(),
         n_depth: t.n_depth,
-        stop_rule: StopRule::fixed(t.repetitions),
+        stop_rule: StopRule {
+            max_time_ns: t.max_time.map(|d| d.as_nanos() as u64),
+            ..StopRule::fixed(t.repetitions)
+        },
         n_threads: o.n_threads.map(|t| vec![t]),
         n_gpu_layers: vec![o.n_gpu_layers],
         repack: vec![e.repack],
@@ -1044,6 +1151,7 @@ fn calibrate(
     smallest: &Candidate,
     config_dir: &Path,
     e: &EngineOptions,
+    until: Instant,
 ) -> Option<Speeds> {
     let path = models::materialize(&smallest.entry, config_dir, &o.run.stop).ok()?;
     let tmp = tempfile::tempdir().ok()?;
@@ -1059,12 +1167,14 @@ fn calibrate(
         text: format!("profile: calibrating on {}", smallest.name),
         deadline: None,
     });
+    run.hard_deadline = Some(until);
     let tests = BenchTests {
         n_prompt: vec![64],
         n_gen: 16,
         n_depth: vec![0],
         repetitions: 1,
         warmup_runs: 0,
+        max_time: None,
     };
     let r = bench::run(&bench_options(o, e, path.display().to_string(), tests, run)).ok()?;
     match rates(&r.result) {
@@ -1174,6 +1284,49 @@ mod tests {
         c.needs_synth = true;
         let with_synth = 11.0 + 2e9 / SYNTH_BYTES_PER_S;
         assert!((bench_secs(Kind::Bench, 4, s, &c) - with_synth).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_models_bench_leaves_its_load_sweep_the_larger_share_and_nothing_holds_time_back_for_depth()
+    {
+        let plan = phases(2);
+        let left = Duration::from_secs(100);
+        // bench 0, load 0, bench 1, load 1, depth 0, depth 1
+        assert_eq!(allotment(&plan, 0, left), left.mul_f64(1.0 - LOAD_SHARE));
+        assert_eq!(allotment(&plan, 1, left), left);
+        assert_eq!(allotment(&plan, 2, left), left.mul_f64(1.0 - LOAD_SHARE));
+        assert_eq!(allotment(&plan, 3, left), left);
+        assert_eq!(allotment(&plan, 4, left), left);
+        // a bench whose load sweep already ran (or is not planned) keeps all of it
+        let bench_only = [(Kind::Bench, 0), (Kind::Depth, 0)];
+        assert_eq!(allotment(&bench_only, 0, left), left);
+    }
+
+    #[test]
+    fn a_phase_ends_at_its_allotment_or_the_budget_and_its_worker_a_little_later() {
+        let now = Instant::now();
+        let budget = Duration::from_secs(200);
+        let grace = budget.mul_f64(OVERRUN_SHARE);
+        let (soft, hard) = phase_deadlines(
+            now,
+            Duration::from_secs(30),
+            now + Duration::from_secs(100),
+            budget,
+        );
+        assert_eq!(soft, now + Duration::from_secs(30));
+        assert_eq!(hard, soft + grace);
+        let (soft, hard) = phase_deadlines(
+            now,
+            Duration::from_secs(300),
+            now + Duration::from_secs(100),
+            budget,
+        );
+        assert_eq!(
+            soft,
+            now + Duration::from_secs(100),
+            "never past the budget"
+        );
+        assert_eq!(hard, soft + grace);
     }
 
     #[test]

@@ -174,11 +174,12 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
     Ok((seen.sources, seen.skipped))
 }
 
-/// Prices one row as `cost` would: its `load` results first (the SLO operating point), then its `bench` results;
-/// the first the cost model accepts. Otherwise the last reason, in one sentence.
+/// Prices one row as `cost` would: the `load` result whose operating point gives the row's goodput (so goodput,
+/// level energy and cost share one file and level), else its `bench` results, the first the cost model accepts.
+/// Otherwise the last reason, in one sentence.
 fn price(loaded: &Loaded, sel: &Selection, sources: &[Source], row: &Row) -> RowCost {
     let mut why = String::from("no result file to price");
-    for &i in row.load.iter().chain(row.bench.iter()) {
+    for &i in row.operating.iter().chain(row.bench.iter()) {
         let s = &sources[i];
         let model = page::gather::model_path_in(&s.result, &row.model_key);
         let measured = match from_result(&s.result, &s.path, model.as_deref()) {

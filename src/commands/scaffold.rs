@@ -54,6 +54,9 @@ pub struct RunOptions {
     pub save_baseline: Option<BaselineTarget>,
     /// A run inside a larger one (`profile`): its phase, shown before the progress bar with the time left.
     pub phase: Option<PhaseLabel>,
+    /// The end of the time a larger run gave this one: no case or level starts after it, and a worker still
+    /// running at it is stopped (its case recorded as failed with why). What finished before it is kept.
+    pub hard_deadline: Option<std::time::Instant>,
     /// `--sweep`/`--shard`: the part of a sweep this run measures; its result file goes to
     /// `<results-dir>/<run-id>/<host>-<device>-<I>of<N>.json` and records the shard in `parameters.fleet`.
     pub shard: Option<crate::fleet::ShardRun>,
@@ -116,6 +119,21 @@ pub struct Finished {
 impl RunOptions {
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether the time a larger run gave this one is spent (see `hard_deadline`).
+    pub fn past_deadline(&self) -> bool {
+        self.hard_deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+
+    /// How a worker of this run is ended early: a second Ctrl-C, `--case-timeout`, the phase's deadline.
+    pub fn limits(&self) -> super::worker::Limits<'_> {
+        super::worker::Limits {
+            stop_now: &self.stop_now,
+            timeout: self.case_timeout,
+            deadline: self.hard_deadline,
+        }
     }
 }
 

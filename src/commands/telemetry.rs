@@ -391,6 +391,7 @@ pub fn compute_ceiling(
             let limits = super::worker::Limits {
                 stop_now,
                 timeout: Some(std::time::Duration::from_secs(120)),
+                deadline: None,
             };
             match super::worker::run_in_worker(&req, &limits, |_| {}) {
                 Ok(super::worker::Reply::MatVec(r)) => {

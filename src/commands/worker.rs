@@ -480,6 +480,8 @@ pub struct Limits<'a> {
     pub stop_now: &'a AtomicBool,
     /// `--case-timeout`.
     pub timeout: Option<Duration>,
+    /// The end of the time a larger run (`profile`) gave this phase: a worker still running then is stopped.
+    pub deadline: Option<Instant>,
 }
 
 /// The parent's side: runs `req` in a new worker process, passing progress to `on_progress`; the final reply, or
@@ -560,6 +562,11 @@ pub fn run_in_worker(
                     .timeout
                     .filter(|t| started.elapsed() > *t)
                     .map(|t| format!("ran past --case-timeout {}", humantime::format_duration(t)))
+                    .or_else(|| {
+                        limits.deadline.filter(|d| Instant::now() >= *d).map(|_| {
+                            "ran past its phase's share of the profile's time budget".to_string()
+                        })
+                    })
             };
             if let Some(why) = why {
                 // Killing a worker that has just exited fails harmlessly.

@@ -54,6 +54,9 @@ pub struct Row {
     /// Indices into the sources: this row's `bench` results and `load` results.
     pub bench: Vec<usize>,
     pub load: Vec<usize>,
+    /// The one `load` result (index into the sources) whose operating point gives the row's goodput: the row's
+    /// level energy and its cost come from the same file and level.
+    pub operating: Option<usize>,
 }
 
 /// The name a machine is shown under.
@@ -259,6 +262,8 @@ fn row(sources: &[Source], machine: &str, key: &str, model: &str, files: &[usize
                 })
         });
     let first = &sources[files[0]].result;
+    let best = goodput(sources, &load);
+    let operating = best.as_ref().map(|(_, i)| *i);
     Row {
         machine: machine.to_string(),
         device: device_label(first),
@@ -272,17 +277,18 @@ fn row(sources: &[Source], machine: &str, key: &str, model: &str, files: &[usize
         j_per_token: tg_best
             .as_ref()
             .and_then(|(_, group)| generation_energy(sources, group))
-            .or_else(|| level_energy(sources, &load)),
+            .or_else(|| operating.and_then(|i| level_energy(&sources[i]))),
         tg_cases: tg_best
             .as_ref()
             .map(|(_, group)| group.clone())
             .unwrap_or_default(),
         tg_ts: tg_best.map(|(m, _)| m),
-        goodput_tokens_per_s: goodput(sources, &load),
+        goodput_tokens_per_s: best.map(|(m, _)| m),
         goodput_absent: goodput_absent(sources, &load),
         energy_absent,
         bench,
         load,
+        operating,
     }
 }
 
@@ -392,19 +398,16 @@ pub fn level_j_per_token(source: &Source, l: usize) -> Option<crate::cost::measu
     )
 }
 
-/// The operating point's level: energy over its output tokens on the working devices.
-fn level_energy(sources: &[Source], load: &[usize]) -> Option<Measure> {
-    load.iter().find_map(|&i| {
-        let r = &sources[i].result;
-        let sweep = r.load.as_ref()?;
-        let op = sweep.operating_point.as_ref()?;
-        let level = sweep.levels.get(op.level_index)?;
-        let f = level_j_per_token(&sources[i], op.level_index)?;
-        Some(Measure {
-            value: f.value,
-            label: format!("load {} (per output token)", level_label(level)),
-            source: f.source,
-        })
+/// The operating point's level of `source`: energy over its output tokens on the working devices.
+fn level_energy(source: &Source) -> Option<Measure> {
+    let sweep = source.result.load.as_ref()?;
+    let op = sweep.operating_point.as_ref()?;
+    let level = sweep.levels.get(op.level_index)?;
+    let f = level_j_per_token(source, op.level_index)?;
+    Some(Measure {
+        value: f.value,
+        label: format!("load {} (per output token)", level_label(level)),
+        source: f.source,
     })
 }
 
@@ -418,7 +421,8 @@ pub fn slo_text(sweep: &LoadSweep) -> String {
         .join(", ")
 }
 
-fn goodput(sources: &[Source], load: &[usize]) -> Option<Measure> {
+/// The highest operating-point goodput among the `load` results, and which of them it is.
+fn goodput(sources: &[Source], load: &[usize]) -> Option<(Measure, usize)> {
     load.iter()
         .filter_map(|&i| {
             let sweep = sources[i].result.load.as_ref()?;
@@ -433,8 +437,9 @@ fn goodput(sources: &[Source], load: &[usize]) -> Option<Measure> {
                     sources[i].path, op.level_index
                 ),
             })
+            .map(|m| (m, i))
         })
-        .max_by(|a, b| a.value.total_cmp(&b.value))
+        .max_by(|a, b| a.0.value.total_cmp(&b.0.value))
 }
 
 /// Why `load` gives no goodput, in a few words; `None` when one of them does.
