@@ -109,8 +109,10 @@ fn a_duration_ends_arrivals_and_drains_what_arrived() {
     assert!(requests.iter().all(|r| r["completed"] == true));
     assert_eq!(l["slo_met"], true, "{}", l["slo_checks"]);
     assert!(!sweep["operating_point"].is_null());
-    // the arrival window is the duration; the drain is what the last requests took after it
-    assert_eq!(l["arrival_window_s"].as_f64(), Some(1.0));
+    // the warm-up and the arrival window make the duration; the drain is what the last requests took after it
+    let warmup = l["warmup_s"].as_f64().unwrap_or(0.0);
+    let window = l["arrival_window_s"].as_f64().unwrap();
+    assert!((warmup + window - 1.0).abs() < 1e-6, "{warmup} + {window}");
     let drain = l["drain_s"].as_f64().unwrap();
     let total = l["duration_s"].as_f64().unwrap();
     assert!(drain >= 0.0 && drain < 10.0, "{drain}");
@@ -121,7 +123,55 @@ fn a_duration_ends_arrivals_and_drains_what_arrived() {
         .iter()
         .all(|r| r["arrival_ns"].as_f64().unwrap() < window_ns));
     let done = l["requests_completed"].as_f64().unwrap();
-    assert!((l["requests_per_s"].as_f64().unwrap() - done / 1.0).abs() < 1e-9);
+    assert!((l["requests_per_s"].as_f64().unwrap() - done / window).abs() < 1e-9);
+}
+
+#[test]
+fn a_closed_loop_staggers_its_first_requests_and_measures_only_its_steady_window() {
+    // c=4 with fixed lengths: started together, the four would be admitted, finish and be replaced together, one
+    // 4-way prefill repeated. Staggered, completions and the admissions replacing them spread over a request.
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
+    let file = run_load(
+        dir.path(),
+        &model,
+        &["-c", "4", "--requests", "40", "--output-tokens", "16"],
+    );
+    // 40 measured requests after the three of the warm-up
+    let l = &levels(&file)[0];
+    let requests = l["requests"].as_array().unwrap();
+    let ns = |r: &Value, k: &str| r[k].as_u64().unwrap();
+    assert_eq!(requests.len(), 43, "every request is kept");
+    // the warm-up: the first three arrived one after another before all four slots were in flight
+    assert_eq!(l["requests_warmup"], 3, "{l}");
+    assert_eq!(l["requests_started"], 40);
+    let warmup_ns = (l["warmup_s"].as_f64().unwrap() * 1e9).round() as u64;
+    let first: Vec<u64> = requests[..4].iter().map(|r| ns(r, "arrival_ns")).collect();
+    assert!(first.windows(2).all(|w| w[0] < w[1]), "{first:?}");
+    assert!(
+        first[2] < warmup_ns && first[3].abs_diff(warmup_ns) <= 1,
+        "{first:?} {warmup_ns}"
+    );
+    // steady: no two requests admitted by the same decode
+    let steady = &requests[3..];
+    let mut admitted: Vec<u64> = steady.iter().map(|r| ns(r, "admitted_ns")).collect();
+    admitted.sort_unstable();
+    admitted.dedup();
+    assert!(
+        admitted.len() * 10 >= steady.len() * 9,
+        "{} distinct admissions of {} requests",
+        admitted.len(),
+        steady.len()
+    );
+    // the window ends where the first finished request went unreplaced: every request arrived before it
+    let end = warmup_ns as f64 + l["arrival_window_s"].as_f64().unwrap() * 1e9;
+    assert!(requests
+        .iter()
+        .all(|r| (ns(r, "arrival_ns") as f64) < end + 1.0));
+    let window = l["arrival_window_s"].as_f64().unwrap();
+    let done = l["requests_completed"].as_f64().unwrap();
+    assert_eq!(done, 40.0);
+    assert!((l["requests_per_s"].as_f64().unwrap() - done / window).abs() < 1e-9);
 }
 
 #[test]
@@ -294,7 +344,8 @@ fn json_output_has_one_record_per_level_with_the_documented_fields() {
             );
         }
         let out_ts = r["output_tokens_per_s"].as_f64().unwrap();
-        let secs = r["duration_s"].as_f64().unwrap();
+        // rates are over the measured window: after the warm-up, until the first request left unreplaced
+        let secs = r["arrival_window_s"].as_f64().unwrap();
         assert!(
             (out_ts * secs - 8.0).abs() < 1e-6,
             "2 requests × 4 output tokens"

@@ -738,19 +738,19 @@ fn level_figures(l: &LevelView, with_slo: bool) -> (Vec<Option<f64>>, Vec<usize>
     let mut figures = Vec::new();
     if with_slo {
         let good = lv
-            .requests
+            .measured()
             .iter()
             .filter(|r| request_meets(r, l.slo))
             .count();
         figures.push(per_s(good as f64));
     }
-    let tokens: usize = lv.requests.iter().map(|r| r.token_ns.len()).sum();
+    let tokens: usize = lv.measured().iter().map(|r| r.token_ns.len()).sum();
     figures.push(per_s(tokens as f64));
     let itl_limit = itl_limit_ms(l.slo);
-    let end_ns = (secs * 1e9) as u64;
-    let mut ttft: Vec<f64> = lv.requests.iter().map(censored_ttft).collect();
+    let end_ns = (lv.summary.duration_s * 1e9) as u64;
+    let mut ttft: Vec<f64> = lv.measured().iter().map(censored_ttft).collect();
     let mut itl: Vec<f64> = lv
-        .requests
+        .measured()
         .iter()
         .flat_map(|r| censored_itl(r, end_ns, itl_limit))
         .collect();
@@ -821,7 +821,7 @@ fn compare_levels(
                 .iter()
                 .map(|l| {
                     l.level
-                        .requests
+                        .measured()
                         .iter()
                         .filter(|r| request_meets(r, l.slo))
                         .count()
@@ -831,12 +831,12 @@ fn compare_levels(
         }
         let tokens: usize = v
             .iter()
-            .flat_map(|l| l.level.requests.iter().map(|r| r.token_ns.len()))
+            .flat_map(|l| l.level.measured().iter().map(|r| r.token_ns.len()))
             .sum();
         out.push(per_s(tokens as f64));
         let mut ttft: Vec<f64> = v
             .iter()
-            .flat_map(|l| l.level.requests.iter().map(censored_ttft))
+            .flat_map(|l| l.level.measured().iter().map(censored_ttft))
             .collect();
         let mut itl: Vec<f64> = v
             .iter()
@@ -844,7 +844,7 @@ fn compare_levels(
                 let end = (l.level.summary.duration_s * 1e9) as u64;
                 let lim = itl_limit_ms(l.slo);
                 l.level
-                    .requests
+                    .measured()
                     .iter()
                     .flat_map(move |r| censored_itl(r, end, lim))
             })
@@ -913,7 +913,7 @@ fn compare_levels(
             let seconds: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
             let all: Vec<(&LevelView, &RequestSample)> = v
                 .iter()
-                .flat_map(|l| l.level.requests.iter().map(move |r| (*l, r)))
+                .flat_map(|l| l.level.measured().iter().map(move |r| (*l, r)))
                 .collect();
             let itl = |l: &LevelView, r: &RequestSample| {
                 let lim = itl_limit_ms(l.slo);

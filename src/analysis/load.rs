@@ -22,8 +22,11 @@ pub struct LevelSamples<'a> {
     pub requests: &'a [RequestSample],
     /// The whole level (arrival window and drain).
     pub duration_ns: u64,
-    /// The arrival window, when a duration cut arrivals; rates are over it.
+    /// The end of the measured arrival window, when a duration cut arrivals or a closed loop's cool-down began;
+    /// rates are over the window.
     pub window_ns: Option<u64>,
+    /// The window's start: a closed loop's warm-up, whose requests (a prefix of `requests`) are not measured.
+    pub warmup_ns: u64,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
 }
@@ -121,15 +124,22 @@ pub fn request_meets(r: &RequestSample, slo: &[SloTerm]) -> bool {
 
 /// Summarises one level from its raw requests.
 pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
-    let reqs = level.requests;
+    // Requests arrive in order: those of the warm-up lead.
+    let warmup = level
+        .requests
+        .iter()
+        .take_while(|r| r.arrival_ns < level.warmup_ns)
+        .count();
+    let reqs = &level.requests[warmup..];
     let completed = reqs.iter().filter(|r| r.completed).count();
     let ttft: LatencyHistogram = reqs.iter().filter_map(RequestSample::ttft_ns).collect();
     let e2e: LatencyHistogram = reqs.iter().filter_map(RequestSample::e2e_ns).collect();
     let queue: LatencyHistogram = reqs.iter().filter_map(RequestSample::queue_ns).collect();
     let itl: LatencyHistogram = reqs.iter().flat_map(|r| r.itl_ns()).collect();
-    // Rates are over the arrival window when a duration cut arrivals (the requests counted are those that arrived
-    // in it, served during the drain or not), else over the whole level.
-    let seconds = level.window_ns.unwrap_or(level.duration_ns) as f64 / 1e9;
+    // Rates are over the measured arrival window, from the warm-up's end to where arrivals stopped (the requests
+    // counted are those that arrived in it, served during the drain or not), else over the whole level.
+    let window_end = level.window_ns.unwrap_or(level.duration_ns);
+    let seconds = window_end.saturating_sub(level.warmup_ns) as f64 / 1e9;
     let output_tokens: u64 = reqs.iter().map(|r| r.token_ns.len() as u64).sum();
     let (concurrency, rate) = match level.arrivals {
         Arrivals::Closed { concurrency } => (Some(concurrency), None),
@@ -154,10 +164,14 @@ pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
         rate,
         slots: level.arrivals.slots(),
         requests_started: reqs.len(),
+        requests_warmup: warmup,
+        warmup_s: (level.warmup_ns > 0).then(|| level.warmup_ns as f64 / 1e9),
         requests_completed: completed,
         requests_not_completed: reqs.len() - completed,
         duration_s: level.duration_ns as f64 / 1e9,
-        arrival_window_s: level.window_ns.map(|w| w as f64 / 1e9),
+        arrival_window_s: level
+            .window_ns
+            .map(|w| w.saturating_sub(level.warmup_ns) as f64 / 1e9),
         drain_s: level
             .window_ns
             .map(|w| level.duration_ns.saturating_sub(w) as f64 / 1e9),
@@ -307,6 +321,7 @@ mod tests {
                 requests,
                 duration_ns,
                 window_ns: None,
+                warmup_ns: 0,
                 prompt_tokens_processed: 8,
                 interrupted: false,
             },

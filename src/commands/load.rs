@@ -60,9 +60,9 @@ pub struct LoadOptions {
 /// See [`LoadOptions::gate`]: the next level's arrivals and the levels measured so far.
 pub type LevelGate = Box<dyn Fn(&Arrivals, &[LevelRecord]) -> Option<String>>;
 
-/// Requests per level when neither `--requests` nor `--duration` is given: four per slot (each slot sees
-/// several requests, so the level is not only its ramp-up), and never fewer than p95 needs (20: with fewer,
-/// p95 is the largest sample).
+/// Measured requests per level when neither `--requests` nor `--duration` is given (a closed loop's warm-up
+/// adds its own): four per slot, so each slot sees several requests, and never fewer than p95 needs (20: with
+/// fewer, p95 is the largest sample).
 pub fn default_requests(slots: u32) -> u32 {
     (4 * slots).max(crate::stats::Percentile::P95.min_samples() as u32)
 }
@@ -219,6 +219,7 @@ struct LevelDone {
     requests: Vec<RequestSample>,
     duration_ns: u64,
     window_ns: Option<u64>,
+    warmup_ns: u64,
     prompt_tokens_processed: u64,
     interrupted: bool,
     start_ns: u64,
@@ -429,6 +430,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                         requests: l.requests,
                         duration_ns: l.duration_ns,
                         window_ns: l.window_ns,
+                        warmup_ns: l.warmup_ns,
                         prompt_tokens_processed: l.prompt_tokens_processed,
                         interrupted: l.interrupted,
                         start_ns: l.start_ns,
@@ -469,6 +471,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                         requests: d.requests,
                         duration_ns: d.duration_ns,
                         window_ns: d.window_ns,
+                        warmup_ns: d.warmup_ns,
                         prompt_tokens_processed: d.prompt_tokens_processed,
                         interrupted: d.interrupted,
                         start_ns: crate::clock::rebase(
@@ -497,6 +500,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                         requests: &level.requests,
                         duration_ns: level.duration_ns,
                         window_ns: level.window_ns,
+                        warmup_ns: level.warmup_ns,
                         prompt_tokens_processed: level.prompt_tokens_processed,
                         interrupted: level.interrupted,
                     },

@@ -132,6 +132,8 @@ pub struct LoadDone {
     pub duration_ns: u64,
     #[serde(default)]
     pub window_ns: Option<u64>,
+    #[serde(default)]
+    pub warmup_ns: u64,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
     pub start_ns: u64,
@@ -382,6 +384,7 @@ fn run(req: &Request, out: &mut impl Write) -> Result<Reply, EngineError> {
                 requests: level.requests,
                 duration_ns: level.duration_ns,
                 window_ns: level.window_ns,
+                warmup_ns: level.warmup_ns,
                 prompt_tokens_processed: level.prompt_tokens_processed,
                 interrupted: level.interrupted,
                 start_ns: level.start_ns,

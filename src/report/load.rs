@@ -82,8 +82,14 @@ fn markdown(sweep: &LoadSweep) -> String {
         .iter()
         .filter_map(|l| {
             let s = &l.summary;
+            let warmup = s.warmup_s.map_or(String::new(), |w| {
+                format!(
+                    "warm-up {w:.2} s ({} requests not measured), ",
+                    s.requests_warmup
+                )
+            });
             Some(format!(
-                "{}: arrivals over {:.2} s, drained {:.2} s",
+                "{}: {warmup}arrivals over {:.2} s, drained {:.2} s",
                 level_name(s),
                 s.arrival_window_s?,
                 s.drain_s.unwrap_or(0.0)
@@ -93,8 +99,9 @@ fn markdown(sweep: &LoadSweep) -> String {
     if !windows.is_empty() {
         out += &format!(
             "
-rates over each level's arrival window (--duration); the requests that arrived in it were then \
-             served to their end, those unfinished after the drain's bound count as not done: {}\n",
+rates over each level's measured arrival window (after a closed loop's staggered warm-up, until \
+             --duration or the request count stopped arrivals); the requests that arrived in it were then served \
+             to their end, those unfinished after --duration's drain bound count as not done: {}\n",
             windows.join("; ")
         );
     }
@@ -146,7 +153,9 @@ fn csv(sweep: &LoadSweep) -> String {
         "slots",
         "requests_started",
         "requests_completed",
+        "requests_warmup",
         "duration_s",
+        "warmup_s",
         "arrival_window_s",
         "drain_s",
         "requests_per_s",
@@ -171,7 +180,9 @@ fn csv(sweep: &LoadSweep) -> String {
             s.slots.to_string(),
             s.requests_started.to_string(),
             s.requests_completed.to_string(),
+            s.requests_warmup.to_string(),
             s.duration_s.to_string(),
+            opt(s.warmup_s),
             opt(s.arrival_window_s),
             opt(s.drain_s),
             s.requests_per_s.to_string(),

@@ -138,18 +138,27 @@ pub struct LevelSummary {
     pub concurrency: Option<u32>,
     pub rate: Option<f64>,
     pub slots: u32,
-    /// Requests that arrived in the level (closed loop: were started), served or not.
+    /// Requests that arrived in the measured window (closed loop: were started), served or not.
     pub requests_started: usize,
+    /// A closed loop's requests of the warm-up, before all its slots were in flight: kept in `requests` (the
+    /// first ones) and left out of every figure here.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests_warmup: usize,
+    /// When the warm-up ended and the measured window began (a closed loop's staggered ramp-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
     pub requests_completed: usize,
     /// Arrived but not finished when the level ended: still queued at its end, or cut off by an interruption.
     pub requests_not_completed: usize,
     /// The whole level: its arrival window and, after it, the drain.
     pub duration_s: f64,
-    /// With `--duration`: the window in which requests arrived (the rates below are over it).
+    /// The measured window in which requests arrived, after the warm-up (the rates below are over it): to where
+    /// `--duration` cut arrivals, or where a closed loop with a request count first left a finished request
+    /// unreplaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrival_window_s: Option<f64>,
-    /// With `--duration`: how long the requests that arrived in the window took to drain after it (bounded by the
-    /// largest SLO limit, at least 10 s; those unfinished after it are not completed).
+    /// How long the requests that arrived in the window took to drain after it: with `--duration` bounded by the
+    /// largest SLO limit, at least 10 s (those unfinished after it are not completed); a closed loop's cool-down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_s: Option<f64>,
     /// Completed requests per second.
@@ -179,7 +188,19 @@ pub struct LevelSummary {
 impl LevelSummary {
     /// The seconds the level's rates are over: its arrival window when a duration cut arrivals, else all of it.
     pub fn rate_seconds(&self) -> f64 {
-        self.arrival_window_s.unwrap_or(self.duration_s)
+        self.arrival_window_s
+            .unwrap_or(self.duration_s - self.warmup_s.unwrap_or(0.0))
+    }
+
+    /// Where the measured window ends, in ns after the level's start (the whole level when nothing cut it).
+    pub fn window_end_ns(&self) -> Option<u64> {
+        self.arrival_window_s
+            .map(|w| ((w + self.warmup_s.unwrap_or(0.0)) * 1e9).round() as u64)
+    }
+
+    /// Where the measured window starts, in ns after the level's start.
+    pub fn warmup_ns(&self) -> u64 {
+        (self.warmup_s.unwrap_or(0.0) * 1e9).round() as u64
     }
 }
 
@@ -204,6 +225,13 @@ pub struct LevelRecord {
     /// This process's CPU use and peak resident memory over the level.
     #[serde(default)]
     pub process: Option<ProcessContext>,
+}
+
+impl LevelRecord {
+    /// The requests every figure of the summary is over: all but the warm-up's (which lead `requests`).
+    pub fn measured(&self) -> &[RequestSample] {
+        &self.requests[self.summary.requests_warmup.min(self.requests.len())..]
+    }
 }
 
 /// The level `cost` uses: the highest goodput among the levels that met the SLO over all arrivals and were not
@@ -280,4 +308,8 @@ mod tests {
         assert_eq!(Lengths::Range(64, 128).mean(), 96.0);
         assert_eq!(Lengths::List(vec![1, 2, 6]).mean(), 3.0);
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -4,6 +4,13 @@
 //! requests in flight) or open loop (Poisson arrivals). Tokens are fed without sampling, as llama-bench and
 //! llama-batched-bench do, so every request produces exactly its requested number of output tokens. Each level
 //! starts with one untimed warm-up decode, as llama-batched-bench's.
+//!
+//! A closed loop does not start its c requests together: with fixed lengths they would be admitted, finish and
+//! be replaced together, a burst repeated rather than steady serving. Its first requests are staggered, the k-th
+//! starting after k × (mean output tokens ÷ c) decodes, so completions (and the arrivals replacing them) spread
+//! over a request's length. The ramp-up until all c are in flight is the level's warm-up and the time after the
+//! first finished request that is not replaced is its cool-down; only requests arriving between the two are
+//! measured (see [`LevelRun::warmup_ns`] and [`LevelRun::window_ns`]).
 
 use crate::engine::{BatchDecoder, BatchToken, EngineError};
 pub use crate::results::load::{Arrivals, Lengths, RequestSample};
@@ -30,7 +37,8 @@ pub struct LevelSpec {
     pub arrivals: Arrivals,
     pub input_tokens: Lengths,
     pub output_tokens: Lengths,
-    /// Stop after this many requests have been started (and let them finish).
+    /// Stop after this many measured requests have been started (and let them finish): a closed loop of c
+    /// starts c - 1 more, its warm-up's.
     pub requests: Option<u32>,
     /// The arrival window: no request arrives after this time; the requests that arrived are then drained
     /// (served to their end) for at most `drain_ns`, and those still unfinished after it are reported as not
@@ -52,8 +60,13 @@ pub struct LevelRun {
     pub requests: Vec<RequestSample>,
     /// The whole level: arrival window and drain.
     pub duration_ns: u64,
-    /// The arrival window, when `duration_ns` of the spec cut arrivals (the drain is the rest).
+    /// The end of the measured arrival window: where `duration_ns` of the spec cut arrivals, or where a closed
+    /// loop with a request count first left a finished request unreplaced (the cool-down, or drain, is the rest).
     pub window_ns: Option<u64>,
+    /// The closed loop's warm-up: when the last of its staggered first requests arrived and all slots were in
+    /// flight. Requests arriving before it are not measured (they are the leading `requests`); 0 for an open loop
+    /// or a ramp that never filled every slot.
+    pub warmup_ns: u64,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
 }
@@ -85,6 +98,21 @@ pub fn poisson_arrivals(
 
 /// Tokens of the untimed warm-up decode before each level (llama-batched-bench's warm-up size).
 const WARMUP_TOKENS: usize = 16;
+
+/// The mean of a length distribution.
+fn mean_length(lengths: &Lengths) -> f64 {
+    match lengths {
+        Lengths::Fixed(n) => *n as f64,
+        Lengths::Range(a, b) => (*a as f64 + *b as f64) / 2.0,
+        Lengths::List(v) => v.iter().map(|&n| n as f64).sum::<f64>() / v.len().max(1) as f64,
+    }
+}
+
+/// Decodes between the staggered first requests of a closed loop of `slots`: a request's mean output length
+/// spread over the slots, at least one.
+pub fn stagger_decodes(output_tokens: &Lengths, slots: usize) -> u64 {
+    ((mean_length(output_tokens) / slots.max(1) as f64).round() as u64).max(1)
+}
 
 struct Active {
     request: usize,
@@ -122,7 +150,9 @@ pub fn run_level(
         Arrivals::Closed { .. } => Vec::new(),
     };
     let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
-    let limit = spec.requests.map(|n| n as usize);
+    let limit = spec
+        .requests
+        .map(|n| n as usize + if closed { slots - 1 } else { 0 });
 
     let mut requests: Vec<RequestSample> =
         Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots).min(1 << 16));
@@ -137,6 +167,12 @@ pub fn run_level(
     let mut prompt_tokens_processed = 0u64;
     let mut interrupted = false;
     let mut window_ns = None;
+    // closed loop: first requests started so far, decodes done, and the ends of the warm-up and the window
+    let stride = stagger_decodes(&spec.output_tokens, slots);
+    let mut first_wave = 0usize;
+    let mut decodes = 0u64;
+    let mut warmup_ns = 0u64;
+    let mut unreplaced_ns: Option<u64> = None;
 
     let new_request = |requests: &mut Vec<RequestSample>, rng: &mut ChaCha8Rng, arrival_ns: u64| {
         let i = requests.len();
@@ -166,19 +202,30 @@ pub fn run_level(
     decoder.release(0);
 
     let t0 = Instant::now();
-    if closed {
-        for _ in 0..slots {
-            if may_start(requests.len(), 0) {
-                let i = new_request(&mut requests, &mut rng, 0);
-                waiting.push_back(i);
-            }
-        }
-    }
     loop {
         let now = t0.elapsed().as_nanos() as u64;
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
             break;
+        }
+        // the staggered ramp-up: the k-th first request after k strides of decodes (at once when nothing runs)
+        let idle = waiting.is_empty() && active.iter().all(Option::is_none);
+        if closed
+            && first_wave < slots
+            && (decodes >= first_wave as u64 * stride || idle)
+            && may_start(requests.len(), now)
+        {
+            // the first request arrives at the level's start
+            let i = new_request(
+                &mut requests,
+                &mut rng,
+                if first_wave == 0 { 0 } else { now },
+            );
+            waiting.push_back(i);
+            first_wave += 1;
+            if first_wave == slots {
+                warmup_ns = requests[i].arrival_ns;
+            }
         }
         while next_arrival < schedule.len() && schedule[next_arrival] <= now {
             let i = new_request(&mut requests, &mut rng, schedule[next_arrival]);
@@ -252,7 +299,8 @@ pub fn run_level(
         }
 
         if batch.is_empty() {
-            if waiting.is_empty() && next_arrival >= schedule.len() {
+            let ramp_pending = closed && first_wave < slots && may_start(requests.len(), now);
+            if waiting.is_empty() && next_arrival >= schedule.len() && !ramp_pending {
                 if let Some(d) = spec.duration_ns {
                     // everything that arrived finished: the window is what the duration gave, or less when the
                     // schedule (or the request count) ended first
@@ -268,6 +316,7 @@ pub fn run_level(
         }
 
         decoder.decode(&batch)?;
+        decodes += 1;
         let t = t0.elapsed().as_nanos() as u64;
 
         // each batch entry with logits is a slot that now has a new output token
@@ -291,6 +340,9 @@ pub fn run_level(
                 if closed && may_start(requests.len(), t) {
                     let i = new_request(&mut requests, &mut rng, t);
                     waiting.push_back(i);
+                } else if closed && first_wave == slots && unreplaced_ns.is_none() {
+                    // the cool-down begins: from here fewer than c requests are in flight
+                    unreplaced_ns = Some(t);
                 }
             }
         }
@@ -302,6 +354,9 @@ pub fn run_level(
     }
     let duration_ns = t0.elapsed().as_nanos() as u64;
     let start_ns = t0.saturating_duration_since(origin).as_nanos() as u64;
+    if spec.duration_ns.is_none() && !interrupted {
+        window_ns = unreplaced_ns;
+    }
     for a in active.iter().flatten() {
         decoder.release(a.seq);
     }
@@ -311,6 +366,7 @@ pub fn run_level(
         requests,
         duration_ns,
         window_ns,
+        warmup_ns,
         prompt_tokens_processed,
         interrupted,
     })
