@@ -85,6 +85,7 @@ fn main() {
             duration_ns: None,
             drain_ns: None,
             seed: 1,
+            burst: false,
         };
         let run = run_level(
             &mut session,

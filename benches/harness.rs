@@ -73,6 +73,7 @@ fn load_harness(c: &mut Criterion) {
             duration_ns: None,
             drain_ns: None,
             seed: 1,
+            burst: false,
         };
         // throughput in generated tokens: criterion then reports the harness cost per output token
         group.throughput(criterion::Throughput::Elements(16 * 64));

@@ -27,13 +27,13 @@ mkdir -p "$out"
   echo "# model: $model ($(sha256sum "$model" | cut -d' ' -f1))"
   echo "# host: $(hostname), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
   echo "# per level c, alternating tokenmeter then llama-batched-bench:"
-  echo "$tm load -m $model -c <c> --requests <c> --input-tokens $pp --output-tokens $((tg + 1)) -t $threads -o json --out $out/tokenmeter-c<c>.result.json > $out/tokenmeter-c<c>.json"
+  echo "$tm load -m $model -c <c> --requests <c> --burst --input-tokens $pp --output-tokens $((tg + 1)) -t $threads -o json --out $out/tokenmeter-c<c>.result.json > $out/tokenmeter-c<c>.json"
   echo "$bb -m $model -c <c*(pp+tg)> -b 2048 -ub 512 -npp $pp -ntg $tg -npl <c> -t $threads -tb $threads --output-format jsonl > $out/batched-bench-c<c>.jsonl"
 } > "$out/commands.txt"
 
 for c in ${levels//,/ }; do
   echo "level c=$c: tokenmeter" >&2
-  "$tm" load -m "$model" -c "$c" --requests "$c" --input-tokens "$pp" --output-tokens $((tg + 1)) -t "$threads" \
+  "$tm" load -m "$model" -c "$c" --requests "$c" --burst --input-tokens "$pp" --output-tokens $((tg + 1)) -t "$threads" \
     -o json --out "$out/tokenmeter-c$c.result.json" > "$out/tokenmeter-c$c.json" 2>/dev/null
   echo "level c=$c: llama-batched-bench" >&2
   "$bb" -m "$model" -c $((c * (pp + tg))) -b 2048 -ub 512 -npp "$pp" -ntg "$tg" -npl "$c" -t "$threads" -tb "$threads" \

@@ -297,6 +297,10 @@ pub struct LoadArgs {
     /// above the best lower level's; the levels must rise (e.g. -c 1,2,4,8,16,32)
     #[arg(long = "until-saturated")]
     pub until_saturated: bool,
+    /// Start a closed loop's requests together, as llama-batched-bench does, instead of staggered: no warm-up or
+    /// cool-down is left out of the figures
+    #[arg(long = "burst")]
+    pub burst: bool,
     /// Threads (default: physical cores)
     #[arg(short = 't', long = "threads")]
     pub threads: Option<u32>,

@@ -256,6 +256,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         seed: a.seed,
         force: a.force,
         until_saturated: a.until_saturated,
+        burst: a.burst,
         gate: None,
         run: RunOptions {
             shard: shard_run(a.shard)?,

@@ -172,6 +172,30 @@ fn a_closed_loop_staggers_its_first_requests_and_measures_only_its_steady_window
     let done = l["requests_completed"].as_f64().unwrap();
     assert_eq!(done, 40.0);
     assert!((l["requests_per_s"].as_f64().unwrap() - done / window).abs() < 1e-9);
+
+    // --burst: llama-batched-bench's pattern, all four at once and nothing left out
+    let file = run_load(
+        dir.path(),
+        &model,
+        &[
+            "-c",
+            "4",
+            "--requests",
+            "40",
+            "--output-tokens",
+            "16",
+            "--burst",
+        ],
+    );
+    let l = &levels(&file)[0];
+    let requests = l["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 40);
+    assert!(
+        l["requests_warmup"].is_null() && l["warmup_s"].is_null(),
+        "{l}"
+    );
+    assert!(requests[..4].iter().all(|r| ns(r, "arrival_ns") == 0));
+    assert_eq!(file["parameters"]["burst"], true);
 }
 
 #[test]

@@ -81,7 +81,10 @@ fn closed_loop_batches_and_accounts_for_every_request() {
     assert_eq!(lv.len(), 6);
     for l in lv {
         let requests = l["requests"].as_array().unwrap();
-        assert_eq!(requests.len(), 12);
+        // 12 measured requests, after a closed loop's c - 1 of the warm-up
+        let c = l["concurrency"].as_u64().unwrap() as usize;
+        assert_eq!(requests.len(), 12 + c - 1);
+        assert_eq!(l["requests_warmup"].as_u64().unwrap_or(0) as usize, c - 1);
         assert_eq!(l["requests_started"], 12);
         assert_eq!(
             l["requests_completed"].as_u64().unwrap()

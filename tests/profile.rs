@@ -58,10 +58,22 @@ fn a_quick_profile_writes_bench_and_load_results_the_summary_and_the_report() {
         2,
         "the default SLO has two terms"
     );
-    let levels: Vec<u64> = sweep["levels"]
-        .as_array()
-        .unwrap()
+    let all = sweep["levels"].as_array().unwrap();
+    // a level the saturation rule would stop on for its rise alone is run a second time, right after the first
+    for (k, l) in all
         .iter()
+        .enumerate()
+        .filter(|(_, l)| l["replicate"] == true)
+    {
+        assert!(
+            k > 0 && all[k - 1]["concurrency"] == l["concurrency"],
+            "{l}"
+        );
+        assert_ne!(all[k - 1]["seed"], l["seed"]);
+    }
+    let levels: Vec<u64> = all
+        .iter()
+        .filter(|l| l["replicate"] != true)
         .map(|l| l["concurrency"].as_u64().unwrap())
         .collect();
     assert_eq!(levels[0], 1);

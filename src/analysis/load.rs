@@ -187,6 +187,7 @@ pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
         slo_met: (!slo.is_empty()).then(|| slo_checks.iter().all(|c| c.met)),
         slo_checks,
         interrupted: level.interrupted,
+        replicate: false,
     }
 }
 
@@ -215,40 +216,81 @@ pub fn ineligible(s: &LevelSummary) -> Option<String> {
 /// smaller changes are within a run's noise.
 pub const SATURATION_MIN_GAIN: f64 = 0.05;
 
+/// The rate the saturation rule follows: goodput (output t/s when no SLO was given).
+fn sweep_rate(s: &LevelSummary) -> f64 {
+    match s.slo_met {
+        Some(_) => s.goodput_output_tokens_per_s.unwrap_or(0.0),
+        None => s.output_tokens_per_s,
+    }
+}
+
+/// The last level of `levels` (with its replicate, when the last is one) and the levels below it.
+fn last_level(levels: &[LevelSummary]) -> Option<(Vec<&LevelSummary>, &[LevelSummary])> {
+    let (last, lower) = levels.split_last()?;
+    match lower.split_last() {
+        Some((first, below)) if last.replicate => Some((vec![first, last], below)),
+        _ => Some((vec![last], lower)),
+    }
+}
+
 /// Why a sweep of rising load should add no level after the last of `levels`: that level missed the SLO or was
 /// interrupted, or its goodput (output t/s when no SLO was given) rose less than [`SATURATION_MIN_GAIN`] above
-/// the best lower level's. `None`: keep going.
+/// the best lower level's. A level run twice ([`needs_replicate`]) is judged on the mean of its runs' rates (a
+/// missed SLO or an interruption in either ends the sweep). `None`: keep going.
 pub fn saturation(
     levels: &[LevelSummary],
     label: impl Fn(&LevelSummary) -> String,
 ) -> Option<String> {
-    let (last, lower) = levels.split_last()?;
-    match ineligible(last) {
-        Some(why) if why != "no SLO" => return Some(why),
-        _ => {}
+    let (runs, lower) = last_level(levels)?;
+    for run in &runs {
+        match ineligible(run) {
+            Some(why) if why != "no SLO" => return Some(why),
+            _ => {}
+        }
     }
-    let rate = |s: &LevelSummary| match s.slo_met {
-        Some(_) => s.goodput_output_tokens_per_s.unwrap_or(0.0),
-        None => s.output_tokens_per_s,
-    };
-    let what = if last.slo_met.is_some() {
+    let rate = runs.iter().map(|s| sweep_rate(s)).sum::<f64>() / runs.len() as f64;
+    let what = if runs[0].slo_met.is_some() {
         "goodput"
     } else {
         "output"
     };
     let best = lower
         .iter()
-        .filter(|s| !s.interrupted)
-        .max_by(|a, b| rate(a).total_cmp(&rate(b)))?;
-    (rate(last) < rate(best) * (1.0 + SATURATION_MIN_GAIN)).then(|| {
+        .filter(|s| !s.interrupted && !s.replicate)
+        .max_by(|a, b| sweep_rate(a).total_cmp(&sweep_rate(b)))?;
+    (rate < sweep_rate(best) * (1.0 + SATURATION_MIN_GAIN)).then(|| {
+        let runs_note = if runs.len() > 1 {
+            format!(
+                " (mean of two runs: {})",
+                runs.iter()
+                    .map(|s| format!("{:.1}", sweep_rate(s)))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{what} {:.1} t/s is not {:.0}% above {}'s {:.1} t/s",
-            rate(last),
+            "{what} {rate:.1} t/s{runs_note} is not {:.0}% above {}'s {:.1} t/s",
             SATURATION_MIN_GAIN * 100.0,
             label(best),
-            rate(best)
+            sweep_rate(best)
         )
     })
+}
+
+/// Whether the sweep should run its last level once more before stopping: the saturation rule would stop on
+/// that level's rise alone (it met the SLO, or there is none, and was not interrupted), and it has not been run
+/// twice yet. One comparison of two single runs within a few percent is mostly noise; the second run's rate is
+/// averaged with the first's.
+pub fn needs_replicate(levels: &[LevelSummary]) -> bool {
+    let Some(last) = levels.last() else {
+        return false;
+    };
+    !last.replicate
+        && levels.len() > 1
+        && matches!(ineligible(last).as_deref(), None | Some("no SLO"))
+        && saturation(levels, |_| String::new()).is_some()
 }
 
 /// The level with the highest goodput (output tokens/s of requests meeting every term) among those that met
@@ -258,7 +300,7 @@ pub fn operating_point(levels: &[LevelRecord]) -> Option<OperatingPoint> {
     levels
         .iter()
         .enumerate()
-        .filter(|(_, l)| ineligible(&l.summary).is_none())
+        .filter(|(_, l)| ineligible(&l.summary).is_none() && !l.summary.replicate)
         .fold(None::<(usize, &LevelRecord)>, |best, (i, l)| match best {
             Some((_, b)) if goodput(b) >= goodput(l) => best,
             _ => Some((i, l)),
@@ -597,5 +639,50 @@ mod tests {
             why.starts_with("output 10.0 t/s is not 5% above c=1's 10.0 t/s"),
             "{why}"
         );
+    }
+
+    /// `levels` with a replicate of the last appended: `c` requests over `duration_ms`.
+    fn with_replicate(
+        mut levels: Vec<LevelSummary>,
+        c: u32,
+        duration_ms: u64,
+    ) -> Vec<LevelSummary> {
+        let mut again = rising(&[(c, 5, duration_ms)], "ttft_p50=10ms").remove(0);
+        again.replicate = true;
+        levels.push(again);
+        levels
+    }
+
+    #[test]
+    fn a_level_the_rule_would_stop_on_for_its_rise_alone_is_run_again_first() {
+        // c=4 at 20.5 t/s against c=2's 20: the rule would stop; the level has not been run twice
+        let s = rising(&[(1, 5, 100), (2, 5, 100), (4, 5, 195)], "ttft_p50=10ms");
+        assert!(needs_replicate(&s));
+        // the second run was faster (4 tokens in 160 ms: 25 t/s): the mean, 22.7 t/s, is 5% above 20, go on
+        let twice = with_replicate(s.clone(), 4, 160);
+        assert!(!needs_replicate(&twice), "run twice already");
+        assert_eq!(saturation(&twice, label), None);
+        // the second run agreed (19.5 t/s): stop, saying both
+        let twice = with_replicate(s, 4, 205);
+        let why = saturation(&twice, label).expect("saturated");
+        assert!(why.contains("mean of two runs: 20.5 and 19.5"), "{why}");
+        // a rising level, a missed SLO or a lone level needs no second run
+        assert!(!needs_replicate(&rising(
+            &[(1, 5, 100), (2, 5, 100)],
+            "ttft_p50=10ms"
+        )));
+        assert!(!needs_replicate(&rising(
+            &[(1, 5, 100), (2, 50, 100)],
+            "ttft_p50=10ms"
+        )));
+        assert!(!needs_replicate(&rising(&[(1, 5, 100)], "ttft_p50=10ms")));
+    }
+
+    #[test]
+    fn a_replicate_is_never_the_operating_point() {
+        // the replicate of c=2 has the highest goodput, but the first runs choose the operating point
+        let s = with_replicate(rising(&[(1, 5, 100), (2, 5, 195)], "ttft_p50=10ms"), 2, 50);
+        let records: Vec<LevelRecord> = s.into_iter().map(record).collect();
+        assert_eq!(operating_point(&records).unwrap().level_index, 1);
     }
 }

@@ -11,7 +11,7 @@ use super::worker::{run_in_worker, Job, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{level_energy, process_of};
 use crate::analysis::load::{
-    ineligible, operating_point, saturation, summarize_level, LevelSamples,
+    ineligible, needs_replicate, operating_point, saturation, summarize_level, LevelSamples,
 };
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
@@ -53,6 +53,8 @@ pub struct LoadOptions {
     pub force: bool,
     /// Stop adding levels once one saturates ([`saturation`]): the levels must rise.
     pub until_saturated: bool,
+    /// `--burst`: a closed loop's requests start together (see `LevelSpec::burst`).
+    pub burst: bool,
     /// Asked before each level after the first: a reason to add no more levels (e.g. a time budget), or `None`.
     pub gate: Option<LevelGate>,
 }
@@ -254,6 +256,9 @@ fn level_key(l: &LevelRecord) -> String {
     serde_json::json!([arrivals, l.input_tokens, l.output_tokens, l.seed]).to_string()
 }
 
+/// Added to a level's seed when it is run again to confirm saturation.
+const REPLICATE_SEED: u64 = 1 << 20;
+
 /// Prompt and output tokens per request when neither a flag nor a workload gives them.
 pub const DEFAULT_REQUEST_TOKENS: u32 = 128;
 
@@ -305,12 +310,45 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let mut failure = None;
     let mut stopped_early: Option<StoppedEarly> = None;
     let mut loaded: Option<engine::Model> = None;
-    for (i, a) in arrivals.iter().enumerate() {
+    // the levels in order; a level the saturation rule would stop on is first run once more (`replicate`)
+    let mut next = 0usize;
+    let mut pending_replicate: Option<usize> = None;
+    loop {
+        let (i, replicate) = match pending_replicate.take() {
+            Some(k) => (k, true),
+            None if next < arrivals.len() => {
+                next += 1;
+                (next - 1, false)
+            }
+            None => break,
+        };
+        let a = &arrivals[i];
         if run.stopped() {
             break;
         }
-        if let Some(last) = records.last() {
+        if let Some(last) = records.last().filter(|_| !replicate) {
             let summaries: Vec<LevelSummary> = records.iter().map(|l| l.summary.clone()).collect();
+            if opts.until_saturated && i > 0 && needs_replicate(&summaries) {
+                let again = &arrivals[i - 1];
+                match opts.gate.as_ref().and_then(|gate| gate(again, &records)) {
+                    None => {
+                        next -= 1;
+                        pending_replicate = Some(i - 1);
+                        continue;
+                    }
+                    Some(why) => {
+                        stopped_early = Some(StoppedEarly {
+                            after: level_label(&last.summary),
+                            reason: format!(
+                                "{} (not run again to confirm: {why})",
+                                saturation(&summaries, level_label).unwrap_or_default()
+                            ),
+                            levels_not_run: arrivals[i..].iter().map(arrivals_label).collect(),
+                        });
+                        break;
+                    }
+                }
+            }
             let why = opts
                 .until_saturated
                 .then(|| saturation(&summaries, level_label))
@@ -337,7 +375,12 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             }),
             duration_ns: opts.duration.map(|d| d.as_nanos() as u64),
             drain_ns: opts.duration.map(|_| drain_bound_ns(&slo)),
-            seed: opts.seed.wrapping_add(i as u64),
+            seed: opts.seed.wrapping_add(i as u64).wrapping_add(if replicate {
+                REPLICATE_SEED
+            } else {
+                0
+            }),
+            burst: opts.burst,
         };
         if let Some(k) = resumed.iter().position(|l| level_key(l) == spec_key(&spec)) {
             records.push(resumed.swap_remove(k));
@@ -518,7 +561,10 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
                 );
                 warnings.extend(tm::flag_warnings(&label, energy.iter()));
                 let rec = LevelRecord {
-                    summary,
+                    summary: LevelSummary {
+                        replicate,
+                        ..summary
+                    },
                     input_tokens: spec.input_tokens,
                     output_tokens: spec.output_tokens,
                     seed: spec.seed,
@@ -589,11 +635,16 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         "backends": backends_of(&setup.build),
         "seed": opts.seed,
         "until_saturated": opts.until_saturated,
+        "burst": opts.burst,
     });
     let not_run = stopped_early.as_ref().map_or(0, |s| s.levels_not_run.len());
-    let all_attempted =
-        records.iter().filter(|l| !l.summary.interrupted).count() + failed.len() + not_run
-            == arrivals.len();
+    let all_attempted = records
+        .iter()
+        .filter(|l| !l.summary.interrupted && !l.summary.replicate)
+        .count()
+        + failed.len()
+        + not_run
+        == arrivals.len();
     let measured = Measured {
         kind: "load",
         parameters,

@@ -969,6 +969,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                     run,
                     force: false,
                     until_saturated: true,
+                    burst: false,
                     gate: Some(Box::new(move |a: &Arrivals, done: &[LevelRecord]| {
                         let previous = done.last()?;
                         let est =

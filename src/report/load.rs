@@ -29,10 +29,15 @@ fn slo_cell(s: &LevelSummary) -> String {
 }
 
 fn level_name(s: &LevelSummary) -> String {
-    match (s.concurrency, s.rate) {
+    let name = match (s.concurrency, s.rate) {
         (Some(c), _) => format!("c={c}"),
         (_, Some(r)) => format!("{r}/s ({} slots)", s.slots),
         _ => ABSENT.into(),
+    };
+    if s.replicate {
+        name + " (run again)"
+    } else {
+        name
     }
 }
 

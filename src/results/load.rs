@@ -183,6 +183,10 @@ pub struct LevelSummary {
     /// Every term of `slo_checks` met; absent when no SLO was given.
     pub slo_met: Option<bool>,
     pub interrupted: bool,
+    /// The level run a second time (another seed) because the saturation rule would have stopped on it: the
+    /// rule decides on the mean of both runs; the operating point is chosen among first runs only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replicate: bool,
 }
 
 impl LevelSummary {

@@ -49,6 +49,10 @@ pub struct LevelSpec {
     #[serde(default)]
     pub drain_ns: Option<u64>,
     pub seed: u64,
+    /// A closed loop's c requests start together, as llama-batched-bench's sequences do: no staggered ramp-up,
+    /// and no warm-up or cool-down left out of the figures.
+    #[serde(default)]
+    pub burst: bool,
 }
 
 /// What one level produced: every request, the level's length and the prompt tokens processed.
@@ -152,7 +156,7 @@ pub fn run_level(
     let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
     let limit = spec
         .requests
-        .map(|n| n as usize + if closed { slots - 1 } else { 0 });
+        .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 });
 
     let mut requests: Vec<RequestSample> =
         Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots).min(1 << 16));
@@ -210,21 +214,28 @@ pub fn run_level(
         }
         // the staggered ramp-up: the k-th first request after k strides of decodes (at once when nothing runs)
         let idle = waiting.is_empty() && active.iter().all(Option::is_none);
-        if closed
+        while closed
             && first_wave < slots
-            && (decodes >= first_wave as u64 * stride || idle)
+            && (spec.burst || decodes >= first_wave as u64 * stride || idle)
             && may_start(requests.len(), now)
         {
-            // the first request arrives at the level's start
+            // the first request (a burst's every one) arrives at the level's start
             let i = new_request(
                 &mut requests,
                 &mut rng,
-                if first_wave == 0 { 0 } else { now },
+                if first_wave == 0 || spec.burst {
+                    0
+                } else {
+                    now
+                },
             );
             waiting.push_back(i);
             first_wave += 1;
-            if first_wave == slots {
+            if first_wave == slots && !spec.burst {
                 warmup_ns = requests[i].arrival_ns;
+            }
+            if !spec.burst {
+                break;
             }
         }
         while next_arrival < schedule.len() && schedule[next_arrival] <= now {
@@ -354,7 +365,7 @@ pub fn run_level(
     }
     let duration_ns = t0.elapsed().as_nanos() as u64;
     let start_ns = t0.saturating_duration_since(origin).as_nanos() as u64;
-    if spec.duration_ns.is_none() && !interrupted {
+    if spec.duration_ns.is_none() && !interrupted && !spec.burst {
         window_ns = unreplaced_ns;
     }
     for a in active.iter().flatten() {

@@ -116,10 +116,15 @@ pub fn model_name(path: &str) -> String {
 
 /// `c=4` or `rate 0.5/s`.
 pub fn level_label(l: &LevelRecord) -> String {
-    match (l.summary.concurrency, l.summary.rate) {
+    let label = match (l.summary.concurrency, l.summary.rate) {
         (Some(c), _) => format!("c={c}"),
         (None, Some(r)) => format!("rate {r}/s"),
         (None, None) => format!("{} slots", l.summary.slots),
+    };
+    if l.summary.replicate {
+        label + " (run again)"
+    } else {
+        label
     }
 }
 
