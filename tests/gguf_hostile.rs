@@ -594,6 +594,20 @@ fn synthesized_model() -> (Vec<u8>, usize) {
     (bytes, data_start)
 }
 
+/// The synthesized model with `mutations` applied, written into a new directory.
+fn mutated_file(mutations: &[(bool, Mutation)]) -> (tempfile::TempDir, PathBuf) {
+    thread_local! {
+        static MODEL: (Vec<u8>, usize) = synthesized_model();
+    }
+    let (mut bytes, header_len) = MODEL.with(|m| m.clone());
+    for (in_header, m) in mutations {
+        apply(&mut bytes, *in_header, header_len, m);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "mutated.gguf", &bytes);
+    (dir, path)
+}
+
 proptest! {
     // A fixed seed: the same 300 mutations on every run, so the suite cannot fail one day on a mutation no one
     // has seen (open-ended search is the fuzz targets' job).
@@ -608,15 +622,7 @@ proptest! {
     fn mutated_models_pass_or_are_rejected_naming_the_file_by_inspect_and_bench(
         mutations in prop::collection::vec(mutation(), 1..5)
     ) {
-        thread_local! {
-            static MODEL: (Vec<u8>, usize) = synthesized_model();
-        }
-        let (mut bytes, header_len) = MODEL.with(|m| m.clone());
-        for (in_header, m) in &mutations {
-            apply(&mut bytes, *in_header, header_len, m);
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "mutated.gguf", &bytes);
+        let (dir, path) = mutated_file(&mutations);
         let name = path.display().to_string();
         if let Err(e) = read_model_info(&path) {
             let e = e.to_string();
@@ -627,15 +633,6 @@ proptest! {
             prop_assert!(e.starts_with(&name) && !e.contains('\n'), "{}", e);
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 300,
-        failure_persistence: None,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(20261126),
-        ..ProptestConfig::default()
-    })]
 
     // Known to fail: with these 300 mutations a one-bit flip in the header passes the check and then aborts
     // llama.cpp (SIGABRT, contained by the worker: the case fails). Run with `--ignored` to see it.
@@ -644,15 +641,7 @@ proptest! {
     fn mutated_models_that_pass_the_check_load_in_llama_cpp_or_are_refused(
         mutations in prop::collection::vec(mutation(), 1..5)
     ) {
-        thread_local! {
-            static MODEL: (Vec<u8>, usize) = synthesized_model();
-        }
-        let (mut bytes, header_len) = MODEL.with(|m| m.clone());
-        for (in_header, m) in &mutations {
-            apply(&mut bytes, *in_header, header_len, m);
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "mutated.gguf", &bytes);
+        let (dir, path) = mutated_file(&mutations);
         let name = path.display().to_string();
         let checked = read_model_info(&path);
         if checked.is_ok() {
