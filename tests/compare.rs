@@ -494,7 +494,7 @@ fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
     let new = read_result(&keep.join("new/round-00.json")).unwrap();
     assert!(new.cases.iter().all(|c| c.n_threads == 2));
     for m in gating(&v) {
-        assert_eq!(m["ratio"]["method"], "paired_median");
+        assert_eq!(m["ratio"]["method"], "paired_signed_rank");
         assert_eq!(m["ratio"]["n_base"], 3);
     }
     // the rounds alternate which side goes first
@@ -621,7 +621,7 @@ fn interleaved_rounds_are_judged_on_each_rounds_fastest_repetition() {
     );
     assert_eq!(code, Some(1), "{v}");
     for m in gating(&v) {
-        assert_eq!(m["ratio"]["method"], "paired_median");
+        assert_eq!(m["ratio"]["method"], "paired_signed_rank");
         assert!(
             (m["ratio"]["ratio"].as_f64().unwrap() - 0.9).abs() < 0.01,
             "{m}"

@@ -622,7 +622,7 @@ proptest! {
     fn mutated_models_pass_or_are_rejected_naming_the_file_by_inspect_and_bench(
         mutations in prop::collection::vec(mutation(), 1..5)
     ) {
-        let (dir, path) = mutated_file(&mutations);
+        let (_dir, path) = mutated_file(&mutations);
         let name = path.display().to_string();
         if let Err(e) = read_model_info(&path) {
             let e = e.to_string();

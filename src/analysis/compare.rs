@@ -579,7 +579,7 @@ fn compare_cases(base: &[&CaseView], new: &[&CaseView], opts: &Options) -> Vec<M
                 rb.len().max(rn.len())
             ));
         }
-        ratio::paired_median(&xb, &xn, opts.alpha, opts.noise)
+        ratio::paired_signed_rank(&xb, &xn, opts.alpha, opts.noise)
     } else {
         let (rb, rn) = (run_figures(base), run_figures(new));
         if rb.len() >= 2 && rn.len() >= 2 {
@@ -781,7 +781,7 @@ fn level_metric_names(with_slo: bool) -> Vec<(String, &'static str, Better)> {
 /// Goodput and output t/s, TTFT and ITL p50/p95/p99 (censored as the SLO check counts them: a request never
 /// served has a TTFT beyond every measured one), and energy per token.
 ///
-/// - Interleaved rounds: each round's own figures, paired round by round (`paired_median`).
+/// - Interleaved rounds: each round's own figures, paired round by round (`paired_signed_rank`).
 /// - Two or more runs per side: each run's own figures as the samples of Welch's t on logs.
 /// - One run on a side: a percentile bootstrap that resamples its requests (a request's gaps, tokens and SLO
 ///   outcome together), shown but not gating: it leaves out run-to-run variance.
@@ -882,7 +882,7 @@ fn compare_levels(
                         xn.push(n);
                     }
                 }
-                ratio::paired_median(&xb, &xn, opts.alpha, opts.noise)
+                ratio::paired_signed_rank(&xb, &xn, opts.alpha, opts.noise)
             } else {
                 let col = |m: &BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)>| -> Vec<f64> {
                     m.values().filter_map(|(f, _)| f[k]).collect()
@@ -1685,7 +1685,7 @@ mod tests {
         };
         let p = compare(&sources(6), &sources(6), &paired).unwrap();
         let r = p.joined[0].metrics[0].ratio.as_ref().unwrap();
-        assert_eq!((r.method, r.n_base), (Method::PairedMedian, 6));
+        assert_eq!((r.method, r.n_base), (Method::PairedSignedRank, 6));
         // --fail-on names another figure: it gates too
         let named = Options {
             gate: ["ttft_p50".to_string()].into_iter().collect(),

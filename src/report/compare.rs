@@ -20,8 +20,9 @@ fn pct(x: f64) -> String {
 fn method_name(m: Method) -> &'static str {
     match m {
         Method::WelchLog => "Welch's t on the logs of each run's figure",
-        Method::PairedMedian => {
-            "median of the interleaved rounds' log ratios, each round's fastest repetition, sign-test interval"
+        Method::PairedSignedRank => {
+            "Hodges–Lehmann estimate of the interleaved rounds' log ratios, each round's fastest repetition, \
+             signed-rank interval"
         }
         Method::Bootstrap => "bootstrap over requests",
         Method::Single => "one figure per side",
@@ -181,7 +182,7 @@ pub fn markdown(c: &Comparison) -> String {
             j.metrics.iter().filter(|m| m.gating && m.underpowered).map(move |m| {
                 let r = m.ratio.as_ref().expect("an underpowered figure has a ratio");
                 let unit = match r.method {
-                    Method::PairedMedian => "rounds",
+                    Method::PairedSignedRank => "rounds",
                     Method::Bootstrap => "requests",
                     _ => "runs",
                 };
