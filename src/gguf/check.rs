@@ -230,6 +230,32 @@ pub fn check_metadata(md: &Metadata) -> Result<(), String> {
             }
         }
     }
+    check_distinct_tokens(md)
+}
+
+/// `llama_vocab::load` maps each token's text to its id and asserts that no two tokens share a text (an empty
+/// token stands for `[EMPTY_<id>]`): a one-bit flip in a token's text is enough to abort it.
+fn check_distinct_tokens(md: &Metadata) -> Result<(), String> {
+    let Some(MetadataValue::Array(tokens)) = md.get("tokenizer.ggml.tokens") else {
+        return Ok(());
+    };
+    let mut seen: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
+        std::collections::HashMap::with_capacity(tokens.len());
+    for (id, t) in tokens.iter().enumerate() {
+        let text = match t.as_str() {
+            Some("") => std::borrow::Cow::Owned(format!("[EMPTY_{id}]")),
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => continue,
+        };
+        if let Some(first) = seen.get(&text) {
+            return Err(format!(
+                "metadata 'tokenizer.ggml.tokens' has token {id} equal to token {first} ({:?}): llama.cpp needs \
+                 every token's text distinct",
+                text.as_ref()
+            ));
+        }
+        seen.insert(text, id);
+    }
     Ok(())
 }
 
