@@ -650,9 +650,13 @@ pub struct CompareArgs {
     /// Measure both sides here, alternately, then compare them round by round
     #[arg(long)]
     pub interleave: bool,
-    /// Rounds of --interleave (each runs both sides once)
+    /// Rounds of --interleave run at least (each runs both sides once)
     #[arg(long, default_value_t = 20)]
     pub rounds: u32,
+    /// Rounds of --interleave run at most: past --rounds, one more while a gated figure is underpowered
+    /// (default: 3 × --rounds; --max-rounds equal to --rounds runs exactly --rounds)
+    #[arg(long = "max-rounds")]
+    pub max_rounds: Option<u32>,
     /// The tokenmeter the base side runs (default: this one)
     #[arg(long = "base-exe")]
     pub base_exe: Option<PathBuf>,

@@ -536,6 +536,13 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
                 a.rounds
             )));
         }
+        let max_rounds = a.max_rounds.unwrap_or(a.rounds.saturating_mul(3));
+        if max_rounds < a.rounds {
+            return Err(InputError(format!(
+                "--max-rounds: {max_rounds} is fewer than --rounds ({})",
+                a.rounds
+            )));
+        }
         let me = std::env::current_exe()
             .map_err(|e| InputError(format!("cannot find this tokenmeter's path: {e}")))?;
         let keep = a.keep.unwrap_or_else(|| {
@@ -546,6 +553,7 @@ pub fn compare(a: crate::cli::CompareArgs) -> Result<CompareOptions, InputError>
         });
         let il = Interleave {
             rounds: a.rounds,
+            max_rounds,
             base_exe: a.base_exe.unwrap_or_else(|| me.clone()),
             new_exe: a.new_exe.unwrap_or(me),
             run: a.run,

@@ -444,6 +444,79 @@ fn bad_input_exits_2_with_one_line() {
     assert_one_line_error(&o, "colour");
 }
 
+/// `compare --interleave` of the tiny model against itself with `extra` options; the kept rounds per side and
+/// compare's stderr.
+fn interleave_tiny(dir: &Path, name: &str, extra: &[&str]) -> (std::process::Output, usize) {
+    let model = synth_tiny(dir, "tiny.gguf", "q4_0", 1);
+    let keep = dir.join(name);
+    let mut args = vec!["compare", "--interleave", "--keep", keep.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", "json", "--", "bench", "-m", model.to_str().unwrap()]);
+    args.extend_from_slice(&[
+        "-p",
+        "8",
+        "-n",
+        "4",
+        "-r",
+        "2",
+        "--telemetry",
+        "off",
+        "--in-process",
+    ]);
+    let o = tokenmeter(&args, dir);
+    let kept = |side: &str| std::fs::read_dir(keep.join(side)).map_or(0, |d| d.count());
+    assert_eq!(kept("base"), kept("new"), "{}", stderr(&o));
+    (o, kept("base"))
+}
+
+#[test]
+fn interleave_adds_rounds_while_a_gated_figure_is_underpowered_up_to_max_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    // --noise 0: any spread leaves a figure underpowered, so the rounds go on to --max-rounds and say so
+    let (o, kept) = interleave_tiny(
+        dir.path(),
+        "noise0",
+        &["--noise", "0", "--rounds", "6", "--max-rounds", "8"],
+    );
+    let err = stderr(&o);
+    assert_eq!(kept, 8, "{err}");
+    assert!(err.contains("after 6 rounds, underpowered: "), "{err}");
+    assert!(
+        err.contains("stopped at --max-rounds 8: still underpowered: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("pp8 t/s ±") && err.contains("tg4 t/s ±"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(gating(&v).len(), 2, "{v}");
+    for m in gating(&v) {
+        assert_eq!(m["ratio"]["n_base"], 8, "{m}");
+        assert_eq!(m["underpowered"], true, "{m}");
+    }
+    // a band wide enough for any spread of six rounds: they are powered, and no seventh round runs
+    let (o, kept) = interleave_tiny(
+        dir.path(),
+        "noise99",
+        &["--noise", "99%", "--rounds", "6", "--max-rounds", "8"],
+    );
+    let err = stderr(&o);
+    assert_eq!(kept, 6, "{err}");
+    assert!(!err.contains("more rounds"), "{err}");
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(gating(&v).iter().all(|m| m["underpowered"] == false), "{v}");
+    // too few rounds for any interval (6 at --alpha 0.05): more until there are enough
+    let (o, kept) = interleave_tiny(dir.path(), "few", &["--rounds", "2", "--max-rounds", "7"]);
+    let err = stderr(&o);
+    assert!(kept == 6 || kept == 7, "{kept}: {err}");
+    assert!(err.contains("after 2 rounds, fewer than the 6 rounds a verdict needs: more rounds, up to --max-rounds 7"), "{err}");
+    // fewer rounds at most than at least is refused
+    let (o, kept) = interleave_tiny(dir.path(), "bad", &["--rounds", "3", "--max-rounds", "2"]);
+    assert_eq!(kept, 0);
+    assert_one_line_error(&o, "--max-rounds: 2 is fewer than --rounds (3)");
+}
+
 #[test]
 fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
     let dir = tempfile::tempdir().unwrap();
@@ -454,6 +527,8 @@ fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
             "compare",
             "--interleave",
             "--rounds",
+            "3",
+            "--max-rounds",
             "3",
             "--keep",
             keep.to_str().unwrap(),

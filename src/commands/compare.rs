@@ -24,7 +24,10 @@ pub enum FailOn {
 /// Runs both sides alternately before comparing them.
 #[derive(Debug, Clone)]
 pub struct Interleave {
+    /// Rounds run at least.
     pub rounds: u32,
+    /// Rounds run at most: past `rounds`, one more while a gated figure is underpowered.
+    pub max_rounds: u32,
     pub base_exe: PathBuf,
     pub new_exe: PathBuf,
     /// The command both sides run (`bench -m … -p 64`), without the output file.
@@ -161,16 +164,69 @@ fn run_round(exe: &Path, args: &[String], out: &Path) -> Result<f64, InputError>
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// Runs `rounds` rounds, each running both sides once, in the order base-new then new-base (so a steady drift
-/// within a round favours neither), and returns the two sides' result files in round order.
-fn interleave(il: &Interleave) -> Result<(Vec<Source>, Vec<Source>), InputError> {
+/// The gated figures that could not detect a change of twice the noise band from these rounds (`underpowered`),
+/// each as "case figure ±detectable".
+fn underpowered_figures(base: &[Source], new: &[Source], analysis: &Options) -> Vec<String> {
+    let Ok(c) = compare::compare(base, new, analysis) else {
+        return Vec::new();
+    };
+    c.joined
+        .iter()
+        .flat_map(|j| {
+            j.metrics
+                .iter()
+                .filter(|m| m.gating && m.underpowered)
+                .map(move |m| {
+                    let d = m.ratio.as_ref().and_then(|r| r.detectable);
+                    format!(
+                        "{} {} ±{}",
+                        j.label,
+                        m.metric,
+                        d.map_or("—".to_string(), |d| format!("{:.1}%", d * 100.0))
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Runs at least `rounds` rounds, each running both sides once, in the order base-new then new-base (so a steady
+/// drift within a round favours neither), then one more at a time while they are too few for any verdict or a
+/// gated figure is underpowered, up to `max_rounds`: the number of rounds adapts to the noise, never to the verdict. Returns the two sides' result
+/// files in round order.
+fn interleave(
+    il: &Interleave,
+    analysis: &Options,
+) -> Result<(Vec<Source>, Vec<Source>), InputError> {
     for side in ["base", "new"] {
         let d = il.keep.join(side);
         std::fs::create_dir_all(&d)
             .map_err(|e| InputError(format!("{}: cannot create: {e}", d.display())))?;
     }
     let (mut base, mut new) = (Vec::new(), Vec::new());
-    for round in 0..il.rounds {
+    let mut round = 0;
+    loop {
+        if round >= il.rounds {
+            let needed = crate::stats::ratio::min_rounds(analysis.alpha);
+            let why = if (round as usize) < needed {
+                format!("fewer than the {needed} rounds a verdict needs")
+            } else {
+                let weak = underpowered_figures(&base, &new, analysis);
+                if weak.is_empty() {
+                    break;
+                }
+                format!("underpowered: {}", weak.join(", "))
+            };
+            if round >= il.max_rounds {
+                eprintln!("stopped at --max-rounds {}: still {why}", il.max_rounds);
+                break;
+            }
+            if round == il.rounds {
+                eprintln!(
+                    "after {round} rounds, {why}: more rounds, up to --max-rounds {}",
+                    il.max_rounds
+                );
+            }
+        }
         let mut order = [
             ("base", &il.base_exe, &il.base_args),
             ("new", &il.new_exe, &il.new_args),
@@ -191,7 +247,13 @@ fn interleave(il: &Interleave) -> Result<(Vec<Source>, Vec<Source>), InputError>
                 new.push(src);
             }
         }
-        eprintln!("round {}/{}: {}", round + 1, il.rounds, times.join(", "));
+        let of = if round < il.rounds {
+            il.rounds
+        } else {
+            il.max_rounds
+        };
+        eprintln!("round {}/{of}: {}", round + 1, times.join(", "));
+        round += 1;
     }
     Ok((base, new))
 }
@@ -203,11 +265,13 @@ pub fn run(opts: &CompareOptions) -> anyhow::Result<()> {
         Some(il) => {
             analysis.paired = true;
             eprintln!(
-                "interleaving {} rounds; every round's result file is kept under {}",
+                "interleaving {} rounds (up to {} while a gated figure is underpowered); every round's result \
+                 file is kept under {}",
                 il.rounds,
+                il.max_rounds,
                 il.keep.display()
             );
-            interleave(il)?
+            interleave(il, &analysis)?
         }
         None => {
             let (Some(b), Some(n)) = (&opts.base, &opts.new) else {

@@ -406,7 +406,7 @@ impl SignedRank {
 }
 
 /// Fewest rounds whose signed-rank interval exists at `alpha`.
-fn min_rounds(alpha: f64) -> usize {
+pub fn min_rounds(alpha: f64) -> usize {
     (1..64)
         .find(|&n| SignedRank::new(n).rank(alpha).is_some())
         .unwrap_or(64)
