@@ -1497,6 +1497,12 @@ mod tests {
             v(0.90, 1.0 / 1.02 + 1e-9, Better::Higher),
             Verdict::Unchanged
         );
+        // an end exactly on the band's edge is not beyond it, either way up
+        let (up, down) = (1.0 + n, 1.0 / (1.0 + n));
+        for b in [Better::Higher, Better::Lower] {
+            assert_eq!(v(0.90, down, b), Verdict::Unchanged);
+            assert_eq!(v(up, 1.10, b), Verdict::Unchanged);
+        }
         // lower is better for latencies
         assert_eq!(v(1.03, 1.10, Better::Lower), Verdict::Slower);
         assert_eq!(v(0.90, 0.97, Better::Lower), Verdict::Faster);
@@ -1576,6 +1582,184 @@ mod tests {
         let mut j = joined(&[0.049]);
         assert_eq!(holm(&mut j, 0.05).rejected, 1);
         assert_eq!(j[0].verdict(), Verdict::Slower);
+    }
+
+    #[test]
+    fn an_untested_figure_says_why_and_never_gates() {
+        let welch = |lower: Option<f64>| Ratio {
+            lower,
+            upper: lower.map(|l| l * 1.1),
+            n_base: 1,
+            n_new: 1,
+            ..ratio(0.9, 0.99, 0.5)
+        };
+        let single = Ratio {
+            method: Method::Single,
+            ..welch(None)
+        };
+        let m = |base, new, r: Option<Ratio>| {
+            metric("t/s", "t/s", Better::Higher, base, new, r, true, 0.02, None)
+        };
+        let cases = [
+            (
+                m(Some(0.0), Some(1.0), None),
+                "no ratio: the base figure is zero",
+            ),
+            (m(Some(1.0), None, None), "absent on a side"),
+            (m(None, Some(1.0), None), "absent on a side"),
+            (
+                m(Some(1.0), Some(1.0), Some(single)),
+                "one figure per side: not tested",
+            ),
+            (
+                m(Some(1.0), Some(1.0), Some(welch(None))),
+                "too few samples to test (n=1/1)",
+            ),
+        ];
+        for (c, why) in cases {
+            assert_eq!((c.tested, c.gating), (false, false), "{why}");
+            assert_eq!(c.note.as_deref(), Some(why));
+        }
+        // a tested figure keeps the note it was given (none here) and gates as asked
+        let t = m(Some(1.0), Some(1.0), Some(welch(Some(0.9))));
+        assert_eq!((t.tested, t.gating, t.note), (true, true, None));
+        let reported = metric(
+            "t/s",
+            "t/s",
+            Better::Higher,
+            Some(1.0),
+            Some(1.0),
+            Some(welch(Some(0.9))),
+            false,
+            0.02,
+            None,
+        );
+        assert!(reported.tested && !reported.gating);
+    }
+
+    #[test]
+    fn interleaved_bench_rounds_are_judged_on_each_rounds_fastest_repetition() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("results/baselines/ci-small/run-1.json");
+        let f = crate::results::read_result(&p).unwrap();
+        // eight rounds drifting together on both sides; each run's second repetition disturbed (slower); the
+        // new side's fastest is 10% below the base's, ±1% alternately. Means of the repetitions would say 0.8.
+        let round = |i: usize, fast: f64, disturbed: f64| {
+            let mut r = f.clone();
+            let drift = 1.0 + 0.05 * i as f64;
+            for c in &mut r.cases {
+                c.summary.samples_ts = vec![fast * drift, disturbed * drift];
+            }
+            load_source(&format!("round-{i:02}.json"), r)
+        };
+        let base: Vec<Source> = (0..8).map(|i| round(i, 1000.0, 500.0)).collect();
+        let new: Vec<Source> = (0..8)
+            .map(|i| round(i, 900.0 * if i % 2 == 0 { 1.01 } else { 0.99 }, 300.0))
+            .collect();
+        let paired = Options {
+            paired: true,
+            ..Options::default()
+        };
+        let c = compare(&base, &new, &paired).unwrap();
+        assert_eq!(c.joined.len(), 2);
+        for j in &c.joined {
+            let m = &j.metrics[0];
+            let r = m.ratio.as_ref().unwrap();
+            assert_eq!(
+                (r.method, r.n_base, r.n_new),
+                (Method::PairedSignedRank, 8, 8)
+            );
+            assert!((r.ratio - 0.9).abs() < 0.002, "{r:?}");
+            assert!(r.lower.unwrap() < 0.9 && 0.9 < r.upper.unwrap(), "{r:?}");
+            assert!(m.gating);
+            assert_eq!(m.verdict, Verdict::Slower);
+        }
+        assert_eq!(c.counts.slower, 2);
+        assert!(c.joined.iter().all(|j| j.metrics[0].note.is_none()));
+        // a round where one side has no repetition of a case is left out of that case, and the note says so
+        let mut gap = new.clone();
+        if let Input::Result(r) = &mut gap[7].input {
+            r.cases[0].summary.samples_ts.clear();
+        }
+        let c = compare(&base, &gap, &paired).unwrap();
+        let m = &c.joined[0].metrics[0];
+        assert_eq!(m.ratio.as_ref().unwrap().n_base, 7);
+        assert_eq!(m.note.as_deref(), Some("7 of 8 rounds have both sides"));
+        assert_eq!(c.joined[1].metrics[0].ratio.as_ref().unwrap().n_base, 8);
+        // one run on a side (even with three on the other): its within-run interval, shown, never gated
+        for (b, n) in [(&base[..1], &new[..3]), (&base[..3], &new[..1])] {
+            let c = compare(b, n, &Options::default()).unwrap();
+            for j in &c.joined {
+                let m = &j.metrics[0];
+                assert!(!m.gating, "{m:?}");
+                assert_eq!(m.note.as_deref(), Some(ONE_RUN));
+            }
+            assert_eq!(c.family.gated, 0);
+        }
+        // the same files as separate runs: each run's geometric mean of its repetitions is one sample
+        let sep = compare(&base, &new, &Options::default()).unwrap();
+        for j in &sep.joined {
+            let r = j.metrics[0].ratio.as_ref().unwrap();
+            assert_eq!((r.method, r.n_base), (Method::WelchLog, 8));
+            let gm = |fast: f64, disturbed: f64| (fast * disturbed).sqrt();
+            assert!(
+                (r.ratio - gm(900.0, 300.0) / gm(1000.0, 500.0)).abs() < 0.01,
+                "{r:?}"
+            );
+        }
+        // a repetition with no rate (zero) is no sample of its run's geometric mean
+        let mut zeroed = base.clone();
+        for s in &mut zeroed {
+            if let Input::Result(r) = &mut s.input {
+                for c in &mut r.cases {
+                    c.summary.samples_ts.push(0.0);
+                }
+            }
+        }
+        let z = compare(&zeroed, &new, &Options::default()).unwrap();
+        for (a, b) in z.joined.iter().zip(&sep.joined) {
+            assert_eq!(
+                a.metrics[0].ratio.as_ref().unwrap().ratio,
+                b.metrics[0].ratio.as_ref().unwrap().ratio
+            );
+        }
+        // energy per token: shown, never tested; on one side only it says so
+        let with_energy = |v: &[Source], j: f64| -> Vec<Source> {
+            let mut v = v.to_vec();
+            for s in &mut v {
+                if let Input::Result(r) = &mut s.input {
+                    for c in &mut r.cases {
+                        c.energy[0].total.j_per_token = Some(j);
+                    }
+                }
+            }
+            v
+        };
+        let energy = |b: &[Source], n: &[Source]| {
+            let c = compare(b, n, &Options::default()).unwrap();
+            let m = c.joined[0]
+                .metrics
+                .iter()
+                .find(|m| m.metric == "J/token")
+                .cloned();
+            m
+        };
+        assert!(energy(&base, &new).is_none());
+        let one = energy(&with_energy(&base, 2.0), &new).unwrap();
+        assert_eq!((one.base, one.new, one.gating), (Some(2.0), None, false));
+        assert_eq!(one.note.as_deref(), Some("measured on one side only"));
+        let one = energy(&base, &with_energy(&new, 3.0)).unwrap();
+        assert_eq!((one.base, one.new), (None, Some(3.0)));
+        let both = energy(&with_energy(&base, 2.0), &with_energy(&new, 3.0)).unwrap();
+        assert_eq!(
+            (both.base, both.new, both.tested),
+            (Some(2.0), Some(3.0), false)
+        );
+        assert_eq!(
+            both.note.as_deref(),
+            Some("one reading per side: not tested")
+        );
+        assert!((both.ratio.unwrap().ratio - 1.5).abs() < 1e-12);
     }
 
     fn load_source(path: &str, f: ResultFile) -> Source {
