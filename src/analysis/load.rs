@@ -641,6 +641,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_sweep_stops_below_five_percent_above_the_best_first_run_below() {
+        // levels at the given goodputs; `replicate` and `interrupted` marks by index
+        let at = |rates: &[f64], replicate: &[usize], interrupted: &[usize]| {
+            let mut s = rising(&vec![(1, 5, 100); rates.len()], "ttft_p50=10ms");
+            for (i, l) in s.iter_mut().enumerate() {
+                l.concurrency = Some(i as u32 + 1);
+                l.goodput_output_tokens_per_s = Some(rates[i]);
+                l.replicate = replicate.contains(&i);
+                l.interrupted = interrupted.contains(&i);
+            }
+            s
+        };
+        let edge = 100.0 * (1.0 + SATURATION_MIN_GAIN);
+        // 5% of the best, not 5 t/s: 103 stops after 100, 10.8 goes on after 10
+        assert!(saturation(&at(&[100.0, 103.0], &[], &[]), label).is_some());
+        assert_eq!(saturation(&at(&[10.0, 10.8], &[], &[]), label), None);
+        // exactly on the edge is a rise of 5%: go on
+        assert_eq!(saturation(&at(&[100.0, edge], &[], &[]), label), None);
+        // the best below is a first run that was not interrupted: a replicate's or an interrupted level's rate
+        // is no bar
+        assert_eq!(
+            saturation(&at(&[10.0, 20.0, 31.0, 25.0], &[2], &[]), label),
+            None
+        );
+        assert_eq!(saturation(&at(&[10.0, 50.0, 12.0], &[], &[1]), label), None);
+    }
+
     /// `levels` with a replicate of the last appended: `c` requests over `duration_ms`.
     fn with_replicate(
         mut levels: Vec<LevelSummary>,
