@@ -1676,6 +1676,17 @@ mod tests {
         }
         assert_eq!(c.counts.slower, 2);
         assert!(c.joined.iter().all(|j| j.metrics[0].note.is_none()));
+        // a repetition with no finite rate (a zero-length timing) is no round's fastest
+        let mut inf = base.clone();
+        if let Input::Result(r) = &mut inf[0].input {
+            for c in &mut r.cases {
+                c.summary.samples_ts.push(f64::INFINITY);
+            }
+        }
+        let i = compare(&inf, &new, &paired).unwrap();
+        for (a, b) in i.joined.iter().zip(&c.joined) {
+            assert_eq!(a.metrics[0].ratio, b.metrics[0].ratio);
+        }
         // a round where one side has no repetition of a case is left out of that case, and the note says so
         let mut gap = new.clone();
         if let Input::Result(r) = &mut gap[7].input {
