@@ -565,6 +565,27 @@ mod tests {
     }
 
     #[test]
+    fn a_goodput_tie_or_a_lower_later_level_leaves_the_operating_point_on_the_earlier_level() {
+        let reqs: Vec<RequestSample> = (0..4)
+            .map(|_| request(0, 0, &[10 * MS, 20 * MS], true))
+            .collect();
+        let slo = "ttft_p50=15ms";
+        let a = record(summary(closed(1), &reqs, 1_000 * MS, slo));
+        let slower = record(summary(closed(2), &reqs, 2_000 * MS, slo));
+        let tie = record(summary(closed(2), &reqs, 1_000 * MS, slo));
+        assert!(slower.summary.goodput_output_tokens_per_s < a.summary.goodput_output_tokens_per_s);
+        assert_eq!(
+            operating_point(&[a.clone(), slower]).unwrap().level_index,
+            0
+        );
+        assert_eq!(
+            tie.summary.goodput_output_tokens_per_s,
+            a.summary.goodput_output_tokens_per_s
+        );
+        assert_eq!(operating_point(&[a, tie]).unwrap().level_index, 0);
+    }
+
+    #[test]
     fn an_interrupted_level_is_never_the_operating_point() {
         let reqs: Vec<RequestSample> = (0..4).map(|_| request(0, 0, &[MS], true)).collect();
         let mut s = summary(closed(1), &reqs, 10 * MS, "ttft_p50=10ms");

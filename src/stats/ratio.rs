@@ -677,6 +677,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn underpowered_means_it_could_not_detect_twice_the_noise() {
+        assert!(!underpowered(0.039, 0.02));
+        assert!(!underpowered(0.04, 0.02));
+        assert!(underpowered(0.041, 0.02));
+        assert!(!underpowered(0.15, 0.1));
+    }
+
+    #[test]
     fn identical_samples_give_a_ratio_of_one_inside_its_interval() {
         let s = [100.0, 103.0, 98.0, 101.0, 99.0];
         let r = welch_log(&s, &s, 0.05, 0.02).unwrap();
