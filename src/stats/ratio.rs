@@ -677,6 +677,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rounds_with_a_figure_that_is_not_a_positive_rate_are_left_out() {
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        let base = [1.0, 0.0, 2.0, inf, 1.0, -1.0, 1.0, 1.0, nan];
+        let new = [2.0, 1.0, 0.0, 1.0, inf, 1.0, -1.0, nan, 1.0];
+        assert_eq!(round_log_ratios(&base, &new), vec![2f64.ln()]);
+    }
+
+    #[test]
+    fn samples_needed_is_the_fewest_that_bring_the_detectable_change_to_twice_the_noise() {
+        assert!((power_target(0.02) - (1.04f64 / 1.02).ln()).abs() < 1e-15);
+        let (noise, alpha) = (0.02, 0.05);
+        let k = |n: usize| {
+            let df = (n - 1) as f64;
+            t_quantile(df, 1.0 - alpha / 2.0).unwrap() + t_quantile(df, POWER).unwrap()
+        };
+        for spread in [0.01, 0.05, 0.2] {
+            let n = samples_for(noise, alpha, spread, |m| (m - 1) as f64).unwrap();
+            let detectable = |n: usize| detectable_of(noise, k(n) * spread / (n as f64).sqrt());
+            assert!(detectable(n) <= 2.0 * noise + 1e-12, "{spread}: {n}");
+            assert!(n == 2 || detectable(n - 1) > 2.0 * noise, "{spread}: {n}");
+        }
+        assert_eq!(samples_for(noise, alpha, 0.0, |m| m as f64), None);
+    }
+
+    #[test]
     fn underpowered_means_it_could_not_detect_twice_the_noise() {
         assert!(!underpowered(0.039, 0.02));
         assert!(!underpowered(0.04, 0.02));
