@@ -702,6 +702,56 @@ mod tests {
     }
 
     #[test]
+    fn the_band_test_on_rounds_is_the_same_either_way_up_and_an_edge_is_not_beyond() {
+        let ratios = [
+            0.95, 0.97, 0.99, 1.0, 1.01, 0.96, 0.93, 0.98, 1.03, 0.97, 0.94, 0.99,
+        ];
+        let ones = vec![1.0; ratios.len()];
+        let down = paired_signed_rank(&ones, &ratios, 0.05, 0.02).unwrap();
+        let up = paired_signed_rank(&ratios, &ones, 0.05, 0.02).unwrap();
+        let (pd, pu) = (down.p_band.unwrap(), up.p_band.unwrap());
+        assert!(down.ratio < 1.0 && up.ratio > 1.0);
+        assert!(pd < 1.0 && (pd - pu).abs() < 1e-12, "{pd} {pu}");
+        // every round exactly on the band's edge: no pairwise average beyond it
+        let edge = vec![1.0 + 0.02; 10];
+        let r = paired_signed_rank(&ones[..10], &edge, 0.05, 0.02).unwrap();
+        assert_eq!(r.p_band, Some(1.0));
+    }
+
+    #[test]
+    fn the_rounds_detectable_change_and_rounds_needed_follow_their_robust_spread() {
+        let (noise, alpha) = (0.02, 0.05);
+        for (shift, scale) in [(0.5, 0.01), (-0.3, 0.03), (0.1, 0.004)] {
+            // rounds spread symmetrically about the shift: median absolute deviation `scale`
+            let devs = [-2.0, -1.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 2.0];
+            let d: Vec<f64> = devs.iter().map(|x| shift + x * scale).collect();
+            let new: Vec<f64> = d.iter().map(|x| x.exp()).collect();
+            let r = paired_signed_rank(&vec![1.0; d.len()], &new, alpha, noise).unwrap();
+            let spread = 1.4826 * scale * (std::f64::consts::PI / 3.0).sqrt();
+            let detectable = |n: usize| {
+                let df = (n - 1) as f64;
+                let k = t_quantile(df, 1.0 - alpha / 2.0).unwrap() + t_quantile(df, POWER).unwrap();
+                detectable_of(noise, k * spread / (n as f64).sqrt())
+            };
+            let got = r.detectable.unwrap();
+            assert!((got - detectable(d.len())).abs() < 1e-9, "{shift}: {got}");
+            match r.samples_needed {
+                Some(m) => {
+                    assert!(
+                        m >= min_rounds(alpha) && detectable(m) <= 2.0 * noise + 1e-12,
+                        "{m}"
+                    );
+                    assert!(
+                        m == min_rounds(alpha) || detectable(m - 1) > 2.0 * noise,
+                        "{m}"
+                    );
+                }
+                None => assert!(!underpowered(got, noise), "{got}"),
+            }
+        }
+    }
+
+    #[test]
     fn underpowered_means_it_could_not_detect_twice_the_noise() {
         assert!(!underpowered(0.039, 0.02));
         assert!(!underpowered(0.04, 0.02));
@@ -816,6 +866,10 @@ mod tests {
         assert_eq!(three.at_least(0), 1.0);
         assert!((three.at_least(6) - 1.0 / 8.0).abs() < 1e-12);
         assert_eq!(three.at_least(7), 0.0);
+        assert_eq!(
+            (three.at_most(6), three.at_most(7), three.at_most(100)),
+            (1.0, 1.0, 1.0)
+        );
         // the exact distribution at its largest size and the normal approximation just beyond it agree
         let (exact, approx) = (SignedRank::new(EXACT_MAX), SignedRank::new(EXACT_MAX + 1));
         for q in [0.01, 0.1, 0.3, 0.5] {
