@@ -721,7 +721,11 @@ mod tests {
     #[test]
     fn the_rounds_detectable_change_and_rounds_needed_follow_their_robust_spread() {
         let (noise, alpha) = (0.02, 0.05);
-        for (shift, scale) in [(0.5, 0.01), (-0.3, 0.03), (0.1, 0.004)] {
+        let sweep = (1..=60).map(|i| (0.2, i as f64 * 0.0005));
+        for (shift, scale) in [(0.5, 0.01), (-0.3, 0.03), (0.1, 0.004)]
+            .into_iter()
+            .chain(sweep)
+        {
             // rounds spread symmetrically about the shift: median absolute deviation `scale`
             let devs = [-2.0, -1.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 2.0];
             let d: Vec<f64> = devs.iter().map(|x| shift + x * scale).collect();
