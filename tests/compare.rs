@@ -520,41 +520,22 @@ fn interleave_adds_rounds_while_a_gated_figure_is_underpowered_up_to_max_rounds(
 #[test]
 fn interleave_runs_both_sides_alternately_and_pairs_the_rounds() {
     let dir = tempfile::tempdir().unwrap();
-    let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
     let keep = dir.path().join("rounds");
-    let o = tokenmeter(
+    let (o, _) = interleave_tiny(
+        dir.path(),
+        "rounds",
         &[
-            "compare",
-            "--interleave",
             "--rounds",
             "3",
             "--max-rounds",
             "3",
-            "--keep",
-            keep.to_str().unwrap(),
             "--ignore",
             "n_threads",
             "--base-args",
             "-t 1",
             "--new-args",
             "-t 2",
-            "-o",
-            "json",
-            "--",
-            "bench",
-            "-m",
-            model.to_str().unwrap(),
-            "-p",
-            "8",
-            "-n",
-            "4",
-            "-r",
-            "2",
-            "--telemetry",
-            "off",
-            "--in-process",
         ],
-        dir.path(),
     );
     assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -8,6 +8,18 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
     Some(xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
+/// The median (the mean of the middle two for an even count); `None` for an empty series.
+pub fn median(xs: &[f64]) -> Option<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 /// Sample standard deviation (n − 1 in the denominator, as llama-bench); `None` below two samples.
 pub fn stddev(xs: &[f64]) -> Option<f64> {
     if xs.len() < 2 {

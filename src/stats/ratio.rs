@@ -12,6 +12,7 @@
 //! - Rates and latency percentiles of requests (`bootstrap_sum`, `bootstrap_quantiles`): no closed form, so a
 //!   seeded percentile bootstrap that resamples whole requests on each side (a request's gaps stay together).
 
+use crate::stats::median;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -266,8 +267,7 @@ pub fn paired_signed_rank(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> 
     }
     let walsh = walsh_averages(&d);
     let total = walsh.len();
-    let mut hl = walsh.clone();
-    let estimate = quantile_mid(&mut hl);
+    let estimate = median(&walsh).expect("a round");
     let null = SignedRank::new(n);
     let k = null.rank(alpha);
     // The signed-rank test at the band's edge, in the direction of the estimate: its statistic is the number of
@@ -296,10 +296,9 @@ pub fn paired_signed_rank(base: &[f64], new: &[f64], alpha: f64, noise: f64) -> 
         // deviation): the signed-rank test has the power of a t test on 3/π of the rounds (its Pitman efficiency),
         // so the interval clears the edge in 80% of runs at `(t_{1−α/2} + t_{0.8}) · σ · √(π/3) / √n` beyond it,
         // t with n − 1 degrees of freedom. The unit test below checks this by simulation.
-        let mut sorted = d.clone();
-        let median = quantile_mid(&mut sorted);
-        let mut dev: Vec<f64> = d.iter().map(|x| (x - median).abs()).collect();
-        let sigma = 1.4826 * quantile_mid(&mut dev);
+        let mid = median(&d).expect("a round");
+        let dev: Vec<f64> = d.iter().map(|x| (x - mid).abs()).collect();
+        let sigma = 1.4826 * median(&dev).expect("a round");
         let spread = sigma * (std::f64::consts::PI / 3.0).sqrt();
         let df = (n - 1) as f64;
         if let (Some(a), Some(b)) = (t_quantile(df, 1.0 - alpha / 2.0), t_quantile(df, POWER)) {
@@ -323,17 +322,6 @@ fn walsh_averages(d: &[f64]) -> Vec<f64> {
     }
     w.sort_by(f64::total_cmp);
     w
-}
-
-/// The median of a non-empty set (the mean of the middle two for an even count); reorders it.
-fn quantile_mid(xs: &mut [f64]) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
 }
 
 /// The null distribution of the Wilcoxon signed-rank statistic W (the sum of the ranks carrying a `+`, each of

@@ -3,6 +3,7 @@
 //! whose median is the figure and whose minimum and maximum are kept as its spread. One measurement per host is
 //! kept in a cache file, so runs on one host share one limit until it is measured again.
 
+use crate::stats::median;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
@@ -97,18 +98,6 @@ pub struct ReadBandwidth {
     pub passes: usize,
     pub buffer_bytes: u64,
     pub threads: usize,
-}
-
-/// The median of `rates` (mean of the middle two for an even count); `None` when empty.
-pub fn median(rates: &[f64]) -> Option<f64> {
-    let mut v = rates.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
 }
 
 /// Streaming-read bandwidth: `threads` threads each sum their share of a `bytes` buffer of `u64`s; one
