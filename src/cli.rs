@@ -7,7 +7,8 @@ use std::path::PathBuf;
 #[command(
     name = "tokenmeter",
     version,
-    about = "Measure local LLM inference through llama.cpp and compare its cost with cloud APIs"
+    about = "Measure local LLM inference through llama.cpp and compare its cost with cloud APIs",
+    after_help = tokenmeter::exit::TABLE
 )]
 pub struct Cli {
     /// Show llama.cpp's own log

@@ -1,4 +1,4 @@
-//! tokenmeter's entry point: parse, dispatch, and map errors to exit codes (0 ok, 1 failed case, 2 bad input).
+//! tokenmeter's entry point: parse, dispatch, and map errors to exit codes (`tokenmeter::exit`).
 
 mod cli;
 mod cli_cost;
@@ -7,31 +7,24 @@ mod options;
 use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use tokenmeter::commands::{self, InputError};
-use tokenmeter::engine::EngineError;
+use tokenmeter::exit::{CasesFailed, Interrupted};
+use tokenmeter::runner::signals::{self, StopFlags};
 
-/// The first Ctrl-C lets the case in flight finish and stops the run; the second ends that case now.
-fn stop_on_ctrl_c() -> anyhow::Result<options::StopFlags> {
-    let flags = options::StopFlags::default();
-    let f = flags.clone();
-    ctrlc::set_handler(move || {
-        if f.stop.swap(true, Ordering::Relaxed) {
-            f.stop_now.store(true, Ordering::Relaxed);
-            eprintln!("\nsecond Ctrl-C: stopping the case in flight");
-        } else {
-            eprintln!(
-                "\nCtrl-C: finishing the case in flight, then saving (Ctrl-C again to stop it now)"
-            );
-        }
-    })?;
-    Ok(flags)
+/// Handles SIGINT, SIGTERM and SIGHUP for a measuring command (see `runner::signals`).
+fn stop_on_signals() -> anyhow::Result<StopFlags> {
+    Ok(signals::install()?)
 }
 
-/// Cases that failed while the others were measured, or a device lost during the run: exit code 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct CasesFailed(String);
+/// The error a run stopped by a signal ends with, once its partial result is written.
+fn interrupted(flags: &StopFlags, what: String) -> anyhow::Error {
+    let signal = flags.signal().unwrap_or(libc::SIGINT);
+    Interrupted {
+        signal,
+        message: format!("interrupted by {}: {what}", signals::name(signal)),
+    }
+    .into()
+}
 
 fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Result<()> {
     let wrong = r.numerics_failures();
@@ -102,11 +95,11 @@ fn flag_defaults() -> anyhow::Result<(
 )> {
     let parse = |cmd: &str| Cli::try_parse_from(["tokenmeter", cmd]).map(|c| c.command);
     let bench = match parse("bench")? {
-        Command::Bench(a) => options::bench(*a, false, options::StopFlags::default())?,
+        Command::Bench(a) => options::bench(*a, false, StopFlags::default())?,
         _ => unreachable!("parsed bench"),
     };
     let load = match parse("load")? {
-        Command::Load(a) => options::load(*a, false, options::StopFlags::default())?,
+        Command::Load(a) => options::load(*a, false, StopFlags::default())?,
         _ => unreachable!("parsed load"),
     };
     Ok((bench, load))
@@ -117,9 +110,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(a) => commands::synth::run(&options::synth(a)),
         Command::Inspect(a) => commands::inspect::run(&a.file, a.json),
         Command::Load(a) => {
-            let flags = stop_on_ctrl_c()?;
+            let flags = stop_on_signals()?;
             let fmt = options::format(&a.output)?;
-            let mut opts = options::load(*a, cli.verbose, flags)?;
+            let mut opts = options::load(*a, cli.verbose, flags.clone())?;
             commands::fleet::prepare_load(&mut opts)?;
             let outcome = commands::load::run(&opts)?;
             let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
@@ -130,19 +123,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("results: {}", outcome.result_path.display());
             report_baseline(outcome.baseline.as_ref());
             if outcome.result.interrupted {
-                return Err(InputError(format!(
-                    "interrupted (Ctrl-C): {} level(s) measured and saved to {}; finish with --resume {}",
-                    sweep.levels.len(),
-                    outcome.result_path.display(),
-                    outcome.result_path.display()
-                ))
-                .into());
+                return Err(interrupted(
+                    &flags,
+                    format!(
+                        "{} level(s) measured and saved to {}; finish with --resume {}",
+                        sweep.levels.len(),
+                        outcome.result_path.display(),
+                        outcome.result_path.display()
+                    ),
+                ));
             }
             failed_cases(&outcome.result, "level")
         }
         Command::Bench(a) => {
-            let flags = stop_on_ctrl_c()?;
-            let mut opts = options::bench(*a, cli.verbose, flags)?;
+            let flags = stop_on_signals()?;
+            let mut opts = options::bench(*a, cli.verbose, flags.clone())?;
             commands::fleet::prepare_bench(&mut opts)?;
             let outcome = commands::bench::run(&opts)?;
             emit(&opts.format.exporter().render(&outcome.result.cases));
@@ -152,13 +147,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("results: {}", outcome.result_path.display());
             report_baseline(outcome.baseline.as_ref());
             if outcome.result.interrupted {
-                return Err(InputError(format!(
-                    "interrupted (Ctrl-C): {} case(s) measured and saved to {}; finish with --resume {}",
-                    outcome.result.cases.len(),
-                    outcome.result_path.display(),
-                    outcome.result_path.display()
-                ))
-                .into());
+                return Err(interrupted(
+                    &flags,
+                    format!(
+                        "{} case(s) measured and saved to {}; finish with --resume {}",
+                        outcome.result.cases.len(),
+                        outcome.result_path.display(),
+                        outcome.result_path.display()
+                    ),
+                ));
             }
             failed_cases(&outcome.result, "case")
         }
@@ -203,8 +200,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Profile(a) => {
-            let flags = stop_on_ctrl_c()?;
-            let opts = options::profile(*a, cli.verbose, flags)?;
+            let flags = stop_on_signals()?;
+            let opts = options::profile(*a, cli.verbose, flags.clone())?;
             let outcome = commands::profile::run(&opts)?;
             emit(&outcome.summary());
             match (&outcome.report, &outcome.report_error) {
@@ -214,11 +211,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("results: {}", outcome.dir.display());
             if outcome.interrupted {
-                return Err(InputError(format!(
-                    "interrupted (Ctrl-C): what was measured is in {}",
-                    outcome.dir.display()
-                ))
-                .into());
+                return Err(interrupted(
+                    &flags,
+                    format!("what was measured is in {}", outcome.dir.display()),
+                ));
             }
             if outcome.any_failed() {
                 return Err(CasesFailed(format!(
@@ -310,14 +306,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let message = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {message}");
-            let failed_case = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<EngineError>(),
-                    Some(EngineError::Decode { .. })
-                ) || c.is::<CasesFailed>()
-                    || c.is::<commands::compare::Regressed>()
-            });
-            ExitCode::from(if failed_case { 1 } else { 2 })
+            ExitCode::from(tokenmeter::exit::code_of(&e))
         }
     }
 }

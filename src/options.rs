@@ -5,8 +5,6 @@ use crate::cli::{
     BaselineArgs, BenchArgs, ExportArgs, LoadArgs, ShardArgs, SweepArgs, SynthArgs, TelemetryArgs,
 };
 use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, PricingArgs, ReportArgs, SelectionArgs};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use tokenmeter::commands::bench::BenchOptions;
 use tokenmeter::commands::compare::{CompareOptions, FailOn, Interleave};
 use tokenmeter::commands::cost::{CostOptions, Selection};
@@ -27,6 +25,7 @@ use tokenmeter::fleet::{self, Shard, ShardRun};
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
+use tokenmeter::runner::signals::StopFlags;
 use tokenmeter::stats::StopRule;
 
 /// llama-bench's `-fa` values: on/1, off/0, auto/-1 (llama.cpp's `llama_flash_attn_type`).
@@ -104,13 +103,6 @@ fn zero_or_one(flag: &str, v: u8) -> Result<bool, InputError> {
         1 => Ok(true),
         _ => Err(InputError(format!("{flag}: expected 0 or 1, got {v}"))),
     }
-}
-
-/// The first and second Ctrl-C: finish the case in flight and stop; stop now.
-#[derive(Clone, Default)]
-pub struct StopFlags {
-    pub stop: Arc<AtomicBool>,
-    pub stop_now: Arc<AtomicBool>,
 }
 
 fn baseline_target(a: BaselineArgs) -> Result<Option<BaselineTarget>, InputError> {
@@ -192,6 +184,7 @@ fn run_options(
         command_line: std::env::args().collect(),
         stop: flags.stop,
         stop_now: flags.stop_now,
+        signal: flags.signal,
         in_process: sweep.in_process,
         case_timeout: sweep
             .case_timeout
@@ -685,6 +678,7 @@ pub fn profile(
             command_line: std::env::args().collect(),
             stop: stop.stop,
             stop_now: stop.stop_now,
+            signal: stop.signal,
             in_process: a.in_process,
             case_timeout: None,
             resume: None,

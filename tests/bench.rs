@@ -396,7 +396,7 @@ fn bad_flag_values_are_rejected_with_exit_2() {
 }
 
 #[test]
-fn a_second_ctrl_c_in_process_keeps_the_repetitions_done_and_exits_2() {
+fn a_second_ctrl_c_in_process_keeps_the_repetitions_done_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let model = synth_tiny(dir.path(), "tiny.gguf", "q4_0", 1);
     let out = dir.path().join("partial.json");
@@ -433,7 +433,7 @@ fn a_second_ctrl_c_in_process_keeps_the_repetitions_done_and_exits_2() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let o = child.wait_with_output().unwrap();
-    assert_one_line_error_after_output(&o, "interrupted");
+    assert_one_line_error_after_output(&o, 130, "interrupted by SIGINT");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(file["interrupted"], true);
     let case = &file["cases"][0];
@@ -446,8 +446,8 @@ fn a_second_ctrl_c_in_process_keeps_the_repetitions_done_and_exits_2() {
 }
 
 /// Like `assert_one_line_error`, for runs that print their warnings and the result path before the error.
-fn assert_one_line_error_after_output(o: &std::process::Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(o));
+fn assert_one_line_error_after_output(o: &std::process::Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));
     let err = stderr(o);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 1, "{err}");

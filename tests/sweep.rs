@@ -60,12 +60,16 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Lines in the checkpoint of `result`.
+/// Units in the checkpoint of `result` (its lines after the header).
 fn checkpoint_lines(result: &Path) -> usize {
     let mut name = result.as_os_str().to_owned();
     name.push(".partial.jsonl");
     std::fs::read_to_string(name)
-        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with(r#"{"entry":"header""#))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -230,7 +234,7 @@ fn an_interrupted_sweep_resumes_with_every_case_exactly_once() {
     });
     signal(child.id(), "-INT");
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let interrupted = read(&out);
     assert_eq!(interrupted["interrupted"], true);
     let done_before = tests_of(&interrupted);
@@ -335,10 +339,9 @@ fn a_parent_killed_with_sigkill_loses_at_most_the_case_in_flight_and_takes_its_w
     let out = dir.path().join("r.json");
     let m = model.to_str().unwrap();
     let base = [
-        "bench", m, "-t", "1", "-p", "16", "-n", "100000,4", "-r", "2", "--idle", "0",
+        "bench", "-m", m, "-t", "1", "-p", "16", "-n", "4000,4", "-r", "2", "--idle", "0",
     ];
     let mut first: Vec<&str> = base.to_vec();
-    first.insert(1, "-m");
     first.extend(["--out", out.to_str().unwrap()]);
     let child = spawn(dir.path(), &first);
     let pid = child.id();
@@ -359,12 +362,27 @@ fn a_parent_killed_with_sigkill_loses_at_most_the_case_in_flight_and_takes_its_w
     assert!(!out.exists(), "the result file is written only at the end");
     assert_eq!(checkpoint_lines(&out), 1, "pp16 survived in the checkpoint");
 
-    // finish it without the long case: resume keeps pp16 and measures tg4
+    // another run's parameters are refused, naming the key that differs
+    let mut other: Vec<&str> = base.to_vec();
+    other[8] = "4";
+    other.extend(["--resume", out.to_str().unwrap()]);
+    let o = tokenmeter(&other, dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("identity.parameters.n_gen.len: 2 in the checkpoint, 1 now"),
+        "{err}"
+    );
+    assert_eq!(
+        checkpoint_lines(&out),
+        1,
+        "a refused resume leaves the checkpoint"
+    );
+
+    // the same run resumes: pp16 kept, the other two measured
     let mut second: Vec<&str> = base.to_vec();
-    second.insert(1, "-m");
-    second[8] = "4";
     second.extend(["--resume", out.to_str().unwrap()]);
     let o = tokenmeter(&second, dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(tests_of(&read(&out)), ["pp16", "tg4"]);
+    assert_eq!(tests_of(&read(&out)), ["pp16", "tg4000", "tg4"]);
 }

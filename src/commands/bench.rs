@@ -1,7 +1,6 @@
 //! `tokenmeter bench`: llama-bench's tests, each case in a worker process (or in-process), a result file with raw
 //! samples and provenance, and the table (or CSV/JSON) on stdout.
 
-use super::checkpoint::Entry;
 use super::probe::{self as selftest, Decision, SelfTestOptions};
 use super::scaffold::{
     self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
@@ -17,6 +16,7 @@ use crate::results::telemetry::ProcessContext;
 use crate::results::telemetry::{Bandwidth, ComputeCeiling, Roofline};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
+use crate::runner::checkpoint::{Entry, Header};
 use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
@@ -346,8 +346,10 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     }
     super::preflight::bench(opts, &cases, &setup)?;
     let (cases, fallbacks, self_test_warnings) = self_tested(cases, &setup, run)?;
-    let result_path = setup.result_path(run, "");
-    let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
+    let parameters = serde_json::to_value(&grid)?;
+    let header = Header::new("bench", scaffold::identity(&setup, run, parameters.clone()));
+    let (result_path, mut checkpoint, done_before, mut warnings) =
+        scaffold::claim(&setup, run, "", &header)?;
     warnings.extend(self_test_warnings);
     let reference_dir = tempfile::Builder::new()
         .prefix("tokenmeter-numerics-")
@@ -597,7 +599,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     let all_attempted = records.iter().filter(|r| r.complete).count() + failed.len() == cases.len();
     let measured = Measured {
         kind: "bench",
-        parameters: serde_json::to_value(&grid)?,
+        parameters,
         cases: records,
         load: None,
         bandwidth,

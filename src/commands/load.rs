@@ -1,7 +1,6 @@
 //! `tokenmeter load`: serving load levels (closed-loop concurrency or Poisson arrival rates) with continuous
 //! batching, latency percentiles per level, the SLO check over all arrivals, goodput and the operating point.
 
-use super::checkpoint::Entry;
 use super::probe::{self as selftest, Decision, SelfTestOptions};
 use super::scaffold::{
     self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
@@ -23,6 +22,7 @@ use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict,
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
+use crate::runner::checkpoint::{Entry, Header};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
@@ -293,8 +293,35 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let used = checked.used.clone().unwrap_or_else(|| asked.clone());
     let model_params = used.model_params(opts.engine.use_mmap);
     let max_len = input_tokens.max() + output_tokens.max();
-    let result_path = setup.result_path(run, "-load");
-    let (mut checkpoint, done_before, mut warnings) = scaffold::open_checkpoint(run, &result_path)?;
+    let parameters = serde_json::json!({
+        "arrivals": arrivals,
+        "workload": opts.workload,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "requests": opts.requests,
+        "duration_s": opts.duration.map(|d| d.as_secs_f64()),
+        "slo": slo,
+        "n_threads": n_threads,
+        "engine": {
+            "n_gpu_layers": opts.engine.n_gpu_layers,
+            "n_batch": opts.engine.n_batch,
+            "n_ubatch": opts.engine.n_ubatch,
+            "flash_attn": opts.engine.flash_attn,
+            "no_kv_offload": opts.engine.no_kv_offload,
+            "type_k": opts.engine.type_k,
+            "type_v": opts.engine.type_v,
+            "use_mmap": opts.engine.use_mmap,
+            "repack": opts.engine.repack,
+        },
+        "verify": run.verify,
+        "backends": backends_of(&setup.build),
+        "seed": opts.seed,
+        "until_saturated": opts.until_saturated,
+        "burst": opts.burst,
+    });
+    let header = Header::new("load", scaffold::identity(&setup, run, parameters.clone()));
+    let (result_path, mut checkpoint, done_before, mut warnings) =
+        scaffold::claim(&setup, run, "-load", &header)?;
     warnings.extend(checked.warnings.iter().cloned());
     let mut resumed: Vec<LevelRecord> = done_before
         .into_iter()
@@ -611,32 +638,6 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             requests_not_completed: op.requests_not_completed,
         });
     }
-    let parameters = serde_json::json!({
-        "arrivals": arrivals,
-        "workload": opts.workload,
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "requests": opts.requests,
-        "duration_s": opts.duration.map(|d| d.as_secs_f64()),
-        "slo": slo,
-        "n_threads": n_threads,
-        "engine": {
-            "n_gpu_layers": opts.engine.n_gpu_layers,
-            "n_batch": opts.engine.n_batch,
-            "n_ubatch": opts.engine.n_ubatch,
-            "flash_attn": opts.engine.flash_attn,
-            "no_kv_offload": opts.engine.no_kv_offload,
-            "type_k": opts.engine.type_k,
-            "type_v": opts.engine.type_v,
-            "use_mmap": opts.engine.use_mmap,
-            "repack": opts.engine.repack,
-        },
-        "verify": run.verify,
-        "backends": backends_of(&setup.build),
-        "seed": opts.seed,
-        "until_saturated": opts.until_saturated,
-        "burst": opts.burst,
-    });
     let not_run = stopped_early.as_ref().map_or(0, |s| s.levels_not_run.len());
     let all_attempted = records
         .iter()

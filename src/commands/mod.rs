@@ -2,7 +2,6 @@
 //! that `main` maps to exit codes.
 
 pub mod bench;
-pub mod checkpoint;
 pub mod compare;
 pub mod cost;
 pub mod decide;

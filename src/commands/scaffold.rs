@@ -3,7 +3,6 @@
 //! file so that whatever was measured is kept when a run fails or is stopped (and, when asked and the run is
 //! whole, keeping it as a named baseline).
 
-use super::checkpoint::{Checkpoint, Entry};
 use super::telemetry::{self as tm, TelemetryOptions};
 use super::worker::WorkerFailure;
 use super::{models, InputError};
@@ -18,6 +17,7 @@ use crate::results::{
     default_path, CaseRecord, FailedCase, HostInfo, ModelEntry, ResultFile, ToolInfo, Warning,
     SCHEMA_VERSION,
 };
+use crate::runner::checkpoint::{Checkpoint, CheckpointError, Entry, Header};
 use crate::runner::Meter;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// Set by the second Ctrl-C: the case in flight ends now (its worker is killed; in-process, it stops after
     /// the current repetition or load iteration).
     pub stop_now: Arc<AtomicBool>,
+    /// The signal that stopped the run (0: none; see `runner::signals`).
+    pub signal: Arc<std::sync::atomic::AtomicI32>,
     /// Run every case in this process (no worker processes): a crash then ends the run.
     pub in_process: bool,
     /// `--recheck`: run the machine's self-test again instead of reading its cached outcome.
@@ -137,18 +139,78 @@ impl RunOptions {
     }
 }
 
-/// The run's checkpoint (`<result>.partial.jsonl`): with `--resume`, what it already holds and a warning for each
-/// line that did not read.
+/// The run's checkpoint (`<result>.partial.jsonl`), started with `header`; with `--resume`, the units it already
+/// holds (its header must match `header`) and a warning for each line that did not read.
 pub fn open_checkpoint(
     run: &RunOptions,
     result: &Path,
-) -> anyhow::Result<(Checkpoint, Vec<Entry>, Vec<Warning>)> {
-    Checkpoint::open(result, run.resume.is_some()).map_err(|e| {
-        InputError(format!(
-            "{}: cannot open the checkpoint: {e}",
-            super::checkpoint::path_for(result).display()
-        ))
-        .into()
+    header: &Header,
+) -> Result<(Checkpoint, Vec<Entry>, Vec<Warning>), CheckpointError> {
+    if run.resume.is_some() {
+        Checkpoint::resume(result, header)
+    } else {
+        Checkpoint::create(result, header).map(|c| (c, Vec::new(), Vec::new()))
+    }
+}
+
+/// The run's result path and its checkpoint, claimed: a default path another run took meanwhile (two runs of one
+/// model on one host and day) moves on to the next free name.
+pub fn claim(
+    setup: &Setup,
+    run: &RunOptions,
+    suffix: &str,
+    header: &Header,
+) -> Result<(PathBuf, Checkpoint, Vec<Entry>, Vec<Warning>), CheckpointError> {
+    let chosen = run.out.is_some() || run.resume.is_some() || run.shard.is_some();
+    loop {
+        let path = setup.result_path(run, suffix);
+        match open_checkpoint(run, &path, header) {
+            Err(CheckpointError::InUse { .. } | CheckpointError::Unfinished { .. }) if !chosen => {
+                continue
+            }
+            Ok((c, entries, warnings)) => return Ok((path, c, entries, warnings)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What makes a run the same run for `--resume`: `parameters` (every parameter that changes a figure), how it
+/// measures, the shard, the models (by content), the build and the host.
+pub fn identity(
+    setup: &Setup,
+    run: &RunOptions,
+    parameters: serde_json::Value,
+) -> serde_json::Value {
+    let models: Vec<serde_json::Value> = setup
+        .models
+        .iter()
+        .zip(&setup.entries)
+        .map(|(p, e)| {
+            let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            serde_json::json!({"path": path.display().to_string(), "sha256": e.sha256})
+        })
+        .collect();
+    serde_json::json!({
+        "parameters": parameters,
+        "verify": run.verify,
+        "in_process": run.in_process,
+        "telemetry": {
+            "enabled": run.telemetry.enabled,
+            "sample_interval_ns": run.telemetry.sample_interval.as_nanos() as u64,
+            "hardware": run.telemetry.hardware,
+        },
+        "shard": run.shard,
+        "models": models,
+        "build": {
+            "ggml_commit": setup.build.ggml_commit,
+            "system_info": setup.build.system_info,
+            "devices": setup.build.devices.iter().map(|d| &d.description).collect::<Vec<_>>(),
+        },
+        "host": {
+            "hostname": setup.host.hostname,
+            "cpu_model": setup.host.cpu_model,
+            "cpu_logical_cpus": setup.host.cpu_logical_cpus,
+        },
     })
 }
 
@@ -276,7 +338,7 @@ impl Failures<'_> {
         label: String,
         parameters: serde_json::Value,
         why: WorkerFailure,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), CheckpointError> {
         let f = FailedCase {
             label,
             parameters,

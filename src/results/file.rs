@@ -120,6 +120,9 @@ pub struct ResultFile {
 pub enum ResultFileError {
     #[error("{path}: {what}")]
     Io { path: PathBuf, what: String },
+    /// The file could not be written (disk full, permissions): an I/O error, not bad input.
+    #[error("{path}: cannot write: {what}")]
+    Write { path: PathBuf, what: String },
     #[error("{path}: not a tokenmeter result file: {what}")]
     Parse { path: PathBuf, what: String },
     #[error(
@@ -128,7 +131,8 @@ pub enum ResultFileError {
     Version { path: PathBuf, found: u64 },
 }
 
-/// `results/<date>-<host>-<model>.json` under `dir`, with `-2`, `-3`… appended when the name is taken.
+/// `results/<date>-<host>-<model>.json` under `dir`, with `-2`, `-3`… appended when the name is taken (by a
+/// result file, or by the checkpoint `<name>.partial.jsonl` of a run still going or left unfinished).
 pub fn default_path(dir: &Path, date: DateTime<Utc>, host: Option<&str>, model: &str) -> PathBuf {
     let clean = |s: &str| -> String {
         s.chars()
@@ -149,7 +153,9 @@ pub fn default_path(dir: &Path, date: DateTime<Utc>, host: Option<&str>, model: 
     );
     let mut path = dir.join(format!("{stem}.json"));
     let mut n = 2;
-    while path.exists() {
+    let taken =
+        |p: &Path| p.exists() || PathBuf::from(format!("{}.partial.jsonl", p.display())).exists();
+    while taken(&path) {
         path = dir.join(format!("{stem}-{n}.json"));
         n += 1;
     }
@@ -160,9 +166,9 @@ impl ResultFile {
     pub fn write(&self, path: &Path) -> Result<(), ResultFileError> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("result file serializes");
         bytes.push(b'\n');
-        crate::fsutil::write_atomic(path, &bytes).map_err(|e| ResultFileError::Io {
+        crate::fsutil::write_atomic(path, &bytes).map_err(|e| ResultFileError::Write {
             path: path.to_path_buf(),
-            what: format!("cannot write: {e}"),
+            what: e.to_string(),
         })
     }
 
@@ -242,27 +248,13 @@ pub fn read_result_str(text: &str, path: &Path) -> Result<ResultFile, ResultFile
 /// tokens, within a request its arrival, admission and tokens, must not go backwards.
 fn check_time_order(file: &ResultFile) -> Result<(), String> {
     for (i, c) in file.cases.iter().enumerate() {
-        for (r, s) in c.samples.iter().enumerate() {
-            if !s.in_time_order() {
-                return Err(format!(
-                    "cases[{i}].samples[{r}]: token times go backwards (prompt_ns then gen_token_ns must not \
-                     decrease)"
-                ));
-            }
+        if let Some(why) = c.time_order_problem() {
+            return Err(format!("cases[{i}].{why}"));
         }
     }
     for (l, level) in file.load.iter().flat_map(|s| s.levels.iter()).enumerate() {
-        for (q, r) in level.requests.iter().enumerate() {
-            let times: Vec<u64> = std::iter::once(r.arrival_ns)
-                .chain(r.admitted_ns)
-                .chain(r.token_ns.iter().copied())
-                .collect();
-            if times.windows(2).any(|w| w[1] < w[0]) {
-                return Err(format!(
-                    "load.levels[{l}].requests[{q}]: times go backwards (arrival_ns, admitted_ns then token_ns \
-                     must not decrease)"
-                ));
-            }
+        if let Some(why) = level.time_order_problem() {
+            return Err(format!("load.levels[{l}].{why}"));
         }
     }
     Ok(())

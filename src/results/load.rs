@@ -232,6 +232,22 @@ pub struct LevelRecord {
 }
 
 impl LevelRecord {
+    /// Why the level's times cannot be latencies: a request whose arrival, admission and token times go
+    /// backwards (`requests[q]`), or `None`.
+    pub fn time_order_problem(&self) -> Option<String> {
+        self.requests.iter().enumerate().find_map(|(q, r)| {
+            let times: Vec<u64> = std::iter::once(r.arrival_ns)
+                .chain(r.admitted_ns)
+                .chain(r.token_ns.iter().copied())
+                .collect();
+            times.windows(2).any(|w| w[1] < w[0]).then(|| {
+                format!(
+                    "requests[{q}]: times go backwards (arrival_ns, admitted_ns then token_ns must not decrease)"
+                )
+            })
+        })
+    }
+
     /// The requests every figure of the summary is over: all but the warm-up's (which lead `requests`).
     pub fn measured(&self) -> &[RequestSample] {
         &self.requests[self.summary.requests_warmup.min(self.requests.len())..]

@@ -349,6 +349,16 @@ pub struct CaseRecord {
 }
 
 impl CaseRecord {
+    /// Why the case's times cannot be latencies: a repetition whose token times go backwards (`samples[r]`), or
+    /// `None`.
+    pub fn time_order_problem(&self) -> Option<String> {
+        self.samples.iter().position(|s| !s.in_time_order()).map(|r| {
+            format!(
+                "samples[{r}]: token times go backwards (prompt_ns then gen_token_ns must not decrease)"
+            )
+        })
+    }
+
     /// Mean t/s of a case that finished with a positive finite rate; `None` for an incomplete or empty one.
     pub fn usable_ts(&self) -> Option<f64> {
         self.summary

@@ -3,10 +3,12 @@
 
 pub mod bench;
 pub mod cases;
+pub mod checkpoint;
 pub mod load;
 pub mod meter;
 pub mod numerics;
 pub mod probe;
+pub mod signals;
 
 pub use bench::{run_case, CaseRun, RepSample};
 pub use cases::{expand, BenchGrid, Case, Test};
