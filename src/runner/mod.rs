@@ -7,6 +7,7 @@ pub mod load;
 pub mod meter;
 pub mod numerics;
 pub mod probe;
+pub mod worker;
 
 pub use bench::{run_case, CaseRun, RepSample};
 pub use cases::{expand, BenchGrid, Case, Test};
