@@ -425,6 +425,9 @@ pub struct SweepArgs {
     /// Kill a case's worker after this long and record the case as failed (e.g. 10m)
     #[arg(long = "case-timeout")]
     pub case_timeout: Option<String>,
+    /// Kill a case's worker that reports no progress for this long and record the case as failed (e.g. 2m)
+    #[arg(long = "stall-timeout")]
+    pub stall_timeout: Option<String>,
     /// Finish an interrupted or killed run: skip the cases RESULT's checkpoint (RESULT.partial.jsonl) holds and
     /// write RESULT
     #[arg(long = "resume", value_name = "RESULT")]

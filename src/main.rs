@@ -275,7 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         },
-        Command::Worker => commands::worker::serve(),
+        Command::Worker => tokenmeter::runner::worker::serve(),
         Command::Compare(a) => commands::compare::run(&options::compare(*a)?),
         Command::Decide(a) => {
             print!("{}", commands::decide::run(&options::decide(*a)?)?);

@@ -191,6 +191,11 @@ fn run_options(
             .as_deref()
             .map(|d| duration("--case-timeout", d))
             .transpose()?,
+        stall_timeout: sweep
+            .stall_timeout
+            .as_deref()
+            .map(|d| duration("--stall-timeout", d))
+            .transpose()?,
         resume: sweep.resume,
         recheck: sweep.recheck,
         verify: !sweep.no_verify,
@@ -681,6 +686,7 @@ pub fn profile(
             signal: stop.signal,
             in_process: a.in_process,
             case_timeout: None,
+            stall_timeout: None,
             resume: None,
             recheck: false,
             verify: true,

@@ -207,7 +207,7 @@ fn a_case_past_its_timeout_is_killed_and_recorded_as_failed() {
     assert!(file["failed"][0]["reason"]
         .as_str()
         .unwrap()
-        .contains("--case-timeout 1s"));
+        .contains("ran past its timeout of 1s"));
 }
 
 #[test]

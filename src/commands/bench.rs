@@ -6,7 +6,6 @@ use super::scaffold::{
     self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
 };
 use super::telemetry as tm;
-use super::worker::{run_in_worker, Job, ModelFacts, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
@@ -19,6 +18,7 @@ use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Wa
 use crate::runner::checkpoint::{Entry, Header};
 use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
+use crate::runner::worker::{run_in_worker, Job, ModelFacts, Reply, Request, WorkerFailure};
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
 use crate::telemetry::roofline_fraction;
@@ -723,7 +723,7 @@ fn run_in_process(
         size_bytes: model.size_bytes,
         n_params: model.n_params,
         n_vocab: model.n_vocab,
-        offloaded: super::worker::offload_of(&model),
+        offloaded: crate::runner::worker::offload_of(&model),
     };
     let extras = CaseExtras {
         weight_buffers_mib: model.weight_buffers_mib.clone(),

@@ -6,7 +6,6 @@ use super::scaffold::{
     self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
 };
 use super::telemetry as tm;
-use super::worker::{run_in_worker, Job, Reply, Request, WorkerFailure};
 use super::InputError;
 use crate::analysis::energy::{level_energy, process_of};
 use crate::analysis::load::{
@@ -26,6 +25,7 @@ use crate::runner::checkpoint::{Entry, Header};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
+use crate::runner::worker::{run_in_worker, Job, Reply, Request, WorkerFailure};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -760,7 +760,7 @@ fn self_tested(
     if run.in_process {
         let model = engine::load_model(path, used.model_params(true), run.verbose)?;
         checked.weight_buffers_mib = model.weight_buffers_mib.clone();
-        checked.offloaded = super::worker::offload_of(&model);
+        checked.offloaded = crate::runner::worker::offload_of(&model);
         checked.numerics = Some(gate::check_file(
             &model,
             &context,

@@ -19,7 +19,6 @@ pub mod report;
 pub mod scaffold;
 pub mod synth;
 pub mod telemetry;
-pub mod worker;
 
 /// An error that is the user's to fix (bad file, flag or config value): exit code 2.
 #[derive(Debug, thiserror::Error)]

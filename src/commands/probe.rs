@@ -7,7 +7,6 @@
 //! passes (`EngineConfig::fallbacks`); the run prints and records the choice.
 
 use super::models;
-use super::worker::{run_in_worker, Job, Limits, Reply, Request};
 use crate::config::SynthRef;
 use crate::engine::BuildInfo;
 use crate::gguf::synth;
@@ -15,6 +14,7 @@ use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict}
 use crate::results::{HostInfo, ResultFile, ToolInfo, Warning};
 use crate::runner::numerics::Reference;
 use crate::runner::probe::{EngineConfig, ProbeReport};
+use crate::runner::worker::{run_in_worker, Job, Limits, Reply, Request};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -216,6 +216,8 @@ fn probe_one(
     let limits = Limits {
         stop_now: o.stop_now,
         timeout: Some(PROBE_TIMEOUT),
+        stall: None,
+        estimate: None,
         deadline: None,
     };
     let mut out = ProbeOutcome {
@@ -435,6 +437,8 @@ pub fn references(
             let limits = Limits {
                 stop_now,
                 timeout: None,
+                stall: None,
+                estimate: None,
                 deadline: None,
             };
             match run_in_worker(&req, &limits, |_| {}) {

@@ -4,7 +4,6 @@
 //! whole, keeping it as a named baseline).
 
 use super::telemetry::{self as tm, TelemetryOptions};
-use super::worker::WorkerFailure;
 use super::{models, InputError};
 use crate::config::Config;
 use crate::engine::{self, BuildInfo};
@@ -18,6 +17,7 @@ use crate::results::{
     SCHEMA_VERSION,
 };
 use crate::runner::checkpoint::{Checkpoint, CheckpointError, Entry, Header};
+use crate::runner::worker::WorkerFailure;
 use crate::runner::Meter;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub verify: bool,
     /// A worker running longer than this is killed and its case recorded as failed.
     pub case_timeout: Option<std::time::Duration>,
+    /// A worker that sends no reply (progress counts) for this long is killed and its case recorded as failed.
+    pub stall_timeout: Option<std::time::Duration>,
     /// `--resume RESULT`: the result file to finish, whose checkpoint holds the cases already measured.
     pub resume: Option<PathBuf>,
     /// `--save-baseline NAME` (its name already checked) and `--baseline-dir`.
@@ -129,11 +131,14 @@ impl RunOptions {
             .is_some_and(|d| std::time::Instant::now() >= d)
     }
 
-    /// How a worker of this run is ended early: a second Ctrl-C, `--case-timeout`, the phase's deadline.
-    pub fn limits(&self) -> super::worker::Limits<'_> {
-        super::worker::Limits {
+    /// How a worker of this run is ended early: a second Ctrl-C, `--case-timeout`, `--stall-timeout`, the
+    /// phase's deadline.
+    pub fn limits(&self) -> crate::runner::worker::Limits<'_> {
+        crate::runner::worker::Limits {
             stop_now: &self.stop_now,
             timeout: self.case_timeout,
+            stall: self.stall_timeout,
+            estimate: None,
             deadline: self.hard_deadline,
         }
     }

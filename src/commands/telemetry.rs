@@ -373,8 +373,8 @@ pub fn compute_ceiling(
         None => {
             let bytes =
                 compute::matrix_bytes(bandwidth::last_level_cache_bytes(Path::new(CPU_CACHE_ROOT)));
-            let req = super::worker::Request {
-                job: super::worker::Job::MatVec {
+            let req = crate::runner::worker::Request {
+                job: crate::runner::worker::Job::MatVec {
                     weight_type: weight_type.to_string(),
                     matrix_bytes: bytes,
                     threads,
@@ -388,13 +388,15 @@ pub fn compute_ceiling(
                 sample_interval_ns: None,
                 parent_pid: std::process::id(),
             };
-            let limits = super::worker::Limits {
+            let limits = crate::runner::worker::Limits {
                 stop_now,
                 timeout: Some(std::time::Duration::from_secs(120)),
+                stall: None,
+                estimate: None,
                 deadline: None,
             };
-            match super::worker::run_in_worker(&req, &limits, |_| {}) {
-                Ok(super::worker::Reply::MatVec(r)) => {
+            match crate::runner::worker::run_in_worker(&req, &limits, |_| {}) {
+                Ok(crate::runner::worker::Reply::MatVec(r)) => {
                     // A cache that cannot be written costs the next run another measurement.
                     let _ = compute::write_cached(&path, &key, &r);
                     (r, false)

@@ -40,8 +40,8 @@ fn random_tokens(rng: &mut ChaCha8Rng, n: u32, model: &Model) -> Vec<i32> {
 }
 
 /// Runs `case` on an already loaded `model`, repeating until its stop rule says so, with `meter`'s sensors
-/// reading over the repetitions. `stop` is polled between repetitions; `on_rep` is called after each finished
-/// repetition with the number done.
+/// reading over the repetitions. `stop` is polled between repetitions; `on_rep` is called with 0 after the
+/// warm-up and with the number done after each finished repetition.
 pub fn run_case(
     model: &Model,
     case: &Case,
@@ -63,6 +63,9 @@ pub fn run_case(
             let tok = random_tokens(&mut rng, 1, model);
             session.generate(&tok, t.n_prompt as i32, Instant::now(), &mut [0])?;
         }
+    }
+    if case.warmup_runs > 0 {
+        on_rep(0);
     }
 
     let rule = case.stop_rule;

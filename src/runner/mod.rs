@@ -9,6 +9,7 @@ pub mod meter;
 pub mod numerics;
 pub mod probe;
 pub mod signals;
+pub mod worker;
 
 pub use bench::{run_case, CaseRun, RepSample};
 pub use cases::{expand, BenchGrid, Case, Test};
