@@ -215,70 +215,13 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
         .map(|c| Price::applied(c.entry, w.batch))
         .collect();
 
-    let mut ledger = Ledger::default();
-    ledger.measured(m);
-    ledger.hardware(
-        inp.hardware.file,
-        inp.hardware.index,
-        h,
-        energy_measured,
-        idle_measured,
-    );
-    ledger.workload(inp.workload.file, inp.workload.index, w);
-    for (c, p) in inp.clouds.iter().zip(&prices) {
-        ledger.cloud(c.file, c.index, c.entry, p.tier);
-    }
-    ledger.add(
-        "hours per month",
-        HOURS_PER_MONTH,
-        "hours",
-        SourceKind::Default,
-        "HOURS_PER_MONTH: 8760 / 12",
-    );
-    ledger.add(
-        "days per month",
-        DAYS_PER_MONTH,
-        "days",
-        SourceKind::Default,
-        "DAYS_PER_MONTH: 365 / 12",
-    );
-    if m.basis() == Basis::SingleStreamBench {
-        ledger.add(
-            "concurrency",
-            1.0,
-            "requests at a time per device",
-            SourceKind::Assumption,
-            "single-stream bench: one request at a time (a `load` result gives the SLO operating point)",
-        );
-    }
-
+    let mut ledger = input_ledger(inp, &prices, energy_measured, idle_measured);
     let monthly = local.monthly_for_peak(&d);
     let seconds = local.device_seconds_per_request(&d);
     let serving_energy_j_per_request = local.energy_j_per_request(&d);
     let serving_energy = (d.output_tokens_per_request > 0.0)
         .then(|| serving_energy_j_per_request / d.output_tokens_per_request);
-    let clouds: Vec<CloudComparison> = inp
-        .clouds
-        .iter()
-        .zip(&prices)
-        .map(|(c, applied)| {
-            let p = applied.price;
-            let cloud = p.usd_per_month(&d);
-            CloudComparison {
-                provider: c.entry.provider.clone(),
-                model: c.entry.model.clone(),
-                price_applied: applied.tier,
-                price_note: applied.standard_because.clone(),
-                usd_per_1m_input_applied: p.usd_per_1m_input,
-                usd_per_1m_output_applied: p.usd_per_1m_output,
-                cloud_usd_per_month: cloud,
-                local_usd_per_month: monthly.total_usd_per_month,
-                local_minus_cloud_usd_per_month: monthly.total_usd_per_month - cloud,
-                break_even: break_even_month(&local, &d, &p, local.horizon_months()),
-                break_even_requests_per_day: break_even_volume(&local, &d, &p),
-            }
-        })
-        .collect();
+    let clouds = compare_clouds(inp, &prices, &local, &d, &monthly);
     let reference = inp
         .clouds
         .first()
@@ -290,48 +233,7 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
         _ => None,
     };
     let hybrid = match (&reference, inp.hybrid_seed) {
-        (Some((_, p)), Some(seed)) => {
-            let noise = w
-                .hourly_noise_fraction
-                .unwrap_or(DEFAULT_HOURLY_NOISE_FRACTION);
-            match w.hourly_noise_fraction {
-                Some(_) => ledger.add(
-                    "hourly noise",
-                    noise,
-                    "fraction (1 sd)",
-                    SourceKind::Config,
-                    format!(
-                        "{}: workload[{}] ({}).hourly_noise_fraction",
-                        inp.workload.file, inp.workload.index, w.name
-                    ),
-                ),
-                None => ledger.add(
-                    "hourly noise",
-                    noise,
-                    "fraction (1 sd)",
-                    SourceKind::Default,
-                    "DEFAULT_HOURLY_NOISE_FRACTION",
-                ),
-            }
-            ledger.add(
-                "simulation seed",
-                seed as f64,
-                "",
-                SourceKind::Config,
-                "--seed",
-            );
-            Some(hybrid::simulate(
-                &local,
-                &d,
-                p,
-                YearShape {
-                    hourly_profile: w.hourly_profile(),
-                    weekday_profile: w.weekday_profile(),
-                    noise_fraction: noise,
-                    seed,
-                },
-            ))
-        }
+        (Some((_, p)), Some(seed)) => Some(simulate_year(inp, &local, &d, p, seed, &mut ledger)),
         _ => None,
     };
     CostReport {
@@ -362,6 +264,136 @@ pub fn analyse(inp: &CostInputs) -> CostReport {
         hybrid,
         assumptions: ledger.entries,
     }
+}
+
+/// The ledger of every input the analysis uses: the measured figures, the hardware, workload and cloud entries,
+/// the calendar constants and, for a single-stream bench, its concurrency of one.
+fn input_ledger(
+    inp: &CostInputs,
+    prices: &[AppliedPrice],
+    energy_measured: bool,
+    idle_measured: bool,
+) -> Ledger {
+    let mut ledger = Ledger::default();
+    ledger.measured(inp.measured);
+    ledger.hardware(
+        inp.hardware.file,
+        inp.hardware.index,
+        inp.hardware.entry,
+        energy_measured,
+        idle_measured,
+    );
+    ledger.workload(inp.workload.file, inp.workload.index, inp.workload.entry);
+    for (c, p) in inp.clouds.iter().zip(prices) {
+        ledger.cloud(c.file, c.index, c.entry, p.tier);
+    }
+    ledger.add(
+        "hours per month",
+        HOURS_PER_MONTH,
+        "hours",
+        SourceKind::Default,
+        "HOURS_PER_MONTH: 8760 / 12",
+    );
+    ledger.add(
+        "days per month",
+        DAYS_PER_MONTH,
+        "days",
+        SourceKind::Default,
+        "DAYS_PER_MONTH: 365 / 12",
+    );
+    if inp.measured.basis() == Basis::SingleStreamBench {
+        ledger.add(
+            "concurrency",
+            1.0,
+            "requests at a time per device",
+            SourceKind::Assumption,
+            "single-stream bench: one request at a time (a `load` result gives the SLO operating point)",
+        );
+    }
+    ledger
+}
+
+/// Local against each chosen cloud offering at its applied prices: monthly cost, break-even month and volume.
+fn compare_clouds(
+    inp: &CostInputs,
+    prices: &[AppliedPrice],
+    local: &Local,
+    d: &Demand,
+    monthly: &LocalMonthly,
+) -> Vec<CloudComparison> {
+    inp.clouds
+        .iter()
+        .zip(prices)
+        .map(|(c, applied)| {
+            let p = applied.price;
+            let cloud = p.usd_per_month(d);
+            CloudComparison {
+                provider: c.entry.provider.clone(),
+                model: c.entry.model.clone(),
+                price_applied: applied.tier,
+                price_note: applied.standard_because.clone(),
+                usd_per_1m_input_applied: p.usd_per_1m_input,
+                usd_per_1m_output_applied: p.usd_per_1m_output,
+                cloud_usd_per_month: cloud,
+                local_usd_per_month: monthly.total_usd_per_month,
+                local_minus_cloud_usd_per_month: monthly.total_usd_per_month - cloud,
+                break_even: break_even_month(local, d, &p, local.horizon_months()),
+                break_even_requests_per_day: break_even_volume(local, d, &p),
+            }
+        })
+        .collect()
+}
+
+/// The simulated hybrid year against the reference price `p`, recording its noise and seed in the ledger.
+fn simulate_year(
+    inp: &CostInputs,
+    local: &Local,
+    d: &Demand,
+    p: &Price,
+    seed: u64,
+    ledger: &mut Ledger,
+) -> HybridPlan {
+    let w = inp.workload.entry;
+    let noise = w
+        .hourly_noise_fraction
+        .unwrap_or(DEFAULT_HOURLY_NOISE_FRACTION);
+    match w.hourly_noise_fraction {
+        Some(_) => ledger.add(
+            "hourly noise",
+            noise,
+            "fraction (1 sd)",
+            SourceKind::Config,
+            format!(
+                "{}: workload[{}] ({}).hourly_noise_fraction",
+                inp.workload.file, inp.workload.index, w.name
+            ),
+        ),
+        None => ledger.add(
+            "hourly noise",
+            noise,
+            "fraction (1 sd)",
+            SourceKind::Default,
+            "DEFAULT_HOURLY_NOISE_FRACTION",
+        ),
+    }
+    ledger.add(
+        "simulation seed",
+        seed as f64,
+        "",
+        SourceKind::Config,
+        "--seed",
+    );
+    hybrid::simulate(
+        local,
+        d,
+        p,
+        YearShape {
+            hourly_profile: w.hourly_profile(),
+            weekday_profile: w.weekday_profile(),
+            noise_fraction: noise,
+            seed,
+        },
+    )
 }
 
 #[cfg(test)]

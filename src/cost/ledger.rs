@@ -123,24 +123,31 @@ impl Ledger {
         idle_measured: bool,
     ) {
         let key = |k: &str| format!("{file}: hardware[{index}] ({}).{k}", h.name);
-        let cfg = |ledger: &mut Ledger, input: &str, v: Option<f64>, unit: &str, k: &str| {
-            if let Some(v) = v {
-                ledger.add(input, v, unit, SourceKind::Config, key(k));
-            }
-        };
-        cfg(
-            self,
+        self.hardware_capital(h, &key);
+        self.hardware_power(h, &key, energy_measured, idle_measured);
+        self.hardware_operations(h, &key);
+    }
+
+    /// A configured hardware value, when set, under its models.toml key.
+    fn configured(&mut self, input: &str, v: Option<f64>, unit: &str, key: String) {
+        if let Some(v) = v {
+            self.add(input, v, unit, SourceKind::Config, key);
+        }
+    }
+
+    /// What the device costs to own or rent: purchase price, lifetime, resale value and rent.
+    fn hardware_capital(&mut self, h: &HardwareEntry, key: &dyn Fn(&str) -> String) {
+        self.configured(
             "purchase price per device",
             h.purchase_usd,
             "USD",
-            "purchase_usd",
+            key("purchase_usd"),
         );
-        cfg(
-            self,
+        self.configured(
             "lifetime",
             h.lifetime_months,
             "months",
-            "lifetime_months",
+            key("lifetime_months"),
         );
         match h.resale_fraction {
             Some(r) => self.add(
@@ -159,20 +166,29 @@ impl Ledger {
             ),
             None => {}
         }
-        cfg(
-            self,
+        self.configured(
             "rent per device",
             h.usd_per_hour,
             "USD/hour",
-            "usd_per_hour",
+            key("usd_per_hour"),
         );
+    }
+
+    /// What powering the device costs: board, idle and host power, electricity price and PUE, saying which power
+    /// figures measurements replace.
+    fn hardware_power(
+        &mut self,
+        h: &HardwareEntry,
+        key: &dyn Fn(&str) -> String,
+        energy_measured: bool,
+        idle_measured: bool,
+    ) {
         if energy_measured {
-            cfg(
-                self,
+            self.configured(
                 "board power (not used: energy measured)",
                 Some(h.board_power_w),
                 "W",
-                "board_power_w",
+                key("board_power_w"),
             );
         } else {
             self.add(
@@ -191,14 +207,8 @@ impl Ledger {
         } else {
             "idle power"
         };
-        cfg(self, idle, Some(h.idle_power_w), "W", "idle_power_w");
-        cfg(
-            self,
-            "host power",
-            Some(h.host_power_w),
-            "W",
-            "host_power_w",
-        );
+        self.configured(idle, Some(h.idle_power_w), "W", key("idle_power_w"));
+        self.configured("host power", Some(h.host_power_w), "W", key("host_power_w"));
         match h.electricity_usd_per_kwh {
             Some(p) => self.add(
                 "electricity",
@@ -218,28 +228,29 @@ impl Ledger {
                 ),
             ),
         }
-        cfg(
-            self,
+        self.configured(
             "PUE (cooling and facility overhead)",
             h.pue,
             "×",
-            "pue",
+            key("pue"),
         );
-        cfg(
-            self,
+    }
+
+    /// The people's time: operations hours and rate, and set-up hours.
+    fn hardware_operations(&mut self, h: &HardwareEntry, key: &dyn Fn(&str) -> String) {
+        self.configured(
             "operations",
             Some(h.ops_hours_per_month),
             "hours/month",
-            "ops_hours_per_month",
+            key("ops_hours_per_month"),
         );
-        cfg(
-            self,
+        self.configured(
             "operations rate",
             Some(h.usd_per_ops_hour),
             "USD/hour",
-            "usd_per_ops_hour",
+            key("usd_per_ops_hour"),
         );
-        cfg(self, "set-up", h.setup_hours, "hours", "setup_hours");
+        self.configured("set-up", h.setup_hours, "hours", key("setup_hours"));
     }
 
     pub fn workload(&mut self, file: &str, index: usize, w: &WorkloadEntry) {

@@ -11,6 +11,7 @@ pub mod bmf;
 pub mod gab;
 
 use crate::results::llama_bench;
+use crate::results::load::{LevelRecord, LevelSummary};
 use crate::results::telemetry::EnergyRecord;
 use crate::results::{CaseRecord, ResultFile};
 use crate::stats::{self, Percentile, Percentiles};
@@ -176,124 +177,145 @@ fn energy_measures<'a>(
 /// Every figure of every bench case and load level of `file`, in the file's order.
 pub fn measures(file: &ResultFile, source: &str) -> Vec<Measure> {
     let mut out = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    // Two cases or levels with the same parameters (the same model in two directories) get `#2`, `#3`…
-    let mut unique = |base: String| {
-        let mut name = base.clone();
-        let mut n = 2;
-        while names.contains(&name) {
-            name = format!("{base}#{n}");
-            n += 1;
-        }
-        names.push(name.clone());
-        name
-    };
+    let mut names = UniqueNames::default();
     for c in &file.cases {
-        let benchmark = unique(case_name(c));
-        let label = format!("{source}: {} t={}", c.test, c.n_threads);
-        let mut push = |measure: &str, unit, bigger, xs: &[f64], what: &str| {
-            if let Some((value, interval)) = mean_ci95(xs) {
-                out.push(Measure {
-                    benchmark: benchmark.clone(),
-                    measure: measure.to_string(),
-                    unit,
-                    bigger_is_better: bigger,
-                    value,
-                    interval,
-                    samples: format!("{} {what}", xs.len()),
-                    source: label.clone(),
-                });
-            }
-        };
-        let ms = |ns: u64| ns as f64 / 1e6;
-        push(
-            "throughput",
-            "t/s",
-            true,
-            &c.summary.samples_ts,
-            "repetitions",
-        );
-        let ttft: Vec<f64> = c
-            .samples
-            .iter()
-            .filter_map(|s| s.ttft_ns())
-            .map(ms)
-            .collect();
-        push("ttft", "ms", false, &ttft, "repetitions");
-        let itl: Vec<f64> = c.samples.iter().flat_map(|s| s.itl_ns()).map(ms).collect();
-        push("itl", "ms", false, &itl, "token gaps");
-        for (measure, j) in energy_measures(c.energy.iter().map(|e| &e.total)) {
-            out.push(Measure {
-                benchmark: benchmark.clone(),
-                measure,
-                unit: "J/token",
-                bigger_is_better: false,
-                value: j,
-                interval: None,
-                samples: "1 window".into(),
-                source: label.clone(),
-            });
-        }
+        let benchmark = names.unique(case_name(c));
+        case_measures(c, &benchmark, source, &mut out);
     }
     let Some(sweep) = &file.load else {
         return out;
     };
     let model = model_name(&sweep.model);
     for level in &sweep.levels {
-        let s = &level.summary;
-        let at = match (s.concurrency, s.rate) {
-            (Some(c), _) => format!("c={c}"),
-            (None, Some(r)) => format!("rate={r}"),
-            (None, None) => format!("slots={}", s.slots),
-        };
-        let benchmark = unique(format!("{model}/load/{at}"));
-        let label = format!("{source}: {at}");
-        let requests = format!("{} requests", s.requests_started);
-        let mut push = |measure: String, unit, bigger, value: Option<f64>, samples: String| {
-            if let Some(value) = value.filter(|v| v.is_finite()) {
-                out.push(Measure {
-                    benchmark: benchmark.clone(),
-                    measure,
-                    unit,
-                    bigger_is_better: bigger,
-                    value,
-                    interval: None,
-                    samples,
-                    source: label.clone(),
-                });
-            }
-        };
-        let p95 = |p: &Percentiles, what: &str| {
-            let low = if p.is_low(Percentile::P95) {
-                " (too few for p95)"
-            } else {
-                ""
-            };
-            (p.p95, format!("{} {what}{low}", p.count))
-        };
-        push(
-            "throughput".into(),
-            "t/s",
-            true,
-            Some(s.output_tokens_per_s),
-            requests.clone(),
-        );
-        push(
-            "goodput".into(),
-            "t/s",
-            true,
-            s.goodput_output_tokens_per_s,
-            requests.clone(),
-        );
-        let (v, n) = p95(&s.ttft_ms.ms, "requests");
-        push("ttft-p95".into(), "ms", false, v, n);
-        let (v, n) = p95(&s.itl_ms.ms, "token gaps");
-        push("itl-p95".into(), "ms", false, v, n);
-        for (measure, j) in energy_measures(level.energy.iter()) {
-            push(measure, "J/token", false, Some(j), "1 window".into());
-        }
+        let at = level_name(&level.summary);
+        let benchmark = names.unique(format!("{model}/load/{at}"));
+        level_measures(level, &benchmark, &format!("{source}: {at}"), &mut out);
     }
     out
+}
+
+/// Benchmark names handed out so far: two cases or levels with the same parameters (the same model in two
+/// directories) get `#2`, `#3`…
+#[derive(Default)]
+struct UniqueNames(Vec<String>);
+
+impl UniqueNames {
+    fn unique(&mut self, base: String) -> String {
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.0.contains(&name) {
+            name = format!("{base}#{n}");
+            n += 1;
+        }
+        self.0.push(name.clone());
+        name
+    }
+}
+
+/// A bench case's throughput, TTFT and ITL (means of its samples, with intervals) and energy per token.
+fn case_measures(c: &CaseRecord, benchmark: &str, source: &str, out: &mut Vec<Measure>) {
+    let label = format!("{source}: {} t={}", c.test, c.n_threads);
+    let mut push = |measure: &str, unit, bigger, xs: &[f64], what: &str| {
+        if let Some((value, interval)) = mean_ci95(xs) {
+            out.push(Measure {
+                benchmark: benchmark.to_string(),
+                measure: measure.to_string(),
+                unit,
+                bigger_is_better: bigger,
+                value,
+                interval,
+                samples: format!("{} {what}", xs.len()),
+                source: label.clone(),
+            });
+        }
+    };
+    let ms = |ns: u64| ns as f64 / 1e6;
+    push(
+        "throughput",
+        "t/s",
+        true,
+        &c.summary.samples_ts,
+        "repetitions",
+    );
+    let ttft: Vec<f64> = c
+        .samples
+        .iter()
+        .filter_map(|s| s.ttft_ns())
+        .map(ms)
+        .collect();
+    push("ttft", "ms", false, &ttft, "repetitions");
+    let itl: Vec<f64> = c.samples.iter().flat_map(|s| s.itl_ns()).map(ms).collect();
+    push("itl", "ms", false, &itl, "token gaps");
+    for (measure, j) in energy_measures(c.energy.iter().map(|e| &e.total)) {
+        out.push(Measure {
+            benchmark: benchmark.to_string(),
+            measure,
+            unit: "J/token",
+            bigger_is_better: false,
+            value: j,
+            interval: None,
+            samples: "1 window".into(),
+            source: label.clone(),
+        });
+    }
+}
+
+/// A load level in a benchmark name: `c=4`, `rate=2.5` or `slots=8`.
+fn level_name(s: &LevelSummary) -> String {
+    match (s.concurrency, s.rate) {
+        (Some(c), _) => format!("c={c}"),
+        (None, Some(r)) => format!("rate={r}"),
+        (None, None) => format!("slots={}", s.slots),
+    }
+}
+
+/// A load level's throughput, goodput, p95 TTFT and ITL, and energy per token; `label` names the level's source.
+fn level_measures(level: &LevelRecord, benchmark: &str, label: &str, out: &mut Vec<Measure>) {
+    let s = &level.summary;
+    let requests = format!("{} requests", s.requests_started);
+    let mut push = |measure: String, unit, bigger, value: Option<f64>, samples: String| {
+        if let Some(value) = value.filter(|v| v.is_finite()) {
+            out.push(Measure {
+                benchmark: benchmark.to_string(),
+                measure,
+                unit,
+                bigger_is_better: bigger,
+                value,
+                interval: None,
+                samples,
+                source: label.to_string(),
+            });
+        }
+    };
+    let p95 = |p: &Percentiles, what: &str| {
+        let low = if p.is_low(Percentile::P95) {
+            " (too few for p95)"
+        } else {
+            ""
+        };
+        (p.p95, format!("{} {what}{low}", p.count))
+    };
+    push(
+        "throughput".into(),
+        "t/s",
+        true,
+        Some(s.output_tokens_per_s),
+        requests.clone(),
+    );
+    push(
+        "goodput".into(),
+        "t/s",
+        true,
+        s.goodput_output_tokens_per_s,
+        requests.clone(),
+    );
+    let (v, n) = p95(&s.ttft_ms.ms, "requests");
+    push("ttft-p95".into(), "ms", false, v, n);
+    let (v, n) = p95(&s.itl_ms.ms, "token gaps");
+    push("itl-p95".into(), "ms", false, v, n);
+    for (measure, j) in energy_measures(level.energy.iter()) {
+        push(measure, "J/token", false, Some(j), "1 window".into());
+    }
 }
 
 #[cfg(test)]

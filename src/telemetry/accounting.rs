@@ -291,85 +291,36 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
 
     let mut counter_energy_j = None;
     let (basis, energy_j, cov) = if brackets {
-        let period_ns = w.counter_update_period_ns.unwrap_or(0);
-        // Raw readings on either side of the span: if they agree, the counter never ticked inside it.
-        let before = counter[..counter.partition_point(|p| p.0 <= t0_ns)].last();
-        let after = counter[counter.partition_point(|p| p.0 < t1_ns)..].first();
-        if duration_ns == 0 || duration_ns < period_ns {
-            flags.push(EnergyFlag::ShortWindow {
-                window_ns: duration_ns,
-                period_ns,
-            });
-        } else if before.zip(after).is_some_and(|(a, b)| a.1 == b.1) {
-            flags.push(EnergyFlag::CounterUnchanged {
-                window_ns: duration_ns,
-            });
-        } else {
-            let c = clip(&counter, t0_ns, t1_ns);
-            counter_energy_j = Some(c.last().map_or(0.0, |b| b.1) - c.first().map_or(0.0, |a| a.1));
-        }
+        counter_energy_j = counter_span_j(w, &counter, t0_ns, t1_ns, &mut flags);
         (Some(Basis::Counter), counter_energy_j, Some(1.0))
     } else if !power.is_empty() {
-        let period_ns = w.sample_interval_ns.unwrap_or(0);
         let cov = power_coverage.unwrap_or(0.0);
-        let covered_ns =
-            power_clip.last().map_or(0, |b| b.0) - power_clip.first().map_or(0, |a| a.0);
-        let energy = if duration_ns == 0 || duration_ns < period_ns {
-            flags.push(EnergyFlag::ShortWindow {
-                window_ns: duration_ns,
-                period_ns,
-            });
-            None
-        } else if cov < FULL_COVERAGE {
-            flags.push(EnergyFlag::PartialCoverage { coverage: cov });
-            (cov >= MIN_COVERAGE)
-                .then(|| integrated_energy_j.map(|e| e / covered_ns as f64 * duration_ns as f64))
-                .flatten()
-        } else {
-            integrated_energy_j
-        };
+        let energy = power_span_j(
+            w,
+            &power_clip,
+            cov,
+            integrated_energy_j,
+            duration_ns,
+            &mut flags,
+        );
         (Some(Basis::Power), energy, Some(cov))
     } else {
         (None, None, None)
     };
 
-    if let (Some(c), Some(p), Some(pc)) = (counter_energy_j, integrated_energy_j, power_coverage) {
-        if pc >= FULL_COVERAGE {
-            if let Some(rel) = relative_disagreement(c, p).filter(|&r| r > DISAGREEMENT_LIMIT) {
-                flags.push(EnergyFlag::CounterPowerDisagree {
-                    counter_j: c,
-                    integrated_j: p,
-                    relative_difference: rel,
-                });
-            }
-        }
-    }
-
-    let peak_power_w = if power.is_empty() {
-        // Without power readings, the steepest counter step between readings inside the span.
-        clip(&counter, t0_ns, t1_ns)
-            .windows(2)
-            .filter(|p| {
-                p[1].0 > p[0].0 && p[1].0 - p[0].0 >= w.counter_update_period_ns.unwrap_or(0)
-            })
-            .map(|p| (p[1].1 - p[0].1) / ((p[1].0 - p[0].0) as f64 / 1e9))
-            .reduce(f64::max)
-    } else {
-        power_clip.iter().map(|p| p.1).reduce(f64::max)
-    };
+    flags.extend(disagreement_flag(
+        counter_energy_j,
+        integrated_energy_j,
+        power_coverage,
+    ));
+    let peak_power_w = peak_power_w(w, &counter, &power, &power_clip, t0_ns, t1_ns);
     flags.extend(condition_flags(&w.samples, t0_ns, t1_ns));
-
-    let energy_uncertainty_j = energy_j.and_then(|_| {
-        let (points, period_ns) = match basis? {
-            Basis::Counter => (&counter, w.counter_update_period_ns.unwrap_or(0)),
-            Basis::Power => (&power, 0),
+    let energy_uncertainty_j = energy_j.and_then(|e| {
+        let points = match basis? {
+            Basis::Counter => &counter,
+            Basis::Power => &power,
         };
-        let edge = |t| edge_uncertainty_j(points, t, basis?, period_ns);
-        let accuracy_j = match basis? {
-            Basis::Counter => 0.0,
-            Basis::Power => w.power_accuracy_rel.unwrap_or(0.0) * energy_j?.abs(),
-        };
-        Some(edge(t0_ns)? + edge(t1_ns)? + accuracy_j)
+        span_uncertainty_j(w, basis?, e, points, t0_ns, t1_ns)
     });
 
     Totals {
@@ -386,6 +337,127 @@ pub(crate) fn totals(w: &Window, t0_ns: u64, t1_ns: u64) -> Totals {
         peak_power_w,
         flags,
     }
+}
+
+/// The counter's energy over a span it brackets; `None`, flagged, when the span is shorter than the counter's
+/// update period or the counter did not tick across it.
+fn counter_span_j(
+    w: &Window,
+    counter: &[(u64, f64)],
+    t0_ns: u64,
+    t1_ns: u64,
+    flags: &mut Vec<EnergyFlag>,
+) -> Option<f64> {
+    let duration_ns = t1_ns.saturating_sub(t0_ns);
+    let period_ns = w.counter_update_period_ns.unwrap_or(0);
+    // Raw readings on either side of the span: if they agree, the counter never ticked inside it.
+    let before = counter[..counter.partition_point(|p| p.0 <= t0_ns)].last();
+    let after = counter[counter.partition_point(|p| p.0 < t1_ns)..].first();
+    if duration_ns == 0 || duration_ns < period_ns {
+        flags.push(EnergyFlag::ShortWindow {
+            window_ns: duration_ns,
+            period_ns,
+        });
+        None
+    } else if before.zip(after).is_some_and(|(a, b)| a.1 == b.1) {
+        flags.push(EnergyFlag::CounterUnchanged {
+            window_ns: duration_ns,
+        });
+        None
+    } else {
+        let c = clip(counter, t0_ns, t1_ns);
+        Some(c.last().map_or(0.0, |b| b.1) - c.first().map_or(0.0, |a| a.1))
+    }
+}
+
+/// Integrated sampled power over a span (`power_clip`, covering `coverage` of it), scaled up to the whole span
+/// when partly covered; `None`, flagged, for a span shorter than the sampling interval or covered less than
+/// `MIN_COVERAGE`.
+fn power_span_j(
+    w: &Window,
+    power_clip: &[(u64, f64)],
+    coverage: f64,
+    integrated_energy_j: Option<f64>,
+    duration_ns: u64,
+    flags: &mut Vec<EnergyFlag>,
+) -> Option<f64> {
+    let period_ns = w.sample_interval_ns.unwrap_or(0);
+    let covered_ns = power_clip.last().map_or(0, |b| b.0) - power_clip.first().map_or(0, |a| a.0);
+    if duration_ns == 0 || duration_ns < period_ns {
+        flags.push(EnergyFlag::ShortWindow {
+            window_ns: duration_ns,
+            period_ns,
+        });
+        None
+    } else if coverage < FULL_COVERAGE {
+        flags.push(EnergyFlag::PartialCoverage { coverage });
+        (coverage >= MIN_COVERAGE)
+            .then(|| integrated_energy_j.map(|e| e / covered_ns as f64 * duration_ns as f64))
+            .flatten()
+    } else {
+        integrated_energy_j
+    }
+}
+
+/// The counter and fully covering integrated power disagreeing by more than `DISAGREEMENT_LIMIT`.
+fn disagreement_flag(
+    counter_energy_j: Option<f64>,
+    integrated_energy_j: Option<f64>,
+    power_coverage: Option<f64>,
+) -> Option<EnergyFlag> {
+    let (c, p) = (counter_energy_j?, integrated_energy_j?);
+    power_coverage.filter(|&pc| pc >= FULL_COVERAGE)?;
+    let rel = relative_disagreement(c, p).filter(|&r| r > DISAGREEMENT_LIMIT)?;
+    Some(EnergyFlag::CounterPowerDisagree {
+        counter_j: c,
+        integrated_j: p,
+        relative_difference: rel,
+    })
+}
+
+/// The highest sampled power within the span (`power_clip`: `power` clipped to it); without power readings, the
+/// steepest counter step between readings inside it at least one update period apart.
+fn peak_power_w(
+    w: &Window,
+    counter: &[(u64, f64)],
+    power: &[(u64, f64)],
+    power_clip: &[(u64, f64)],
+    t0_ns: u64,
+    t1_ns: u64,
+) -> Option<f64> {
+    if power.is_empty() {
+        clip(counter, t0_ns, t1_ns)
+            .windows(2)
+            .filter(|p| {
+                p[1].0 > p[0].0 && p[1].0 - p[0].0 >= w.counter_update_period_ns.unwrap_or(0)
+            })
+            .map(|p| (p[1].1 - p[0].1) / ((p[1].0 - p[0].0) as f64 / 1e9))
+            .reduce(f64::max)
+    } else {
+        power_clip.iter().map(|p| p.1).reduce(f64::max)
+    }
+}
+
+/// Bound on the error of `energy_j` over the span: both edges' uncertainty in the series it came from (`points`),
+/// plus sampled power's stated accuracy.
+fn span_uncertainty_j(
+    w: &Window,
+    basis: Basis,
+    energy_j: f64,
+    points: &[(u64, f64)],
+    t0_ns: u64,
+    t1_ns: u64,
+) -> Option<f64> {
+    let period_ns = match basis {
+        Basis::Counter => w.counter_update_period_ns.unwrap_or(0),
+        Basis::Power => 0,
+    };
+    let edge = |t| edge_uncertainty_j(points, t, basis, period_ns);
+    let accuracy_j = match basis {
+        Basis::Counter => 0.0,
+        Basis::Power => w.power_accuracy_rel.unwrap_or(0.0) * energy_j.abs(),
+    };
+    Some(edge(t0_ns)? + edge(t1_ns)? + accuracy_j)
 }
 
 #[cfg(test)]
