@@ -1,8 +1,6 @@
 //! Exit codes: what each means, and which errors map to which. `main` maps every error through [`code_of`]; the
 //! README and `--help` print [`TABLE`].
 
-use crate::commands::InputError;
-
 /// Everything ran; no regression.
 pub const SUCCESS: u8 = 0;
 /// A regression (`compare`), or a case or level that failed (crashed, timed out, failed the numerics gate) while
@@ -22,6 +20,11 @@ Exit codes:
   2    bad input (a flag, a configuration value, a model or result file)
   3    an internal or I/O error (e.g. a result or checkpoint that cannot be written: what was measured is kept)
   130  interrupted by SIGINT (Ctrl-C), the partial result written (143 for SIGTERM, 129 for SIGHUP)";
+
+/// An error that is the user's to fix (bad file, flag or config value): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
 
 /// A run stopped by a signal, its partial result written: exit 128 + the signal.
 #[derive(Debug, thiserror::Error)]

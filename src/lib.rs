@@ -15,6 +15,7 @@ pub mod export;
 pub mod fleet;
 pub mod fsutil;
 pub mod gguf;
+pub mod preflight;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -57,9 +57,11 @@ fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Resu
 }
 
 /// `--save-baseline`'s outcome: where the baseline went, or a warning that it was not saved.
-fn report_baseline(b: Option<&commands::scaffold::BaselineOutcome>) {
+fn report_baseline(b: Option<&tokenmeter::runner::scaffold::BaselineOutcome>) {
     match b {
-        Some(saved @ commands::scaffold::BaselineOutcome::Saved(_)) => eprintln!("{saved}"),
+        Some(saved @ tokenmeter::runner::scaffold::BaselineOutcome::Saved(_)) => {
+            eprintln!("{saved}")
+        }
         Some(refused) => eprintln!("warning: {refused}"),
         None => {}
     }

@@ -14,9 +14,7 @@ use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::prices::ImportOptions;
 use tokenmeter::commands::profile::ProfileOptions;
 use tokenmeter::commands::report::{PageFormat, ReportOptions};
-use tokenmeter::commands::scaffold::{BaselineTarget, EngineOptions, RunOptions};
 use tokenmeter::commands::synth::SynthOptions;
-use tokenmeter::commands::telemetry::TelemetryOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::config::decision::{self, DecisionTable};
 use tokenmeter::config::sweep::ShardUnit;
@@ -25,6 +23,8 @@ use tokenmeter::fleet::{self, Shard, ShardRun};
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
+use tokenmeter::runner::scaffold::{BaselineTarget, EngineOptions, RunOptions};
+use tokenmeter::runner::sensors::TelemetryOptions;
 use tokenmeter::runner::signals::StopFlags;
 use tokenmeter::stats::StopRule;
 

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
-use tokenmeter::analysis::energy::case_energy;
 use tokenmeter::results::record::RepSample;
 use tokenmeter::results::telemetry::{CaseEnergy, EnergyFlag, EnergyRecord, EnergySource};
+use tokenmeter::runner::energy::case_energy;
 use tokenmeter::telemetry::{accounting, NvmlSensor, Sample, Sensor, Window};
 
 const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml/nvml.c");

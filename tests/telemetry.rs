@@ -374,8 +374,8 @@ fn ramp_j(a_ns: u64, b_ns: u64) -> f64 {
 
 #[test]
 fn bench_energy_through_the_runner_matches_the_integral_of_a_known_power_trace() {
-    use tokenmeter::analysis::energy::case_energy;
     use tokenmeter::engine::{load_model, ContextParams, ModelParams};
+    use tokenmeter::runner::energy::case_energy;
     use tokenmeter::runner::{run_case, Case, Meter, Test};
     use tokenmeter::stats::StopRule;
     use tokenmeter::telemetry::{Sample, Sensor, TraceSensor};

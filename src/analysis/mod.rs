@@ -3,5 +3,4 @@
 //! clocks, no engine: inputs are the result file's own types, so a summary can be recomputed from any file.
 
 pub mod compare;
-pub mod energy;
 pub mod load;

@@ -1,13 +1,7 @@
 //! `tokenmeter bench`: llama-bench's tests, each case in a worker process (or in-process), a result file with raw
 //! samples and provenance, and the table (or CSV/JSON) on stdout.
 
-use super::probe::{self as selftest, Decision, SelfTestOptions};
-use super::scaffold::{
-    self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
-};
-use super::telemetry as tm;
 use super::InputError;
-use crate::analysis::energy::{case_energy, process_of};
 use crate::engine::{self, BuildInfo, EngineError, Model};
 use crate::report::Format;
 use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict};
@@ -16,8 +10,14 @@ use crate::results::telemetry::{Bandwidth, ComputeCeiling, Roofline};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
 use crate::runner::checkpoint::{Entry, Header};
+use crate::runner::energy::{case_energy, process_of};
 use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
+use crate::runner::scaffold::{
+    self, at_least_one, backends_of, cache_types, Failures, Measured, RunOptions, Setup,
+};
+use crate::runner::selftest::{self, Decision, SelfTestOptions};
+use crate::runner::sensors as tm;
 use crate::runner::worker::{run_in_worker, Job, ModelFacts, Reply, Request, WorkerFailure};
 use crate::runner::{expand, run_case, BenchGrid, Case, CaseRun, Meter};
 use crate::stats::StopRule;
@@ -344,7 +344,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
     if let Some(p) = picked {
         cases = p.of(&cases);
     }
-    super::preflight::bench(opts, &cases, &setup)?;
+    crate::preflight::bench(opts, &cases, &setup)?;
     let (cases, fallbacks, self_test_warnings) = self_tested(cases, &setup, run)?;
     let parameters = serde_json::to_value(&grid)?;
     let header = Header::new("bench", scaffold::identity(&setup, run, parameters.clone()));

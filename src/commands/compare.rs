@@ -298,7 +298,7 @@ pub fn run(opts: &CompareOptions) -> anyhow::Result<()> {
     let mut wrong = Vec::new();
     for s in base.iter().chain(&new) {
         if let Input::Result(r) = &s.input {
-            wrong.extend(super::probe::check_numerics(
+            wrong.extend(super::check_numerics(
                 &s.path,
                 r,
                 opts.allow_wrong_numerics,

@@ -244,7 +244,7 @@ impl Loaded {
 /// refused unless the selection allows it.
 pub fn measured(result: &Path, sel: &Selection) -> anyhow::Result<Measured> {
     let r = read_result(result)?;
-    super::probe::check_numerics(&result.display().to_string(), &r, sel.allow_wrong_numerics)?;
+    super::check_numerics(&result.display().to_string(), &r, sel.allow_wrong_numerics)?;
     Ok(from_result(
         &r,
         &result.display().to_string(),
@@ -316,7 +316,7 @@ pub fn run(o: &CostOptions) -> anyhow::Result<String> {
     let loaded = Loaded::read(&o.selection)?;
     let file = o.result.display().to_string();
     let result = read_result(&o.result)?;
-    let wrong = super::probe::check_numerics(&file, &result, o.selection.allow_wrong_numerics)?;
+    let wrong = super::check_numerics(&file, &result, o.selection.allow_wrong_numerics)?;
     let m = from_result(&result, &file, o.selection.model.as_deref())?;
     let r = report(
         &loaded,

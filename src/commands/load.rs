@@ -1,13 +1,7 @@
 //! `tokenmeter load`: serving load levels (closed-loop concurrency or Poisson arrival rates) with continuous
 //! batching, latency percentiles per level, the SLO check over all arrivals, goodput and the operating point.
 
-use super::probe::{self as selftest, Decision, SelfTestOptions};
-use super::scaffold::{
-    self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
-};
-use super::telemetry as tm;
 use super::InputError;
-use crate::analysis::energy::{level_energy, process_of};
 use crate::analysis::load::{
     ineligible, needs_replicate, operating_point, saturation, summarize_level, LevelSamples,
 };
@@ -22,9 +16,15 @@ use crate::results::slo::SloTerm;
 use crate::results::telemetry::ProcessContext;
 use crate::results::{FailedCase, ResultFile, Warning};
 use crate::runner::checkpoint::{Entry, Header};
+use crate::runner::energy::{level_energy, process_of};
 use crate::runner::load::{run_level, Arrivals, Lengths, LevelSpec};
 use crate::runner::numerics as gate;
 use crate::runner::probe::EngineConfig;
+use crate::runner::scaffold::{
+    self, backends_of, check_engine, EngineOptions, Failures, Measured, RunOptions, Setup,
+};
+use crate::runner::selftest::{self, Decision, SelfTestOptions};
+use crate::runner::sensors as tm;
 use crate::runner::worker::{run_in_worker, Job, Reply, Request, WorkerFailure};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -274,7 +274,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let run = &opts.run;
     let mut setup = Setup::open(run, opts.model.as_slice())?;
     let (input_tokens, output_tokens, slo) = request_shape(opts, &setup.config)?;
-    super::preflight::load(opts, &arrivals, &input_tokens, &output_tokens, &setup)?;
+    crate::preflight::load(opts, &arrivals, &input_tokens, &output_tokens, &setup)?;
     let path = setup.models[0].clone();
     let n_threads = opts
         .engine

@@ -111,7 +111,7 @@ fn model_size(name: &str, config: &Config, config_dir: &Path) -> anyhow::Result<
         .synth
         .as_ref()
         .ok_or_else(|| InputError(format!("model '{name}' has neither path nor synth")))?;
-    let cached = super::models::synth_path(s);
+    let cached = crate::runner::models::synth_path(s);
     if cached.exists() {
         return from_file(&cached);
     }
@@ -155,7 +155,7 @@ fn calibration(
         });
     }
     let path = crate::telemetry::bandwidth::cache_path(
-        &super::models::cache_dir(),
+        &crate::runner::models::cache_dir(),
         host.hostname.as_deref(),
     );
     let cached = std::fs::read_to_string(&path).ok().and_then(|t| {

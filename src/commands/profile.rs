@@ -5,16 +5,17 @@
 //! summary and the report say so.
 
 use super::cost::{Loaded, Selection};
-use super::models;
 use super::report::{check_selection, PageFormat, ReportOptions};
-use super::scaffold::{self, short_duration, EngineOptions, PhaseLabel, RunOptions};
-use super::{bench, load, preflight, InputError};
+use super::{bench, load, InputError};
 use crate::config::{Config, ModelEntry, SynthRef};
 use crate::gguf::{read_model_info, synth};
+use crate::preflight;
 use crate::results::load::LevelRecord;
 use crate::results::slo::SloTerm;
 use crate::results::ResultFile;
 use crate::runner::load::{Arrivals, Lengths};
+use crate::runner::models;
+use crate::runner::scaffold::{self, short_duration, EngineOptions, PhaseLabel, RunOptions};
 use crate::stats::ci::StopRule;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

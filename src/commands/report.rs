@@ -247,7 +247,7 @@ pub fn run(o: &ReportOptions) -> anyhow::Result<Outcome> {
     let (sources, skipped) = read_sources(&o.inputs)?;
     let mut wrong = Vec::new();
     for s in &sources {
-        wrong.extend(super::probe::check_numerics(
+        wrong.extend(super::check_numerics(
             &s.path,
             &s.result,
             o.selection.allow_wrong_numerics,

@@ -4,11 +4,17 @@
 pub mod bench;
 pub mod cases;
 pub mod checkpoint;
+pub mod energy;
 pub mod load;
 pub mod meter;
+pub mod models;
 pub mod numerics;
 pub mod probe;
+pub mod scaffold;
+pub mod selftest;
+pub mod sensors;
 pub mod signals;
+pub mod unit;
 pub mod worker;
 
 pub use bench::{run_case, CaseRun, RepSample};

@@ -1,8 +1,8 @@
 //! Turning `-m` arguments into model files: a path, a `[[model]]` name from models.toml, or (with no `-m`) the
 //! embedded default. Synthesized models are written once into the cache directory and reused.
 
-use super::InputError;
 use crate::config::{default_model, Config, ModelEntry};
+use crate::exit::InputError;
 use crate::gguf::synth;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;

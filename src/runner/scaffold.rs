@@ -3,10 +3,11 @@
 //! file so that whatever was measured is kept when a run fails or is stopped (and, when asked and the run is
 //! whole, keeping it as a named baseline).
 
-use super::telemetry::{self as tm, TelemetryOptions};
-use super::{models, InputError};
+use super::models;
+use super::sensors::{self as tm, TelemetryOptions};
 use crate::config::Config;
 use crate::engine::{self, BuildInfo};
+use crate::exit::InputError;
 use crate::gguf::{read_model_info, sha256_file};
 use crate::results::baseline;
 use crate::results::load::LoadSweep;

@@ -1,8 +1,8 @@
 //! Telemetry options shared by `bench` and `load`: opening the sensors, the idle baseline (measured or read from
 //! an earlier result), and the memory bandwidth the roofline uses.
 
-use super::InputError;
 use crate::config::Config;
+use crate::exit::InputError;
 use crate::results::read_result;
 use crate::results::telemetry::{Bandwidth, TelemetryInfo};
 use crate::results::HostInfo;
@@ -333,7 +333,7 @@ fn compute_cache_entry(
     let key = crate::telemetry::compute::ComputeKey {
         host: host.hostname.clone(),
         boot_id: bandwidth::boot_id(),
-        build: super::probe::build_identity(build),
+        build: super::selftest::build_identity(build),
         threads,
         weight_type: weight_type.to_string(),
         repack,

@@ -11,13 +11,13 @@ pub use memory::{
     HostFacts, ModelFacts, Need, TensorFacts, PROCESS_BASE_BYTES,
 };
 
-use super::bench::BenchOptions;
-use super::load::LoadOptions;
-use super::scaffold::{EngineOptions, Setup};
-use super::InputError;
+use crate::commands::bench::BenchOptions;
+use crate::commands::load::LoadOptions;
 use crate::engine::BuildInfo;
+use crate::exit::InputError;
 use crate::gguf::read_model_info;
 use crate::runner::load::{Arrivals, Lengths};
+use crate::runner::scaffold::{EngineOptions, Setup};
 use crate::runner::Case;
 use gguf_rs_lib::reader::{GGUFFileReader, GGUFReaderConfig};
 use std::io::BufReader;

@@ -11,7 +11,7 @@ use crate::config::SynthRef;
 use crate::engine::BuildInfo;
 use crate::gguf::synth;
 use crate::results::record::{EngineFallback, Kernels, Numerics, NumericsVerdict};
-use crate::results::{HostInfo, ResultFile, ToolInfo, Warning};
+use crate::results::{HostInfo, ToolInfo, Warning};
 use crate::runner::numerics::Reference;
 use crate::runner::probe::{EngineConfig, ProbeReport};
 use crate::runner::worker::{run_in_worker, Job, Limits, Reply, Request};
@@ -450,29 +450,4 @@ pub fn references(
         out.insert(m.clone(), made.map(|()| file));
     }
     out
-}
-
-/// Refuses (exit 2, one line naming `file` and the cases) a result with cases whose numerics gate failed, unless
-/// `allow`; with `allow`, the sentence an output puts at its top, when there is anything to say.
-pub fn check_numerics(
-    file: &str,
-    result: &ResultFile,
-    allow: bool,
-) -> Result<Option<String>, super::InputError> {
-    let failed = result.numerics_failures();
-    if failed.is_empty() {
-        return Ok(None);
-    }
-    let cases = failed.join(", ");
-    if allow {
-        Ok(Some(format!(
-            "{file}: the numerics gate failed for {cases}: the figures of those cases come from a wrong \
-             computation (used because of --allow-wrong-numerics)"
-        )))
-    } else {
-        Err(super::InputError(format!(
-            "{file}: the numerics gate failed for {cases} (their logits are not the CPU reference's, so their \
-             speed comes from a wrong computation); pass --allow-wrong-numerics to use them anyway"
-        )))
-    }
 }
