@@ -13,7 +13,7 @@ pub(super) struct Geometry {
     pub(super) height: u32,
 }
 
-pub(super) fn span(lo: f64, hi: f64, headroom: f64) -> Range<f64> {
+fn span(lo: f64, hi: f64, headroom: f64) -> Range<f64> {
     let lo = lo.min(0.0);
     let hi = if hi > lo { hi * headroom } else { lo + 1.0 };
     lo..hi

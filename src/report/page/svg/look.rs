@@ -4,7 +4,7 @@
 use plotters::style::RGBColor;
 
 /// Colours told apart by most colour-blind readers (after Okabe and Ito), dark enough to print.
-pub(super) const PALETTE: [RGBColor; 6] = [
+const PALETTE: [RGBColor; 6] = [
     RGBColor(0, 90, 181),
     RGBColor(213, 94, 0),
     RGBColor(0, 130, 95),
