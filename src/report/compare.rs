@@ -61,8 +61,22 @@ fn sources(paths: &[String]) -> String {
     }
 }
 
+/// The comparison as markdown: what was compared and how, the table of figures, then notes, underpowered figures,
+/// cases on one side only and what else differed, each where there is any, and last the totals.
 pub fn markdown(c: &Comparison) -> String {
     let mut s = String::new();
+    preamble(&mut s, c);
+    table(&mut s, c);
+    notes(&mut s, c);
+    sensitivity(&mut s, c);
+    one_side_only(&mut s, c);
+    environment(&mut s, c);
+    totals(&mut s, c);
+    s
+}
+
+/// The sides' files, why the check may not gate, and how a change is judged and gated.
+fn preamble(s: &mut String, c: &Comparison) {
     let _ = writeln!(s, "## tokenmeter compare: {}", c.kind);
     let _ = writeln!(s);
     let _ = writeln!(s, "- base: {}", sources(&c.base));
@@ -116,6 +130,10 @@ pub fn markdown(c: &Comparison) -> String {
             String::new()
         }
     );
+}
+
+/// One row per figure of each joined case: both sides, the ratio, its interval, the verdict and what was detectable.
+fn table(s: &mut String, c: &Comparison) {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -157,6 +175,10 @@ pub fn markdown(c: &Comparison) -> String {
             );
         }
     }
+}
+
+/// Each figure's note, one line each.
+fn notes(s: &mut String, c: &Comparison) {
     let notes: Vec<String> = c
         .joined
         .iter()
@@ -174,7 +196,10 @@ pub fn markdown(c: &Comparison) -> String {
             let _ = writeln!(s, "- {n}");
         }
     }
+}
 
+/// The gated figures whose samples could not detect twice the threshold, with the samples that would.
+fn sensitivity(s: &mut String, c: &Comparison) {
     let weak: Vec<String> = c
         .joined
         .iter()
@@ -207,7 +232,10 @@ pub fn markdown(c: &Comparison) -> String {
             let _ = writeln!(s, "- {w}");
         }
     }
+}
 
+/// The cases only one side has, with the files they came from.
+fn one_side_only(s: &mut String, c: &Comparison) {
     if !c.only_base.is_empty() || !c.only_new.is_empty() {
         let _ = writeln!(s);
         let _ = writeln!(s, "### On one side only");
@@ -224,7 +252,10 @@ pub fn markdown(c: &Comparison) -> String {
             }
         }
     }
+}
 
+/// The system and build fields that differ between the sides.
+fn environment(s: &mut String, c: &Comparison) {
     if !c.environment.is_empty() {
         let _ = writeln!(s);
         let _ = writeln!(s, "### What else changed");
@@ -241,7 +272,10 @@ pub fn markdown(c: &Comparison) -> String {
             );
         }
     }
+}
 
+/// How many figures are slower, faster and unchanged, and how many of them were underpowered.
+fn totals(s: &mut String, c: &Comparison) {
     let _ = writeln!(s);
     let n = &c.counts;
     let _ = writeln!(
@@ -260,5 +294,4 @@ pub fn markdown(c: &Comparison) -> String {
             String::new()
         }
     );
-    s
 }
