@@ -3,6 +3,7 @@
 //! into them, so that a re-submitted shard (a Slurm requeue, a replaced pod) joins the same run.
 
 use super::{ShardUnit, RUN_ID_ENV, SHARD_COUNT_ENV};
+use crate::fsutil::file_name_part;
 
 /// What both files need.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,18 +121,16 @@ cd "$LOCAL"
     )
 }
 
-/// A Kubernetes object name: lower-case letters, digits and dashes, at most 63 characters.
+/// A Kubernetes object name (a DNS label): [`file_name_part`] with `.` and `_` made `-` as well, at most 63
+/// characters, starting and ending with a letter or digit.
 fn k8s_name(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut out = String::new();
+    for c in file_name_part(s).chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if c != '-' || !out.ends_with('-') {
+            out.push(c);
+        }
+    }
     out.truncate(63);
     out.trim_matches('-').to_string()
 }
@@ -287,5 +286,10 @@ mod tests {
             k8s_name("tokenmeter-Fleet_Example"),
             "tokenmeter-fleet-example"
         );
+        assert_eq!(k8s_name("_a.b__c-"), "a-b-c");
+        assert_eq!(k8s_name("_"), "");
+        let long = k8s_name(&format!("tokenmeter-{}", "x".repeat(80)));
+        assert_eq!(long.len(), 63);
+        assert!(k8s_name(&format!("{}-y", "x".repeat(62))).ends_with('x'));
     }
 }

@@ -8,6 +8,7 @@ pub mod estimate;
 pub mod status;
 
 pub use crate::config::sweep::ShardUnit;
+use crate::fsutil::file_name_part_or;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -137,8 +138,8 @@ impl ShardRun {
     pub fn result_path(&self, results_dir: &Path, host: Option<&str>, device: &str) -> PathBuf {
         results_dir.join(&self.run_id).join(format!(
             "{}-{}-{}",
-            clean(host.unwrap_or("host")),
-            clean(device),
+            file_name_part_or(host.unwrap_or_default(), "host"),
+            file_name_part_or(device, "cpu"),
             self.file_suffix()
         ))
     }
@@ -151,25 +152,7 @@ impl ShardRun {
 
 /// The device a shard ran on, for its file name: the first accelerator's description, else `cpu`.
 pub fn device_label<'a>(accelerators: impl IntoIterator<Item = &'a str>) -> String {
-    accelerators
-        .into_iter()
-        .next()
-        .map(clean)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "cpu".into())
-}
-
-/// Lower-case letters, digits and single dashes.
-fn clean(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || c == '.' {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
+    file_name_part_or(accelerators.into_iter().next().unwrap_or_default(), "cpu")
 }
 
 /// Whether `name` is a run id that stays one directory: letters, digits, `-`, `_` and `.`, not starting with `.`.
