@@ -97,7 +97,8 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     Ok(out)
 }
 
-/// `path` as a file or directory, else a baseline name under `baseline_dir`.
+/// `path` as a file or directory, else a baseline name under `baseline_dir`; of a shard's several attempts only
+/// the one that counts (`fleet::attempt::choose`) is read.
 pub fn resolve(arg: &str, baseline_dir: &Path) -> Result<Vec<Source>, InputError> {
     let p = Path::new(arg);
     let files = if p.is_dir() {
@@ -133,7 +134,23 @@ pub fn resolve(arg: &str, baseline_dir: &Path) -> Result<Vec<Source>, InputError
             }
         }
     };
-    files.iter().map(|f| read_source(f)).collect()
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|f| read_source(f))
+        .collect::<Result<_, _>>()?;
+    let superseded = crate::fleet::attempt::superseded(sources.iter().map(|s| {
+        let result = match &s.input {
+            Input::Result(r) => Some(r.as_ref()),
+            Input::LlamaBench(_) => None,
+        };
+        (Path::new(&s.path), result)
+    }));
+    Ok(sources
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| !superseded.iter().any(|(i, _)| i == k))
+        .map(|(_, s)| s)
+        .collect())
 }
 
 fn run_round(exe: &Path, args: &[String], out: &Path) -> Result<f64, InputError> {

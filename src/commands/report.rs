@@ -125,7 +125,8 @@ pub fn labelled(input: &Path) -> (Option<String>, PathBuf) {
 }
 
 /// Reads every input: a file must be a result file (else an error naming it); a directory's `*.json` files that
-/// are not result files are left out and listed.
+/// are not result files are left out and listed, and so are a shard's attempts that another attempt at the same
+/// shard supersedes (`fleet::attempt::choose`).
 pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<String>)> {
     let mut seen = Seen::default();
     for input in inputs {
@@ -171,7 +172,19 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
     if seen.sources.is_empty() {
         return Err(InputError("no result files given (expected RESULT_OR_DIR…)".into()).into());
     }
-    Ok((seen.sources, seen.skipped))
+    let superseded = crate::fleet::attempt::superseded(
+        seen.sources
+            .iter()
+            .map(|s| (Path::new(&s.path), Some(&s.result))),
+    );
+    let mut sources = Vec::with_capacity(seen.sources.len());
+    for (k, source) in seen.sources.into_iter().enumerate() {
+        match superseded.iter().find(|(i, _)| *i == k) {
+            Some((_, why)) => seen.skipped.push(why.clone()),
+            None => sources.push(source),
+        }
+    }
+    Ok((sources, seen.skipped))
 }
 
 /// Prices one row as `cost` would: the `load` result whose operating point gives the row's goodput (so goodput,

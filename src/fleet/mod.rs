@@ -1,14 +1,17 @@
 //! A sweep run across a fleet: which shard of N a machine runs (`--shard I/N`, or `auto` from the scheduler's
 //! environment), which of the sweep's cases that shard owns, where its result file goes and what it records
 //! about itself, so that `fleet status` can tell done, failed and missing shards apart. Pure: no engine, no
-//! clock. `plan`'s estimate lives in `estimate`, the Slurm and Kubernetes files in `emit`, the status in `status`.
+//! clock. An index's several attempts, and which one counts, live in `attempt`; `plan`'s estimate in `estimate`,
+//! the Slurm and Kubernetes files in `emit`, the status in `status`.
 
+pub mod attempt;
 pub mod emit;
 pub mod estimate;
 pub mod status;
 
 pub use crate::config::sweep::ShardUnit;
 use crate::fsutil::file_name_part_or;
+pub use attempt::{attempt_path, choose, resumable, Choice, ShardFile};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +21,11 @@ use std::path::{Path, PathBuf};
 pub const SHARD_COUNT_ENV: &str = "TOKENMETER_SHARD_COUNT";
 /// Environment variable naming the run (the results directory's sub-directory) when `--run-id` is not given.
 pub const RUN_ID_ENV: &str = "TOKENMETER_RUN_ID";
+
+/// `--resume auto`: a shard's run resumes this host's checkpoint of the shard ([`resumable`]) when there is one,
+/// else starts a new attempt ([`attempt_path`]). What the emitted Slurm script and Kubernetes Job pass, so that a
+/// re-queued index continues where it stopped.
+pub const RESUME_AUTO: &str = "auto";
 
 /// Shard `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,29 +179,6 @@ pub fn check_run_id(name: &str) -> Result<(), String> {
     }
 }
 
-/// After a shard's file is written at `written`, the files an earlier attempt at the same shard left in the same
-/// run directory (another host after a requeue, or a failed run): removed, so the run holds one file per shard.
-/// Files of other shards are never touched. Returns the paths removed.
-pub fn remove_earlier_attempts(written: &Path, run: &ShardRun) -> std::io::Result<Vec<PathBuf>> {
-    let Some(dir) = written.parent() else {
-        return Ok(Vec::new());
-    };
-    let suffix = format!("-{}", run.file_suffix());
-    let mut removed = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if path != written && name.ends_with(&suffix) {
-            std::fs::remove_file(&path)?;
-            removed.push(path);
-        }
-    }
-    Ok(removed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,30 +289,6 @@ mod tests {
             Path::new("res/s-1/gpu-node07-nvidia-h100-80gb-hbm3-2of3.json")
         );
         assert_eq!(device_label([]), "cpu");
-    }
-
-    #[test]
-    fn a_rerun_replaces_its_own_shards_files_and_nothing_else() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = |index| ShardRun {
-            sweep: None,
-            run_id: "r".into(),
-            shard: Shard { index, count: 12 },
-            per: None,
-        };
-        for name in [
-            "a-cpu-1of12.json",
-            "b-cpu-1of12.json",
-            "a-cpu-11of12.json",
-            "a-cpu-2of12.json",
-        ] {
-            std::fs::write(dir.path().join(name), "{}").unwrap();
-        }
-        let written = dir.path().join("b-cpu-1of12.json");
-        let removed = remove_earlier_attempts(&written, &r(1)).unwrap();
-        assert_eq!(removed, [dir.path().join("a-cpu-1of12.json")]);
-        assert!(dir.path().join("a-cpu-11of12.json").exists());
-        assert!(dir.path().join("a-cpu-2of12.json").exists());
     }
 
     #[test]
