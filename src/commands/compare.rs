@@ -72,11 +72,16 @@ fn read_source(path: &Path) -> Result<Source, InputError> {
     })
 }
 
-/// Result files and llama-bench outputs under `dir`, in name order (checkpoints left out).
+/// Result files and llama-bench outputs under `dir`, in name order (checkpoints left out); a directory reached
+/// twice through symbolic links is read once.
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
+    let mut visited = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
+        if !visited.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = std::fs::read_dir(&d)
             .map_err(|e| InputError(format!("{}: cannot read directory: {e}", d.display())))?;
         for e in entries.flatten() {

@@ -9,6 +9,7 @@ use crate::cost::{analyse, from_result};
 use crate::report::page::{self, Page, Priced, Row, RowCost, Source};
 use crate::results::file::read_result_str;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +41,30 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
-/// `*.json` files under `dir`, recursively, in name order.
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+/// `*.json` files under `dir`, recursively (following symbolic links), in name order. A directory already
+/// read (`visited`: canonical paths), as through a link to a parent, is read once and noted in `skipped`.
+fn json_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    visited: &mut HashSet<PathBuf>,
+    skipped: &mut Vec<String>,
+) -> Result<(), InputError> {
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !visited.insert(canonical.clone()) {
+        skipped.push(format!(
+            "{}: the directory {} again (a symbolic link cycle or a second link to it; read once)",
+            dir.display(),
+            canonical.display()
+        ));
+        return Ok(());
+    }
     let read = std::fs::read_dir(dir)
         .map_err(|e| InputError(format!("{}: cannot read the directory: {e}", dir.display())))?;
     let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            json_files(&p, out)?;
+            json_files(&p, out, visited, skipped)?;
         } else if p.extension().is_some_and(|e| e == "json") {
             out.push(p);
         }
@@ -136,7 +152,7 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
             .map_err(|e| InputError(format!("{}: cannot read: {e}", input.display())))?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            json_files(input, &mut files)?;
+            json_files(input, &mut files, &mut HashSet::new(), &mut seen.skipped)?;
             let mut found = 0;
             for f in files {
                 let text = match std::fs::read_to_string(&f) {
