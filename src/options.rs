@@ -162,6 +162,23 @@ fn shard_run(a: ShardArgs) -> Result<Option<ShardRun>, InputError> {
     }))
 }
 
+/// `run` with its shard. `--resume` names the result file to finish; `--resume auto` goes with a shard
+/// (`--sweep`/`--shard`), whose run finds the file itself ([`fleet::RESUME_AUTO`]).
+fn sharded(mut run: RunOptions, shard: Option<ShardRun>) -> Result<RunOptions, InputError> {
+    if run.resume.as_deref().and_then(|p| p.to_str()) == Some(fleet::RESUME_AUTO) {
+        if shard.is_none() {
+            return Err(InputError(
+                "--resume auto resumes a shard's checkpoint: give --sweep or --shard with it, or name the \
+                 result file to finish (./auto for a file named so)"
+                    .into(),
+            ));
+        }
+        run.resume = None;
+    }
+    run.shard = shard;
+    Ok(run)
+}
+
 fn run_options(
     config: Option<std::path::PathBuf>,
     telemetry: TelemetryArgs,
@@ -256,17 +273,17 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         until_saturated: a.until_saturated,
         burst: a.burst,
         gate: None,
-        run: RunOptions {
-            shard: shard_run(a.shard)?,
-            ..run_options(
+        run: sharded(
+            run_options(
                 a.config,
                 a.telemetry,
                 (a.sweep, a.baseline),
                 (a.out, a.results_dir),
                 verbose,
                 stop,
-            )?
-        },
+            )?,
+            shard_run(a.shard)?,
+        )?,
     })
 }
 
@@ -331,17 +348,17 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         seed: a.seed,
         format,
         force: a.force,
-        run: RunOptions {
-            shard: shard_run(a.shard)?,
-            ..run_options(
+        run: sharded(
+            run_options(
                 a.config,
                 a.telemetry,
                 (a.sweep, a.baseline),
                 (a.out, a.results_dir),
                 verbose,
                 stop,
-            )?
-        },
+            )?,
+            shard_run(a.shard)?,
+        )?,
     })
 }
 

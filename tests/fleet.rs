@@ -158,41 +158,100 @@ fn shards_write_one_file_each_under_the_run_id_and_status_counts_them() {
 }
 
 #[test]
-fn a_rerun_replaces_its_own_shards_file_and_nothing_else() {
+fn a_whole_attempt_counts_over_a_newer_failed_one_from_another_host_and_nothing_is_deleted() {
     let d = setup();
     for i in 0..3 {
-        assert!(shard(d.path(), "three", &format!("{i}/3"), &[])
-            .status
-            .success());
+        let o = shard(d.path(), "three", &format!("{i}/3"), &[]);
+        assert!(o.status.success(), "shard {i}: {}", stderr(&o));
     }
     let run_dir = d.path().join("results/r1");
-    let before: Vec<(String, Vec<u8>)> = files(&run_dir)
+    let whole = files(&run_dir)
         .into_iter()
-        .map(|n| {
-            let bytes = std::fs::read(run_dir.join(&n)).unwrap();
-            (n, bytes)
-        })
-        .collect();
-    // An earlier attempt at shard 1 from another host (a requeue lands elsewhere).
-    let mine = before
-        .iter()
-        .find(|(n, _)| n.ends_with("-1of3.json"))
+        .find(|n| n.ends_with("-1of3.json"))
         .unwrap();
-    std::fs::write(run_dir.join("other-node-cpu-1of3.json"), &mine.1).unwrap();
+    // Host A's attempt at shard 1: its case failed, and it finished after this host's whole one.
+    let mut failed = json(&run_dir.join(&whole));
+    failed["host"]["hostname"] = "host-a".into();
+    failed["finished_at"] = "2099-01-01T00:00:00Z".into();
+    failed["cases"] = serde_json::json!([]);
+    failed["failed"] = serde_json::json!([{
+        "label": "pp32",
+        "parameters": {},
+        "reason": "worker killed by signal 9",
+        "stderr_tail": []
+    }]);
+    std::fs::write(
+        run_dir.join("host-a-cpu-1of3.json"),
+        serde_json::to_string_pretty(&failed).unwrap(),
+    )
+    .unwrap();
+    let before = files(&run_dir);
+    assert_eq!(before.len(), 4, "{before:?}");
 
-    let o = shard(d.path(), "three", "1/3", &[]);
+    let o = run(&["fleet", "status", "results/r1"], d.path(), &[]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("3 done, 0 failed, 0 missing"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "| 1 | done | {whole} | host-a-cpu-1of3.json |  |\n"
+        )),
+        "{text}"
+    );
+
+    // `report` reads the three files that count and names the one left out.
+    let o = run(&["report", "results/r1"], d.path(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let page = stdout(&o);
+    assert!(page.contains("3 result file(s)"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "host-a-cpu-1of3.json: superseded by results/r1/{whole}, the attempt at shard 1/3 of run r1 that counts"
+        )),
+        "{page}"
+    );
+
+    // Running shard 1 again, as the emitted scripts do, removes nothing.
+    let o = shard(d.path(), "three", "1/3", &["--resume", "auto"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!d.path().join("auto").exists());
     let after = files(&run_dir);
-    assert_eq!(after.len(), 3, "{after:?}");
-    assert!(!after.contains(&"other-node-cpu-1of3.json".to_string()));
-    for (n, bytes) in &before {
-        let now = std::fs::read(run_dir.join(n)).unwrap();
-        if n.ends_with("-1of3.json") {
-            assert_ne!(&now, bytes, "shard 1 was measured again");
-        } else {
-            assert_eq!(&now, bytes, "{n} was touched");
-        }
+    for n in &before {
+        assert!(after.contains(n), "{n} was removed: {after:?}");
     }
+    assert_eq!(
+        json(&run_dir.join("host-a-cpu-1of3.json"))["finished_at"],
+        "2099-01-01T00:00:00Z"
+    );
+}
+
+#[test]
+fn with_only_failed_attempts_the_index_is_failed_and_every_attempt_is_listed() {
+    let d = setup();
+    let o = shard(d.path(), "three", "0/1", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run_dir = d.path().join("results/r1");
+    let mine = files(&run_dir).pop().unwrap();
+    let mut r = json(&run_dir.join(&mine));
+    r["interrupted"] = true.into();
+    std::fs::write(run_dir.join(&mine), r.to_string()).unwrap();
+    r["host"]["hostname"] = "host-b".into();
+    r["interrupted"] = false.into();
+    r["cases"] = serde_json::json!([]);
+    std::fs::write(run_dir.join("host-b-cpu-0of1.a2.json"), r.to_string()).unwrap();
+
+    let o = run(&["fleet", "status", "results/r1"], d.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("0 done, 1 failed, 0 missing"), "{text}");
+    assert!(text.contains("--array=0 "), "{text}");
+    let row = text.lines().find(|l| l.starts_with("| 0 |")).unwrap();
+    assert!(row.contains(&format!("{mine} (interrupted)")), "{row}");
+    assert!(
+        row.contains("host-b-cpu-0of1.a2.json (nothing measured)"),
+        "{row}"
+    );
+    assert_eq!(files(&run_dir).len(), 2);
 }
 
 #[test]
@@ -289,6 +348,10 @@ fn bad_shards_and_sweeps_are_input_errors() {
         &run(&["plan", "three", "--shards", "4"], d.path(), &[]),
         "--shards 4",
     );
+    assert_one_line_error(
+        &run(&["bench", "-m", "tiny", "--resume", "auto"], d.path(), &[]),
+        "--resume auto resumes a shard's checkpoint",
+    );
 }
 
 fn repo() -> PathBuf {
@@ -334,7 +397,8 @@ fn the_committed_slurm_script_is_what_plan_emits() {
     );
     assert!(text.contains("#SBATCH --array=0-3%4\n"));
     assert!(text.contains("#SBATCH --gres=gpu:1\n"));
-    assert!(text.contains("--shard auto"));
+    assert!(text.contains("--shard auto --resume auto "), "{text}");
+    assert!(text.contains("#SBATCH --requeue\n"), "{text}");
 }
 
 #[test]
@@ -374,6 +438,10 @@ fn the_kubernetes_manifest_has_the_job_apis_required_fields() {
     let args: Vec<String> = c["args"].as_sequence().unwrap().iter().map(s).collect();
     assert!(
         args.windows(2).any(|w| w == ["--shard", "auto"]),
+        "{args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w == ["--resume", "auto"]),
         "{args:?}"
     );
     let env = c["env"].as_sequence().unwrap();

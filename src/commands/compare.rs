@@ -72,11 +72,16 @@ fn read_source(path: &Path) -> Result<Source, InputError> {
     })
 }
 
-/// Result files and llama-bench outputs under `dir`, in name order (checkpoints left out).
+/// Result files and llama-bench outputs under `dir`, in name order (checkpoints left out); a directory reached
+/// twice through symbolic links is read once.
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
+    let mut visited = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
+        if !visited.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = std::fs::read_dir(&d)
             .map_err(|e| InputError(format!("{}: cannot read directory: {e}", d.display())))?;
         for e in entries.flatten() {
@@ -97,7 +102,8 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     Ok(out)
 }
 
-/// `path` as a file or directory, else a baseline name under `baseline_dir`.
+/// `path` as a file or directory, else a baseline name under `baseline_dir`; of a shard's several attempts only
+/// the one that counts (`fleet::attempt::choose`) is read.
 pub fn resolve(arg: &str, baseline_dir: &Path) -> Result<Vec<Source>, InputError> {
     let p = Path::new(arg);
     let files = if p.is_dir() {
@@ -133,7 +139,23 @@ pub fn resolve(arg: &str, baseline_dir: &Path) -> Result<Vec<Source>, InputError
             }
         }
     };
-    files.iter().map(|f| read_source(f)).collect()
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|f| read_source(f))
+        .collect::<Result<_, _>>()?;
+    let superseded = crate::fleet::attempt::superseded(sources.iter().map(|s| {
+        let result = match &s.input {
+            Input::Result(r) => Some(r.as_ref()),
+            Input::LlamaBench(_) => None,
+        };
+        (Path::new(&s.path), result)
+    }));
+    Ok(sources
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| !superseded.iter().any(|(i, _)| i == k))
+        .map(|(_, s)| s)
+        .collect())
 }
 
 fn run_round(exe: &Path, args: &[String], out: &Path) -> Result<f64, InputError> {

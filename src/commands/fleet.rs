@@ -8,8 +8,8 @@ use super::load::LoadOptions;
 use super::InputError;
 use crate::config::sweep::{ShardUnit, SweepCommand};
 use crate::config::{Config, SweepEntry};
-use crate::fleet::status::{self, ShardFile, ShardRow};
-use crate::fleet::{Shard, ShardRun};
+use crate::fleet::status::{self, ShardRow};
+use crate::fleet::{attempt, Shard, ShardFile};
 use crate::results::load::Lengths;
 use crate::results::slo::parse_slo;
 use crate::stats::StopRule;
@@ -234,16 +234,6 @@ impl StatusOutcome {
     }
 }
 
-/// `<I>of<N>` at the end of a shard file's name (before `.json` or `.json.partial.jsonl`).
-fn shard_of_name(name: &str) -> Option<Shard> {
-    let stem = name
-        .strip_suffix(".json.partial.jsonl")
-        .or_else(|| name.strip_suffix(".json"))?;
-    let last = stem.rsplit('-').next()?;
-    let (i, n) = last.split_once("of")?;
-    Shard::new(i.parse().ok()?, n.parse().ok()?).ok()
-}
-
 /// Reads `dir`'s result files (not its sub-directories) and tells each shard's state; the shard count is
 /// `shards`, else the one the files record.
 pub fn status(dir: &Path, shards: Option<u32>) -> anyhow::Result<StatusOutcome> {
@@ -265,10 +255,8 @@ pub fn status(dir: &Path, shards: Option<u32>) -> anyhow::Result<StatusOutcome> 
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        if name.ends_with(".json.partial.jsonl") {
-            if let Some(s) = shard_of_name(&name) {
-                partials.push((s, path));
-            }
+        if let Some(a) = attempt::parse_name(&name).filter(|a| a.checkpoint) {
+            partials.push((a.shard, path));
             continue;
         }
         if !name.ends_with(".json") || !path.is_file() {
@@ -281,25 +269,14 @@ pub fn status(dir: &Path, shards: Option<u32>) -> anyhow::Result<StatusOutcome> 
                 continue;
             }
         };
-        let Some(run) = r
-            .parameters
-            .get("fleet")
-            .and_then(|v| serde_json::from_value::<ShardRun>(v.clone()).ok())
-        else {
+        let Some(file) = ShardFile::of_result(&path, &r) else {
             skipped.push(format!(
                 "{name}: not a shard's result (no parameters.fleet)"
             ));
             continue;
         };
-        sweep = sweep.or(run.sweep.clone());
-        let measured = r.cases.len() + r.load.as_ref().map_or(0, |l| l.levels.len());
-        files.push(ShardFile {
-            path,
-            run,
-            interrupted: r.interrupted,
-            failed: r.failed.iter().map(|f| f.label.clone()).collect(),
-            measured,
-        });
+        sweep = sweep.or(file.run.sweep.clone());
+        files.push(file);
     }
     let count = match shards {
         Some(n) => n,
@@ -350,22 +327,6 @@ pub fn unit_of(per: Option<ShardUnit>, s: &SweepEntry) -> ShardUnit {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shard_file_names_give_their_shard() {
-        assert_eq!(
-            shard_of_name("vm-cpu-2of3.json"),
-            Some(Shard { index: 2, count: 3 })
-        );
-        assert_eq!(
-            shard_of_name("vm-nvidia-h100-0of12.json.partial.jsonl"),
-            Some(Shard {
-                index: 0,
-                count: 12
-            })
-        );
-        assert_eq!(shard_of_name("2026-11-26-vm-tiny.json"), None);
-    }
 
     #[test]
     fn load_units_are_model_major() {

@@ -529,15 +529,7 @@ fn candidates(
 
 /// A file name made of the model's name.
 fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::fsutil::file_name_part(name)
 }
 
 fn default_dir(host: &crate::results::HostInfo) -> PathBuf {

@@ -9,6 +9,7 @@ use crate::cost::{analyse, from_result};
 use crate::report::page::{self, Page, Priced, Row, RowCost, Source};
 use crate::results::file::read_result_str;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +41,30 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
-/// `*.json` files under `dir`, recursively, in name order.
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+/// `*.json` files under `dir`, recursively (following symbolic links), in name order. A directory already
+/// read (`visited`: canonical paths), as through a link to a parent, is read once and noted in `skipped`.
+fn json_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    visited: &mut HashSet<PathBuf>,
+    skipped: &mut Vec<String>,
+) -> Result<(), InputError> {
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !visited.insert(canonical.clone()) {
+        skipped.push(format!(
+            "{}: the directory {} again (a symbolic link cycle or a second link to it; read once)",
+            dir.display(),
+            canonical.display()
+        ));
+        return Ok(());
+    }
     let read = std::fs::read_dir(dir)
         .map_err(|e| InputError(format!("{}: cannot read the directory: {e}", dir.display())))?;
     let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            json_files(&p, out)?;
+            json_files(&p, out, visited, skipped)?;
         } else if p.extension().is_some_and(|e| e == "json") {
             out.push(p);
         }
@@ -125,7 +141,8 @@ pub fn labelled(input: &Path) -> (Option<String>, PathBuf) {
 }
 
 /// Reads every input: a file must be a result file (else an error naming it); a directory's `*.json` files that
-/// are not result files are left out and listed.
+/// are not result files are left out and listed, and so are a shard's attempts that another attempt at the same
+/// shard supersedes (`fleet::attempt::choose`).
 pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<String>)> {
     let mut seen = Seen::default();
     for input in inputs {
@@ -135,7 +152,7 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
             .map_err(|e| InputError(format!("{}: cannot read: {e}", input.display())))?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            json_files(input, &mut files)?;
+            json_files(input, &mut files, &mut HashSet::new(), &mut seen.skipped)?;
             let mut found = 0;
             for f in files {
                 let text = match std::fs::read_to_string(&f) {
@@ -171,7 +188,19 @@ pub fn read_sources(inputs: &[PathBuf]) -> anyhow::Result<(Vec<Source>, Vec<Stri
     if seen.sources.is_empty() {
         return Err(InputError("no result files given (expected RESULT_OR_DIR…)".into()).into());
     }
-    Ok((seen.sources, seen.skipped))
+    let superseded = crate::fleet::attempt::superseded(
+        seen.sources
+            .iter()
+            .map(|s| (Path::new(&s.path), Some(&s.result))),
+    );
+    let mut sources = Vec::with_capacity(seen.sources.len());
+    for (k, source) in seen.sources.into_iter().enumerate() {
+        match superseded.iter().find(|(i, _)| *i == k) {
+            Some((_, why)) => seen.skipped.push(why.clone()),
+            None => sources.push(source),
+        }
+    }
+    Ok((sources, seen.skipped))
 }
 
 /// Prices one row as `cost` would: the `load` result whose operating point gives the row's goodput (so goodput,

@@ -1,8 +1,10 @@
 //! The files that start a sweep's shards on a scheduler: a Slurm job-array script and a Kubernetes Indexed Job
-//! manifest. Both run `tokenmeter COMMAND --sweep NAME --shard auto`; the shard count and the run id are written
-//! into them, so that a re-submitted shard (a Slurm requeue, a replaced pod) joins the same run.
+//! manifest. Both run `tokenmeter COMMAND --sweep NAME --shard auto --resume auto`; the shard count and the run
+//! id are written into them, so that a re-submitted shard (a Slurm requeue, a replaced pod) joins the same run, and
+//! one that runs again on the same host resumes its checkpoint.
 
-use super::{ShardUnit, RUN_ID_ENV, SHARD_COUNT_ENV};
+use super::{ShardUnit, RESUME_AUTO, RUN_ID_ENV, SHARD_COUNT_ENV};
+use crate::fsutil::file_name_part;
 
 /// What both files need.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,11 +67,14 @@ pub fn slurm(s: &EmitSpec) -> String {
 # Each task copies the binary, the configuration (models.toml and its models/ directory) and a shared
 # tokenmeter cache (TOKENMETER_SHARED_CACHE: synthesized models, bandwidth measurements) to node-local disk,
 # runs its shard, and writes one result file into the shared results
-# directory: {results}/{run_id}/<host>-<device>-<index>of{shards}.json. A re-run of an index replaces that
-# index's file and nothing else. The environment variables below override the paths written here.
+# directory: {results}/{run_id}/<host>-<device>-<index>of{shards}.json (a later attempt at the index:
+# ….a2.json, ….a3.json; no file is removed, and `fleet status` says which one counts). A task Slurm re-queues
+# resumes its checkpoint when it lands on the same host. The environment variables below override the paths
+# written here.
 #SBATCH --job-name=tokenmeter-{sweep}
 #SBATCH --array=0-{last}%{parallel}
 #SBATCH --ntasks=1
+#SBATCH --requeue
 {gres}#SBATCH --time={time}
 #SBATCH --output=tokenmeter-%A_%a.out
 set -euo pipefail
@@ -93,8 +98,8 @@ mkdir -p "$RESULTS"
 cd "$LOCAL"
 
 # shellcheck disable=SC2086 # TOKENMETER_ARGS holds extra flags, one word each
-"$LOCAL/tokenmeter" {command} --config "$LOCAL/config/models.toml" --sweep {sweep_q} --shard auto --per {per} \
-  --results-dir "$RESULTS" ${{TOKENMETER_ARGS:-}}
+"$LOCAL/tokenmeter" {command} --config "$LOCAL/config/models.toml" --sweep {sweep_q} --shard auto --resume {resume} \
+  --per {per} --results-dir "$RESULTS" ${{TOKENMETER_ARGS:-}}
 "#,
         sweep = s.sweep,
         sweep_q = sh(&s.sweep),
@@ -112,6 +117,7 @@ cd "$LOCAL"
         run_id_env = RUN_ID_ENV,
         count_env = SHARD_COUNT_ENV,
         command = s.command,
+        resume = RESUME_AUTO,
         devices = match s.gpus {
             0 => "no GPU".to_string(),
             1 => "one GPU".to_string(),
@@ -120,18 +126,16 @@ cd "$LOCAL"
     )
 }
 
-/// A Kubernetes object name: lower-case letters, digits and dashes, at most 63 characters.
+/// A Kubernetes object name (a DNS label): [`file_name_part`] with `.` and `_` made `-` as well, at most 63
+/// characters, starting and ending with a letter or digit.
 fn k8s_name(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut out = String::new();
+    for c in file_name_part(s).chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if c != '-' || !out.ends_with('-') {
+            out.push(c);
+        }
+    }
     out.truncate(63);
     out.trim_matches('-').to_string()
 }
@@ -150,9 +154,10 @@ pub fn kubernetes(s: &EmitSpec) -> String {
 #
 # A pod reads its index from JOB_COMPLETION_INDEX (set by Kubernetes for an Indexed Job) and the shard count from
 # {count_env}, which must equal spec.completions (the downward API does not expose completions). Results go to
-# the ReadWriteMany claim tokenmeter-results as /results/{run_id}/<host>-<device>-<index>of{shards}.json; a
-# replaced pod rewrites its own index's file. Model files named by `path` in models.toml are read from the
-# claim tokenmeter-models mounted at /models; synthesized models are written to the pod's own disk.
+# the ReadWriteMany claim tokenmeter-results as /results/{run_id}/<host>-<device>-<index>of{shards}.json (a
+# later attempt: ….a2.json; no file is removed). A pod's host name is <job>-<index>, so a replaced pod resumes
+# its index's checkpoint (--resume auto). Model files named by `path` in models.toml are read from the claim
+# tokenmeter-models mounted at /models; synthesized models are written to the pod's own disk.
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -177,7 +182,7 @@ spec:
       containers:
         - name: tokenmeter
           image: {image_q}
-          args: ["{command}", "--config", "/config/models.toml", "--sweep", {sweep_q}, "--shard", "auto", "--per", "{per}", "--results-dir", "/results"]
+          args: ["{command}", "--config", "/config/models.toml", "--sweep", {sweep_q}, "--shard", "auto", "--resume", "{resume}", "--per", "{per}", "--results-dir", "/results"]
           env:
             - name: {count_env}
               value: "{shards}"
@@ -234,6 +239,7 @@ spec:
         product_q = yq(&s.gpu_product),
         image_q = yq(&s.image),
         command = s.command,
+        resume = RESUME_AUTO,
         per = s.per.name(),
         run_id = s.run_id,
         run_id_q = yq(&s.run_id),
@@ -272,6 +278,11 @@ mod tests {
         assert!(text.contains("#SBATCH --gres=gpu:1\n"));
         assert!(text.contains("#SBATCH --time=00:50:00\n"));
         assert!(text.contains("export TOKENMETER_SHARD_COUNT=3\n"));
+        assert!(text.contains("#SBATCH --requeue\n"), "{text}");
+        assert!(
+            text.contains("--sweep 'fleet-example' --shard auto --resume auto \\\n"),
+            "{text}"
+        );
         let cpu = slurm(&EmitSpec { gpus: 0, ..spec() });
         assert!(!cpu.contains("--gres"));
     }
@@ -287,5 +298,10 @@ mod tests {
             k8s_name("tokenmeter-Fleet_Example"),
             "tokenmeter-fleet-example"
         );
+        assert_eq!(k8s_name("_a.b__c-"), "a-b-c");
+        assert_eq!(k8s_name("_"), "");
+        let long = k8s_name(&format!("tokenmeter-{}", "x".repeat(80)));
+        assert_eq!(long.len(), 63);
+        assert!(k8s_name(&format!("{}-y", "x".repeat(62))).ends_with('x'));
     }
 }

@@ -1,13 +1,17 @@
 //! A sweep run across a fleet: which shard of N a machine runs (`--shard I/N`, or `auto` from the scheduler's
 //! environment), which of the sweep's cases that shard owns, where its result file goes and what it records
 //! about itself, so that `fleet status` can tell done, failed and missing shards apart. Pure: no engine, no
-//! clock. `plan`'s estimate lives in `estimate`, the Slurm and Kubernetes files in `emit`, the status in `status`.
+//! clock. An index's several attempts, and which one counts, live in `attempt`; `plan`'s estimate in `estimate`,
+//! the Slurm and Kubernetes files in `emit`, the status in `status`.
 
+pub mod attempt;
 pub mod emit;
 pub mod estimate;
 pub mod status;
 
 pub use crate::config::sweep::ShardUnit;
+use crate::fsutil::file_name_part_or;
+pub use attempt::{attempt_path, choose, resumable, Choice, ShardFile};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +21,11 @@ use std::path::{Path, PathBuf};
 pub const SHARD_COUNT_ENV: &str = "TOKENMETER_SHARD_COUNT";
 /// Environment variable naming the run (the results directory's sub-directory) when `--run-id` is not given.
 pub const RUN_ID_ENV: &str = "TOKENMETER_RUN_ID";
+
+/// `--resume auto`: a shard's run resumes this host's checkpoint of the shard ([`resumable`]) when there is one,
+/// else starts a new attempt ([`attempt_path`]). What the emitted Slurm script and Kubernetes Job pass, so that a
+/// re-queued index continues where it stopped.
+pub const RESUME_AUTO: &str = "auto";
 
 /// Shard `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,8 +146,8 @@ impl ShardRun {
     pub fn result_path(&self, results_dir: &Path, host: Option<&str>, device: &str) -> PathBuf {
         results_dir.join(&self.run_id).join(format!(
             "{}-{}-{}",
-            clean(host.unwrap_or("host")),
-            clean(device),
+            file_name_part_or(host.unwrap_or_default(), "host"),
+            file_name_part_or(device, "cpu"),
             self.file_suffix()
         ))
     }
@@ -151,25 +160,7 @@ impl ShardRun {
 
 /// The device a shard ran on, for its file name: the first accelerator's description, else `cpu`.
 pub fn device_label<'a>(accelerators: impl IntoIterator<Item = &'a str>) -> String {
-    accelerators
-        .into_iter()
-        .next()
-        .map(clean)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "cpu".into())
-}
-
-/// Lower-case letters, digits and single dashes.
-fn clean(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || c == '.' {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
+    file_name_part_or(accelerators.into_iter().next().unwrap_or_default(), "cpu")
 }
 
 /// Whether `name` is a run id that stays one directory: letters, digits, `-`, `_` and `.`, not starting with `.`.
@@ -186,29 +177,6 @@ pub fn check_run_id(name: &str) -> Result<(), String> {
             "'{name}' is not a run id (letters, digits, '-', '_' and '.', not starting with '.')"
         ))
     }
-}
-
-/// After a shard's file is written at `written`, the files an earlier attempt at the same shard left in the same
-/// run directory (another host after a requeue, or a failed run): removed, so the run holds one file per shard.
-/// Files of other shards are never touched. Returns the paths removed.
-pub fn remove_earlier_attempts(written: &Path, run: &ShardRun) -> std::io::Result<Vec<PathBuf>> {
-    let Some(dir) = written.parent() else {
-        return Ok(Vec::new());
-    };
-    let suffix = format!("-{}", run.file_suffix());
-    let mut removed = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if path != written && name.ends_with(&suffix) {
-            std::fs::remove_file(&path)?;
-            removed.push(path);
-        }
-    }
-    Ok(removed)
 }
 
 #[cfg(test)]
@@ -321,30 +289,6 @@ mod tests {
             Path::new("res/s-1/gpu-node07-nvidia-h100-80gb-hbm3-2of3.json")
         );
         assert_eq!(device_label([]), "cpu");
-    }
-
-    #[test]
-    fn a_rerun_replaces_its_own_shards_files_and_nothing_else() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = |index| ShardRun {
-            sweep: None,
-            run_id: "r".into(),
-            shard: Shard { index, count: 12 },
-            per: None,
-        };
-        for name in [
-            "a-cpu-1of12.json",
-            "b-cpu-1of12.json",
-            "a-cpu-11of12.json",
-            "a-cpu-2of12.json",
-        ] {
-            std::fs::write(dir.path().join(name), "{}").unwrap();
-        }
-        let written = dir.path().join("b-cpu-1of12.json");
-        let removed = remove_earlier_attempts(&written, &r(1)).unwrap();
-        assert_eq!(removed, [dir.path().join("a-cpu-1of12.json")]);
-        assert!(dir.path().join("a-cpu-11of12.json").exists());
-        assert!(dir.path().join("a-cpu-2of12.json").exists());
     }
 
     #[test]

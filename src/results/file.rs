@@ -6,6 +6,7 @@ use super::provenance::HostInfo;
 use super::record::CaseRecord;
 use super::telemetry::TelemetryInfo;
 use super::warnings::Warning;
+use crate::fsutil::{file_name_part, file_name_part_or};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -134,22 +135,11 @@ pub enum ResultFileError {
 /// `results/<date>-<host>-<model>.json` under `dir`, with `-2`, `-3`… appended when the name is taken (by a
 /// result file, or by the checkpoint `<name>.partial.jsonl` of a run still going or left unfinished).
 pub fn default_path(dir: &Path, date: DateTime<Utc>, host: Option<&str>, model: &str) -> PathBuf {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
-    };
     let stem = format!(
         "{}-{}-{}",
         date.format("%Y-%m-%d"),
-        clean(host.unwrap_or("unknown-host")),
-        clean(model)
+        file_name_part_or(host.unwrap_or_default(), "unknown-host"),
+        file_name_part(model)
     );
     let mut path = dir.join(format!("{stem}.json"));
     let mut n = 2;

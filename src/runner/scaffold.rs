@@ -529,15 +529,6 @@ pub fn finish(
     };
     if anything || measured.failure.is_none() {
         result.write(path)?;
-        if let Some(shard) = &run.shard {
-            crate::fleet::remove_earlier_attempts(path, shard).map_err(|e| {
-                anyhow::Error::new(e).context(format!(
-                    "{}: written, but an earlier attempt at shard {} could not be removed",
-                    path.display(),
-                    shard.shard
-                ))
-            })?;
-        }
     }
     match measured.failure {
         Some(e) if anything => {

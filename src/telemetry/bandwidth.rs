@@ -147,17 +147,7 @@ pub struct CachedBandwidth {
 
 /// The cache file of `host` under `cache_dir`: `bandwidth/<host>.json`.
 pub fn cache_path(cache_dir: &Path, host: Option<&str>) -> PathBuf {
-    let name: String = host
-        .unwrap_or("unknown-host")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = crate::fsutil::file_name_part_or(host.unwrap_or_default(), "unknown-host");
     cache_dir.join("bandwidth").join(format!("{name}.json"))
 }
 
@@ -254,7 +244,7 @@ mod tests {
     fn a_cached_measurement_is_reused_only_on_its_own_host_boot_and_thread_count() {
         let dir = tempfile::tempdir().unwrap();
         let path = cache_path(dir.path(), Some("box/1"));
-        assert_eq!(path, dir.path().join("bandwidth").join("box_1.json"));
+        assert_eq!(path, dir.path().join("bandwidth").join("box-1.json"));
         let c = CachedBandwidth {
             host: Some("box/1".into()),
             cpu_model: Some("AMD EPYC".into()),
