@@ -64,6 +64,14 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
         return crate::runner::signals::exit_code(i.signal);
     }
     if has(&|c| {
+        matches!(
+            c.downcast_ref::<crate::gguf::synth::SynthError>(),
+            Some(crate::gguf::synth::SynthError::Stopped { .. })
+        )
+    }) {
+        return crate::runner::signals::exit_code(libc::SIGINT);
+    }
+    if has(&|c| {
         c.is::<CasesFailed>()
             || c.is::<crate::commands::compare::Regressed>()
             || matches!(
@@ -101,6 +109,7 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
             || c.is::<crate::results::file::ResultFileError>()
             || c.is::<crate::cost::measured::MeasuredError>()
             || c.is::<crate::export::ExportError>()
+            || c.is::<crate::cost::decide::MissingAnswer>()
     }) {
         return BAD_INPUT;
     }

@@ -245,7 +245,7 @@ fn ctrl_c_keeps_the_finished_phases_and_reports_them() {
         .unwrap();
     assert!(kill.success());
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
     assert_eq!(
         read(&bench)["interrupted"],
