@@ -174,6 +174,7 @@ fn sharded(mut run: RunOptions, shard: Option<ShardRun>) -> Result<RunOptions, I
             ));
         }
         run.resume = None;
+        run.resume_auto = true;
     }
     run.shard = shard;
     Ok(run)
@@ -214,6 +215,7 @@ fn run_options(
             .map(|d| duration("--stall-timeout", d))
             .transpose()?,
         resume: sweep.resume,
+        resume_auto: false,
         recheck: sweep.recheck,
         verify: !sweep.no_verify,
         save_baseline: baseline_target(baseline)?,
@@ -705,6 +707,7 @@ pub fn profile(
             case_timeout: None,
             stall_timeout: None,
             resume: None,
+            resume_auto: false,
             recheck: false,
             verify: true,
             save_baseline: None,

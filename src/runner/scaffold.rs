@@ -55,6 +55,9 @@ pub struct RunOptions {
     pub stall_timeout: Option<std::time::Duration>,
     /// `--resume RESULT`: the result file to finish, whose checkpoint holds the cases already measured.
     pub resume: Option<PathBuf>,
+    /// `--resume auto` with a shard: resume this host's checkpoint of the shard when one is left
+    /// (`fleet::resumable`), else start a new attempt.
+    pub resume_auto: bool,
     /// `--save-baseline NAME` (its name already checked) and `--baseline-dir`.
     pub save_baseline: Option<BaselineTarget>,
     /// A run inside a larger one (`profile`): its phase, shown before the progress bar with the time left.
@@ -145,37 +148,49 @@ impl RunOptions {
     }
 }
 
-/// The run's checkpoint (`<result>.partial.jsonl`), started with `header`; with `--resume`, the units it already
-/// holds (its header must match `header`) and a warning for each line that did not read.
-pub fn open_checkpoint(
-    run: &RunOptions,
-    result: &Path,
-    header: &Header,
-) -> Result<(Checkpoint, Vec<Entry>, Vec<Warning>), CheckpointError> {
-    if run.resume.is_some() {
-        Checkpoint::resume(result, header)
-    } else {
-        Checkpoint::create(result, header).map(|c| (c, Vec::new(), Vec::new()))
-    }
-}
-
-/// The run's result path and its checkpoint, claimed: a default path another run took meanwhile (two runs of one
-/// model on one host and day) moves on to the next free name.
+/// The run's result path and its checkpoint, claimed before anything is measured:
+/// - `--resume FILE`: that file's checkpoint, whose header must match `header`; the units it holds and a warning
+///   for each line that did not read come back with it;
+/// - `--out FILE`: a new checkpoint there;
+/// - a shard: a new attempt's file (`fleet::attempt_path`: never one an earlier attempt wrote), or with
+///   `--resume auto` this host's unfinished attempt when there is one;
+/// - else the default path, moving on to the next free name when another run took it meanwhile (two runs of
+///   one model on one host and day).
 pub fn claim(
     setup: &Setup,
     run: &RunOptions,
     suffix: &str,
     header: &Header,
 ) -> Result<(PathBuf, Checkpoint, Vec<Entry>, Vec<Warning>), CheckpointError> {
-    let chosen = run.out.is_some() || run.resume.is_some() || run.shard.is_some();
-    loop {
-        let path = setup.result_path(run, suffix);
-        match open_checkpoint(run, &path, header) {
-            Err(CheckpointError::InUse { .. } | CheckpointError::Unfinished { .. }) if !chosen => {
-                continue
+    let resume =
+        |p: &Path| Checkpoint::resume(p, header).map(|(c, e, w)| (p.to_path_buf(), c, e, w));
+    let create = |p: &Path| {
+        Checkpoint::create(p, header).map(|c| (p.to_path_buf(), c, Vec::new(), Vec::new()))
+    };
+    if let Some(p) = &run.resume {
+        return resume(p);
+    }
+    if let Some(p) = &run.out {
+        return create(p);
+    }
+    if let Some(shard) = &run.shard {
+        let (host, device) = (setup.host.hostname.as_deref(), setup.device_label());
+        if run.resume_auto {
+            if let Some(p) = crate::fleet::resumable(shard, &run.results_dir, host, &device) {
+                return resume(&p);
             }
-            Ok((c, entries, warnings)) => return Ok((path, c, entries, warnings)),
-            Err(e) => return Err(e),
+        }
+        return create(&crate::fleet::attempt_path(
+            shard,
+            &run.results_dir,
+            host,
+            &device,
+        ));
+    }
+    loop {
+        match create(&setup.default_result_path(run, suffix)) {
+            Err(CheckpointError::InUse { .. } | CheckpointError::Unfinished { .. }) => continue,
+            other => return other,
         }
     }
 }
@@ -416,34 +431,29 @@ impl Setup {
         })
     }
 
-    /// `--resume`'s file, `--out`, a shard's file, or `<results-dir>/<date>-<host>-<first model><suffix>.json`.
-    pub fn result_path(&self, run: &RunOptions, suffix: &str) -> PathBuf {
-        match run.resume.as_ref().or(run.out.as_ref()) {
-            Some(p) => p.clone(),
-            None if run.shard.is_some() => {
-                let shard = run.shard.as_ref().expect("checked");
-                let device = crate::fleet::device_label(
-                    self.build
-                        .devices
-                        .iter()
-                        .filter(|d| d.backend != "CPU")
-                        .map(|d| d.description.as_str()),
-                );
-                shard.result_path(&run.results_dir, self.host.hostname.as_deref(), &device)
-            }
-            None => {
-                let stem = self.models[0]
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                default_path(
-                    &run.results_dir,
-                    self.started_at,
-                    self.host.hostname.as_deref(),
-                    &format!("{stem}{suffix}"),
-                )
-            }
-        }
+    /// The accelerator a shard's file is named after (`cpu` without one).
+    pub fn device_label(&self) -> String {
+        crate::fleet::device_label(
+            self.build
+                .devices
+                .iter()
+                .filter(|d| d.backend != "CPU")
+                .map(|d| d.description.as_str()),
+        )
+    }
+
+    /// `<results-dir>/<date>-<host>-<first model><suffix>.json`, the first name no result or checkpoint holds.
+    pub fn default_result_path(&self, run: &RunOptions, suffix: &str) -> PathBuf {
+        let stem = self.models[0]
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        default_path(
+            &run.results_dir,
+            self.started_at,
+            self.host.hostname.as_deref(),
+            &format!("{stem}{suffix}"),
+        )
     }
 }
 
