@@ -1,5 +1,5 @@
 //! What else differs between the two sides' runs: every fact their inputs record (versions, build, host,
-//! drivers, parameters), and the fields whose values differ.
+//! drivers, parameters), the fields whose values differ, and which of them make it a comparison between systems.
 
 use super::{EnvDiff, Input, Source};
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,4 +121,35 @@ pub(super) fn environment(base: &[Source], new: &[Source]) -> Vec<EnvDiff> {
             })
         })
         .collect()
+}
+
+/// Why the two sides are a comparison between systems rather than a regression check: the hardware and backend
+/// fields that differ, and the model (joined across models, or another file of the same model).
+pub(super) fn systems_differ(environment: &[EnvDiff], model_differs: bool) -> Vec<String> {
+    let mut systems_differ = Vec::new();
+    for field in [
+        "cpu_info",
+        "gpu_info",
+        "backends",
+        "cpu model",
+        "backend devices",
+    ] {
+        if let Some(d) = environment.iter().find(|d| d.field == field) {
+            systems_differ.push(format!(
+                "{field}: {} → {}",
+                d.base.join(", "),
+                d.new.join(", ")
+            ));
+        }
+    }
+    if model_differs {
+        systems_differ.push("the models differ (joined with --ignore model)".into());
+    } else if let Some(d) = environment.iter().find(|d| d.field == "model sha256") {
+        systems_differ.push(format!(
+            "model sha256: {} → {}",
+            d.base.join(", "),
+            d.new.join(", ")
+        ));
+    }
+    systems_differ
 }

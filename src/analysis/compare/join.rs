@@ -1,11 +1,140 @@
-//! Joining the two sides: keys with the ignored properties left out, items grouped by key, the labels that tell
-//! joined items apart, and a map over the joined items on every CPU.
+//! Joining the two sides: bench cases and load levels matched on their keys (less the ignored properties), those
+//! found on both judged and those on one side listed, with the labels that tell joined items apart.
 
+use super::bench::{case_views, compare_cases, CaseView};
+use super::levels::{compare_levels, level_views, LevelView};
+use super::{Joined, OneSided, Options, Source};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The cases and levels of both sides, joined or found on one side only.
+#[derive(Default)]
+pub(super) struct Joins {
+    pub(super) joined: Vec<Joined>,
+    pub(super) only_base: Vec<OneSided>,
+    pub(super) only_new: Vec<OneSided>,
+    /// Whether a joined case or level has another model on each side (joined with `--ignore model`).
+    pub(super) model_differs: bool,
+}
+
+/// Joins the bench cases of both sides and judges those found on both.
+pub(super) fn join_cases(base: &[Source], new: &[Source], opts: &Options, joins: &mut Joins) {
+    let (cb, cn) = (case_views(base), case_views(new));
+    let label = labels(
+        cb.iter().chain(&cn).map(|c| (&c.key, c.test.as_str())),
+        &opts.ignore,
+    );
+    let key_of = |c: &CaseView| strip(&c.key, &opts.ignore);
+    let (gb, mut gn) = (
+        group(cb.iter().collect(), |c| key_of(c)),
+        group(cn.iter().collect(), |c| key_of(c)),
+    );
+    for (k, b) in gb {
+        let lab = label(&b[0].key, &b[0].test);
+        match gn.remove(&k) {
+            Some(n) => {
+                if b[0].key.get("model") != n[0].key.get("model") {
+                    joins.model_differs = true;
+                }
+                joins.joined.push(Joined {
+                    kind: "bench".into(),
+                    label: lab,
+                    metrics: compare_cases(&b, &n, opts),
+                    key: k,
+                    base_sources: b.iter().map(|c| c.source.clone()).collect(),
+                    new_sources: n.iter().map(|c| c.source.clone()).collect(),
+                });
+            }
+            None => joins.only_base.push(OneSided {
+                kind: "bench".into(),
+                label: lab,
+                key: k,
+                sources: b.iter().map(|c| c.source.clone()).collect(),
+            }),
+        }
+    }
+    for (k, n) in gn {
+        joins.only_new.push(OneSided {
+            kind: "bench".into(),
+            label: label(&n[0].key, &n[0].test),
+            key: k,
+            sources: n.iter().map(|c| c.source.clone()).collect(),
+        });
+    }
+}
+
+/// Joins the load levels of both sides and judges those found on both, one level per thread.
+pub(super) fn join_levels(base: &[Source], new: &[Source], opts: &Options, joins: &mut Joins) {
+    let (lb, ln) = (level_views(base), level_views(new));
+    let key_of = |l: &LevelView| strip(&l.key, &opts.ignore);
+    let (gb, mut gn) = (
+        group(lb.iter().collect(), |l| key_of(l)),
+        group(ln.iter().collect(), |l| key_of(l)),
+    );
+    let mut pairs = Vec::new();
+    for (k, b) in gb {
+        match gn.remove(&k) {
+            Some(n) => {
+                if b[0].key.get("model") != n[0].key.get("model") {
+                    joins.model_differs = true;
+                }
+                pairs.push((k, b, n));
+            }
+            None => joins.only_base.push(OneSided {
+                kind: "load".into(),
+                label: b[0].label.clone(),
+                key: k,
+                sources: b.iter().map(|l| l.source.clone()).collect(),
+            }),
+        }
+    }
+    let metrics = parallel_map(&pairs, |(_, b, n)| compare_levels(b, n, opts));
+    for ((k, b, n), metrics) in pairs.into_iter().zip(metrics) {
+        joins.joined.push(Joined {
+            kind: "load".into(),
+            label: b[0].label.clone(),
+            metrics,
+            key: k,
+            base_sources: b.iter().map(|l| l.source.clone()).collect(),
+            new_sources: n.iter().map(|l| l.source.clone()).collect(),
+        });
+    }
+    for (k, n) in gn {
+        joins.only_new.push(OneSided {
+            kind: "load".into(),
+            label: n[0].label.clone(),
+            key: k,
+            sources: n.iter().map(|l| l.source.clone()).collect(),
+        });
+    }
+}
+
+/// The error when the sides share no case or level: the first few on each side, and how to widen the join.
+pub(super) fn no_shared_case(only_base: &[OneSided], only_new: &[OneSided]) -> String {
+    let list = |v: &[OneSided]| -> String {
+        let mut labels: Vec<&str> = v.iter().map(|o| o.label.as_str()).collect();
+        labels.dedup();
+        let more = labels.len().saturating_sub(4);
+        labels.truncate(4);
+        format!(
+            "{}{}",
+            labels.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    };
+    format!(
+        "the two sides share no case (base: {}; new: {}); --ignore KEY leaves a join key out",
+        list(only_base),
+        list(only_new)
+    )
+}
 
 /// `f` over `items` on as many threads as there are CPUs (each item's result depends on it alone, so the
 /// output is the same as a sequential map's).
-pub(super) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(items.len());
@@ -25,10 +154,7 @@ pub(super) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     })
 }
 
-pub(super) fn strip(
-    key: &BTreeMap<String, String>,
-    ignore: &BTreeSet<String>,
-) -> BTreeMap<String, String> {
+fn strip(key: &BTreeMap<String, String>, ignore: &BTreeSet<String>) -> BTreeMap<String, String> {
     key.iter()
         .filter(|(k, _)| !ignore.contains(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -36,7 +162,7 @@ pub(super) fn strip(
 }
 
 /// `pp512 t=2`, with the key properties that vary among all cases added (not those left out of the join).
-pub(super) fn labels<'a>(
+fn labels<'a>(
     keys: impl Iterator<Item = (&'a BTreeMap<String, String>, &'a str)>,
     ignore: &BTreeSet<String>,
 ) -> impl Fn(&BTreeMap<String, String>, &str) -> String {
@@ -76,7 +202,7 @@ pub(super) fn labels<'a>(
     }
 }
 
-pub(super) fn group<T>(
+fn group<T>(
     items: Vec<T>,
     key: impl Fn(&T) -> BTreeMap<String, String>,
 ) -> BTreeMap<BTreeMap<String, String>, Vec<T>> {

@@ -5,7 +5,7 @@ use super::bench::model_key;
 use super::verdict::{metric, single, ONE_RUN};
 use super::{Better, Input, MetricComparison, Options, Source};
 use crate::analysis::load::request_meets;
-use crate::results::load::{Lengths, LevelRecord};
+use crate::results::load::{Lengths, LevelRecord, RequestSample};
 use crate::results::slo::SloTerm;
 use crate::stats::ratio::{self, Ratio};
 use std::collections::{BTreeMap, BTreeSet};
@@ -204,203 +204,31 @@ pub(super) fn compare_levels(
     new: &[&LevelView],
     opts: &Options,
 ) -> Vec<MetricComparison> {
-    use crate::results::load::RequestSample;
     let slos: BTreeSet<String> = base.iter().chain(new).map(|l| slo_text(l.slo)).collect();
     let any_slo = base.iter().chain(new).any(|l| !l.slo.is_empty());
     let same_slo = slos.len() == 1 && any_slo;
     let names = level_metric_names(same_slo);
     let primary = if same_slo { "goodput" } else { "output t/s" };
     let n_rates = if same_slo { 2 } else { 1 };
-    let n_pct = LEVEL_PERCENTILES.len();
 
-    let figures = |v: &[&LevelView]| -> BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)> {
-        // A side's levels of one input are one run (an input holds one level per key).
-        v.iter()
-            .map(|l| (l.input, level_figures(l, same_slo)))
-            .collect()
-    };
-    let (fb, fn_) = (figures(base), figures(new));
+    let (fb, fn_) = (
+        figures_per_run(base, same_slo),
+        figures_per_run(new, same_slo),
+    );
     let replicated = opts.paired || (fb.len() >= 2 && fn_.len() >= 2);
-
-    // Point figures over all of a side's requests (the whole side as one level).
-    let pooled = |v: &[&LevelView]| -> Vec<Option<f64>> {
-        let secs: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
-        let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
-        let mut out = Vec::new();
-        if same_slo {
-            let good = v
-                .iter()
-                .map(|l| {
-                    l.level
-                        .measured()
-                        .iter()
-                        .filter(|r| request_meets(r, l.slo))
-                        .count()
-                })
-                .sum::<usize>();
-            out.push(per_s(good as f64));
-        }
-        let tokens: usize = v
-            .iter()
-            .flat_map(|l| l.level.measured().iter().map(|r| r.token_ns.len()))
-            .sum();
-        out.push(per_s(tokens as f64));
-        let mut ttft: Vec<f64> = v
-            .iter()
-            .flat_map(|l| l.level.measured().iter().map(censored_ttft))
-            .collect();
-        let mut itl: Vec<f64> = v
-            .iter()
-            .flat_map(|l| {
-                let end = (l.level.summary.duration_s * 1e9) as u64;
-                let lim = itl_limit_ms(l.slo);
-                l.level
-                    .measured()
-                    .iter()
-                    .flat_map(move |r| censored_itl(r, end, lim))
-            })
-            .collect();
-        for values in [&mut ttft, &mut itl] {
-            for p in LEVEL_PERCENTILES {
-                out.push(ratio::quantile(values, p.quantile()).filter(|v| v.is_finite()));
-            }
-        }
-        out
-    };
-    let (pb, pn) = (pooled(base), pooled(new));
-
-    let mut ratios: Vec<(Option<Ratio>, Option<String>)> = Vec::with_capacity(names.len());
-    if replicated {
-        for (k, (name, _, _)) in names.iter().enumerate() {
-            let low = k >= n_rates && {
-                let p = LEVEL_PERCENTILES[(k - n_rates) % n_pct];
-                fb.values()
-                    .chain(fn_.values())
-                    .any(|(_, c)| p.low_sample_count(c[k - n_rates] as u64))
-            };
-            if low {
-                ratios.push((
-                    single(pb[k], pn[k], fb.len(), fn_.len()),
-                    Some(format!("{name} from too few samples in a run: not tested")),
-                ));
-                continue;
-            }
-            let r = if opts.paired {
-                let (mut xb, mut xn) = (Vec::new(), Vec::new());
-                for (i, (b, _)) in &fb {
-                    if let (Some(b), Some(n)) = (b[k], fn_.get(i).and_then(|(n, _)| n[k])) {
-                        xb.push(b);
-                        xn.push(n);
-                    }
-                }
-                ratio::paired_signed_rank(&xb, &xn, opts.alpha, opts.noise)
-            } else {
-                let col = |m: &BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)>| -> Vec<f64> {
-                    m.values().filter_map(|(f, _)| f[k]).collect()
-                };
-                let (xb, xn) = (col(&fb), col(&fn_));
-                if xb.len() >= 2 && xn.len() >= 2 {
-                    ratio::welch_log(&xb, &xn, opts.alpha, opts.noise)
-                } else {
-                    None
-                }
-            };
-            let note = r.is_none().then(|| {
-                format!("{name}: absent (censored or zero) in too many runs or rounds to test")
-            });
-            ratios.push((r, note));
-        }
+    let (pb, pn) = (
+        pooled_figures(base, same_slo),
+        pooled_figures(new, same_slo),
+    );
+    let ratios = if replicated {
+        replicated_ratios(&names, n_rates, (&fb, &fn_), (&pb, &pn), opts)
     } else {
-        type Share = dyn Fn(&LevelView, &RequestSample) -> f64;
-        let good: &Share = &|l, r| f64::from(u8::from(request_meets(r, l.slo)));
-        let tokens: &Share = &|_, r| r.token_ns.len() as f64;
-        let mut shares: Vec<&Share> = Vec::new();
-        if same_slo {
-            shares.push(good);
-        }
-        shares.push(tokens);
-        let qs: Vec<f64> = LEVEL_PERCENTILES.iter().map(|p| p.quantile()).collect();
-        let side = |v: &[&LevelView]| -> ratio::Requests {
-            let seconds: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
-            let all: Vec<(&LevelView, &RequestSample)> = v
-                .iter()
-                .flat_map(|l| l.level.measured().iter().map(move |r| (*l, r)))
-                .collect();
-            let itl = |l: &LevelView, r: &RequestSample| {
-                let lim = itl_limit_ms(l.slo);
-                censored_itl(r, (l.level.summary.duration_s * 1e9) as u64, lim)
-            };
-            ratio::Requests {
-                sums: shares
-                    .iter()
-                    .map(|f| all.iter().map(|(l, r)| f(l, r) / seconds).collect())
-                    .collect(),
-                values: vec![
-                    all.iter().map(|(_, r)| vec![censored_ttft(r)]).collect(),
-                    all.iter().map(|(l, r)| itl(l, r)).collect(),
-                ],
-            }
-        };
-        let (sb, sn) = (side(base), side(new));
-        let boot = ratio::bootstrap_requests(
-            &sb,
-            &sn,
-            &qs,
-            opts.alpha,
-            opts.noise,
-            opts.resamples,
-            opts.seed,
-        );
-        for r in boot.sums {
-            ratios.push((r, Some(ONE_RUN.into())));
-        }
-        for (f, per_q) in boot.quantiles.into_iter().enumerate() {
-            let count = |s: &ratio::Requests| s.values[f].iter().map(Vec::len).sum::<usize>();
-            let (cb, cn) = (count(&sb), count(&sn));
-            for (q, r) in per_q.into_iter().enumerate() {
-                let k = n_rates + f * n_pct + q;
-                let p = LEVEL_PERCENTILES[q];
-                if p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64) {
-                    ratios.push((
-                        single(pb[k], pn[k], cb, cn),
-                        Some(format!(
-                            "{p} from n={cb}/{cn} samples (needs {}): not tested",
-                            p.min_samples()
-                        )),
-                    ));
-                } else if pb[k].is_none() || pn[k].is_none() {
-                    ratios.push((
-                        None,
-                        Some(format!(
-                            "{p} falls among the requests a side never served (censored): no figure"
-                        )),
-                    ));
-                } else {
-                    ratios.push((r, Some(ONE_RUN.into())));
-                }
-            }
-        }
-    }
+        bootstrap_ratios(base, new, same_slo, n_rates, (&pb, &pn), opts)
+    };
 
     let mut out = Vec::new();
     if any_slo && !same_slo {
-        out.push(metric(
-            "goodput",
-            "req/s",
-            Better::Higher,
-            None,
-            None,
-            None,
-            false,
-            opts.noise,
-            Some(format!(
-                "not compared: the sides ran under different SLOs ({})",
-                slos.iter()
-                    .map(|s| if s.is_empty() { "none" } else { s.as_str() })
-                    .collect::<Vec<_>>()
-                    .join(" vs ")
-            )),
-        ));
+        out.push(goodput_not_compared(&slos, opts.noise));
     }
     for (k, ((name, unit, better), (r, note))) in names.iter().zip(ratios).enumerate() {
         let gating = replicated && (name == primary || opts.gate.contains(name.as_str()));
@@ -408,6 +236,239 @@ pub(super) fn compare_levels(
             name, unit, *better, pb[k], pn[k], r, gating, opts.noise, note,
         ));
     }
+    out.extend(energy_metric(base, new, opts.noise));
+    out
+}
+
+/// A side's own figures (`level_figures`) per run, keyed by input.
+type RunFigures = BTreeMap<usize, (Vec<Option<f64>>, Vec<usize>)>;
+
+/// A figure's ratio, if it has one, and the note that goes with it.
+type Judged = (Option<Ratio>, Option<String>);
+
+/// A request's share of a summed statistic of its side (before dividing by the side's seconds).
+type Share = dyn Fn(&LevelView, &RequestSample) -> f64;
+
+/// A side's own figures per run: its levels of one input are one run (an input holds one level per key).
+fn figures_per_run(v: &[&LevelView], with_slo: bool) -> RunFigures {
+    v.iter()
+        .map(|l| (l.input, level_figures(l, with_slo)))
+        .collect()
+}
+
+/// Point figures over all of a side's requests (the whole side as one level), in the order of
+/// `level_metric_names`.
+fn pooled_figures(v: &[&LevelView], with_slo: bool) -> Vec<Option<f64>> {
+    let secs: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
+    let per_s = |x: f64| (secs > 0.0).then(|| x / secs);
+    let mut out = Vec::new();
+    if with_slo {
+        let good = v
+            .iter()
+            .map(|l| {
+                l.level
+                    .measured()
+                    .iter()
+                    .filter(|r| request_meets(r, l.slo))
+                    .count()
+            })
+            .sum::<usize>();
+        out.push(per_s(good as f64));
+    }
+    let tokens: usize = v
+        .iter()
+        .flat_map(|l| l.level.measured().iter().map(|r| r.token_ns.len()))
+        .sum();
+    out.push(per_s(tokens as f64));
+    let mut ttft: Vec<f64> = v
+        .iter()
+        .flat_map(|l| l.level.measured().iter().map(censored_ttft))
+        .collect();
+    let mut itl: Vec<f64> = v
+        .iter()
+        .flat_map(|l| {
+            let end = (l.level.summary.duration_s * 1e9) as u64;
+            let lim = itl_limit_ms(l.slo);
+            l.level
+                .measured()
+                .iter()
+                .flat_map(move |r| censored_itl(r, end, lim))
+        })
+        .collect();
+    for values in [&mut ttft, &mut itl] {
+        for p in LEVEL_PERCENTILES {
+            out.push(ratio::quantile(values, p.quantile()).filter(|v| v.is_finite()));
+        }
+    }
+    out
+}
+
+/// Replicated sides (interleaved rounds, or two or more runs each): every figure tested on one sample per round
+/// or run, except a percentile from too few samples in some run, which is shown untested.
+fn replicated_ratios(
+    names: &[(String, &'static str, Better)],
+    n_rates: usize,
+    (fb, fn_): (&RunFigures, &RunFigures),
+    (pb, pn): (&[Option<f64>], &[Option<f64>]),
+    opts: &Options,
+) -> Vec<Judged> {
+    let n_pct = LEVEL_PERCENTILES.len();
+    let mut ratios = Vec::with_capacity(names.len());
+    for (k, (name, _, _)) in names.iter().enumerate() {
+        let low = k >= n_rates && {
+            let p = LEVEL_PERCENTILES[(k - n_rates) % n_pct];
+            fb.values()
+                .chain(fn_.values())
+                .any(|(_, c)| p.low_sample_count(c[k - n_rates] as u64))
+        };
+        if low {
+            ratios.push((
+                single(pb[k], pn[k], fb.len(), fn_.len()),
+                Some(format!("{name} from too few samples in a run: not tested")),
+            ));
+            continue;
+        }
+        let r = run_ratio(k, fb, fn_, opts);
+        let note = r.is_none().then(|| {
+            format!("{name}: absent (censored or zero) in too many runs or rounds to test")
+        });
+        ratios.push((r, note));
+    }
+    ratios
+}
+
+/// Figure `k` tested round by round (`paired_signed_rank`) or on one sample per run (Welch's t on logs, which
+/// needs two runs a side with the figure).
+fn run_ratio(k: usize, fb: &RunFigures, fn_: &RunFigures, opts: &Options) -> Option<Ratio> {
+    if opts.paired {
+        let (mut xb, mut xn) = (Vec::new(), Vec::new());
+        for (i, (b, _)) in fb {
+            if let (Some(b), Some(n)) = (b[k], fn_.get(i).and_then(|(n, _)| n[k])) {
+                xb.push(b);
+                xn.push(n);
+            }
+        }
+        ratio::paired_signed_rank(&xb, &xn, opts.alpha, opts.noise)
+    } else {
+        let col = |m: &RunFigures| -> Vec<f64> { m.values().filter_map(|(f, _)| f[k]).collect() };
+        let (xb, xn) = (col(fb), col(fn_));
+        if xb.len() >= 2 && xn.len() >= 2 {
+            ratio::welch_log(&xb, &xn, opts.alpha, opts.noise)
+        } else {
+            None
+        }
+    }
+}
+
+/// One run on a side: a percentile bootstrap over the requests, shown but not gating. A percentile from too few
+/// samples is not tested, and one that falls among the requests a side never served has no figure.
+fn bootstrap_ratios(
+    base: &[&LevelView],
+    new: &[&LevelView],
+    with_slo: bool,
+    n_rates: usize,
+    (pb, pn): (&[Option<f64>], &[Option<f64>]),
+    opts: &Options,
+) -> Vec<Judged> {
+    let n_pct = LEVEL_PERCENTILES.len();
+    let good: &Share = &|l, r| f64::from(u8::from(request_meets(r, l.slo)));
+    let tokens: &Share = &|_, r| r.token_ns.len() as f64;
+    let mut shares: Vec<&Share> = Vec::new();
+    if with_slo {
+        shares.push(good);
+    }
+    shares.push(tokens);
+    let qs: Vec<f64> = LEVEL_PERCENTILES.iter().map(|p| p.quantile()).collect();
+    let (sb, sn) = (request_side(base, &shares), request_side(new, &shares));
+    let boot = ratio::bootstrap_requests(
+        &sb,
+        &sn,
+        &qs,
+        opts.alpha,
+        opts.noise,
+        opts.resamples,
+        opts.seed,
+    );
+    let mut ratios = Vec::new();
+    for r in boot.sums {
+        ratios.push((r, Some(ONE_RUN.into())));
+    }
+    for (f, per_q) in boot.quantiles.into_iter().enumerate() {
+        let count = |s: &ratio::Requests| s.values[f].iter().map(Vec::len).sum::<usize>();
+        let (cb, cn) = (count(&sb), count(&sn));
+        for (q, r) in per_q.into_iter().enumerate() {
+            let k = n_rates + f * n_pct + q;
+            let p = LEVEL_PERCENTILES[q];
+            if p.low_sample_count(cb as u64) || p.low_sample_count(cn as u64) {
+                ratios.push((
+                    single(pb[k], pn[k], cb, cn),
+                    Some(format!(
+                        "{p} from n={cb}/{cn} samples (needs {}): not tested",
+                        p.min_samples()
+                    )),
+                ));
+            } else if pb[k].is_none() || pn[k].is_none() {
+                ratios.push((
+                    None,
+                    Some(format!(
+                        "{p} falls among the requests a side never served (censored): no figure"
+                    )),
+                ));
+            } else {
+                ratios.push((r, Some(ONE_RUN.into())));
+            }
+        }
+    }
+    ratios
+}
+
+/// A side's requests for the bootstrap: each request's `shares` over the side's seconds, its censored TTFT, and
+/// its censored inter-token gaps.
+fn request_side(v: &[&LevelView], shares: &[&Share]) -> ratio::Requests {
+    let seconds: f64 = v.iter().map(|l| l.level.summary.rate_seconds()).sum();
+    let all: Vec<(&LevelView, &RequestSample)> = v
+        .iter()
+        .flat_map(|l| l.level.measured().iter().map(move |r| (*l, r)))
+        .collect();
+    let itl = |l: &LevelView, r: &RequestSample| {
+        let lim = itl_limit_ms(l.slo);
+        censored_itl(r, (l.level.summary.duration_s * 1e9) as u64, lim)
+    };
+    ratio::Requests {
+        sums: shares
+            .iter()
+            .map(|f| all.iter().map(|(l, r)| f(l, r) / seconds).collect())
+            .collect(),
+        values: vec![
+            all.iter().map(|(_, r)| vec![censored_ttft(r)]).collect(),
+            all.iter().map(|(l, r)| itl(l, r)).collect(),
+        ],
+    }
+}
+
+/// Goodput where the sides ran under different SLOs: not compared, and the note names the SLOs.
+fn goodput_not_compared(slos: &BTreeSet<String>, noise: f64) -> MetricComparison {
+    metric(
+        "goodput",
+        "req/s",
+        Better::Higher,
+        None,
+        None,
+        None,
+        false,
+        noise,
+        Some(format!(
+            "not compared: the sides ran under different SLOs ({})",
+            slos.iter()
+                .map(|s| if s.is_empty() { "none" } else { s.as_str() })
+                .collect::<Vec<_>>()
+                .join(" vs ")
+        )),
+    )
+}
+
+/// Energy per token where a side measured it: one reading per side, shown and never tested.
+fn energy_metric(base: &[&LevelView], new: &[&LevelView], noise: f64) -> Option<MetricComparison> {
     let energy = |v: &[&LevelView]| -> Option<f64> {
         let js: Vec<f64> = v
             .iter()
@@ -424,23 +485,23 @@ pub(super) fn compare_levels(
         crate::stats::mean(&js)
     };
     let (eb, en) = (energy(base), energy(new));
-    if eb.is_some() || en.is_some() {
-        let note = if eb.is_some() && en.is_some() {
-            "one reading per side: not tested"
-        } else {
-            "measured on one side only"
-        };
-        out.push(metric(
-            "J/token",
-            "J/token",
-            Better::Lower,
-            eb,
-            en,
-            single(eb, en, 1, 1),
-            false,
-            opts.noise,
-            Some(note.into()),
-        ));
+    if eb.is_none() && en.is_none() {
+        return None;
     }
-    out
+    let note = if eb.is_some() && en.is_some() {
+        "one reading per side: not tested"
+    } else {
+        "measured on one side only"
+    };
+    Some(metric(
+        "J/token",
+        "J/token",
+        Better::Lower,
+        eb,
+        en,
+        single(eb, en, 1, 1),
+        false,
+        noise,
+        Some(note.into()),
+    ))
 }

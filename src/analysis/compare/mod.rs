@@ -27,13 +27,11 @@ mod verdict;
 use crate::results::llama_bench::LlamaBenchRecord;
 use crate::results::ResultFile;
 use crate::stats::ratio::Ratio;
-use bench::{case_views, compare_cases, CaseView};
-use environment::environment;
-use join::{group, labels, parallel_map, strip};
-use levels::{compare_levels, level_views, LevelView};
+use environment::{environment, systems_differ};
+use join::{join_cases, join_levels, no_shared_case, Joins};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use verdict::holm;
+use verdict::{count_verdicts, holm};
 
 /// What was read from one path.
 #[derive(Debug, Clone)]
@@ -269,162 +267,23 @@ pub struct Comparison {
 
 /// Joins and judges two sides. `Err` when they share no case or level.
 pub fn compare(base: &[Source], new: &[Source], opts: &Options) -> Result<Comparison, String> {
-    let mut joined = Vec::new();
-    let (mut only_base, mut only_new) = (Vec::new(), Vec::new());
-
-    let (cb, cn) = (case_views(base), case_views(new));
-    let label = labels(
-        cb.iter().chain(&cn).map(|c| (&c.key, c.test.as_str())),
-        &opts.ignore,
-    );
-    let key_of = |c: &CaseView| strip(&c.key, &opts.ignore);
-    let (gb, mut gn) = (
-        group(cb.iter().collect(), |c| key_of(c)),
-        group(cn.iter().collect(), |c| key_of(c)),
-    );
-    let mut model_differs = false;
-    for (k, b) in gb {
-        let lab = label(&b[0].key, &b[0].test);
-        match gn.remove(&k) {
-            Some(n) => {
-                if b[0].key.get("model") != n[0].key.get("model") {
-                    model_differs = true;
-                }
-                joined.push(Joined {
-                    kind: "bench".into(),
-                    label: lab,
-                    metrics: compare_cases(&b, &n, opts),
-                    key: k,
-                    base_sources: b.iter().map(|c| c.source.clone()).collect(),
-                    new_sources: n.iter().map(|c| c.source.clone()).collect(),
-                });
-            }
-            None => only_base.push(OneSided {
-                kind: "bench".into(),
-                label: lab,
-                key: k,
-                sources: b.iter().map(|c| c.source.clone()).collect(),
-            }),
-        }
-    }
-    for (k, n) in gn {
-        only_new.push(OneSided {
-            kind: "bench".into(),
-            label: label(&n[0].key, &n[0].test),
-            key: k,
-            sources: n.iter().map(|c| c.source.clone()).collect(),
-        });
-    }
-
-    let (lb, ln) = (level_views(base), level_views(new));
-    let key_of = |l: &LevelView| strip(&l.key, &opts.ignore);
-    let (gb, mut gn) = (
-        group(lb.iter().collect(), |l| key_of(l)),
-        group(ln.iter().collect(), |l| key_of(l)),
-    );
-    let mut pairs = Vec::new();
-    for (k, b) in gb {
-        match gn.remove(&k) {
-            Some(n) => {
-                if b[0].key.get("model") != n[0].key.get("model") {
-                    model_differs = true;
-                }
-                pairs.push((k, b, n));
-            }
-            None => only_base.push(OneSided {
-                kind: "load".into(),
-                label: b[0].label.clone(),
-                key: k,
-                sources: b.iter().map(|l| l.source.clone()).collect(),
-            }),
-        }
-    }
-    let metrics = parallel_map(&pairs, |(_, b, n)| compare_levels(b, n, opts));
-    for ((k, b, n), metrics) in pairs.into_iter().zip(metrics) {
-        joined.push(Joined {
-            kind: "load".into(),
-            label: b[0].label.clone(),
-            metrics,
-            key: k,
-            base_sources: b.iter().map(|l| l.source.clone()).collect(),
-            new_sources: n.iter().map(|l| l.source.clone()).collect(),
-        });
-    }
-    for (k, n) in gn {
-        only_new.push(OneSided {
-            kind: "load".into(),
-            label: n[0].label.clone(),
-            key: k,
-            sources: n.iter().map(|l| l.source.clone()).collect(),
-        });
-    }
-
+    let mut joins = Joins::default();
+    join_cases(base, new, opts, &mut joins);
+    join_levels(base, new, opts, &mut joins);
+    let Joins {
+        mut joined,
+        only_base,
+        only_new,
+        model_differs,
+    } = joins;
     if joined.is_empty() {
-        let list = |v: &[OneSided]| -> String {
-            let mut labels: Vec<&str> = v.iter().map(|o| o.label.as_str()).collect();
-            labels.dedup();
-            let more = labels.len().saturating_sub(4);
-            labels.truncate(4);
-            format!(
-                "{}{}",
-                labels.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            )
-        };
-        return Err(format!(
-            "the two sides share no case (base: {}; new: {}); --ignore KEY leaves a join key out",
-            list(&only_base),
-            list(&only_new)
-        ));
+        return Err(no_shared_case(&only_base, &only_new));
     }
 
     let environment = environment(base, new);
-    let mut systems_differ = Vec::new();
-    for field in [
-        "cpu_info",
-        "gpu_info",
-        "backends",
-        "cpu model",
-        "backend devices",
-    ] {
-        if let Some(d) = environment.iter().find(|d| d.field == field) {
-            systems_differ.push(format!(
-                "{field}: {} → {}",
-                d.base.join(", "),
-                d.new.join(", ")
-            ));
-        }
-    }
-    if model_differs {
-        systems_differ.push("the models differ (joined with --ignore model)".into());
-    } else if let Some(d) = environment.iter().find(|d| d.field == "model sha256") {
-        systems_differ.push(format!(
-            "model sha256: {} → {}",
-            d.base.join(", "),
-            d.new.join(", ")
-        ));
-    }
+    let systems_differ = systems_differ(&environment, model_differs);
     let family = holm(&mut joined, opts.alpha);
-    let mut counts = Counts {
-        faster: 0,
-        unchanged: 0,
-        slower: 0,
-        underpowered: 0,
-    };
-    for j in &joined {
-        match j.verdict() {
-            Verdict::Faster => counts.faster += 1,
-            Verdict::Unchanged => counts.unchanged += 1,
-            Verdict::Slower => counts.slower += 1,
-        }
-        if j.metrics.iter().any(|m| m.gating && m.underpowered) {
-            counts.underpowered += 1;
-        }
-    }
+    let counts = count_verdicts(&joined);
     Ok(Comparison {
         base: base.iter().map(|s| s.path.clone()).collect(),
         new: new.iter().map(|s| s.path.clone()).collect(),

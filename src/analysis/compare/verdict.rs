@@ -1,7 +1,7 @@
 //! The verdict rule on one figure (its whole interval beyond the noise band), a figure's comparison with the note
-//! that says why it was not tested, and Holm's correction over every gated figure.
+//! that says why it was not tested, Holm's correction over every gated figure, and the count of verdicts.
 
-use super::{Better, Family, Joined, MetricComparison, Verdict};
+use super::{Better, Counts, Family, Joined, MetricComparison, Verdict};
 use crate::stats::ratio::{self, Method, Ratio};
 
 pub(super) fn verdict(r: &Ratio, better: Better, noise: f64) -> Verdict {
@@ -132,4 +132,25 @@ pub(super) fn holm(joined: &mut [Joined], alpha: f64) -> Family {
         rejected,
         kept_unchanged: kept,
     }
+}
+
+/// The joined cases and levels by verdict, and those whose gating figure is underpowered.
+pub(super) fn count_verdicts(joined: &[Joined]) -> Counts {
+    let mut counts = Counts {
+        faster: 0,
+        unchanged: 0,
+        slower: 0,
+        underpowered: 0,
+    };
+    for j in joined {
+        match j.verdict() {
+            Verdict::Faster => counts.faster += 1,
+            Verdict::Unchanged => counts.unchanged += 1,
+            Verdict::Slower => counts.slower += 1,
+        }
+        if j.metrics.iter().any(|m| m.gating && m.underpowered) {
+            counts.underpowered += 1;
+        }
+    }
+    counts
 }
