@@ -2,8 +2,42 @@
 
 use super::load_source;
 use crate::analysis::compare::verdict::ONE_RUN;
-use crate::analysis::compare::{compare, Input, Options, Source, Verdict};
+use crate::analysis::compare::{compare, Input, MetricComparison, Options, Source, Verdict};
+use crate::results::ResultFile;
 use crate::stats::ratio::Method;
+
+/// Round `i` of `f` with every case's repetitions at `fast` and `disturbed` t/s, drifting up 5% a round.
+fn drifting_round(f: &ResultFile, i: usize, fast: f64, disturbed: f64) -> Source {
+    let mut r = f.clone();
+    let drift = 1.0 + 0.05 * i as f64;
+    for c in &mut r.cases {
+        c.summary.samples_ts = vec![fast * drift, disturbed * drift];
+    }
+    load_source(&format!("round-{i:02}.json"), r)
+}
+
+/// `v` with every case's first device measuring `j` joules per token.
+fn with_energy(v: &[Source], j: f64) -> Vec<Source> {
+    let mut v = v.to_vec();
+    for s in &mut v {
+        if let Input::Result(r) = &mut s.input {
+            for c in &mut r.cases {
+                c.energy[0].total.j_per_token = Some(j);
+            }
+        }
+    }
+    v
+}
+
+/// The first joined case's energy per token, comparing `b` with `n` as separate runs.
+fn energy(b: &[Source], n: &[Source]) -> Option<MetricComparison> {
+    let c = compare(b, n, &Options::default()).unwrap();
+    c.joined[0]
+        .metrics
+        .iter()
+        .find(|m| m.metric == "J/token")
+        .cloned()
+}
 
 #[test]
 fn interleaved_bench_rounds_are_judged_on_each_rounds_fastest_repetition() {
@@ -12,14 +46,7 @@ fn interleaved_bench_rounds_are_judged_on_each_rounds_fastest_repetition() {
     let f = crate::results::read_result(&p).unwrap();
     // eight rounds drifting together on both sides; each run's second repetition disturbed (slower); the
     // new side's fastest is 10% below the base's, ±1% alternately. Means of the repetitions would say 0.8.
-    let round = |i: usize, fast: f64, disturbed: f64| {
-        let mut r = f.clone();
-        let drift = 1.0 + 0.05 * i as f64;
-        for c in &mut r.cases {
-            c.summary.samples_ts = vec![fast * drift, disturbed * drift];
-        }
-        load_source(&format!("round-{i:02}.json"), r)
-    };
+    let round = |i: usize, fast: f64, disturbed: f64| drifting_round(&f, i, fast, disturbed);
     let base: Vec<Source> = (0..8).map(|i| round(i, 1000.0, 500.0)).collect();
     let new: Vec<Source> = (0..8)
         .map(|i| round(i, 900.0 * if i % 2 == 0 { 1.01 } else { 0.99 }, 300.0))
@@ -103,26 +130,6 @@ fn interleaved_bench_rounds_are_judged_on_each_rounds_fastest_repetition() {
         );
     }
     // energy per token: shown, never tested; on one side only it says so
-    let with_energy = |v: &[Source], j: f64| -> Vec<Source> {
-        let mut v = v.to_vec();
-        for s in &mut v {
-            if let Input::Result(r) = &mut s.input {
-                for c in &mut r.cases {
-                    c.energy[0].total.j_per_token = Some(j);
-                }
-            }
-        }
-        v
-    };
-    let energy = |b: &[Source], n: &[Source]| {
-        let c = compare(b, n, &Options::default()).unwrap();
-        let m = c.joined[0]
-            .metrics
-            .iter()
-            .find(|m| m.metric == "J/token")
-            .cloned();
-        m
-    };
     assert!(energy(&base, &new).is_none());
     let one = energy(&with_energy(&base, 2.0), &new).unwrap();
     assert_eq!((one.base, one.new, one.gating), (Some(2.0), None, false));
