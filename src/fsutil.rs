@@ -5,14 +5,20 @@ use std::io;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
-/// A temporary file in the directory `path` will live in (created if missing).
+/// The prefix of a temporary file this process writes beside a destination: `.tokenmeter-tmp-<pid>-`, so that
+/// one a killed process left is recognised as stale (`runner::cleanup`).
+pub const TEMP_PREFIX: &str = ".tokenmeter-tmp-";
+
+/// A temporary file in the directory `path` will live in (created if missing), named after this process.
 pub fn temp_beside(path: &Path) -> io::Result<NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir)?;
-    NamedTempFile::new_in(&dir)
+    tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .tempfile_in(&dir)
 }
 
 /// Flushes `tmp` to disk, gives it ordinary file permissions (0644) and renames it to `path`.

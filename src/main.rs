@@ -57,9 +57,9 @@ fn failed_cases(r: &tokenmeter::results::ResultFile, what: &str) -> anyhow::Resu
 }
 
 /// `--save-baseline`'s outcome: where the baseline went, or a warning that it was not saved.
-fn report_baseline(b: Option<&tokenmeter::runner::scaffold::BaselineOutcome>) {
+fn report_baseline(b: Option<&tokenmeter::runner::finish::BaselineOutcome>) {
     match b {
-        Some(saved @ tokenmeter::runner::scaffold::BaselineOutcome::Saved(_)) => {
+        Some(saved @ tokenmeter::runner::finish::BaselineOutcome::Saved(_)) => {
             eprintln!("{saved}")
         }
         Some(refused) => eprintln!("warning: {refused}"),
@@ -118,7 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::fleet::prepare_load(&mut opts)?;
             let outcome = commands::load::run(&opts)?;
             let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
-            emit(&tokenmeter::report::load::render(fmt, sweep));
+            emit(&commands::load::render(&outcome, fmt));
             for w in &outcome.result.warnings {
                 eprintln!("warning: {w}");
             }
@@ -139,10 +139,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(a) => {
             let flags = stop_on_signals()?;
+            let fmt = options::format(&a.output)?;
             let mut opts = options::bench(*a, cli.verbose, flags.clone())?;
             commands::fleet::prepare_bench(&mut opts)?;
             let outcome = commands::bench::run(&opts)?;
-            emit(&opts.format.exporter().render(&outcome.result.cases));
+            emit(&commands::bench::render(&outcome, fmt));
             for w in &outcome.result.warnings {
                 eprintln!("warning: {w}");
             }

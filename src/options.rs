@@ -23,7 +23,7 @@ use tokenmeter::fleet::{self, Shard, ShardRun};
 use tokenmeter::gguf::ShapeOverrides;
 use tokenmeter::report::Format;
 use tokenmeter::results::load::Lengths;
-use tokenmeter::runner::scaffold::{BaselineTarget, EngineOptions, RunOptions};
+use tokenmeter::runner::options::{BaselineTarget, EngineOptions, RunOptions};
 use tokenmeter::runner::sensors::TelemetryOptions;
 use tokenmeter::runner::signals::StopFlags;
 use tokenmeter::stats::StopRule;
@@ -290,7 +290,6 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
 }
 
 pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOptions, InputError> {
-    let format = format(&a.output)?;
     let pg =
         a.pg.iter()
             .map(|s| {
@@ -348,7 +347,6 @@ pub fn bench(a: BenchArgs, verbose: bool, stop: StopFlags) -> Result<BenchOption
         use_mmap: zero_or_one("--mmap", a.mmap)?,
         warmup_runs: if a.no_warmup { 0 } else { a.warmup },
         seed: a.seed,
-        format,
         force: a.force,
         run: sharded(
             run_options(

@@ -655,7 +655,7 @@ proptest! {
             let e = e.to_string();
             prop_assert!(e.starts_with(&name) && !e.contains('\n'), "{}", e);
         }
-        if let Err(e) = tokenmeter::runner::scaffold::model_entry(&path) {
+        if let Err(e) = tokenmeter::runner::setup::model_entry(&path) {
             let e = format!("{e:#}");
             prop_assert!(e.starts_with(&name) && !e.contains('\n'), "{}", e);
         }

@@ -15,7 +15,8 @@ use crate::results::slo::SloTerm;
 use crate::results::ResultFile;
 use crate::runner::load::{Arrivals, Lengths};
 use crate::runner::models;
-use crate::runner::scaffold::{self, short_duration, EngineOptions, PhaseLabel, RunOptions};
+use crate::runner::options::{check_engine, EngineOptions, PhaseLabel, RunOptions};
+use crate::runner::progress::short_duration;
 use crate::stats::ci::StopRule;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -703,7 +704,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     };
     let shape = request_shape(o, loaded.as_ref())?;
     let engine_opts = engine(o);
-    scaffold::check_engine(&engine_opts)?;
+    check_engine(&engine_opts)?;
     let all = candidates(&o.models, &config, &config_dir)?;
 
     let build = crate::engine::build_info(o.run.verbose)?;
@@ -1132,7 +1133,6 @@ fn bench_options(
         use_mmap: e.use_mmap,
         warmup_runs: t.warmup_runs,
         seed: 1,
-        format: crate::report::Format::Markdown,
         run,
         force: false,
     }

@@ -11,13 +11,14 @@ pub use memory::{
     HostFacts, ModelFacts, Need, TensorFacts, PROCESS_BASE_BYTES,
 };
 
-use crate::commands::bench::BenchOptions;
-use crate::commands::load::LoadOptions;
 use crate::engine::BuildInfo;
 use crate::exit::InputError;
 use crate::gguf::read_model_info;
 use crate::runner::load::{Arrivals, Lengths};
-use crate::runner::scaffold::{EngineOptions, Setup};
+use crate::runner::options::EngineOptions;
+use crate::runner::setup::Setup;
+use crate::runner::sweep::bench::BenchOptions;
+use crate::runner::sweep::load::LoadOptions;
 use crate::runner::Case;
 use gguf_rs_lib::reader::{GGUFFileReader, GGUFReaderConfig};
 use std::io::BufReader;

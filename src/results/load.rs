@@ -72,6 +72,14 @@ pub enum Arrivals {
 }
 
 impl Arrivals {
+    /// The one spelling of a level everywhere (tables, warnings, file names, compare): `c=4`, `rate=5/s`.
+    pub fn label(&self) -> String {
+        match self {
+            Arrivals::Closed { concurrency } => format!("c={concurrency}"),
+            Arrivals::Open { rate_per_s, .. } => format!("rate={rate_per_s}/s"),
+        }
+    }
+
     pub fn slots(&self) -> u32 {
         match *self {
             Arrivals::Closed { concurrency } => concurrency,
@@ -190,6 +198,25 @@ pub struct LevelSummary {
 }
 
 impl LevelSummary {
+    /// How requests arrived at the level, when the file says (a closed loop's concurrency or an open loop's
+    /// rate).
+    pub fn arrivals(&self) -> Option<Arrivals> {
+        match (self.concurrency, self.rate) {
+            (Some(concurrency), _) => Some(Arrivals::Closed { concurrency }),
+            (None, Some(rate_per_s)) => Some(Arrivals::Open {
+                rate_per_s,
+                slots: self.slots,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// `c=4`, `rate=5/s` ([`Arrivals::label`]), or `slots=8` for a level that records neither.
+    pub fn label(&self) -> String {
+        self.arrivals()
+            .map_or_else(|| format!("slots={}", self.slots), |a| a.label())
+    }
+
     /// The seconds the level's rates are over: its arrival window when a duration cut arrivals, else all of it.
     pub fn rate_seconds(&self) -> f64 {
         self.arrival_window_s

@@ -21,6 +21,8 @@ pub enum Warning {
         cases_done: usize,
         cases_total: usize,
     },
+    /// Units a run did not start because its time ran out (a phase of a larger run's budget).
+    UnitsNotRun { units: usize, reason: String },
     /// A sensor could not be read for part of the run; its figures for that part are absent.
     Sensor { message: String },
     /// A device stopped answering during the run (NVML's GPU_IS_LOST): its energy is absent from the span it
@@ -96,6 +98,9 @@ impl std::fmt::Display for Warning {
                 f,
                 "interrupted after {cases_done} of {cases_total} cases: the result file holds what was measured"
             ),
+            Warning::UnitsNotRun { units, reason } => {
+                write!(f, "{units} unit(s) not run: {reason}")
+            }
             Warning::Sensor { message } => write!(f, "sensor: {message}"),
             Warning::DeviceLost { device, reason } => write!(
                 f,

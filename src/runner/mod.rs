@@ -4,16 +4,22 @@
 pub mod bench;
 pub mod cases;
 pub mod checkpoint;
+pub mod cleanup;
 pub mod energy;
+pub mod executor;
+pub mod finish;
 pub mod load;
 pub mod meter;
 pub mod models;
 pub mod numerics;
+pub mod options;
 pub mod probe;
-pub mod scaffold;
+pub mod progress;
 pub mod selftest;
 pub mod sensors;
+pub mod setup;
 pub mod signals;
+pub mod sweep;
 pub mod unit;
 pub mod worker;
 

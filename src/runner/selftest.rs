@@ -186,7 +186,7 @@ pub struct SelfTestOptions<'a> {
 }
 
 impl<'a> SelfTestOptions<'a> {
-    pub fn of(run: &'a super::scaffold::RunOptions) -> SelfTestOptions<'a> {
+    pub fn of(run: &'a super::options::RunOptions) -> SelfTestOptions<'a> {
         SelfTestOptions {
             recheck: run.recheck,
             verbose: run.verbose,
