@@ -10,6 +10,7 @@ use crate::config::sweep::{ShardUnit, SweepCommand};
 use crate::config::{Config, SweepEntry};
 use crate::fleet::status::{self, ShardRow};
 use crate::fleet::{attempt, Shard, ShardFile};
+use crate::results::load::Arrivals;
 use crate::results::load::Lengths;
 use crate::results::slo::parse_slo;
 use crate::stats::StopRule;
@@ -113,8 +114,15 @@ pub enum Level {
 impl Level {
     pub fn label(&self) -> String {
         match self {
-            Level::Closed(c) => format!("c={c}"),
-            Level::Open(r) => format!("r={r}/s"),
+            Level::Closed(concurrency) => Arrivals::Closed {
+                concurrency: *concurrency,
+            }
+            .label(),
+            Level::Open(rate_per_s) => Arrivals::Open {
+                rate_per_s: *rate_per_s,
+                slots: 0,
+            }
+            .label(),
         }
     }
 }

@@ -260,13 +260,9 @@ fn case_measures(c: &CaseRecord, benchmark: &str, source: &str, out: &mut Vec<Me
     }
 }
 
-/// A load level in a benchmark name: `c=4`, `rate=2.5` or `slots=8`.
+/// A load level in a benchmark name: `c=4`, `rate=2.5/s` or `slots=8` (`LevelSummary::label`).
 fn level_name(s: &LevelSummary) -> String {
-    match (s.concurrency, s.rate) {
-        (Some(c), _) => format!("c={c}"),
-        (None, Some(r)) => format!("rate={r}"),
-        (None, None) => format!("slots={}", s.slots),
-    }
+    s.label()
 }
 
 /// A load level's throughput, goodput, p95 TTFT and ITL, and energy per token; `label` names the level's source.

@@ -33,7 +33,10 @@ use std::path::{Path, PathBuf};
 ///   weights in), `numerics` (the numerics gate against the CPU reference), `numerics_failed` and
 ///   `engine_fallback` (the self-test's substitution). Version 4 files read as version 5 with `repack` true (the
 ///   default they ran with), no buffers and no numerics record.
-pub const SCHEMA_VERSION: u32 = 5;
+/// - 6: each case, level and failed unit adds `limits` (the estimate, timeout and stall limit its worker ran
+///   under), and the file `interrupted_by` (the signal that stopped the run). Version 5 files read as version 6
+///   with both absent.
+pub const SCHEMA_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
@@ -72,6 +75,9 @@ pub struct FailedCase {
     pub reason: String,
     /// The last lines the worker wrote to stderr.
     pub stderr_tail: Vec<String>,
+    /// The time limits the unit's worker ran under (absent in-process, or when it never started).
+    #[serde(default)]
+    pub limits: Option<super::record::UnitLimits>,
 }
 
 /// A model file as measured.
@@ -100,6 +106,9 @@ pub struct ResultFile {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub interrupted: bool,
+    /// The signal that stopped the run (`SIGINT`, `SIGTERM`, `SIGHUP`), when one did.
+    #[serde(default)]
+    pub interrupted_by: Option<String>,
     pub host: HostInfo,
     pub build: BuildInfo,
     pub models: Vec<ModelEntry>,
@@ -213,7 +222,7 @@ pub fn read_result_str(text: &str, path: &Path) -> Result<ResultFile, ResultFile
         .ok_or_else(|| parse("no schema_version".into()))?;
     let value = match version {
         1 => migrate_v1(value).map_err(parse)?,
-        2..=4 => {
+        2..=5 => {
             let mut v = value;
             v["schema_version"] = serde_json::Value::from(SCHEMA_VERSION);
             v

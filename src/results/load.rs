@@ -256,6 +256,9 @@ pub struct LevelRecord {
     /// This process's CPU use and peak resident memory over the level.
     #[serde(default)]
     pub process: Option<ProcessContext>,
+    /// The time limits the level's worker ran under (absent in-process).
+    #[serde(default)]
+    pub limits: Option<crate::results::record::UnitLimits>,
 }
 
 impl LevelRecord {

@@ -344,8 +344,20 @@ pub struct CaseRecord {
     /// Set when the machine's self-test found the requested configuration broken and this case ran another.
     #[serde(default)]
     pub engine_fallback: Option<EngineFallback>,
+    /// The time limits the case's worker ran under (absent in-process).
+    #[serde(default)]
+    pub limits: Option<UnitLimits>,
     /// Raw per-repetition samples; every figure above is recomputed from these.
     pub samples: Vec<RepSample>,
+}
+
+/// The time limits a unit's worker ran under: the unit's expected run time they derive from (absent when there
+/// was none), the timeout and the stall limit (a worker that sends no reply for that long is stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UnitLimits {
+    pub estimate_s: Option<f64>,
+    pub timeout_s: f64,
+    pub stall_s: f64,
 }
 
 impl CaseRecord {

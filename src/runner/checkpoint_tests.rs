@@ -6,6 +6,7 @@ fn failed(label: &str) -> Entry {
         parameters: serde_json::json!({"n_prompt": 16}),
         reason: "worker killed by signal 9".into(),
         stderr_tail: vec![],
+        limits: None,
     })
 }
 

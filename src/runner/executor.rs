@@ -17,6 +17,7 @@ use super::progress::progress_bar;
 use super::unit::{self, Env, ModelCache};
 use super::worker::{run_in_worker, EffectiveLimits, Job, Limits, Reply, Request, WorkerFailure};
 use super::Meter;
+use crate::results::record::UnitLimits;
 use crate::results::{FailedCase, Warning};
 use crate::telemetry::Window;
 use indicatif::ProgressBar;
@@ -87,6 +88,8 @@ pub struct UnitCtx<'a> {
     meter: &'a mut Meter,
     bar: &'a ProgressBar,
     models: &'a mut ModelCache,
+    /// The limits of the last worker this unit ran (for a failed unit's record).
+    last_limits: Option<UnitLimits>,
 }
 
 /// A unit's job run to its end.
@@ -97,7 +100,15 @@ pub struct Executed {
     /// Where the windows' clock starts, on the system-wide monotonic clock (`crate::clock`).
     pub window_mono_ns: u64,
     /// The limits its worker ran under (`None` in-process).
-    pub limits: Option<EffectiveLimits>,
+    pub limits: Option<UnitLimits>,
+}
+
+fn unit_limits(l: EffectiveLimits, estimate: Option<Duration>) -> UnitLimits {
+    UnitLimits {
+        estimate_s: estimate.map(|d| d.as_secs_f64()),
+        timeout_s: l.timeout.as_secs_f64(),
+        stall_s: l.stall.as_secs_f64(),
+    }
 }
 
 impl UnitCtx<'_> {
@@ -150,7 +161,8 @@ impl UnitCtx<'_> {
                 estimate,
                 deadline: run.hard_deadline,
             };
-            let effective = limits.effective();
+            let effective = unit_limits(limits.effective(), estimate);
+            self.last_limits = Some(effective);
             let reply = run_in_worker(&req, &limits, |done| bar.set_message(progress(done)));
             let reply = reply.map_err(|f| {
                 if run.stop_now.load(Ordering::Relaxed) {
@@ -275,6 +287,7 @@ impl<'a> Executor<'a> {
                 meter,
                 bar: &bar,
                 models: &mut models,
+                last_limits: None,
             };
             match sweep.run(&unit, &mut ctx) {
                 Ok(r) => {
@@ -292,6 +305,7 @@ impl<'a> Executor<'a> {
                         parameters: sweep.parameters(&unit),
                         reason: why.to_string(),
                         stderr_tail: why.stderr_tail,
+                        limits: ctx.last_limits,
                     };
                     out.warnings.push(Warning::CaseFailed {
                         label: f.label.clone(),

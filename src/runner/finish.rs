@@ -115,6 +115,10 @@ pub fn finish(
         started_at,
         finished_at: Utc::now(),
         interrupted: run.stopped(),
+        interrupted_by: match run.signal.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            s => Some(super::signals::short_name(s).to_string()),
+        },
         host,
         build,
         models: entries,

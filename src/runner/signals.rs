@@ -71,6 +71,16 @@ pub fn exit_code(signal: i32) -> u8 {
     (128 + signal).clamp(0, 255) as u8
 }
 
+/// `SIGTERM`: a signal's name, as a result file records it.
+pub fn short_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
+
 /// `SIGTERM`, `SIGINT (Ctrl-C)`: a signal's name for messages.
 pub fn name(signal: i32) -> &'static str {
     match signal {

@@ -32,14 +32,6 @@ fn lengths(l: &Lengths) -> String {
     }
 }
 
-fn arrivals_of(l: &LevelRecord) -> String {
-    match (l.summary.concurrency, l.summary.rate) {
-        (Some(c), _) => format!("c={c}"),
-        (None, Some(r)) => format!("rate={r}/s slots={}", l.summary.slots),
-        (None, None) => format!("slots={}", l.summary.slots),
-    }
-}
-
 pub(super) fn level_views(sources: &[Source]) -> Vec<LevelView<'_>> {
     let mut out = Vec::new();
     for (input, s) in sources.iter().enumerate() {
@@ -54,10 +46,11 @@ pub(super) fn level_views(sources: &[Source]) -> Vec<LevelView<'_>> {
             )
         });
         for (i, l) in sweep.levels.iter().enumerate() {
-            let arrivals = arrivals_of(l);
+            let arrivals = l.summary.label();
             let key: BTreeMap<String, String> = [
                 ("model", model.clone()),
                 ("arrivals", arrivals.clone()),
+                ("slots", l.summary.slots.to_string()),
                 ("input_tokens", lengths(&l.input_tokens)),
                 ("output_tokens", lengths(&l.output_tokens)),
             ]

@@ -51,6 +51,7 @@ fn summary(
 
 fn record(summary: LevelSummary) -> LevelRecord {
     LevelRecord {
+        limits: None,
         summary,
         input_tokens: Lengths::Fixed(4),
         output_tokens: Lengths::Fixed(3),

@@ -129,6 +129,7 @@ impl Sweep for BenchSweep<'_> {
             weight_buffers_mib: reply.weight_buffers_mib.clone(),
             numerics: reply.numerics.clone(),
             engine_fallback: fallback.and_then(Result::ok),
+            limits: done.limits,
         };
         match (&reference, &earlier) {
             (Err(_), Some((test, n))) if self.references.contains_key(&case.model_path) => {

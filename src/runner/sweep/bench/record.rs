@@ -3,7 +3,7 @@
 //! the warnings a record carries.
 
 use crate::engine::BuildInfo;
-use crate::results::record::{EngineFallback, Numerics, NumericsVerdict};
+use crate::results::record::{EngineFallback, Numerics, NumericsVerdict, UnitLimits};
 use crate::results::telemetry::{IdleBaseline, ProcessContext};
 use crate::results::warnings::NOISY_CV;
 use crate::results::{summarize, CaseRecord, HostInfo, ModelEntry, Warning};
@@ -20,6 +20,7 @@ pub struct CaseExtras {
     pub weight_buffers_mib: BTreeMap<String, f64>,
     pub numerics: Option<Numerics>,
     pub engine_fallback: Option<EngineFallback>,
+    pub limits: Option<UnitLimits>,
 }
 
 /// The case's run from the worker's reply: its repetitions' `start_ns` moved from the worker's clock origin onto
@@ -128,6 +129,7 @@ pub fn record(
             .is_some_and(|n| n.verdict == NumericsVerdict::Failed),
         numerics: extras.numerics,
         engine_fallback: extras.engine_fallback,
+        limits: extras.limits,
         samples: run.samples.clone(),
     }
 }

@@ -281,6 +281,7 @@ impl Sweep for Levels<'_> {
             requests: d.requests,
             energy,
             process: d.process,
+            limits: done.limits,
         })
     }
 
