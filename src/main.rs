@@ -1,7 +1,6 @@
 //! tokenmeter's entry point: parse, dispatch, and map errors to exit codes (`tokenmeter::exit`).
 
 mod cli;
-mod cli_cost;
 mod options;
 
 use clap::Parser;
@@ -166,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Prices(a) => match a.command {
-            cli_cost::PricesCommand::Import(i) => {
+            cli::PricesCommand::Import(i) => {
                 let outcome = commands::prices::import(&options::prices_import(i))?;
                 match &outcome.written {
                     Some(path) => eprintln!(

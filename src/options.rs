@@ -4,7 +4,7 @@
 use crate::cli::{
     BaselineArgs, BenchArgs, ExportArgs, LoadArgs, ShardArgs, SweepArgs, SynthArgs, TelemetryArgs,
 };
-use crate::cli_cost::{CostArgs, DecideArgs, ImportArgs, PricingArgs, ReportArgs, SelectionArgs};
+use crate::cli::{CostArgs, DecideArgs, ImportArgs, PricingArgs, ReportArgs, SelectionArgs};
 use tokenmeter::commands::bench::BenchOptions;
 use tokenmeter::commands::compare::{CompareOptions, FailOn, Interleave};
 use tokenmeter::commands::cost::{CostOptions, Selection};
