@@ -19,7 +19,7 @@ pub use cost::{
     SelectionArgs,
 };
 pub use export::ExportArgs;
-pub use fleet::{FleetArgs, FleetCommand, PlanArgs};
+pub use fleet::{FleetArgs, FleetCommand, FleetStatusArgs, PlanArgs};
 pub use gguf::{InspectArgs, SynthArgs};
 pub use load::LoadArgs;
 pub use profile::ProfileArgs;
