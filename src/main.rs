@@ -1,7 +1,6 @@
 //! tokenmeter's entry point: parse, dispatch, and map errors to exit codes (`tokenmeter::exit`).
 
 mod cli;
-mod cli_cost;
 mod options;
 
 use clap::Parser;
@@ -111,75 +110,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Synth(a) => commands::synth::run(&options::synth(a)),
         Command::Inspect(a) => commands::inspect::run(&a.file, a.json),
-        Command::Load(a) => {
-            let flags = stop_on_signals()?;
-            let fmt = options::format(&a.output)?;
-            let mut opts = options::load(*a, cli.verbose, flags.clone())?;
-            commands::fleet::prepare_load(&mut opts)?;
-            let outcome = commands::load::run(&opts)?;
-            let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
-            emit(&commands::load::render(&outcome, fmt));
-            for w in &outcome.result.warnings {
-                eprintln!("warning: {w}");
-            }
-            eprintln!("results: {}", outcome.result_path.display());
-            report_baseline(outcome.baseline.as_ref());
-            if outcome.result.interrupted {
-                return Err(interrupted(
-                    &flags,
-                    format!(
-                        "{} level(s) measured and saved to {}; finish with --resume {}",
-                        sweep.levels.len(),
-                        outcome.result_path.display(),
-                        outcome.result_path.display()
-                    ),
-                ));
-            }
-            failed_cases(&outcome.result, "level")
-        }
-        Command::Bench(a) => {
-            let flags = stop_on_signals()?;
-            let fmt = options::format(&a.output)?;
-            let mut opts = options::bench(*a, cli.verbose, flags.clone())?;
-            commands::fleet::prepare_bench(&mut opts)?;
-            let outcome = commands::bench::run(&opts)?;
-            emit(&commands::bench::render(&outcome, fmt));
-            for w in &outcome.result.warnings {
-                eprintln!("warning: {w}");
-            }
-            eprintln!("results: {}", outcome.result_path.display());
-            report_baseline(outcome.baseline.as_ref());
-            if outcome.result.interrupted {
-                return Err(interrupted(
-                    &flags,
-                    format!(
-                        "{} case(s) measured and saved to {}; finish with --resume {}",
-                        outcome.result.cases.len(),
-                        outcome.result_path.display(),
-                        outcome.result_path.display()
-                    ),
-                ));
-            }
-            failed_cases(&outcome.result, "case")
-        }
+        Command::Load(a) => load(*a, cli.verbose),
+        Command::Bench(a) => bench(*a, cli.verbose),
         Command::Cost(a) => {
             print!("{}", commands::cost::run(&options::cost(*a)?)?);
             Ok(())
         }
         Command::Prices(a) => match a.command {
-            cli_cost::PricesCommand::Import(i) => {
-                let outcome = commands::prices::import(&options::prices_import(i))?;
-                match &outcome.written {
-                    Some(path) => eprintln!(
-                        "wrote {} [[cloud]] entries to {}",
-                        outcome.entries,
-                        path.display()
-                    ),
-                    None => print!("{}", outcome.toml),
-                }
-                eprintln!("skipped: {}", outcome.skipped);
-                Ok(())
-            }
+            cli::PricesCommand::Import(i) => prices_import(i),
         },
         Command::Export(a) => {
             let opts = options::export(a)?;
@@ -188,95 +126,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Report(a) => {
-            let opts = options::report(*a)?;
-            let outcome = commands::report::run(&opts)?;
-            match &opts.out {
-                Some(path) => eprintln!(
-                    "wrote {} ({} result file(s); {} left out)",
-                    path.display(),
-                    outcome.files_read,
-                    outcome.skipped.len()
-                ),
-                None => emit(&outcome.text),
-            }
-            Ok(())
-        }
-        Command::Profile(a) => {
-            let flags = stop_on_signals()?;
-            let opts = options::profile(*a, cli.verbose, flags.clone())?;
-            let outcome = commands::profile::run(&opts)?;
-            emit(&outcome.summary());
-            match (&outcome.report, &outcome.report_error) {
-                (Some(html), _) => eprintln!("report: {}", html.display()),
-                (None, Some(why)) => eprintln!("warning: no report: {why}"),
-                (None, None) => {}
-            }
-            eprintln!("results: {}", outcome.dir.display());
-            if outcome.interrupted {
-                return Err(interrupted(
-                    &flags,
-                    format!("what was measured is in {}", outcome.dir.display()),
-                ));
-            }
-            if outcome.any_failed() {
-                return Err(CasesFailed(format!(
-                    "some phases of the profile failed; {} says why",
-                    outcome.dir.join("profile.md").display()
-                ))
-                .into());
-            }
-            Ok(())
-        }
-        Command::Plan(a) => {
-            let (bench, load) = flag_defaults()?;
-            let mut opts = options::plan(*a, bench, load)?;
-            let plan = commands::plan::plan(&mut opts)?;
-            let text = match &opts.emit {
-                Some(e) => commands::plan::emit(&plan, opts.config.as_deref(), e)?,
-                None if opts.json => serde_json::to_string_pretty(&plan)? + "\n",
-                None => commands::plan::render(&plan),
-            };
-            match &opts.out {
-                Some(path) => {
-                    tokenmeter::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| {
-                        InputError(format!("{}: cannot write: {e}", path.display()))
-                    })?;
-                    eprintln!("wrote {}", path.display());
-                }
-                None => emit(&text),
-            }
-            Ok(())
-        }
+        Command::Report(a) => report(*a),
+        Command::Profile(a) => profile(*a, cli.verbose),
+        Command::Plan(a) => plan(*a),
         Command::Fleet(a) => match a.command {
-            cli::FleetCommand::Status(s) => {
-                let shards = match &s.sweep {
-                    None => s.shards,
-                    Some(name) => {
-                        let (bench, load) = flag_defaults()?;
-                        let mut opts = commands::plan::PlanOptions {
-                            config: s.config.clone(),
-                            sweep: name.clone(),
-                            per: options::per(s.per.as_deref())?,
-                            shards: None,
-                            hardware: None,
-                            json: false,
-                            emit: None,
-                            out: None,
-                            bench_defaults: bench,
-                            load_defaults: load,
-                        };
-                        Some(commands::plan::plan(&mut opts)?.shards.len() as u32)
-                    }
-                };
-                let outcome = commands::fleet::status(&s.dir, shards)?;
-                emit(&outcome.text);
-                if outcome.all_done() {
-                    Ok(())
-                } else {
-                    Err(CasesFailed(format!("{}: not every shard is done", s.dir.display())).into())
-                }
-            }
+            cli::FleetCommand::Status(s) => fleet_status(s),
         },
         Command::Worker => tokenmeter::runner::worker::serve(),
         Command::Compare(a) => commands::compare::run(&options::compare(*a)?),
@@ -284,6 +138,178 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", commands::decide::run(&options::decide(*a)?)?);
             Ok(())
         }
+    }
+}
+
+/// `tokenmeter load`: the table on stdout, warnings and the result file's path on stderr.
+fn load(a: cli::LoadArgs, verbose: bool) -> anyhow::Result<()> {
+    let flags = stop_on_signals()?;
+    let fmt = options::format(&a.output)?;
+    let mut opts = options::load(a, verbose, flags.clone())?;
+    commands::fleet::prepare_load(&mut opts)?;
+    let outcome = commands::load::run(&opts)?;
+    let sweep = outcome.result.load.as_ref().expect("load writes a sweep");
+    emit(&commands::load::render(&outcome, fmt));
+    for w in &outcome.result.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("results: {}", outcome.result_path.display());
+    report_baseline(outcome.baseline.as_ref());
+    if outcome.result.interrupted {
+        return Err(interrupted(
+            &flags,
+            format!(
+                "{} level(s) measured and saved to {}; finish with --resume {}",
+                sweep.levels.len(),
+                outcome.result_path.display(),
+                outcome.result_path.display()
+            ),
+        ));
+    }
+    failed_cases(&outcome.result, "level")
+}
+
+/// `tokenmeter bench`: the table on stdout, warnings and the result file's path on stderr.
+fn bench(a: cli::BenchArgs, verbose: bool) -> anyhow::Result<()> {
+    let flags = stop_on_signals()?;
+    let fmt = options::format(&a.output)?;
+    let mut opts = options::bench(a, verbose, flags.clone())?;
+    commands::fleet::prepare_bench(&mut opts)?;
+    let outcome = commands::bench::run(&opts)?;
+    emit(&commands::bench::render(&outcome, fmt));
+    for w in &outcome.result.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("results: {}", outcome.result_path.display());
+    report_baseline(outcome.baseline.as_ref());
+    if outcome.result.interrupted {
+        return Err(interrupted(
+            &flags,
+            format!(
+                "{} case(s) measured and saved to {}; finish with --resume {}",
+                outcome.result.cases.len(),
+                outcome.result_path.display(),
+                outcome.result_path.display()
+            ),
+        ));
+    }
+    failed_cases(&outcome.result, "case")
+}
+
+/// `tokenmeter prices import`: the TOML on stdout, or written to `--out`.
+fn prices_import(a: cli::ImportArgs) -> anyhow::Result<()> {
+    let outcome = commands::prices::import(&options::prices_import(a))?;
+    match &outcome.written {
+        Some(path) => eprintln!(
+            "wrote {} [[cloud]] entries to {}",
+            outcome.entries,
+            path.display()
+        ),
+        None => print!("{}", outcome.toml),
+    }
+    eprintln!("skipped: {}", outcome.skipped);
+    Ok(())
+}
+
+/// `tokenmeter report`: the page on stdout, or written to `-o`.
+fn report(a: cli::ReportArgs) -> anyhow::Result<()> {
+    let opts = options::report(a)?;
+    let outcome = commands::report::run(&opts)?;
+    match &opts.out {
+        Some(path) => eprintln!(
+            "wrote {} ({} result file(s); {} left out)",
+            path.display(),
+            outcome.files_read,
+            outcome.skipped.len()
+        ),
+        None => emit(&outcome.text),
+    }
+    Ok(())
+}
+
+/// `tokenmeter profile`: the summary on stdout, the report's and the results' paths on stderr.
+fn profile(a: cli::ProfileArgs, verbose: bool) -> anyhow::Result<()> {
+    let flags = stop_on_signals()?;
+    let opts = options::profile(a, verbose, flags.clone())?;
+    let outcome = commands::profile::run(&opts)?;
+    emit(&outcome.summary());
+    match (&outcome.report, &outcome.report_error) {
+        (Some(html), _) => eprintln!("report: {}", html.display()),
+        (None, Some(why)) => eprintln!("warning: no report: {why}"),
+        (None, None) => {}
+    }
+    eprintln!("results: {}", outcome.dir.display());
+    if outcome.interrupted {
+        return Err(interrupted(
+            &flags,
+            format!("what was measured is in {}", outcome.dir.display()),
+        ));
+    }
+    if outcome.any_failed() {
+        return Err(CasesFailed(format!(
+            "some phases of the profile failed; {} says why",
+            outcome.dir.join("profile.md").display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// `tokenmeter plan`: the plan, or the file that runs its shards, on stdout or written to `--out`.
+fn plan(a: cli::PlanArgs) -> anyhow::Result<()> {
+    let (bench, load) = flag_defaults()?;
+    let mut opts = options::plan(a, bench, load)?;
+    let plan = commands::plan::plan(&mut opts)?;
+    let text = match &opts.emit {
+        Some(e) => commands::plan::emit(&plan, opts.config.as_deref(), e)?,
+        None if opts.json => serde_json::to_string_pretty(&plan)? + "\n",
+        None => commands::plan::render(&plan),
+    };
+    match &opts.out {
+        Some(path) => {
+            tokenmeter::fsutil::write_atomic(path, text.as_bytes())
+                .map_err(|e| InputError(format!("{}: cannot write: {e}", path.display())))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => emit(&text),
+    }
+    Ok(())
+}
+
+/// The number of shards `plan` gives the [[sweep]] `name` (`fleet status --sweep`).
+fn sweep_shards(
+    name: &str,
+    config: Option<std::path::PathBuf>,
+    per: Option<&str>,
+) -> anyhow::Result<u32> {
+    let (bench, load) = flag_defaults()?;
+    let mut opts = commands::plan::PlanOptions {
+        config,
+        sweep: name.to_string(),
+        per: options::per(per)?,
+        shards: None,
+        hardware: None,
+        json: false,
+        emit: None,
+        out: None,
+        bench_defaults: bench,
+        load_defaults: load,
+    };
+    Ok(commands::plan::plan(&mut opts)?.shards.len() as u32)
+}
+
+/// `tokenmeter fleet status`: the table on stdout; exit 1 unless every shard is done.
+fn fleet_status(s: cli::FleetStatusArgs) -> anyhow::Result<()> {
+    let shards = match &s.sweep {
+        None => s.shards,
+        Some(name) => Some(sweep_shards(name, s.config.clone(), s.per.as_deref())?),
+    };
+    let outcome = commands::fleet::status(&s.dir, shards)?;
+    emit(&outcome.text);
+    if outcome.all_done() {
+        Ok(())
+    } else {
+        Err(CasesFailed(format!("{}: not every shard is done", s.dir.display())).into())
     }
 }
 

@@ -1,6 +1,6 @@
 //! The memory a case needs, estimated from the model's tensor table and hyperparameters before anything is
 //! loaded, and the comparison with what is free. Pure functions over plain inputs; measuring free memory lives
-//! in the parent module.
+//! in `preflight::facts`.
 //!
 //! RAM (the process's peak resident set):
 //! - process: a measured constant for the binary, its libraries and the sensors ([`PROCESS_BASE_BYTES`]);

@@ -1,4 +1,4 @@
-//! Command-line syntax of `cost`, `prices`, `decide` and `report` (clap derive); `options` converts it.
+//! Command-line syntax of `cost`, `prices`, `decide` and `report`: the commands that price result files.
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;

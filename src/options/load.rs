@@ -1,0 +1,74 @@
+//! `load`'s arguments into [`LoadOptions`].
+
+use super::run::{run_options, shard_run, sharded};
+use super::{duration, flash_attn, zero_or_one};
+use crate::cli::LoadArgs;
+use tokenmeter::commands::load::LoadOptions;
+use tokenmeter::commands::InputError;
+use tokenmeter::results::load::Lengths;
+use tokenmeter::runner::options::EngineOptions;
+use tokenmeter::runner::signals::StopFlags;
+
+pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, InputError> {
+    let lengths =
+        |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
+    Ok(LoadOptions {
+        model: a.model,
+        concurrency: a.concurrency,
+        rates: a.rate,
+        parallel: a.parallel,
+        input_tokens: a
+            .input_tokens
+            .as_deref()
+            .map(|s| lengths("--input-tokens", s))
+            .transpose()?,
+        output_tokens: a
+            .output_tokens
+            .as_deref()
+            .map(|s| lengths("--output-tokens", s))
+            .transpose()?,
+        workload: a.workload,
+        requests: a.requests,
+        duration: a
+            .duration
+            .as_deref()
+            .map(|d| duration("--duration", d))
+            .transpose()?,
+        slo: a
+            .slo
+            .as_deref()
+            .map(|s| {
+                tokenmeter::results::slo::parse_slo(s)
+                    .map_err(|e| InputError(format!("--slo: {e}")))
+            })
+            .transpose()?,
+        engine: EngineOptions {
+            n_threads: a.threads,
+            n_gpu_layers: a.n_gpu_layers,
+            n_batch: a.batch_size,
+            n_ubatch: a.ubatch_size,
+            flash_attn: flash_attn(&a.flash_attn)?,
+            no_kv_offload: zero_or_one("--no-kv-offload", a.no_kv_offload)?,
+            type_k: a.cache_type_k,
+            type_v: a.cache_type_v,
+            use_mmap: zero_or_one("--mmap", a.mmap)?,
+            repack: zero_or_one("--repack", a.repack)?,
+        },
+        seed: a.seed,
+        force: a.force,
+        until_saturated: a.until_saturated,
+        burst: a.burst,
+        gate: None,
+        run: sharded(
+            run_options(
+                a.config,
+                a.telemetry,
+                (a.sweep, a.baseline),
+                (a.out, a.results_dir),
+                verbose,
+                stop,
+            )?,
+            shard_run(a.shard)?,
+        )?,
+    })
+}
