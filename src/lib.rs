@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod cost;
 pub mod engine;
+pub mod estimate;
 pub mod exit;
 pub mod export;
 pub mod fleet;

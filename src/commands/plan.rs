@@ -8,8 +8,8 @@ use super::load::{default_requests, LoadOptions, DEFAULT_OPEN_LOOP_SLOTS, DEFAUL
 use super::InputError;
 use crate::config::sweep::{ShardUnit, SweepCommand};
 use crate::config::{Config, SweepEntry};
+use crate::estimate::{self, BenchCase, Calibration, LoadLevel, ModelSize};
 use crate::fleet::emit::{self, EmitSpec};
-use crate::fleet::estimate::{self, Calibration, ModelSize};
 use crate::fleet::Shard;
 use crate::gguf::{read_model_info, synth};
 use crate::results::HostInfo;
@@ -122,7 +122,7 @@ fn model_size(name: &str, config: &Config, config_dir: &Path) -> anyhow::Result<
     Ok(ModelSize {
         file_size_bytes: p.file_size_bytes,
         n_params: p.n_params,
-        weights_read_per_token_bytes: p.file_size_bytes,
+        weights_read_per_token_bytes: p.weights_read_per_token_bytes,
     })
 }
 
@@ -196,17 +196,16 @@ fn bench_units(
                 .iter()
                 .position(|m| *m == c.model_path)
                 .expect("a sweep model");
-            let runs = c.warmup_runs + c.stop_rule.min_runs.max(1);
+            let case = BenchCase {
+                n_prompt: c.test.n_prompt,
+                n_gen: c.test.n_gen,
+                n_depth: c.test.n_depth,
+                runs: c.warmup_runs + c.stop_rule.min_runs.max(1),
+            };
             Unit {
                 model,
                 label: c.test.name(),
-                estimate_s: cal.bench_case_s(
-                    &sizes[model],
-                    c.test.n_prompt,
-                    c.test.n_gen,
-                    c.test.n_depth,
-                    runs,
-                ),
+                estimate_s: estimate::bench_case_s(&sizes[model], &cal.rates(&sizes[model]), &case),
             }
         })
         .collect()
@@ -251,7 +250,16 @@ fn load_units(
             let requests = opts.requests.unwrap_or_else(|| default_requests(slots));
             let estimate_s = match opts.duration {
                 Some(d) => d.as_secs_f64(),
-                None => cal.load_level_s(&sizes[model], requests, input, output, slots),
+                None => estimate::load_level_s(
+                    &sizes[model],
+                    &cal.rates(&sizes[model]),
+                    &LoadLevel {
+                        requests,
+                        input_tokens: input,
+                        output_tokens: output,
+                        slots,
+                    },
+                ),
             };
             Unit {
                 model,
@@ -306,7 +314,7 @@ pub fn plan(opts: &mut PlanOptions) -> anyhow::Result<Plan> {
         .map(|index| PlannedShard {
             index,
             cases: Vec::new(),
-            estimate_s: estimate::SHARD_START_S,
+            estimate_s: estimate::RUN_START_S,
         })
         .collect();
     for (i, u) in units.into_iter().enumerate() {
@@ -321,7 +329,7 @@ pub fn plan(opts: &mut PlanOptions) -> anyhow::Result<Plan> {
         }
         .owns(unit));
         if !shard.cases.iter().any(|c| c.model == s.models[u.model]) {
-            shard.estimate_s += cal.model_hash_s(&sizes[u.model]);
+            shard.estimate_s += estimate::model_hash_s(&sizes[u.model]);
         }
         shard.estimate_s += u.estimate_s;
         shard.cases.push(PlannedCase {

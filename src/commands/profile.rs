@@ -8,6 +8,7 @@ use super::cost::{Loaded, Selection};
 use super::report::{check_selection, PageFormat, ReportOptions};
 use super::{bench, load, InputError};
 use crate::config::{Config, ModelEntry, SynthRef};
+use crate::estimate::{self, BenchCase, LoadLevel, MeasuredLevel, ModelSize, Rates};
 use crate::gguf::{read_model_info, synth};
 use crate::preflight;
 use crate::results::load::LevelRecord;
@@ -50,11 +51,6 @@ const CALIBRATION_MIN: Duration = Duration::from_secs(20);
 const CALIBRATION_SHARE: f64 = 0.1;
 /// Memory a model needs beyond its weights before it is tried: KV cache, compute buffers, the process.
 const HEADROOM_BYTES: u64 = 1 << 30;
-/// Generation at depth 4096 is taken to run at this share of tg128's rate when estimating its time.
-const DEPTH_TG_SHARE: f64 = 0.7;
-/// Rates assumed for writing a synthesized model and for loading a model's weights, for estimates only.
-const SYNTH_BYTES_PER_S: f64 = 300e6;
-const LOAD_BYTES_PER_S: f64 = 2e9;
 
 pub struct ProfileOptions {
     /// Fewer repetitions and a short default budget.
@@ -110,28 +106,9 @@ impl ProfileOptions {
 pub struct Candidate {
     pub name: String,
     pub entry: ModelEntry,
-    pub file_bytes: u64,
-    pub n_params: u64,
+    pub size: ModelSize,
     /// Synthesized and not yet in the cache: writing it is part of its first phase.
     pub needs_synth: bool,
-}
-
-/// Prompt and generation rates, measured for one model or scaled from another.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Speeds {
-    pub pp_tps: f64,
-    pub tg_tps: f64,
-}
-
-impl Speeds {
-    /// The rates of a model of `to`'s size from those of `from`: prompt processing scales with parameters
-    /// (compute), generation with the bytes of weights read per token.
-    pub fn scaled(self, from: &Candidate, to: &Candidate) -> Speeds {
-        Speeds {
-            pp_tps: self.pp_tps * from.n_params.max(1) as f64 / to.n_params.max(1) as f64,
-            tg_tps: self.tg_tps * from.file_bytes.max(1) as f64 / to.file_bytes.max(1) as f64,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,44 +171,41 @@ pub fn phase_deadlines(
     (soft, soft + budget.mul_f64(OVERRUN_SHARE))
 }
 
-/// Seconds a bench phase takes: each of `runs` runs (warm-up included) of every test, plus one model load per
-/// case and the synthesis when the model is not yet written.
-pub fn bench_secs(kind: Kind, runs: u32, s: Speeds, c: &Candidate) -> f64 {
-    let load = c.file_bytes as f64 / LOAD_BYTES_PER_S + 0.5;
-    let per_run = match kind {
-        Kind::Depth => {
-            DEPTH_TOKENS as f64 / s.pp_tps + GEN_TOKENS as f64 / (s.tg_tps * DEPTH_TG_SHARE)
-        }
-        _ => PROMPT_TOKENS as f64 / s.pp_tps + GEN_TOKENS as f64 / s.tg_tps,
+/// Seconds a bench phase of `c` takes at rates `r`: its run's start, hashing the model (and synthesizing it
+/// first when it is not yet written), and each of its cases with `runs` runs (warm-up included): pp512 and
+/// tg128, or tg128 at depth 4096.
+pub fn bench_phase_secs(kind: Kind, runs: u32, r: &Rates, c: &Candidate) -> f64 {
+    let case = |n_prompt, n_gen, n_depth| {
+        let case = BenchCase {
+            n_prompt,
+            n_gen,
+            n_depth,
+            runs,
+        };
+        estimate::bench_case_s(&c.size, r, &case)
     };
-    let cases = if kind == Kind::Bench { 2.0 } else { 1.0 };
-    runs as f64 * per_run + cases * load + synth_secs(c)
+    let cases = match kind {
+        Kind::Depth => case(0, GEN_TOKENS, DEPTH_TOKENS),
+        _ => case(PROMPT_TOKENS, 0, 0) + case(0, GEN_TOKENS, 0),
+    };
+    run_start_secs(c) + cases
 }
 
-fn synth_secs(c: &Candidate) -> f64 {
-    if c.needs_synth {
-        c.file_bytes as f64 / SYNTH_BYTES_PER_S
+/// Seconds a load phase of `c` takes at rates `r` until its `first` level has run (each later level is
+/// estimated from the level before, as the sweep reaches it): its run's start, hashing (and synthesizing) the
+/// model, and the level.
+pub fn load_phase_secs(first: &LoadLevel, r: &Rates, c: &Candidate) -> f64 {
+    run_start_secs(c) + estimate::load_level_s(&c.size, r, first)
+}
+
+/// A phase's process start, hashing its model, and writing the model first when it is not yet synthesized.
+fn run_start_secs(c: &Candidate) -> f64 {
+    let synth_s = if c.needs_synth {
+        estimate::synth_s(&c.size)
     } else {
         0.0
-    }
-}
-
-/// Seconds the first load level (one request at a time) takes: each request's prompt, then its generation.
-pub fn first_level_secs(requests: u32, input: f64, output: f64, s: Speeds, c: &Candidate) -> f64 {
-    requests as f64 * (input / s.pp_tps + output / s.tg_tps)
-        + c.file_bytes as f64 / LOAD_BYTES_PER_S
-        + 0.5
-}
-
-/// Seconds the next load level takes, from the level before it: its requests at that level's output rate (no
-/// gain from the added concurrency is assumed, so the estimate errs long).
-pub fn next_level_secs(requests: u32, output: f64, previous: &LevelRecord) -> f64 {
-    let rate = previous.summary.output_tokens_per_s;
-    if rate > 0.0 {
-        requests as f64 * output / rate + 0.5
-    } else {
-        previous.summary.duration_s * 2.0
-    }
+    };
+    estimate::RUN_START_S + estimate::model_hash_s(&c.size) + synth_s
 }
 
 /// Why a phase estimated at `estimate_s` does not fit the `left` of the budget it may take ([`allotment`]), or
@@ -465,8 +439,11 @@ fn candidate(entry: ModelEntry, config_dir: &Path) -> anyhow::Result<Candidate> 
         let plan = synth::plan(&spec);
         return Ok(Candidate {
             name: entry.name.clone(),
-            file_bytes: plan.file_size_bytes,
-            n_params: plan.n_params,
+            size: ModelSize {
+                file_size_bytes: plan.file_size_bytes,
+                n_params: plan.n_params,
+                weights_read_per_token_bytes: plan.weights_read_per_token_bytes,
+            },
             needs_synth: !cached(&entry),
             entry,
         });
@@ -480,8 +457,11 @@ fn candidate(entry: ModelEntry, config_dir: &Path) -> anyhow::Result<Candidate> 
     let info = read_model_info(&path)?;
     Ok(Candidate {
         name: entry.name.clone(),
-        file_bytes: info.file_size_bytes,
-        n_params: info.n_params,
+        size: ModelSize {
+            file_size_bytes: info.file_size_bytes,
+            n_params: info.n_params,
+            weights_read_per_token_bytes: info.weights_read_per_token_bytes,
+        },
         needs_synth: false,
         entry,
     })
@@ -524,7 +504,7 @@ fn candidates(
         .into_iter()
         .map(|e| candidate(e, config_dir))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    out.sort_by_key(|c| c.file_bytes);
+    out.sort_by_key(|c| c.size.file_size_bytes);
     Ok(out)
 }
 
@@ -734,13 +714,15 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     let mut models_left_out = Vec::new();
     let mut fit: Vec<Candidate> = all
         .into_iter()
-        .filter(|c| match does_not_fit(c.file_bytes, free_bytes, memory) {
-            Some(why) => {
-                models_left_out.push(format!("{}: {why}", c.name));
-                false
-            }
-            None => true,
-        })
+        .filter(
+            |c| match does_not_fit(c.size.file_size_bytes, free_bytes, memory) {
+                Some(why) => {
+                    models_left_out.push(format!("{}: {why}", c.name));
+                    false
+                }
+                None => true,
+            },
+        )
         .collect();
     if fit.is_empty() {
         return Err(InputError(format!(
@@ -780,7 +762,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
     }
     let plan = phases(fit.len());
     let mut records: Vec<PhaseRecord> = Vec::new();
-    let mut speeds: Vec<Option<Speeds>> = vec![None; fit.len()];
+    let mut speeds: Vec<Option<Rates>> = vec![None; fit.len()];
     let mut paths: Vec<Option<PathBuf>> = vec![None; fit.len()];
     let mut idle_from: Option<PathBuf> = None;
     let mut telemetry = o.run.telemetry.clone();
@@ -805,20 +787,25 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                 (0..fit.len())
                     .filter_map(|k| speeds[k].map(|s| (k, s)))
                     .min_by_key(|(k, _)| k.abs_diff(m))
-                    .map(|(k, s)| s.scaled(&fit[k], c))
+                    .map(|(k, s)| s.scaled(&fit[k].size, &c.size))
             })
-            .or_else(|| calibration.map(|s| s.scaled(&fit[0], c)));
+            .or_else(|| calibration.map(|s| s.scaled(&fit[0].size, &c.size)));
         let c_now = Candidate {
             needs_synth: c.needs_synth && paths[m].is_none(),
             ..c.clone()
         };
-        let requests = load::default_requests(1);
+        let first_level = LoadLevel {
+            requests: load::default_requests(1),
+            input_tokens: shape.input,
+            output_tokens: shape.output,
+            slots: 1,
+        };
         let allotted = allotment(&plan, n, left());
         let mut repetitions = o.repetitions();
         let estimate = |reps: u32| {
-            known.map(|s| match kind {
-                Kind::Load => first_level_secs(requests, shape.input, shape.output, s, &c_now),
-                _ => bench_secs(kind, reps + 1, s, &c_now),
+            known.map(|r| match kind {
+                Kind::Load => load_phase_secs(&first_level, &r, &c_now),
+                _ => bench_phase_secs(kind, reps + 1, &r, &c_now),
             })
         };
         if kind != Kind::Load {
@@ -938,6 +925,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
             Kind::Load => {
                 let levels = fitting_levels(&path, &shape, &engine_opts, &host_facts, &free);
                 let output = shape.output;
+                let size = c.size;
                 let gate_deadline = phase_end;
                 load::run(&load::LoadOptions {
                     model: Some(model),
@@ -966,8 +954,12 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                     burst: false,
                     gate: Some(Box::new(move |a: &Arrivals, done: &[LevelRecord]| {
                         let previous = done.last()?;
-                        let est =
-                            next_level_secs(load::default_requests(a.slots()), output, previous);
+                        let measured = MeasuredLevel {
+                            output_tokens_per_s: previous.summary.output_tokens_per_s,
+                            duration_s: previous.summary.duration_s,
+                        };
+                        let requests = load::default_requests(a.slots());
+                        let est = estimate::next_load_level_s(&size, requests, output, &measured);
                         over_budget(est, gate_deadline.saturating_duration_since(Instant::now()))
                     })),
                 })
@@ -994,10 +986,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                 }
                 if kind == Kind::Bench {
                     if let (Some(pp), Some(tg)) = rates(&result) {
-                        speeds[m] = Some(Speeds {
-                            pp_tps: pp,
-                            tg_tps: tg,
-                        });
+                        speeds[m] = Rates::measured(pp, tg);
                     }
                 }
                 if idle_from.is_none()
@@ -1146,7 +1135,7 @@ fn calibrate(
     config_dir: &Path,
     e: &EngineOptions,
     until: Instant,
-) -> Option<Speeds> {
+) -> Option<Rates> {
     let path = models::materialize(&smallest.entry, config_dir, &o.run.stop).ok()?;
     let tmp = tempfile::tempdir().ok()?;
     let mut run = o.run.clone();
@@ -1172,7 +1161,7 @@ fn calibrate(
     };
     let r = bench::run(&bench_options(o, e, path.display().to_string(), tests, run)).ok()?;
     match rates(&r.result) {
-        (Some(pp_tps), Some(tg_tps)) => Some(Speeds { pp_tps, tg_tps }),
+        (Some(pp_tps), Some(tg_tps)) => Rates::measured(pp_tps, tg_tps),
         _ => None,
     }
 }
@@ -1224,14 +1213,22 @@ fn phase_summary(kind: Kind, r: &ResultFile, slo_note: &str) -> String {
 mod tests {
     use super::*;
 
-    fn cand(name: &str, bytes: u64, params: u64) -> Candidate {
+    /// A 2 GB model: its worker's start and model load take 0.01 s + 1 s, hashing it 2 / 0.35 s.
+    fn two_gb() -> Candidate {
         Candidate {
-            name: name.into(),
+            name: "m".into(),
             entry: default_candidates()[0].clone(),
-            file_bytes: bytes,
-            n_params: params,
+            size: ModelSize {
+                file_size_bytes: 2_000_000_000,
+                n_params: 1_000_000_000,
+                weights_read_per_token_bytes: 1_800_000_000,
+            },
             needs_synth: false,
         }
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-9, "{a} != {b}");
     }
 
     #[test]
@@ -1251,33 +1248,43 @@ mod tests {
     }
 
     #[test]
-    fn rates_scale_with_parameters_and_bytes() {
-        let small = cand("1b", 700, 1_000);
-        let big = cand("8b", 4_200, 8_000);
-        let s = Speeds {
-            pp_tps: 80.0,
-            tg_tps: 36.0,
-        }
-        .scaled(&small, &big);
-        assert!((s.pp_tps - 10.0).abs() < 1e-9, "{s:?}");
-        assert!((s.tg_tps - 6.0).abs() < 1e-9, "{s:?}");
+    fn a_bench_phase_counts_its_run_start_hashing_synthesis_and_every_run_of_each_case() {
+        let mut c = two_gb();
+        let r = Rates::measured(512.0, 128.0).unwrap();
+        let run_start = 0.01 + 2e9 / 0.35e9;
+        // pp512 and tg128: 2 cases × (start 1.01 s + 4 runs × 1 s).
+        close(
+            bench_phase_secs(Kind::Bench, 4, &r, &c),
+            run_start + 2.0 * (1.01 + 4.0),
+        );
+        // tg128 at depth 4096: one case, 4 runs × (4096 / 512 s + 128 / (128 × 0.7) s).
+        close(
+            bench_phase_secs(Kind::Depth, 4, &r, &c),
+            run_start + 1.01 + 4.0 * (8.0 + 1.0 / 0.7),
+        );
+        c.needs_synth = true;
+        close(
+            bench_phase_secs(Kind::Bench, 4, &r, &c),
+            run_start + 2e9 / 300e6 + 2.0 * (1.01 + 4.0),
+        );
     }
 
     #[test]
-    fn bench_time_counts_every_run_each_case_load_and_synthesis() {
-        let mut c = cand("m", 2_000_000_000, 1);
-        let s = Speeds {
-            pp_tps: 512.0,
-            tg_tps: 128.0,
+    fn a_load_phase_is_estimated_to_the_end_of_its_first_level() {
+        let c = two_gb();
+        let r = Rates::measured(1000.0, 100.0).unwrap();
+        let first = LoadLevel {
+            requests: 20,
+            input_tokens: 128.0,
+            output_tokens: 32.0,
+            slots: 1,
         };
-        // 4 runs × (1 s + 1 s) + 2 loads × (1 s + 0.5 s).
-        assert!((bench_secs(Kind::Bench, 4, s, &c) - 11.0).abs() < 1e-9);
-        // 4 runs × (8 s + 1/0.7 s) + one load.
-        let depth = 4.0 * (8.0 + 1.0 / DEPTH_TG_SHARE) + 1.5;
-        assert!((bench_secs(Kind::Depth, 4, s, &c) - depth).abs() < 1e-9);
-        c.needs_synth = true;
-        let with_synth = 11.0 + 2e9 / SYNTH_BYTES_PER_S;
-        assert!((bench_secs(Kind::Bench, 4, s, &c) - with_synth).abs() < 1e-9);
+        // run start and hashing, the level's start 1.01 s, 20 × 128 prompt tokens × 1 ms, and 20 requests × 32
+        // steps × (10 ms + 1 slot × 3 × 1 ms).
+        close(
+            load_phase_secs(&first, &r, &c),
+            0.01 + 2e9 / 0.35e9 + 1.01 + 2.56 + 640.0 * 0.013,
+        );
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! A sweep run across a fleet: which shard of N a machine runs (`--shard I/N`, or `auto` from the scheduler's
 //! environment), which of the sweep's cases that shard owns, where its result file goes and what it records
 //! about itself, so that `fleet status` can tell done, failed and missing shards apart. Pure: no engine, no
-//! clock. An index's several attempts, and which one counts, live in `attempt`; `plan`'s estimate in `estimate`,
-//! the Slurm and Kubernetes files in `emit`, the status in `status`.
+//! clock. An index's several attempts, and which one counts, live in `attempt`; the Slurm and Kubernetes files
+//! in `emit`, the status in `status`; `plan`'s estimate of a shard's wall time in `crate::estimate`.
 
 pub mod attempt;
 pub mod emit;
-pub mod estimate;
 pub mod status;
 
 pub use crate::config::sweep::ShardUnit;

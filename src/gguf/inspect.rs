@@ -182,11 +182,11 @@ pub fn read_model_info_from<R: Read + Seek>(
             .map(|t| t.expected_data_size())
     };
     let all_bytes: u64 = tensor_types.values().map(|t| t.size_bytes).sum();
-    let weights_read_per_token_bytes =
-        match (size_of("token_embd.weight"), size_of("output.weight")) {
-            (Some(embd), Some(_)) => all_bytes - embd,
-            _ => all_bytes,
-        };
+    let weights_read_per_token_bytes = weights_read_per_token(
+        all_bytes,
+        size_of("token_embd.weight"),
+        size_of("output.weight").is_some(),
+    );
     let metadata = md.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
     Ok(ModelInfo {
         path: path.to_path_buf(),
@@ -213,6 +213,19 @@ pub fn read_model_info_from<R: Read + Seek>(
 }
 
 /// SHA-256 of a file's bytes, as lowercase hex.
+/// Weight bytes one token reads of a model with `all_bytes` of tensor data: all of them, less the token embedding
+/// (one row of it is read) when a separate output matrix exists (a tied one is read whole as the output).
+pub fn weights_read_per_token(
+    all_bytes: u64,
+    token_embd_bytes: Option<u64>,
+    has_output_matrix: bool,
+) -> u64 {
+    match (token_embd_bytes, has_output_matrix) {
+        (Some(embd), true) => all_bytes - embd,
+        _ => all_bytes,
+    }
+}
+
 pub fn sha256_file(path: &Path) -> Result<String, ModelFileError> {
     let err = |e: std::io::Error| ModelFileError {
         path: path.to_path_buf(),

@@ -77,6 +77,8 @@ pub struct SynthPlan {
     pub file_size_bytes: u64,
     pub n_params: u64,
     pub n_tensors: usize,
+    /// Weight bytes one token reads, as `read_model_info` reports them of the written file.
+    pub weights_read_per_token_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -453,10 +455,21 @@ pub fn plan(spec: &SynthSpec) -> SynthPlan {
     write_header(&mut w, &metadata(spec), &tensors).expect("synthesized header is valid");
     let header_bytes = w.into_inner().0;
     let last = tensors.last().expect("a model has tensors");
+    let size_of = |name: &str| {
+        tensors
+            .iter()
+            .find(|t| t.info.name() == name)
+            .map(|t| t.info.expected_data_size())
+    };
     SynthPlan {
         file_size_bytes: header_bytes + last.info.data_offset() + last.info.expected_data_size(),
         n_params: tensors.iter().map(|t| t.info.element_count()).sum(),
         n_tensors: tensors.len(),
+        weights_read_per_token_bytes: super::inspect::weights_read_per_token(
+            tensors.iter().map(|t| t.info.expected_data_size()).sum(),
+            size_of("token_embd.weight"),
+            size_of("output.weight").is_some(),
+        ),
     }
 }
 
@@ -542,6 +555,30 @@ mod tests {
             0,
             "no temporary file left"
         );
+    }
+
+    #[test]
+    fn plan_predicts_the_bytes_a_token_reads_of_the_written_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for tied in [false, true] {
+            let mut shape = Shape::from_preset("tiny", &ShapeOverrides::default()).unwrap();
+            shape.tied_embeddings = tied;
+            let spec = SynthSpec {
+                shape,
+                weight_type: WeightType::Q4_0,
+                seed: 1,
+            };
+            let path = dir.path().join(format!("tied-{tied}.gguf"));
+            let planned = write(&spec, &path).unwrap();
+            let info = crate::gguf::read_model_info(&path).unwrap();
+            assert_eq!(
+                planned.weights_read_per_token_bytes, info.weights_read_per_token_bytes,
+                "tied: {tied}"
+            );
+            let all: u64 = info.tensor_types.values().map(|t| t.size_bytes).sum();
+            // untied: the embedding is left out; tied: it is the output matrix, read whole
+            assert_eq!(info.weights_read_per_token_bytes < all, !tied);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod checkpoint;
 pub mod cleanup;
 pub mod energy;
+pub mod estimates;
 pub mod executor;
 pub mod finish;
 pub mod load;

@@ -15,6 +15,7 @@ use crate::results::record::{Kernels, Numerics, NumericsVerdict};
 use crate::results::telemetry::IdleBaseline;
 use crate::results::{CaseRecord, HostInfo, ModelEntry, ResultFile, Warning};
 use crate::runner::checkpoint::{Entry, Header};
+use crate::runner::estimates::Estimator;
 use crate::runner::executor::{failed, Executor, Next, Sweep, UnitCtx, UnitError};
 use crate::runner::finish::{self, BaselineOutcome, Finished, Measured};
 use crate::runner::probe::EngineConfig;
@@ -64,16 +65,19 @@ struct BenchSweep<'a> {
     build: &'a BuildInfo,
     idle: &'a [IdleBaseline],
     energy_absent_reason: Option<&'a str>,
+    /// Each case's expected run time, from which its worker's limits derive.
+    estimator: Estimator,
 }
 
 impl Sweep for BenchSweep<'_> {
     type Unit = usize;
     type Record = CaseRecord;
 
-    fn next(&mut self, _done: &[CaseRecord]) -> Next<usize> {
+    fn next(&mut self, done: &[CaseRecord]) -> Next<usize> {
         if self.next == self.cases.len() {
             return Next::Done;
         }
+        self.estimator.learn(done);
         self.next += 1;
         Next::Run(self.next - 1)
     }
@@ -114,9 +118,15 @@ impl Sweep for BenchSweep<'_> {
             case: case.clone(),
             reference: reference.as_ref().ok().cloned(),
         };
+        let idx = self
+            .models
+            .iter()
+            .position(|p| p == &case.model_path)
+            .expect("case model is listed");
+        let estimate = self.estimator.bench_case(&self.entries[idx], &case);
         ctx.show(format!("{label} (loading, warm-up)"));
         let max_runs = case.stop_rule.max_runs;
-        let done = ctx.execute(job, &label, None, |done| {
+        let done = ctx.execute(job, &label, Some(estimate), |done| {
             format!("{label} (rep {done}/{max_runs})")
         })?;
         let Reply::Bench(reply) = &done.reply else {
@@ -150,11 +160,6 @@ impl Sweep for BenchSweep<'_> {
                 }
             }
         }
-        let idx = self
-            .models
-            .iter()
-            .position(|p| p == &case.model_path)
-            .expect("case model is listed");
         self.entries[idx].model_type = reply.model.desc.clone();
         let process = reply.process.clone();
         let model = reply.model.clone();
@@ -236,6 +241,9 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         HashMap::new()
     };
     let n_cases = cases.len();
+    let idle = setup.meter.idle.clone();
+    let energy_absent_reason = setup.meter.energy_absent_reason.clone();
+    let estimator = Estimator::new(&setup);
     let Setup {
         models,
         entries,
@@ -244,8 +252,6 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         meter,
         ..
     } = &mut setup;
-    let idle = meter.idle.clone();
-    let energy_absent_reason = meter.energy_absent_reason.clone();
     let mut sweep = BenchSweep {
         cases,
         next: 0,
@@ -258,6 +264,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchOutcome> {
         build,
         idle: &idle,
         energy_absent_reason: energy_absent_reason.as_deref(),
+        estimator,
     };
     let executor = Executor::new(run, Some((checkpoint, resumed, read_warnings)));
     let mut swept = executor.run(&mut sweep, meter);

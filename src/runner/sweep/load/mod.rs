@@ -17,6 +17,7 @@ use crate::analysis::load::{
     needs_replicate, operating_point, saturation, summarize_level, LevelSamples,
 };
 use crate::engine::ContextParams;
+use crate::estimate::MeasuredLevel;
 use crate::exit::InputError;
 use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, StoppedEarly};
 use crate::results::record::NumericsVerdict;
@@ -25,6 +26,7 @@ use crate::results::telemetry::IdleBaseline;
 use crate::results::{ModelEntry, ResultFile, Warning};
 use crate::runner::checkpoint::{Entry, Header};
 use crate::runner::energy::level_energy;
+use crate::runner::estimates::{measured_level, Estimator};
 use crate::runner::executor::{failed, Executor, Next, Sweep, UnitCtx, UnitError};
 use crate::runner::finish::{self, BaselineOutcome, Finished, Measured};
 use crate::runner::load::{Arrivals, Lengths, LevelSpec};
@@ -101,6 +103,10 @@ struct Levels<'a> {
     entry: &'a mut ModelEntry,
     idle: Vec<IdleBaseline>,
     energy_absent_reason: Option<String>,
+    /// Each level's expected run time, from which its worker's limits derive.
+    estimator: Estimator,
+    /// The last level measured, for the next one's estimate.
+    previous: Option<MeasuredLevel>,
 }
 
 impl Levels<'_> {
@@ -196,6 +202,7 @@ impl Sweep for Levels<'_> {
         if self.next == self.arrivals.len() {
             return Next::Done;
         }
+        self.previous = done.last().map(measured_level);
         self.next += 1;
         let i = self.next - 1;
         if done.is_empty() {
@@ -237,8 +244,14 @@ impl Sweep for Levels<'_> {
         };
         let (n, total) = (l.index + 1, self.arrivals.len());
         let show = |done: u64| format!("level {n}/{total} {label}: {done} requests done");
+        let estimate = self.estimator.load_level(
+            self.entry,
+            &spec,
+            self.used.n_threads,
+            self.previous.as_ref(),
+        );
         ctx.show(show(0));
-        let done = ctx.execute(job, &label, None, show)?;
+        let done = ctx.execute(job, &label, Some(estimate), show)?;
         let Reply::Load(d) = done.reply else {
             return Err(failed(format!(
                 "worker replied {:?} to a load level",
@@ -394,6 +407,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     let (result_path, checkpoint, resumed, read_warnings) =
         setup::claim(&setup, run, "-load", &header)?;
     let n_levels = arrivals.len();
+    let estimator = Estimator::new(&setup);
     let Setup { entries, meter, .. } = &mut setup;
     let mut sweep = Levels {
         opts,
@@ -409,6 +423,8 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         entry: &mut entries[0],
         idle: meter.idle.clone(),
         energy_absent_reason: meter.energy_absent_reason.clone(),
+        estimator,
+        previous: None,
     };
     let executor = Executor::new(run, Some((checkpoint, resumed, read_warnings)));
     let mut swept = executor.run(&mut sweep, meter);
