@@ -57,7 +57,7 @@ fn synth_inspect_bench_result_file_figures_recompute_from_raw_samples() {
     }
 
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(file["schema_version"], 5);
+    assert_eq!(file["schema_version"], 6);
     assert_eq!(file["kind"], "bench");
     assert_eq!(file["interrupted"], false);
     assert!(file["host"]["cpu_logical_cpus"].as_u64().unwrap() >= 1);

@@ -58,7 +58,7 @@ fn bench_reports_energy_per_phase_or_one_reason_it_is_absent_and_the_roofline() 
         &["-p", "32", "-n", "16", "-r", "3", "-t", "1", "--idle", "1s"],
         |_| {},
     );
-    assert_eq!(file["schema_version"], 5);
+    assert_eq!(file["schema_version"], 6);
     let t = &file["telemetry"];
     assert_eq!(t["enabled"], true);
     assert_eq!(t["sample_interval_ms"], 50.0);

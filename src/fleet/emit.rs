@@ -93,12 +93,17 @@ cp "$TOKENMETER_BIN" "$LOCAL/tokenmeter"
 cp "$CONFIG" "$LOCAL/config/models.toml"
 if [ -d "$(dirname "$CONFIG")/models" ]; then cp -r "$(dirname "$CONFIG")/models" "$LOCAL/config/"; fi
 if [ -n "$SHARED_CACHE" ] && [ -d "$SHARED_CACHE" ]; then cp -r "$SHARED_CACHE/." "$LOCAL/cache/"; fi
-export TOKENMETER_CACHE_DIR="$LOCAL/cache"
 mkdir -p "$RESULTS"
 cd "$LOCAL"
+# Paths relative to $LOCAL, which differs from job to job: a later attempt at the shard on this host then names
+# the models as this one does (a bench checkpoint holds their paths) and resumes its checkpoint.
+export TOKENMETER_CACHE_DIR=cache
+# Slurm sends SIGTERM (time limit, preemption, scancel) to tokenmeter too, which saves what it measured and exits
+# 143: the script waits for it and exits with its status.
+trap 'echo "tokenmeter-array: signalled; waiting for tokenmeter to save" >&2' TERM HUP
 
 # shellcheck disable=SC2086 # TOKENMETER_ARGS holds extra flags, one word each
-"$LOCAL/tokenmeter" {command} --config "$LOCAL/config/models.toml" --sweep {sweep_q} --shard auto --resume {resume} \
+"$LOCAL/tokenmeter" {command} --config config/models.toml --sweep {sweep_q} --shard auto --resume {resume} \
   --per {per} --results-dir "$RESULTS" ${{TOKENMETER_ARGS:-}}
 "#,
         sweep = s.sweep,
@@ -285,6 +290,23 @@ mod tests {
         );
         let cpu = slurm(&EmitSpec { gpus: 0, ..spec() });
         assert!(!cpu.contains("--gres"));
+    }
+
+    #[test]
+    fn the_task_waits_for_tokenmeter_to_save_and_names_paths_relative_to_its_directory() {
+        let text = slurm(&spec());
+        let trap = text.find("' TERM HUP\n").expect("a TERM and HUP trap");
+        let cd = text.find("cd \"$LOCAL\"\n").expect("cd");
+        let run = text.find("\"$LOCAL/tokenmeter\" bench").expect("the run");
+        assert!(cd < trap && trap < run, "{text}");
+        assert!(
+            text[cd..run].contains("export TOKENMETER_CACHE_DIR=cache\n"),
+            "{text}"
+        );
+        assert!(
+            text[run..].contains(" --config config/models.toml "),
+            "{text}"
+        );
     }
 
     #[test]

@@ -159,14 +159,11 @@ pub fn identity(
     run: &RunOptions,
     parameters: serde_json::Value,
 ) -> serde_json::Value {
+    // By content alone: a later attempt on another node-local directory holds the same models at other paths.
     let models: Vec<serde_json::Value> = setup
-        .models
+        .entries
         .iter()
-        .zip(&setup.entries)
-        .map(|(p, e)| {
-            let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-            serde_json::json!({"path": path.display().to_string(), "sha256": e.sha256})
-        })
+        .map(|e| serde_json::json!({"sha256": e.sha256}))
         .collect();
     serde_json::json!({
         "parameters": parameters,
