@@ -150,3 +150,40 @@ fn a_hung_worker_is_killed_at_its_stall_limit_and_the_sweep_goes_on_with_no_work
         "{reason}"
     );
 }
+
+#[test]
+fn a_hung_worker_is_failed_by_the_default_limits_from_its_estimate_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let o = run(bench(dir.path(), "TOKENMETER_WORKER_HANG", &[]));
+    let took = t0.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let file = read(&dir.path().join("r.json"));
+    assert_eq!(tests_of(&file), ["pp16", "tg8"], "the case after it ran");
+    let failed = file["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["label"], "tiny.gguf tg4 t=1");
+    // A tiny case is estimated at well under a second: the floors apply, a 2-minute timeout and a stall limit
+    // of a quarter of it.
+    let limits = &failed[0]["limits"];
+    assert!(limits["estimate_s"].as_f64().unwrap() < 24.0, "{limits}");
+    assert_eq!(limits["timeout_s"], 120.0);
+    assert_eq!(limits["stall_s"], 30.0);
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("made no progress for 30s (stall limit)"),
+        "{reason}"
+    );
+    assert!(
+        took < Duration::from_secs(110),
+        "the stall limit, not the timeout, ended it: {took:?}"
+    );
+    for c in file["cases"].as_array().unwrap() {
+        assert_eq!(c["limits"]["timeout_s"], 120.0, "{}", c["test"]);
+        assert!(
+            c["limits"]["estimate_s"].as_f64().unwrap() > 0.0,
+            "{}",
+            c["test"]
+        );
+    }
+}

@@ -294,7 +294,7 @@ impl<'a> Executor<'a> {
                     out.warnings.extend(sweep.warnings(&r));
                     let entry = sweep.entry(&r);
                     out.records.push(r);
-                    if let Err(e) = self.keep(entry) {
+                    if let Err(e) = self.keep(entry, out.records.len() + out.failed.len()) {
                         out.failure = Some(e);
                         break;
                     }
@@ -312,7 +312,8 @@ impl<'a> Executor<'a> {
                         reason: f.reason.clone(),
                     });
                     out.failed.push(f.clone());
-                    if let Err(e) = self.keep(Some(Entry::Failed(f))) {
+                    let units = out.records.len() + out.failed.len();
+                    if let Err(e) = self.keep(Some(Entry::Failed(f)), units) {
                         out.failure = Some(e);
                         break;
                     }
@@ -330,12 +331,13 @@ impl<'a> Executor<'a> {
         out
     }
 
-    /// Appends `entry` to the checkpoint, if the run keeps one.
-    fn keep(&mut self, entry: Option<Entry>) -> anyhow::Result<()> {
+    /// Appends `entry`, the `units`th unit done, to the checkpoint, if the run keeps one.
+    fn keep(&mut self, entry: Option<Entry>, units: usize) -> anyhow::Result<()> {
         match (&mut self.checkpoint, entry) {
             (Some(c), Some(e)) => c.append(&e).map_err(|e| {
-                anyhow::Error::new(e)
-                    .context("the run stops here; every unit measured is in the checkpoint")
+                anyhow::Error::new(e).context(format!(
+                    "the run stops here; the {units} unit(s) done are in the checkpoint"
+                ))
             }),
             _ => Ok(()),
         }
