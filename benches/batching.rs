@@ -57,7 +57,7 @@ fn main() {
             use_mmap: true,
             repack: true,
             // The first load of this process: ggml's AMX tile kernels, which crash in prompt batches on some
-            // hosts, stay out; the weights go to CPU_REPACK (README: Hardware that misbehaves).
+            // hosts, stay out; the weights go to CPU_REPACK (docs/hardware.md).
             no_amx: true,
         },
         false,

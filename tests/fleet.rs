@@ -393,7 +393,7 @@ fn the_committed_slurm_script_is_what_plan_emits() {
     let text = emitted("slurm");
     assert_eq!(
         text, committed,
-        "regenerate with the command in README's 'Profiling a fleet'"
+        "regenerate with the command in docs/plan.md"
     );
     assert!(text.contains("#SBATCH --array=0-3%4\n"));
     assert!(text.contains("#SBATCH --gres=gpu:1\n"));

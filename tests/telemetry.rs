@@ -405,7 +405,7 @@ fn bench_energy_through_the_runner_matches_the_integral_of_a_known_power_trace()
     let dir = tempfile::tempdir().unwrap();
     let path = synth_tiny(dir.path(), "tiny.gguf", "q8_0", 1);
     // In this process (no worker, no self-test): without extra buffer types, whose AMX tile kernels crash in
-    // prompt batches on some hosts (README: Hardware that misbehaves).
+    // prompt batches on some hosts (docs/hardware.md).
     let model_params = ModelParams {
         n_gpu_layers: 0,
         use_mmap: true,
