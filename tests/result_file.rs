@@ -314,7 +314,7 @@ fn a_file_whose_times_go_backwards_is_refused_in_every_version() {
 fn golden_v5_bench_file_holds_repack_weight_buffers_and_numerics_per_case() {
     use tokenmeter::results::record::NumericsVerdict;
     let r = read_result(Path::new("tests/golden/result-v5-bench.json")).unwrap();
-    assert_eq!(r.schema_version, 5);
+    assert_eq!(r.schema_version, SCHEMA_VERSION, "version 5 reads as the current one");
     let repack: Vec<bool> = r.cases.iter().map(|c| c.repack).collect();
     assert_eq!(repack, [false, false, true, true]);
     for c in &r.cases {
@@ -333,4 +333,33 @@ fn golden_v5_bench_file_holds_repack_weight_buffers_and_numerics_per_case() {
         assert_eq!(c.weight_buffers_mib.contains_key("CPU_REPACK"), c.repack);
         assert!(c.weight_buffers_mib["CPU_Mapped"] > 0.0);
     }
+}
+
+#[test]
+fn golden_v6_bench_file_records_each_units_limits_and_the_signal_that_stopped_it() {
+    let path = "tests/golden/result-v6-bench.json";
+    let r = read_result(Path::new(path)).unwrap();
+    assert_eq!(r.schema_version, 6);
+    assert!(r.interrupted);
+    assert_eq!(r.interrupted_by.as_deref(), Some("SIGTERM"));
+    let tests: Vec<&str> = r.cases.iter().map(|c| c.test.as_str()).collect();
+    assert_eq!(tests, ["pp16"], "the case in flight at SIGTERM is left out");
+    let limits = r.cases[0].limits.as_ref().expect("a case's limits");
+    assert_eq!((limits.timeout_s, limits.stall_s), (120.0, 30.0));
+    assert!(limits.estimate_s.is_some_and(|e| e > 0.0));
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].label, "tiny-long.gguf tg8 t=1");
+    assert!(r.failed[0]
+        .reason
+        .starts_with("worker killed by signal 6 (SIGABRT"));
+    let failed = r.failed[0].limits.as_ref().expect("a failed unit's limits");
+    assert_eq!((failed.timeout_s, failed.stall_s), (120.0, 30.0));
+    assert_recomputes_what_the_file_stores(path);
+}
+
+#[test]
+fn golden_v5_file_reads_without_limits_or_a_signal() {
+    let r = read_result(Path::new("tests/golden/result-v5-bench.json")).unwrap();
+    assert_eq!(r.interrupted_by, None);
+    assert!(r.cases.iter().all(|c| c.limits.is_none()));
 }
