@@ -107,6 +107,47 @@ fn level_figures_come_from_the_requests() {
 }
 
 #[test]
+fn a_warm_up_is_left_out_and_rates_run_over_the_arrival_window_alone() {
+    // Two requests arrive in the 100 ms warm-up, two after it; arrivals stop at 600 ms, the level ends at 900 ms.
+    let reqs = [
+        request(0, 0, &[10 * MS, 20 * MS], true),
+        request(50 * MS, 50 * MS, &[60 * MS, 70 * MS], true),
+        request(100 * MS, 100 * MS, &[110 * MS, 120 * MS, 130 * MS], true),
+        request(300 * MS, 300 * MS, &[310 * MS], false),
+    ];
+    let level = |warmup_ns: u64| {
+        summarize_level(
+            &LevelSamples {
+                arrivals: closed(2),
+                requests: &reqs,
+                duration_ns: 900 * MS,
+                window_ns: Some(600 * MS),
+                warmup_ns,
+                prompt_tokens_processed: 8,
+                interrupted: false,
+            },
+            &parse_slo("ttft_p50=50ms").unwrap(),
+        )
+    };
+    let s = level(100 * MS);
+    assert_eq!((s.requests_warmup, s.requests_started), (2, 2));
+    assert_eq!((s.requests_completed, s.requests_not_completed), (1, 1));
+    assert_eq!(s.warmup_s, Some(0.1));
+    assert_eq!(s.arrival_window_s, Some(0.5));
+    assert_eq!(s.drain_s, Some(0.3));
+    // 4 output tokens and 1 completed request over the 0.5 s window.
+    assert_eq!(s.output_tokens_per_s, 8.0);
+    assert_eq!(s.requests_per_s, 2.0);
+    // Good: the completed request within the TTFT term (the cut one is not served, so not good).
+    assert_eq!(s.goodput_requests_per_s, Some(2.0));
+    assert_eq!(s.goodput_output_tokens_per_s, Some(6.0));
+    let none = level(0);
+    assert_eq!((none.requests_warmup, none.requests_started), (0, 4));
+    assert_eq!(none.warmup_s, None, "no warm-up is absent, not 0 s");
+    assert_eq!(none.arrival_window_s, Some(0.6));
+}
+
+#[test]
 fn the_itl_term_does_not_apply_to_requests_of_one_output_token_in_the_check_as_in_goodput() {
     let reqs: Vec<RequestSample> = (0..4).map(|_| request(0, 0, &[3 * MS], true)).collect();
     let s = summary(closed(2), &reqs, 100 * MS, "ttft_p50=50ms,itl_p95=10ms");

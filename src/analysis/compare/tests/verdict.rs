@@ -160,3 +160,24 @@ fn an_untested_figure_says_why_and_never_gates() {
     );
     assert!(reported.tested && !reported.gating);
 }
+
+#[test]
+fn verdicts_print_as_their_names() {
+    let names: Vec<&str> = [Verdict::Faster, Verdict::Unchanged, Verdict::Slower]
+        .into_iter()
+        .map(Verdict::name)
+        .collect();
+    assert_eq!(names, ["faster", "unchanged", "slower"]);
+}
+
+#[test]
+fn only_join_keys_can_be_ignored() {
+    use crate::analysis::compare::check_ignore;
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect();
+    assert_eq!(check_ignore(&keys(&["model", "n_threads"])), Ok(()));
+    let err = check_ignore(&keys(&["model", "colour"])).unwrap_err();
+    assert!(
+        err.starts_with("--ignore: 'colour' is not a join key (one of: "),
+        "{err}"
+    );
+}
