@@ -6,7 +6,7 @@
 //!
 //! This file owns the options and the order of the work: the checks before anything is measured ([`prepare`]),
 //! the device and the models that fit it, the calibration, then the phases ([`phases`]) and the outcome. What a
-//! phase may take of the budget is `budget.rs`'s; the report and the summary are `commands::profile`'s.
+//! phase may take of the budget is `budget.rs`'s; the report and the summary are the `profile` command's.
 
 mod bench;
 mod budget;
