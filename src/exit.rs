@@ -39,6 +39,11 @@ pub struct Interrupted {
 #[error("{0}")]
 pub struct CasesFailed(pub String);
 
+/// At least one joined case of `compare` was called `slower` (or changed, with `--fail-on any-change`): exit 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Regressed(pub String);
+
 /// A file tokenmeter could not write: exit 3.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {what}")]
@@ -73,7 +78,7 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
     }
     if has(&|c| {
         c.is::<CasesFailed>()
-            || c.is::<crate::commands::compare::Regressed>()
+            || c.is::<Regressed>()
             || matches!(
                 c.downcast_ref::<EngineError>(),
                 Some(

@@ -232,7 +232,7 @@ fn profile(a: cli::ProfileArgs, verbose: bool) -> anyhow::Result<()> {
     let flags = stop_on_signals()?;
     let opts = options::profile(a, verbose, flags.clone())?;
     let outcome = commands::profile::run(&opts)?;
-    emit(&outcome.summary());
+    emit(&commands::profile::summary(&outcome));
     match (&outcome.report, &outcome.report_error) {
         (Some(html), _) => eprintln!("report: {}", html.display()),
         (None, Some(why)) => eprintln!("warning: no report: {why}"),

@@ -1,4 +1,7 @@
-//! Text for one-line messages.
+//! Text for one-line messages, and the text of an absent figure.
+
+/// Text for an absent figure (house rule: absent is `None`, printed as this).
+pub const ABSENT: &str = "—";
 
 /// `s` with its control characters escaped (`\n`), so that a key, name or value read from a corrupt file cannot
 /// break the one-line error that quotes it.

@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// At least one joined case was called `slower` (or changed, with `--fail-on any-change`): exit code 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Regressed(pub String);
+pub use crate::exit::Regressed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOn {

@@ -8,6 +8,7 @@ use tokenmeter::commands::profile::ProfileOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::runner::options::RunOptions;
 use tokenmeter::runner::signals::StopFlags;
+use tokenmeter::runner::sweep::profile::ProfileOptions as SweepOptions;
 
 pub fn profile(
     a: ProfileArgs,
@@ -38,34 +39,36 @@ pub fn profile(
         })
         .transpose()?;
     Ok(ProfileOptions {
-        quick: a.quick,
-        models: a.models,
-        budget,
-        out_dir: a.out_dir,
-        slo,
-        n_threads: a.threads,
-        n_gpu_layers: a.n_gpu_layers,
-        run: RunOptions {
-            config: a.pricing.config.clone(),
-            telemetry,
-            out: None,
-            results_dir: "results".into(),
-            verbose,
-            command_line: std::env::args().collect(),
-            stop: stop.stop,
-            stop_now: stop.stop_now,
-            signal: stop.signal,
-            in_process: a.in_process,
-            case_timeout: None,
-            stall_timeout: None,
-            resume: None,
-            resume_auto: false,
-            recheck: false,
-            verify: true,
-            save_baseline: None,
-            phase: None,
-            hard_deadline: None,
-            shard: None,
+        sweep: SweepOptions {
+            quick: a.quick,
+            models: a.models,
+            budget,
+            out_dir: a.out_dir,
+            slo,
+            n_threads: a.threads,
+            n_gpu_layers: a.n_gpu_layers,
+            run: RunOptions {
+                config: a.pricing.config.clone(),
+                telemetry,
+                out: None,
+                results_dir: "results".into(),
+                verbose,
+                command_line: std::env::args().collect(),
+                stop: stop.stop,
+                stop_now: stop.stop_now,
+                signal: stop.signal,
+                in_process: a.in_process,
+                case_timeout: None,
+                stall_timeout: None,
+                resume: None,
+                resume_auto: false,
+                recheck: false,
+                verify: true,
+                save_baseline: None,
+                phase: None,
+                hard_deadline: None,
+                shard: None,
+            },
         },
         selection: pricing(a.pricing, None),
     })

@@ -47,8 +47,7 @@ impl Format {
     }
 }
 
-/// Text for an absent figure.
-pub const ABSENT: &str = "—";
+pub use crate::text::ABSENT;
 
 /// A figure with `decimals`, or `ABSENT`.
 pub fn fixed(v: Option<f64>, decimals: usize) -> String {

@@ -134,6 +134,245 @@ pub struct LevelProgress<'a> {
     pub itl: &'a LatencyHistogram,
 }
 
+/// One level's serving state: the requests arrived so far, those waiting for a slot, the slots, the next batch,
+/// and the closed loop's ramp-up.
+struct Level<'a> {
+    spec: &'a LevelSpec,
+    n_vocab: i32,
+    n_batch: usize,
+    slots: usize,
+    closed: bool,
+    /// Requests started at most: the request count (a closed loop's last c - 1 replace nothing measured).
+    limit: Option<usize>,
+    /// An open loop's arrival times.
+    schedule: Vec<u64>,
+    next_arrival: usize,
+    rng: ChaCha8Rng,
+    requests: Vec<RequestSample>,
+    waiting: VecDeque<usize>,
+    active: Vec<Option<Active>>,
+    batch: Vec<BatchToken>,
+    /// Which slot each batch entry belongs to.
+    owners: Vec<usize>,
+    itl: LatencyHistogram,
+    completed: usize,
+    prompt_tokens_processed: u64,
+    // closed loop: first requests started so far, decodes done, and the ends of the warm-up and the window
+    stride: u64,
+    first_wave: usize,
+    decodes: u64,
+    warmup_ns: u64,
+    unreplaced_ns: Option<u64>,
+}
+
+impl<'a> Level<'a> {
+    fn new(spec: &'a LevelSpec, n_vocab: i32, n_batch: usize) -> Level<'a> {
+        let slots = spec.arrivals.slots().max(1) as usize;
+        let schedule: Vec<u64> = match spec.arrivals {
+            Arrivals::Open { rate_per_s, .. } => {
+                poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
+            }
+            Arrivals::Closed { .. } => Vec::new(),
+        };
+        let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
+        let limit = spec
+            .requests
+            .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 });
+        Level {
+            spec,
+            n_vocab,
+            n_batch,
+            slots,
+            closed,
+            limit,
+            requests: Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots).min(1 << 16)),
+            schedule,
+            next_arrival: 0,
+            rng: ChaCha8Rng::seed_from_u64(spec.seed),
+            waiting: VecDeque::new(),
+            active: (0..slots).map(|_| None).collect(),
+            batch: Vec::with_capacity(n_batch),
+            owners: Vec::with_capacity(n_batch),
+            itl: LatencyHistogram::new(),
+            completed: 0,
+            prompt_tokens_processed: 0,
+            stride: stagger_decodes(&spec.output_tokens, slots),
+            first_wave: 0,
+            decodes: 0,
+            warmup_ns: 0,
+            unreplaced_ns: None,
+        }
+    }
+
+    /// The untimed warm-up decode of [`WARMUP_TOKENS`] random tokens.
+    fn warm_up(&mut self, decoder: &mut dyn BatchDecoder) -> Result<(), EngineError> {
+        let n = WARMUP_TOKENS.min(self.n_batch);
+        let warmup: Vec<BatchToken> = (0..n)
+            .map(|i| BatchToken {
+                token: self.rng.random_range(0..self.n_vocab),
+                pos: i as i32,
+                seq: 0,
+                logits: i + 1 == n,
+            })
+            .collect();
+        decoder.decode(&warmup)?;
+        decoder.release(0);
+        Ok(())
+    }
+
+    /// A request arriving at `arrival_ns`, queued for a slot.
+    fn arrive(&mut self, arrival_ns: u64) -> usize {
+        let i = self.requests.len();
+        self.requests.push(RequestSample {
+            input_tokens: pick(&self.spec.input_tokens, &mut self.rng, i),
+            output_tokens: pick(&self.spec.output_tokens, &mut self.rng, i),
+            arrival_ns,
+            admitted_ns: None,
+            token_ns: Vec::new(),
+            completed: false,
+        });
+        self.waiting.push_back(i);
+        i
+    }
+
+    /// Whether another request may start at `now`: the request count and the duration allow it.
+    fn may_start(&self, now: u64) -> bool {
+        self.limit.is_none_or(|l| self.requests.len() < l)
+            && self.spec.duration_ns.is_none_or(|d| now < d)
+    }
+
+    /// The staggered ramp-up of a closed loop: the k-th first request after k strides of decodes (at once when
+    /// nothing runs); a burst's every one at the level's start.
+    fn ramp_up(&mut self, now: u64) {
+        let burst = self.spec.burst;
+        let idle = self.waiting.is_empty() && self.active.iter().all(Option::is_none);
+        while self.closed
+            && self.first_wave < self.slots
+            && (burst || self.decodes >= self.first_wave as u64 * self.stride || idle)
+            && self.may_start(now)
+        {
+            // the first request (a burst's every one) arrives at the level's start
+            let i = self.arrive(if self.first_wave == 0 || burst {
+                0
+            } else {
+                now
+            });
+            self.first_wave += 1;
+            if self.first_wave == self.slots && !burst {
+                self.warmup_ns = self.requests[i].arrival_ns;
+            }
+            if !burst {
+                break;
+            }
+        }
+    }
+
+    /// An open loop's requests whose arrival time has come.
+    fn scheduled_arrivals(&mut self, now: u64) {
+        while self.next_arrival < self.schedule.len() && self.schedule[self.next_arrival] <= now {
+            self.arrive(self.schedule[self.next_arrival]);
+            self.next_arrival += 1;
+        }
+    }
+
+    /// Waiting requests into free slots, each with its random prompt.
+    fn admit(&mut self, now: u64) {
+        for (slot, state) in self.active.iter_mut().enumerate() {
+            if state.is_none() {
+                let Some(r) = self.waiting.pop_front() else {
+                    break;
+                };
+                self.requests[r].admitted_ns = Some(now);
+                let prompt = (0..self.requests[r].input_tokens)
+                    .map(|_| self.rng.random_range(0..self.n_vocab))
+                    .collect();
+                *state = Some(Active {
+                    request: r,
+                    seq: slot as i32,
+                    prompt,
+                    prompt_done: 0,
+                    generated: 0,
+                    next_token: self.rng.random_range(0..self.n_vocab),
+                });
+            }
+        }
+    }
+
+    /// The next batch: every generating slot's next token first, then the prompts in the room left.
+    fn fill_batch(&mut self) {
+        self.batch.clear();
+        self.owners.clear();
+        for (slot, a) in self.active.iter().enumerate() {
+            if let Some(a) = a.as_ref().filter(|a| a.prompt_done == a.prompt.len()) {
+                let pos = (a.prompt.len() as u32 + a.generated - 1) as i32;
+                self.batch.push(BatchToken {
+                    token: a.next_token,
+                    pos,
+                    seq: a.seq,
+                    logits: true,
+                });
+                self.owners.push(slot);
+            }
+        }
+        for (slot, a) in self.active.iter_mut().enumerate() {
+            let Some(a) = a.as_mut().filter(|a| a.prompt_done < a.prompt.len()) else {
+                continue;
+            };
+            let room = self.n_batch - self.batch.len();
+            if room == 0 {
+                break;
+            }
+            let take = room.min(a.prompt.len() - a.prompt_done);
+            for k in 0..take {
+                let i = a.prompt_done + k;
+                self.batch.push(BatchToken {
+                    token: a.prompt[i],
+                    pos: i as i32,
+                    seq: a.seq,
+                    logits: i + 1 == a.prompt.len(),
+                });
+                self.owners.push(slot);
+            }
+            a.prompt_done += take;
+            self.prompt_tokens_processed += take as u64;
+        }
+    }
+
+    /// The batch decoded at `t`: each entry with logits is a slot that now has a new output token; a finished
+    /// request frees its slot (and its KV cells) and, in a closed loop, is replaced while requests may start.
+    fn tokens_out(&mut self, t: u64, decoder: &mut dyn BatchDecoder) {
+        for k in 0..self.batch.len() {
+            if !self.batch[k].logits {
+                continue;
+            }
+            let slot = self.owners[k];
+            let a = self.active[slot].as_mut().expect("slot in batch is active");
+            let req = &mut self.requests[a.request];
+            if let Some(&prev) = req.token_ns.last() {
+                self.itl.record(t - prev);
+            }
+            req.token_ns.push(t);
+            a.generated += 1;
+            a.next_token = self.rng.random_range(0..self.n_vocab);
+            if a.generated == req.output_tokens {
+                req.completed = true;
+                self.completed += 1;
+                decoder.release(a.seq);
+                self.active[slot] = None;
+                if self.closed && self.may_start(t) {
+                    self.arrive(t);
+                } else if self.closed
+                    && self.first_wave == self.slots
+                    && self.unreplaced_ns.is_none()
+                {
+                    // the cool-down begins: from here fewer than c requests are in flight
+                    self.unreplaced_ns = Some(t);
+                }
+            }
+        }
+    }
+}
+
 /// Runs one level on `decoder`. `n_vocab` bounds the random token ids; `origin` is the clock the level's start
 /// is stated against (the sensors' window start); `stop` is polled every iteration.
 pub fn run_level(
@@ -144,66 +383,10 @@ pub fn run_level(
     stop: &AtomicBool,
     mut on_progress: impl FnMut(&LevelProgress),
 ) -> Result<LevelRun, EngineError> {
-    let slots = spec.arrivals.slots().max(1) as usize;
-    let n_batch = decoder.n_batch();
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let schedule: Vec<u64> = match spec.arrivals {
-        Arrivals::Open { rate_per_s, .. } => {
-            poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
-        }
-        Arrivals::Closed { .. } => Vec::new(),
-    };
-    let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
-    let limit = spec
-        .requests
-        .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 });
-
-    let mut requests: Vec<RequestSample> =
-        Vec::with_capacity(limit.unwrap_or(schedule.len()).max(slots).min(1 << 16));
-    let mut waiting: VecDeque<usize> = VecDeque::new();
-    let mut active: Vec<Option<Active>> = (0..slots).map(|_| None).collect();
-    let mut batch: Vec<BatchToken> = Vec::with_capacity(n_batch);
-    // which slot each batch entry belongs to, and whether it is a prompt token
-    let mut owners: Vec<usize> = Vec::with_capacity(n_batch);
-    let mut itl = LatencyHistogram::new();
-    let mut next_arrival = 0usize;
-    let mut completed = 0usize;
-    let mut prompt_tokens_processed = 0u64;
+    let mut l = Level::new(spec, n_vocab, decoder.n_batch());
     let mut interrupted = false;
     let mut window_ns = None;
-    // closed loop: first requests started so far, decodes done, and the ends of the warm-up and the window
-    let stride = stagger_decodes(&spec.output_tokens, slots);
-    let mut first_wave = 0usize;
-    let mut decodes = 0u64;
-    let mut warmup_ns = 0u64;
-    let mut unreplaced_ns: Option<u64> = None;
-
-    let new_request = |requests: &mut Vec<RequestSample>, rng: &mut ChaCha8Rng, arrival_ns: u64| {
-        let i = requests.len();
-        requests.push(RequestSample {
-            input_tokens: pick(&spec.input_tokens, rng, i),
-            output_tokens: pick(&spec.output_tokens, rng, i),
-            arrival_ns,
-            admitted_ns: None,
-            token_ns: Vec::new(),
-            completed: false,
-        });
-        i
-    };
-    let may_start = |n_started: usize, now: u64| {
-        limit.is_none_or(|l| n_started < l) && spec.duration_ns.is_none_or(|d| now < d)
-    };
-
-    let warmup: Vec<BatchToken> = (0..WARMUP_TOKENS.min(n_batch))
-        .map(|i| BatchToken {
-            token: rng.random_range(0..n_vocab),
-            pos: i as i32,
-            seq: 0,
-            logits: i + 1 == WARMUP_TOKENS.min(n_batch),
-        })
-        .collect();
-    decoder.decode(&warmup)?;
-    decoder.release(0);
+    l.warm_up(decoder)?;
 
     let t0 = Instant::now();
     loop {
@@ -212,37 +395,8 @@ pub fn run_level(
             interrupted = true;
             break;
         }
-        // the staggered ramp-up: the k-th first request after k strides of decodes (at once when nothing runs)
-        let idle = waiting.is_empty() && active.iter().all(Option::is_none);
-        while closed
-            && first_wave < slots
-            && (spec.burst || decodes >= first_wave as u64 * stride || idle)
-            && may_start(requests.len(), now)
-        {
-            // the first request (a burst's every one) arrives at the level's start
-            let i = new_request(
-                &mut requests,
-                &mut rng,
-                if first_wave == 0 || spec.burst {
-                    0
-                } else {
-                    now
-                },
-            );
-            waiting.push_back(i);
-            first_wave += 1;
-            if first_wave == slots && !spec.burst {
-                warmup_ns = requests[i].arrival_ns;
-            }
-            if !spec.burst {
-                break;
-            }
-        }
-        while next_arrival < schedule.len() && schedule[next_arrival] <= now {
-            let i = new_request(&mut requests, &mut rng, schedule[next_arrival]);
-            waiting.push_back(i);
-            next_arrival += 1;
-        }
+        l.ramp_up(now);
+        l.scheduled_arrivals(now);
         if let Some(d) = spec.duration_ns {
             // After the window: no arrival (the schedule ends there, a closed loop starts none); the requests
             // that arrived are served until they finish or the drain's bound passes.
@@ -254,64 +408,12 @@ pub fn run_level(
                 window_ns = Some(d);
             }
         }
-        for (slot, state) in active.iter_mut().enumerate() {
-            if state.is_none() {
-                let Some(r) = waiting.pop_front() else { break };
-                requests[r].admitted_ns = Some(now);
-                let prompt = (0..requests[r].input_tokens)
-                    .map(|_| rng.random_range(0..n_vocab))
-                    .collect();
-                *state = Some(Active {
-                    request: r,
-                    seq: slot as i32,
-                    prompt,
-                    prompt_done: 0,
-                    generated: 0,
-                    next_token: rng.random_range(0..n_vocab),
-                });
-            }
-        }
+        l.admit(now);
+        l.fill_batch();
 
-        batch.clear();
-        owners.clear();
-        for (slot, a) in active.iter().enumerate() {
-            if let Some(a) = a.as_ref().filter(|a| a.prompt_done == a.prompt.len()) {
-                let pos = (a.prompt.len() as u32 + a.generated - 1) as i32;
-                batch.push(BatchToken {
-                    token: a.next_token,
-                    pos,
-                    seq: a.seq,
-                    logits: true,
-                });
-                owners.push(slot);
-            }
-        }
-        for (slot, a) in active.iter_mut().enumerate() {
-            let Some(a) = a.as_mut().filter(|a| a.prompt_done < a.prompt.len()) else {
-                continue;
-            };
-            let room = n_batch - batch.len();
-            if room == 0 {
-                break;
-            }
-            let take = room.min(a.prompt.len() - a.prompt_done);
-            for k in 0..take {
-                let i = a.prompt_done + k;
-                batch.push(BatchToken {
-                    token: a.prompt[i],
-                    pos: i as i32,
-                    seq: a.seq,
-                    logits: i + 1 == a.prompt.len(),
-                });
-                owners.push(slot);
-            }
-            a.prompt_done += take;
-            prompt_tokens_processed += take as u64;
-        }
-
-        if batch.is_empty() {
-            let ramp_pending = closed && first_wave < slots && may_start(requests.len(), now);
-            if waiting.is_empty() && next_arrival >= schedule.len() && !ramp_pending {
+        if l.batch.is_empty() {
+            let ramp_pending = l.closed && l.first_wave < l.slots && l.may_start(now);
+            if l.waiting.is_empty() && l.next_arrival >= l.schedule.len() && !ramp_pending {
                 if let Some(d) = spec.duration_ns {
                     // everything that arrived finished: the window is what the duration gave, or less when the
                     // schedule (or the request count) ended first
@@ -319,66 +421,39 @@ pub fn run_level(
                 }
                 break;
             }
-            if let Some(&t) = schedule.get(next_arrival) {
+            if let Some(&t) = l.schedule.get(l.next_arrival) {
                 let now = t0.elapsed().as_nanos() as u64;
                 std::thread::sleep(Duration::from_nanos(t.saturating_sub(now).min(1_000_000)));
             }
             continue;
         }
 
-        decoder.decode(&batch)?;
-        decodes += 1;
+        decoder.decode(&l.batch)?;
+        l.decodes += 1;
         let t = t0.elapsed().as_nanos() as u64;
-
-        // each batch entry with logits is a slot that now has a new output token
-        for (entry, &slot) in batch.iter().zip(owners.iter()) {
-            if !entry.logits {
-                continue;
-            }
-            let a = active[slot].as_mut().expect("slot in batch is active");
-            let req = &mut requests[a.request];
-            if let Some(&prev) = req.token_ns.last() {
-                itl.record(t - prev);
-            }
-            req.token_ns.push(t);
-            a.generated += 1;
-            a.next_token = rng.random_range(0..n_vocab);
-            if a.generated == req.output_tokens {
-                req.completed = true;
-                completed += 1;
-                decoder.release(a.seq);
-                active[slot] = None;
-                if closed && may_start(requests.len(), t) {
-                    let i = new_request(&mut requests, &mut rng, t);
-                    waiting.push_back(i);
-                } else if closed && first_wave == slots && unreplaced_ns.is_none() {
-                    // the cool-down begins: from here fewer than c requests are in flight
-                    unreplaced_ns = Some(t);
-                }
-            }
-        }
+        l.tokens_out(t, decoder);
         on_progress(&LevelProgress {
-            completed,
-            started: requests.len(),
-            itl: &itl,
+            completed: l.completed,
+            started: l.requests.len(),
+            itl: &l.itl,
         });
     }
     let duration_ns = t0.elapsed().as_nanos() as u64;
     let start_ns = t0.saturating_duration_since(origin).as_nanos() as u64;
     if spec.duration_ns.is_none() && !interrupted && !spec.burst {
-        window_ns = unreplaced_ns;
+        window_ns = l.unreplaced_ns;
     }
-    for a in active.iter().flatten() {
+    for a in l.active.iter().flatten() {
         decoder.release(a.seq);
     }
     Ok(LevelRun {
         spec: spec.clone(),
         start_ns,
-        requests,
+        requests: l.requests,
         duration_ns,
         window_ns,
-        warmup_ns,
-        prompt_tokens_processed,
+        warmup_ns: l.warmup_ns,
+        prompt_tokens_processed: l.prompt_tokens_processed,
         interrupted,
     })
 }

@@ -19,7 +19,7 @@ use crate::analysis::load::{
 use crate::engine::ContextParams;
 use crate::estimate::MeasuredLevel;
 use crate::exit::InputError;
-use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, StoppedEarly};
+use crate::results::load::{LevelRecord, LevelSummary, LoadSweep, OperatingPoint, StoppedEarly};
 use crate::results::record::NumericsVerdict;
 use crate::results::slo::SloTerm;
 use crate::results::telemetry::IdleBaseline;
@@ -375,6 +375,30 @@ fn asked(e: &EngineOptions, n_threads: u32) -> EngineConfig {
     }
 }
 
+/// The operating point of the levels swept, with the warnings of the sweep's end: it was stopped with
+/// `records` of `n_levels` done, or the operating point's requests did not all complete.
+fn sweep_end(
+    run: &RunOptions,
+    records: &[LevelRecord],
+    n_levels: usize,
+    warnings: &mut Vec<Warning>,
+) -> Option<OperatingPoint> {
+    if run.stopped() {
+        warnings.push(Warning::Interrupted {
+            cases_done: records.iter().filter(|l| !l.summary.interrupted).count(),
+            cases_total: n_levels,
+        });
+    }
+    let op = operating_point(records);
+    if let Some(op) = op.as_ref().filter(|op| op.requests_not_completed > 0) {
+        warnings.push(Warning::OperatingPointUnfinished {
+            level: records[op.level_index].summary.label(),
+            requests_not_completed: op.requests_not_completed,
+        });
+    }
+    op
+}
+
 /// `tokenmeter load`.
 pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     check_engine(&opts.engine)?;
@@ -445,19 +469,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
     };
     warnings.extend(bandwidth_warning);
     let records = std::mem::take(&mut swept.records);
-    if run.stopped() {
-        warnings.push(Warning::Interrupted {
-            cases_done: records.iter().filter(|l| !l.summary.interrupted).count(),
-            cases_total: n_levels,
-        });
-    }
-    let op = operating_point(&records);
-    if let Some(op) = op.as_ref().filter(|op| op.requests_not_completed > 0) {
-        warnings.push(Warning::OperatingPointUnfinished {
-            level: records[op.level_index].summary.label(),
-            requests_not_completed: op.requests_not_completed,
-        });
-    }
+    let op = sweep_end(run, &records, n_levels, &mut warnings);
     let measured = Measured {
         kind: "load",
         parameters,
