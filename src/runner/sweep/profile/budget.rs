@@ -78,6 +78,21 @@ fn run_start_secs(c: &Candidate) -> f64 {
     estimate::RUN_START_S + estimate::model_hash_s(&c.size) + synth_s
 }
 
+/// Levels a timed load phase is planned for: its first levels share the time it has, so that the sweep can rise
+/// past the first.
+pub const TIMED_LEVELS: u32 = 3;
+/// The shortest timed level: shorter ones serve too few requests to give a percentile.
+pub const TIMED_LEVEL_MIN: Duration = Duration::from_secs(4);
+
+/// Each level's duration for a load phase that does not fit `allotted` by its levels' requests: two thirds of the
+/// allotment (a third is left for each level's drain and its worker's start) shared by [`TIMED_LEVELS`] levels,
+/// but at least [`TIMED_LEVEL_MIN`] (then fewer levels run: one gives an operating point); `None` when not even
+/// one level of [`TIMED_LEVEL_MIN`] fits, and the phase is skipped.
+pub fn timed_levels(allotted: Duration) -> Option<Duration> {
+    let arrivals = allotted * 2 / 3;
+    (arrivals >= TIMED_LEVEL_MIN).then(|| (arrivals / TIMED_LEVELS).max(TIMED_LEVEL_MIN))
+}
+
 /// Why a phase estimated at `estimate_s` does not fit the `left` of the budget it may take ([`allotment`]), or
 /// `None` when it does.
 pub fn over_budget(estimate_s: f64, left: Duration) -> Option<String> {

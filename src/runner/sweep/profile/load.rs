@@ -10,7 +10,7 @@ use crate::results::ResultFile;
 use crate::runner::load::{Arrivals, Lengths};
 use crate::runner::options::{EngineOptions, RunOptions};
 use crate::runner::sweep::load::{self, LoadOptions};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The load phase as one sweep.
 pub(super) struct LoadPhase<'a> {
@@ -25,6 +25,9 @@ pub(super) struct LoadPhase<'a> {
     pub size: ModelSize,
     /// A level that would end past this is not started.
     pub phase_end: Instant,
+    /// Each level runs for this long (its arrivals stop then and the requests in flight drain) rather than
+    /// for its requests.
+    pub level_duration: Option<Duration>,
 }
 
 impl LoadPhase<'_> {
@@ -34,6 +37,7 @@ impl LoadPhase<'_> {
         let size = self.size;
         let gate_deadline = self.phase_end;
         let no_workload = self.workload.is_none();
+        let level_duration = self.level_duration;
         load::run(&LoadOptions {
             model: Some(self.model),
             concurrency: self.levels,
@@ -43,7 +47,7 @@ impl LoadPhase<'_> {
             output_tokens: no_workload.then_some(Lengths::Fixed(o.default_output_tokens())),
             workload: self.workload,
             requests: None,
-            duration: None,
+            duration: level_duration,
             slo: self.shape.slo.clone(),
             engine: self.engine,
             seed: 1,
@@ -57,8 +61,17 @@ impl LoadPhase<'_> {
                     output_tokens_per_s: previous.summary.output_tokens_per_s,
                     duration_s: previous.summary.duration_s,
                 };
-                let requests = load::default_requests(a.slots());
-                let est = estimate::next_load_level_s(&size, requests, output, &measured);
+                let est = match level_duration {
+                    // Its arrivals' time and a drain as long as the level before's.
+                    Some(d) => {
+                        let drain_s = previous.summary.drain_s.unwrap_or(0.0);
+                        estimate::case_start_s(&size) + d.as_secs_f64() + drain_s
+                    }
+                    None => {
+                        let requests = load::default_requests(a.slots());
+                        estimate::next_load_level_s(&size, requests, output, &measured)
+                    }
+                };
                 super::over_budget(est, gate_deadline.saturating_duration_since(Instant::now()))
             })),
         })

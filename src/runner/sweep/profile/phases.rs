@@ -15,6 +15,7 @@ use crate::preflight;
 use crate::results::ResultFile;
 use crate::runner::models;
 use crate::runner::options::{EngineOptions, PhaseLabel, RunOptions};
+use crate::runner::progress::short_duration;
 use crate::runner::sensors::TelemetryOptions;
 use crate::runner::sweep::load::default_requests;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,9 @@ struct Learned {
 struct Ready {
     path: PathBuf,
     repetitions: u32,
+    /// A load phase whose levels run for this long each rather than for their requests (see
+    /// [`super::budget::timed_levels`]).
+    level_duration: Option<Duration>,
     started: Instant,
     /// When it must end, and when its worker is stopped if it has not.
     end: Instant,
@@ -167,6 +171,7 @@ fn phase(cx: &Context, learned: &mut Learned, plan: &[(Kind, usize)], n: usize) 
             model,
             size: c.size,
             phase_end: ready.end,
+            level_duration: ready.level_duration,
         }
         .run(run),
     };
@@ -176,6 +181,14 @@ fn phase(cx: &Context, learned: &mut Learned, plan: &[(Kind, usize)], n: usize) 
         Ok(result) => {
             record.result = Some(out.clone());
             record.status = settle(cx, learned, kind, m, ready.repetitions, &out, &result);
+            if let (Some(d), Status::Done { summary } | Status::CasesFailed { summary }) =
+                (ready.level_duration, &mut record.status)
+            {
+                summary.push_str(&format!(
+                    " (levels of {} each, not of their requests, to fit the time budget)",
+                    short_duration(d)
+                ));
+            }
         }
     }
     eprintln!(
@@ -205,9 +218,10 @@ fn ready(
     let allotted = allotment(plan, n, cx.left());
     let (repetitions, estimate_s) = estimate(cx, learned, kind, m, allotted);
     record.estimate_s = estimate_s;
-    if kind != Kind::Bench && learned.speeds[m].is_none() {
+    // Without the model's own bench rates, the nearest model's or the calibration's size the phase.
+    if kind != Kind::Bench && estimate_s.is_none() {
         return Err(Status::Skipped(format!(
-            "its {} did not measure the rates this phase needs",
+            "neither its {} nor the calibration measured the rates this phase needs",
             Kind::Bench.label()
         )));
     }
@@ -216,8 +230,17 @@ fn ready(
         None if allotted.is_zero() => Some("the time budget is spent".into()),
         None => None,
     };
-    if let Some(why) = why_not {
+    // A load sweep whose levels do not fit by their requests runs timed levels: an operating point is what the
+    // profile is for.
+    let level_duration = match (kind, &why_not) {
+        (Kind::Load, Some(_)) => super::budget::timed_levels(allotted),
+        _ => None,
+    };
+    if let (Some(why), None) = (why_not, level_duration) {
         return Err(Status::Skipped(why));
+    }
+    if level_duration.is_some() {
+        record.estimate_s = Some(allotted.as_secs_f64());
     }
     let started = Instant::now();
     let (end, stop_at) = phase_deadlines(started, allotted, cx.deadline, cx.budget);
@@ -242,6 +265,7 @@ fn ready(
     Ok(Ready {
         path,
         repetitions,
+        level_duration,
         started,
         end,
         stop_at,

@@ -183,3 +183,25 @@ fn levels_double_up_to_the_cap() {
 fn the_default_slo_parses() {
     assert!(crate::results::slo::parse_slo(DEFAULT_SLO).is_ok());
 }
+
+#[test]
+fn a_load_phase_too_short_for_its_requests_runs_timed_levels_sharing_its_time() {
+    use super::budget::{timed_levels, TIMED_LEVELS, TIMED_LEVEL_MIN};
+    let allotted = Duration::from_secs(36);
+    let level = timed_levels(allotted).expect("36 s holds three timed levels");
+    assert_eq!(level, Duration::from_secs(8));
+    assert!(
+        level * TIMED_LEVELS * 3 / 2 <= allotted,
+        "each level's drain and start fit too"
+    );
+    assert_eq!(
+        timed_levels(Duration::from_secs(9)),
+        Some(TIMED_LEVEL_MIN),
+        "one level of the shortest duration rather than none"
+    );
+    assert_eq!(
+        timed_levels(Duration::from_secs(5)),
+        None,
+        "too short: skipped"
+    );
+}
