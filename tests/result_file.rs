@@ -314,7 +314,10 @@ fn a_file_whose_times_go_backwards_is_refused_in_every_version() {
 fn golden_v5_bench_file_holds_repack_weight_buffers_and_numerics_per_case() {
     use tokenmeter::results::record::NumericsVerdict;
     let r = read_result(Path::new("tests/golden/result-v5-bench.json")).unwrap();
-    assert_eq!(r.schema_version, SCHEMA_VERSION, "version 5 reads as the current one");
+    assert_eq!(
+        r.schema_version, SCHEMA_VERSION,
+        "version 5 reads as the current one"
+    );
     let repack: Vec<bool> = r.cases.iter().map(|c| c.repack).collect();
     assert_eq!(repack, [false, false, true, true]);
     for c in &r.cases {

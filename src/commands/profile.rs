@@ -952,6 +952,7 @@ pub fn run(o: &ProfileOptions) -> anyhow::Result<ProfileOutcome> {
                     force: false,
                     until_saturated: true,
                     burst: false,
+                    http: None,
                     gate: Some(Box::new(move |a: &Arrivals, done: &[LevelRecord]| {
                         let previous = done.last()?;
                         let measured = MeasuredLevel {
