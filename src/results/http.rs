@@ -15,7 +15,7 @@ pub enum FailureKind {
     Timeout,
     /// The connection could not be made, or was reset or closed before the stream ended.
     Connection,
-    /// The stream was not server-sent events of the API's chunks, or ended without its last chunk.
+    /// The stream was not server-sent events of the API's chunks.
     MalformedStream,
     /// The stream carried an error object in place of a chunk.
     ServerError,

@@ -115,11 +115,13 @@ fn exchange(
         }
         match read {
             Ok(0) if done || finished => break None,
+            // a server that closed (or reset: a stream without a length reads its reset as its end) mid-stream
             Ok(0) => {
                 break Some(RequestFailure {
-                    kind: FailureKind::MalformedStream,
+                    kind: FailureKind::Connection,
                     status: None,
-                    detail: "the stream ended before data: [DONE] or a finish reason".into(),
+                    detail: "the connection closed before the stream's end (data: [DONE] or a finish reason)"
+                        .into(),
                 })
             }
             Ok(_) if done => {}
