@@ -45,6 +45,148 @@ const POLL: Duration = Duration::from_millis(20);
 /// Seeds the prompts' words apart from the request lengths.
 const PROMPT_SEED: u64 = 0x5eed_0f_70_4b_e5;
 
+/// A level in flight: its requests, the streams in flight and the closed loop's ramp.
+struct Run<'a> {
+    spec: &'a LevelSpec,
+    target: &'a HttpTarget,
+    model: &'a str,
+    slots: usize,
+    closed: bool,
+    /// Requests the level starts at most (a closed loop's warm-up included).
+    limit: Option<usize>,
+    rng: ChaCha8Rng,
+    prompt_rng: ChaCha8Rng,
+    agent: ureq::Agent,
+    abandon: Arc<AtomicBool>,
+    events: mpsc::Sender<Event>,
+    t0: Instant,
+    requests: Vec<RequestSample>,
+    /// Each request's chunks' characters, for its tokens per chunk.
+    chars: Vec<Vec<u32>>,
+    waiting: VecDeque<usize>,
+    in_flight: usize,
+    completed: usize,
+    /// Whether any request got an answer, and the connections that failed before one did.
+    answered: bool,
+    refused: usize,
+    /// The closed loop's ramp: first requests started, decode steps streamed (a token to each request in
+    /// flight), the warm-up's end and when a finished request was first left unreplaced.
+    first_wave: usize,
+    steps: f64,
+    warmup_ns: u64,
+    unreplaced_ns: Option<u64>,
+}
+
+impl Run<'_> {
+    fn now(&self) -> u64 {
+        self.t0.elapsed().as_nanos() as u64
+    }
+
+    fn may_start(&self, now: u64) -> bool {
+        self.limit.is_none_or(|l| self.requests.len() < l)
+            && self.spec.duration_ns.is_none_or(|d| now < d)
+    }
+
+    /// A new request arriving at `arrival_ns`, waiting to be sent.
+    fn arrive(&mut self, arrival_ns: u64) {
+        let i = self.requests.len();
+        self.requests.push(RequestSample {
+            input_tokens: pick(&self.spec.input_tokens, &mut self.rng, i),
+            output_tokens: pick(&self.spec.output_tokens, &mut self.rng, i),
+            arrival_ns,
+            admitted_ns: None,
+            token_ns: Vec::new(),
+            completed: false,
+            failure: None,
+            stream: None,
+        });
+        self.chars.push(Vec::new());
+        self.waiting.push_back(i);
+    }
+
+    /// The closed loop's staggered first requests: the k-th once the streams advanced k strides (at once when
+    /// nothing runs; all at once with `burst`).
+    fn ramp(&mut self, now: u64, stride: f64) {
+        let idle = self.waiting.is_empty() && self.in_flight == 0;
+        while self.closed
+            && self.first_wave < self.slots
+            && (self.spec.burst || self.steps >= self.first_wave as f64 * stride || idle)
+            && self.may_start(now)
+        {
+            let arrival = if self.first_wave == 0 || self.spec.burst {
+                0
+            } else {
+                now
+            };
+            self.arrive(arrival);
+            self.first_wave += 1;
+            if self.first_wave == self.slots && !self.spec.burst {
+                self.warmup_ns = arrival;
+            }
+            if !self.spec.burst {
+                break;
+            }
+        }
+    }
+
+    /// Sends waiting requests while fewer than `slots` are in flight, each on a thread of its own.
+    fn send_waiting(&mut self) {
+        while self.in_flight < self.slots {
+            let Some(i) = self.waiting.pop_front() else {
+                break;
+            };
+            let r = &self.requests[i];
+            let prompt = request::prompt(r.input_tokens, &mut self.prompt_rng);
+            let body = request::body(self.target.api, self.model, &prompt, r.output_tokens);
+            self.requests[i].admitted_ns = Some(self.now());
+            let (agent, target, tx, abandon, t0) = (
+                self.agent.clone(),
+                self.target.clone(),
+                self.events.clone(),
+                self.abandon.clone(),
+                self.t0,
+            );
+            std::thread::Builder::new()
+                .name(format!("tokenmeter-http-{i}"))
+                .spawn(move || client::send(&agent, &target, body, i, t0, &tx, &abandon))
+                .expect("a thread for a request starts");
+            self.in_flight += 1;
+        }
+    }
+
+    /// Records `e`; a closed loop replaces a request that ended.
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Chunk {
+                request,
+                t_ns,
+                chars,
+            } => {
+                self.requests[request].token_ns.push(t_ns);
+                self.chars[request].push(chars);
+                self.steps += 1.0 / self.in_flight.max(1) as f64;
+            }
+            Event::End { request, t_ns, end } => {
+                self.in_flight -= 1;
+                match &end.failure {
+                    Some(f) if f.kind == FailureKind::Connection => self.refused += 1,
+                    _ => self.answered = true,
+                }
+                finish(&mut self.requests[request], &self.chars[request], *end);
+                self.completed += usize::from(self.requests[request].completed);
+                if self.closed && self.may_start(t_ns) {
+                    self.arrive(t_ns);
+                } else if self.closed
+                    && self.first_wave == self.slots
+                    && self.unreplaced_ns.is_none()
+                {
+                    self.unreplaced_ns = Some(t_ns);
+                }
+            }
+        }
+    }
+}
+
 /// Runs `spec` against `target` asking for `model`; `origin` is the sensors' clock, `stop` is polled, and
 /// `on_progress` gets the completed requests.
 pub fn run_level(
@@ -63,82 +205,52 @@ pub fn run_level(
         }
         Arrivals::Closed { .. } => Vec::new(),
     };
-    let limit = spec
-        .requests
-        .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 });
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let mut prompt_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ PROMPT_SEED);
-    let agent = target.agent(slots);
-    let abandon = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Event>();
-
-    let mut requests: Vec<RequestSample> = Vec::new();
-    let mut chars: Vec<Vec<u32>> = Vec::new();
-    let mut waiting: VecDeque<usize> = VecDeque::new();
-    let (mut in_flight, mut completed, mut next_arrival) = (0usize, 0usize, 0usize);
-    // whether any request got an answer, and the connections refused before one did
-    let (mut answered, mut refused) = (false, 0usize);
-    let mut interrupted = false;
-    let mut window_ns = None;
+    let mut run = Run {
+        spec,
+        target,
+        model,
+        slots,
+        closed,
+        limit: spec
+            .requests
+            .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 }),
+        rng: ChaCha8Rng::seed_from_u64(spec.seed),
+        prompt_rng: ChaCha8Rng::seed_from_u64(spec.seed ^ PROMPT_SEED),
+        agent: target.agent(slots),
+        abandon: Arc::new(AtomicBool::new(false)),
+        events: tx,
+        t0: Instant::now(),
+        requests: Vec::new(),
+        chars: Vec::new(),
+        waiting: VecDeque::new(),
+        in_flight: 0,
+        completed: 0,
+        answered: false,
+        refused: 0,
+        first_wave: 0,
+        steps: 0.0,
+        warmup_ns: 0,
+        unreplaced_ns: None,
+    };
     let stride = stagger_decodes(&spec.output_tokens, slots) as f64;
-    let (mut first_wave, mut steps, mut warmup_ns) = (0usize, 0.0f64, 0u64);
-    let mut unreplaced_ns: Option<u64> = None;
-
-    let new_request = |requests: &mut Vec<RequestSample>, rng: &mut ChaCha8Rng, arrival_ns| {
-        let i = requests.len();
-        requests.push(RequestSample {
-            input_tokens: pick(&spec.input_tokens, rng, i),
-            output_tokens: pick(&spec.output_tokens, rng, i),
-            arrival_ns,
-            admitted_ns: None,
-            token_ns: Vec::new(),
-            completed: false,
-            failure: None,
-            stream: None,
-        });
-        i
-    };
-    let may_start = |n_started: usize, now: u64| {
-        limit.is_none_or(|l| n_started < l) && spec.duration_ns.is_none_or(|d| now < d)
-    };
-
-    let t0 = Instant::now();
+    let (mut next_arrival, mut interrupted, mut window_ns) = (0usize, false, None);
     loop {
-        let now = t0.elapsed().as_nanos() as u64;
+        let now = run.now();
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
             break;
         }
-        if !answered && refused >= slots {
+        if !run.answered && run.refused >= slots {
             break;
         }
-        let idle = waiting.is_empty() && in_flight == 0;
-        while closed
-            && first_wave < slots
-            && (spec.burst || steps >= first_wave as f64 * stride || idle)
-            && may_start(requests.len(), now)
-        {
-            let arrival = if first_wave == 0 || spec.burst {
-                0
-            } else {
-                now
-            };
-            let i = new_request(&mut requests, &mut rng, arrival);
-            waiting.push_back(i);
-            first_wave += 1;
-            if first_wave == slots && !spec.burst {
-                warmup_ns = arrival;
-            }
-            if !spec.burst {
-                break;
-            }
-        }
+        run.ramp(now, stride);
         while next_arrival < schedule.len() && schedule[next_arrival] <= now {
-            let i = new_request(&mut requests, &mut rng, schedule[next_arrival]);
-            waiting.push_back(i);
+            run.arrive(schedule[next_arrival]);
             next_arrival += 1;
         }
         if let Some(d) = spec.duration_ns {
+            // after the window no request arrives; those that did are drained until the bound
             if now >= d + spec.drain_ns.unwrap_or(0) {
                 window_ns = Some(d);
                 break;
@@ -147,30 +259,12 @@ pub fn run_level(
                 window_ns = Some(d);
             }
         }
-        while in_flight < slots {
-            let Some(i) = waiting.pop_front() else { break };
-            let r = &mut requests[i];
-            let body = request::body(
-                target.api,
-                model,
-                &request::prompt(r.input_tokens, &mut prompt_rng),
-                r.output_tokens,
-            );
-            r.admitted_ns = Some(t0.elapsed().as_nanos() as u64);
-            chars.resize(requests.len(), Vec::new());
-            let (agent, target, tx, abandon) =
-                (agent.clone(), target.clone(), tx.clone(), abandon.clone());
-            std::thread::Builder::new()
-                .name(format!("tokenmeter-http-{i}"))
-                .spawn(move || client::send(&agent, &target, body, i, t0, &tx, &abandon))
-                .expect("a thread for a request starts");
-            in_flight += 1;
-        }
-        if in_flight == 0 && waiting.is_empty() {
-            let ramp_pending = closed && first_wave < slots && may_start(requests.len(), now);
+        run.send_waiting();
+        if run.in_flight == 0 && run.waiting.is_empty() {
+            let ramp_pending = closed && run.first_wave < slots && run.may_start(now);
             if next_arrival >= schedule.len() && !ramp_pending {
                 if let Some(d) = spec.duration_ns {
-                    window_ns = Some(d.min(t0.elapsed().as_nanos() as u64));
+                    window_ns = Some(d.min(run.now()));
                 }
                 break;
             }
@@ -181,46 +275,22 @@ pub fn run_level(
             .min(POLL);
         let mut event = rx.recv_timeout(wait).ok();
         while let Some(e) = event {
-            match e {
-                Event::Chunk {
-                    request,
-                    t_ns,
-                    chars: n,
-                } => {
-                    requests[request].token_ns.push(t_ns);
-                    chars[request].push(n);
-                    steps += 1.0 / in_flight.max(1) as f64;
-                }
-                Event::End { request, t_ns, end } => {
-                    in_flight -= 1;
-                    match &end.failure {
-                        Some(f) if f.kind == FailureKind::Connection => refused += 1,
-                        _ => answered = true,
-                    }
-                    let r = &mut requests[request];
-                    finish(r, &chars[request], *end);
-                    if r.completed {
-                        completed += 1;
-                    }
-                    if closed && may_start(requests.len(), t_ns) {
-                        let i = new_request(&mut requests, &mut rng, t_ns);
-                        waiting.push_back(i);
-                    } else if closed && first_wave == slots && unreplaced_ns.is_none() {
-                        unreplaced_ns = Some(t_ns);
-                    }
-                    on_progress(completed);
-                }
+            let ended = matches!(e, Event::End { .. });
+            run.on_event(e);
+            if ended {
+                on_progress(run.completed);
             }
             event = rx.try_recv().ok();
         }
     }
     // requests still streaming are left as they are (not completed); their threads drop their connections
-    abandon.store(true, Ordering::Relaxed);
-    let duration_ns = t0.elapsed().as_nanos() as u64;
+    run.abandon.store(true, Ordering::Relaxed);
+    let duration_ns = run.now();
     if spec.duration_ns.is_none() && !interrupted && !spec.burst {
-        window_ns = unreplaced_ns;
+        window_ns = run.unreplaced_ns;
     }
-    let prompt_tokens_processed = requests
+    let prompt_tokens_processed = run
+        .requests
         .iter()
         .filter(|r| !r.token_ns.is_empty())
         .map(|r| {
@@ -229,15 +299,15 @@ pub fn run_level(
         })
         .sum();
     HttpLevelRun {
-        requests,
-        start_ns: t0.saturating_duration_since(origin).as_nanos() as u64,
+        start_ns: run.t0.saturating_duration_since(origin).as_nanos() as u64,
         duration_ns,
         window_ns,
-        warmup_ns,
+        warmup_ns: run.warmup_ns,
         prompt_tokens_processed,
         interrupted,
         in_flight_cap: slots as u32,
-        unreachable: !answered && refused > 0,
+        unreachable: !run.answered && run.refused > 0,
+        requests: run.requests,
     }
 }
 
