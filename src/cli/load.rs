@@ -9,6 +9,25 @@ pub struct LoadArgs {
     /// Model file or [[model]] name from models.toml; none: the embedded default model
     #[arg(short = 'm', long = "model")]
     pub model: Option<String>,
+    /// Measure an OpenAI-compatible server at this URL (e.g. http://127.0.0.1:8080/v1) over HTTP instead of
+    /// llama.cpp in-process; the engine flags do not apply
+    #[arg(long = "endpoint")]
+    pub endpoint: Option<String>,
+    /// With --endpoint: the API, chat (/chat/completions) or completions (/completions) [default: chat]
+    #[arg(long = "api")]
+    pub api: Option<String>,
+    /// With --endpoint: the model name each request asks for [default: the first model GET <endpoint>/models
+    /// lists]
+    #[arg(long = "served-model")]
+    pub served_model: Option<String>,
+    /// With --endpoint: the environment variable holding the API key, sent as `Authorization: Bearer`; the key
+    /// is written to no file, log or message
+    #[arg(long = "api-key-env")]
+    pub api_key_env: Option<String>,
+    /// With --endpoint: a request's whole time, from sending it to its stream's end; past it the request fails
+    /// as a timeout [default: 10m]
+    #[arg(long = "request-timeout")]
+    pub request_timeout: Option<String>,
     /// Configuration file (default: ./models.toml when present)
     #[arg(long)]
     pub config: Option<PathBuf>,

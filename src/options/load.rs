@@ -6,10 +6,44 @@ use crate::cli::LoadArgs;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::results::load::Lengths;
+use tokenmeter::runner::http::{Api, ApiKey, HttpTarget};
 use tokenmeter::runner::options::EngineOptions;
 use tokenmeter::runner::signals::StopFlags;
 
+/// `--endpoint` and the flags that go with it, as the server to send the load to.
+fn http_target(a: &LoadArgs) -> Result<Option<HttpTarget>, InputError> {
+    let Some(endpoint) = &a.endpoint else {
+        let stray = [
+            ("--api", a.api.is_some()),
+            ("--served-model", a.served_model.is_some()),
+            ("--api-key-env", a.api_key_env.is_some()),
+            ("--request-timeout", a.request_timeout.is_some()),
+        ];
+        return match stray.iter().find(|(_, given)| *given) {
+            Some((flag, _)) => Err(InputError(format!("{flag}: only with --endpoint URL"))),
+            None => Ok(None),
+        };
+    };
+    let api = a.api.as_deref().map_or(Ok(Api::Chat), Api::parse)?;
+    let mut t = HttpTarget::new(endpoint, api)?;
+    t.served_model = a.served_model.clone();
+    if let Some(var) = &a.api_key_env {
+        t.api_key = Some(ApiKey::from_env(var)?);
+        t.api_key_env = Some(var.clone());
+    }
+    if let Some(d) = &a.request_timeout {
+        t.request_timeout = duration("--request-timeout", d)?;
+        if t.request_timeout.is_zero() {
+            return Err(InputError(
+                "--request-timeout: must be longer than 0".into(),
+            ));
+        }
+    }
+    Ok(Some(t))
+}
+
 pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, InputError> {
+    let http = http_target(&a)?;
     let lengths =
         |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
     Ok(LoadOptions {
@@ -59,6 +93,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         until_saturated: a.until_saturated,
         burst: a.burst,
         gate: None,
+        http,
         run: sharded(
             run_options(
                 a.config,

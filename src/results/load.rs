@@ -95,12 +95,19 @@ pub struct RequestSample {
     pub output_tokens: u32,
     /// When the request arrived (its start: TTFT and E2E are measured from here).
     pub arrival_ns: u64,
-    /// When a sequence slot took the request (absent if it never got one).
+    /// When a sequence slot took the request (absent if it never got one); over HTTP, when it was sent.
     pub admitted_ns: Option<u64>,
     /// When each output token was available: the first at the end of the prefill decode that yields its
-    /// logits, each later one at the end of its decode.
+    /// logits, each later one at the end of its decode; over HTTP, when the stream's chunk carrying it arrived.
     pub token_ns: Vec<u64>,
     pub completed: bool,
+    /// Why the request failed (over HTTP: a status, a timeout, a reset, a malformed stream): it is not
+    /// completed, and a miss of every SLO term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<super::http::RequestFailure>,
+    /// What the server's stream said of the request (over HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<super::http::StreamFacts>,
 }
 
 impl RequestSample {
@@ -259,6 +266,9 @@ pub struct LevelRecord {
     /// The time limits the level's worker ran under (absent in-process).
     #[serde(default)]
     pub limits: Option<crate::results::record::UnitLimits>,
+    /// Over HTTP: the level's failed requests by reason, its streams' chunks and whether output lengths held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<super::http::HttpLevel>,
 }
 
 impl LevelRecord {
@@ -330,6 +340,9 @@ pub struct LoadSweep {
     /// Set when the machine's self-test found the requested configuration broken and the sweep ran another.
     #[serde(default)]
     pub engine_fallback: Option<super::record::EngineFallback>,
+    /// The server measured over HTTP (`load --endpoint`); absent for llama.cpp in-process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<super::http::ServerIdentity>,
 }
 
 /// Where a sweep stopped before its last level, and why.

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod file;
+pub mod http;
 pub mod llama_bench;
 pub mod load;
 pub mod provenance;

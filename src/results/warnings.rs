@@ -76,6 +76,17 @@ pub enum Warning {
     NoWorkingConfiguration { requested: String, reason: String },
     /// A case's logits are not the CPU reference's: its speed comes from a wrong computation.
     NumericsFailed { case: String, detail: String },
+    /// Requests of a level sent over HTTP failed (a status, a timeout, a reset, a malformed stream): not
+    /// completed, and SLO misses; the level went on.
+    RequestsFailed {
+        level: String,
+        failed: u64,
+        /// `http_status: 2, timeout: 1`.
+        reasons: String,
+    },
+    /// Completed requests over HTTP whose output had another length than asked for: the server ignored
+    /// `ignore_eos`/`min_tokens` (or stopped early), so requests are shorter than the workload's.
+    OutputLengthNotHeld { level: String, requests: u64 },
 }
 
 impl std::fmt::Display for Warning {
@@ -170,6 +181,18 @@ impl std::fmt::Display for Warning {
                 f,
                 "{case}: numerics gate failed ({detail}): its speed comes from a wrong computation; compare, \
                  cost and report refuse it unless --allow-wrong-numerics"
+            ),
+            Warning::RequestsFailed {
+                level,
+                failed,
+                reasons,
+            } => write!(
+                f,
+                "{level}: {failed} request(s) failed ({reasons}); each counts as not completed and as a miss                  of every SLO term (load.levels[].requests[].failure says why)"
+            ),
+            Warning::OutputLengthNotHeld { level, requests } => write!(
+                f,
+                "{level}: {requests} completed request(s) had another output length than asked for: the server                  does not honour ignore_eos/min_tokens"
             ),
             Warning::OperatingPointUnfinished {
                 level,

@@ -186,6 +186,31 @@ impl UnitCtx<'_> {
     }
 }
 
+/// A unit's work run in this process (`UnitCtx::run_here`), and the sensors' windows over it.
+pub struct RanHere<T> {
+    pub value: T,
+    pub windows: Vec<Window>,
+}
+
+impl UnitCtx<'_> {
+    /// Runs `work` in this process while the sensors read: a unit with nothing to isolate in a worker (a level
+    /// sent to a server over HTTP). `work` gets the windows' start (its clock's origin), the flag a second
+    /// Ctrl-C sets, and a function that shows a message on the progress bar.
+    pub fn run_here<T>(
+        &mut self,
+        work: impl FnOnce(std::time::Instant, &std::sync::atomic::AtomicBool, &dyn Fn(String)) -> T,
+    ) -> RanHere<T> {
+        let (window_start, _) = crate::clock::now();
+        self.meter.start(window_start);
+        let bar = self.bar;
+        let value = work(window_start, &self.run.stop_now, &|m| bar.set_message(m));
+        RanHere {
+            value,
+            windows: self.meter.stop(),
+        }
+    }
+}
+
 /// What a sweep left: its records, failures and warnings, and how it ended.
 pub struct Swept<R> {
     pub records: Vec<R>,

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One request length from `lengths`: the `index`th of a list, uniform over a range.
-fn pick(lengths: &Lengths, rng: &mut ChaCha8Rng, index: usize) -> u32 {
+pub fn pick(lengths: &Lengths, rng: &mut ChaCha8Rng, index: usize) -> u32 {
     match lengths {
         Lengths::Fixed(n) => *n,
         Lengths::Range(a, b) => rng.random_range(*a..=*b),
@@ -230,6 +230,8 @@ impl<'a> Level<'a> {
             admitted_ns: None,
             token_ns: Vec::new(),
             completed: false,
+            failure: None,
+            stream: None,
         });
         self.waiting.push_back(i);
         i

@@ -9,6 +9,7 @@ pub mod energy;
 pub mod estimates;
 pub mod executor;
 pub mod finish;
+pub mod http;
 pub mod load;
 pub mod meter;
 pub mod models;

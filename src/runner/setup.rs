@@ -24,6 +24,8 @@ pub struct Setup {
     pub models: Vec<PathBuf>,
     /// One entry per model, in the same order.
     pub entries: Vec<ModelEntry>,
+    /// What a run without a model file (a server over HTTP) names its result after: the served model.
+    pub subject: Option<String>,
     pub host: HostInfo,
     pub build: BuildInfo,
     /// `--hardware`'s configured memory bandwidth.
@@ -36,6 +38,39 @@ impl Setup {
     /// Loads the configuration, resolves `models`, reads their headers, collects provenance and opens the
     /// sensors; nothing is measured yet.
     pub fn open(run: &RunOptions, models: &[String]) -> anyhow::Result<Setup> {
+        let config_dir = run
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Setup::open_with(run, &run.telemetry, |config| {
+            let paths = models::resolve(models, config, &config_dir, &run.stop)?;
+            let entries = paths
+                .iter()
+                .map(|p| model_entry(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok((paths, entries))
+        })
+    }
+
+    /// What a run of a server over HTTP has: no model file (its result is named after `subject`, the served
+    /// model), and this machine's sensors only when the server is on it (`local`).
+    pub fn open_for_server(run: &RunOptions, subject: &str, local: bool) -> anyhow::Result<Setup> {
+        let telemetry = super::sensors::TelemetryOptions {
+            enabled: run.telemetry.enabled && local,
+            ..run.telemetry.clone()
+        };
+        let mut setup = Setup::open_with(run, &telemetry, |_| Ok((Vec::new(), Vec::new())))?;
+        setup.subject = Some(subject.to_string());
+        Ok(setup)
+    }
+
+    fn open_with(
+        run: &RunOptions,
+        telemetry: &super::sensors::TelemetryOptions,
+        models: impl FnOnce(&Config) -> anyhow::Result<(Vec<PathBuf>, Vec<ModelEntry>)>,
+    ) -> anyhow::Result<Setup> {
         let started_at = Utc::now();
         let result_dir = run
             .resume
@@ -46,21 +81,11 @@ impl Setup {
             .unwrap_or(&run.results_dir);
         super::cleanup::remove_stale_of_runs(result_dir);
         let config = Config::load(run.config.as_deref())?;
-        let config_dir = run
-            .config
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let paths = models::resolve(models, &config, &config_dir, &run.stop)?;
-        let entries = paths
-            .iter()
-            .map(|p| model_entry(p))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (paths, entries) = models(&config)?;
         let host = HostInfo::collect();
         let build = engine::build_info(run.verbose)?;
-        let configured_bandwidth = tm::configured_bandwidth(&run.telemetry, &config)?;
-        let meter = tm::open(&run.telemetry, &run.stop)?;
+        let configured_bandwidth = tm::configured_bandwidth(telemetry, &config)?;
+        let meter = tm::open(telemetry, &run.stop)?;
         let mut warnings = Vec::new();
         let missing = features_missing_from_build(&host.cpu_features, &build.system_info);
         if !missing.is_empty() && build.system_info.contains("CPU :") {
@@ -71,6 +96,7 @@ impl Setup {
             config,
             models: paths,
             entries,
+            subject: None,
             host,
             build,
             configured_bandwidth,
@@ -92,10 +118,13 @@ impl Setup {
 
     /// `<results-dir>/<date>-<host>-<first model><suffix>.json`, the first name no result or checkpoint holds.
     pub fn default_result_path(&self, run: &RunOptions, suffix: &str) -> PathBuf {
-        let stem = self.models[0]
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let stem = match self.models.first() {
+            Some(m) => m
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            None => self.subject.clone().unwrap_or_default(),
+        };
         default_path(
             &run.results_dir,
             self.started_at,

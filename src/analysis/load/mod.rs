@@ -5,7 +5,8 @@
 //! waited. TTFT, E2E and queue terms count every arrival, and a request that had not reached that point (no
 //! first token, not completed, never admitted) counts as a miss. An ITL term counts every measured gap, and
 //! the pending gap of an unfinished request as a miss once its wait since its last token already exceeds the
-//! limit (gaps not yet due are not counted).
+//! limit (gaps not yet due are not counted). A request that failed (over HTTP: a status, a timeout, a reset, a
+//! malformed stream) is a miss of every term, its pending gap included, whatever it had reached before failing.
 //!
 //! Goodput counts the completed requests that met every term on their own: TTFT, E2E and queue time against
 //! the limit, and for an ITL term the request's own gaps at that percentile (nearest rank).

@@ -32,17 +32,24 @@ pub fn check_term(requests: &[RequestSample], duration_ns: u64, term: &SloTerm) 
     let (mut values, censored): (Vec<u64>, u64) = match term.metric {
         Metric::Itl => {
             let gaps = requests.iter().flat_map(RequestSample::itl_ns).collect();
+            // a failed request's pending gap is a miss at once: no token follows
             let overdue = requests
                 .iter()
                 .filter(|r| !r.completed)
-                .filter_map(|r| r.token_ns.last())
-                .filter(|&&last| duration_ns.saturating_sub(last) as f64 > limit_ns)
+                .filter(|r| {
+                    r.failure.is_some()
+                        || r.token_ns
+                            .last()
+                            .is_some_and(|&last| duration_ns.saturating_sub(last) as f64 > limit_ns)
+                })
                 .count() as u64;
             (gaps, overdue)
         }
         metric => {
+            // a failed request is a miss of every term, even one it had reached (a first token before a reset)
             let known: Vec<u64> = requests
                 .iter()
+                .filter(|r| r.failure.is_none())
                 .filter_map(|r| request_value_ns(r, metric))
                 .collect();
             let censored = (requests.len() - known.len()) as u64;

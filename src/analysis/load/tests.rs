@@ -15,6 +15,8 @@ fn request(arrival: u64, admitted: u64, tokens: &[u64], completed: bool) -> Requ
         admitted_ns: Some(admitted),
         token_ns: tokens.to_vec(),
         completed,
+        failure: None,
+        stream: None,
     }
 }
 
@@ -26,6 +28,8 @@ fn queued(arrival: u64, output_tokens: u32) -> RequestSample {
         admitted_ns: None,
         token_ns: vec![],
         completed: false,
+        failure: None,
+        stream: None,
     }
 }
 
@@ -61,6 +65,7 @@ fn record(summary: LevelSummary) -> LevelRecord {
         requests: vec![],
         energy: vec![],
         process: None,
+        http: None,
     }
 }
 
@@ -449,4 +454,48 @@ fn a_replicate_is_never_the_operating_point() {
     let s = with_replicate(rising(&[(1, 5, 100), (2, 5, 195)], "ttft_p50=10ms"), 2, 50);
     let records: Vec<LevelRecord> = s.into_iter().map(record).collect();
     assert_eq!(operating_point(&records).unwrap().level_index, 1);
+}
+
+#[test]
+fn a_failed_request_misses_every_term_even_one_it_had_reached() {
+    use crate::results::http::{FailureKind, RequestFailure};
+    // Two requests served at once with a first token after 5 ms; the second was reset after its first token.
+    // TTFT p50 over both: 5 ms and a miss; at p50 (rank 1 of 2) the value is 5 ms, at p95 (rank 2) a miss.
+    let reset = RequestSample {
+        failure: Some(RequestFailure {
+            kind: FailureKind::Connection,
+            status: None,
+            detail: "connection reset".into(),
+        }),
+        ..request(0, 0, &[5 * MS], false)
+    };
+    let ok = request(0, 0, &[5 * MS, 6 * MS, 7 * MS], true);
+    let s = summary(
+        closed(2),
+        &[ok.clone(), reset.clone()],
+        100 * MS,
+        "ttft_p95=1s,itl_p95=1s",
+    );
+    let ttft = &s.slo_checks[0];
+    assert_eq!((ttft.count, ttft.unfinished, ttft.met), (2, 1, false));
+    assert_eq!(ttft.value_ms, None);
+    // its pending gap is a miss at once, though its wait since its token (95 ms) is inside the limit
+    let itl = &s.slo_checks[1];
+    assert_eq!((itl.count, itl.unfinished, itl.met), (3, 1, false));
+    // the one that completed is goodput; the failed one is not
+    assert_eq!(s.goodput_requests_per_s, Some(1.0 / 0.1));
+    assert_eq!(s.requests_not_completed, 1);
+    // the same request unfinished without a failure (still streaming at the level's end) is not yet a miss
+    let pending = RequestSample {
+        failure: None,
+        ..reset
+    };
+    let s = summary(
+        closed(2),
+        &[ok, pending],
+        100 * MS,
+        "ttft_p95=1s,itl_p95=1s",
+    );
+    assert_eq!((s.slo_checks[0].unfinished, s.slo_checks[0].met), (0, true));
+    assert_eq!((s.slo_checks[1].unfinished, s.slo_checks[1].met), (0, true));
 }

@@ -1,8 +1,10 @@
 //! The load sweep: serving load levels (closed-loop concurrency or Poisson arrival rates) with continuous
 //! batching as units of the executor, each level in a worker process (or in-process); the SLO check over all
-//! arrivals, goodput, the saturation rule that stops adding levels, and the operating point.
+//! arrivals, goodput, the saturation rule that stops adding levels, and the operating point. With `--endpoint` the
+//! levels are sent to a server over HTTP instead (`http`), as units of the same executor run in this process.
 
 mod gate;
+mod http;
 mod levels;
 
 pub use levels::{
@@ -66,6 +68,8 @@ pub struct LoadOptions {
     pub burst: bool,
     /// Asked before each level after the first: a reason to add no more levels (e.g. a time budget), or `None`.
     pub gate: Option<LevelGate>,
+    /// `--endpoint`: the levels go to this server over HTTP (no model file, engine flags, self-test or gate).
+    pub http: Option<crate::runner::http::HttpTarget>,
 }
 
 /// See [`LoadOptions::gate`]: the next level's arrivals and the levels measured so far.
@@ -93,16 +97,29 @@ struct Levels<'a> {
     input_tokens: Lengths,
     output_tokens: Lengths,
     slo: Vec<SloTerm>,
+    server: Server<'a>,
+    next: usize,
+    stopped_early: Option<StoppedEarly>,
+    idle: Vec<IdleBaseline>,
+    energy_absent_reason: Option<String>,
+}
+
+/// What serves a sweep's levels.
+enum Server<'a> {
+    /// llama.cpp on a model file, each level in a worker process (or in-process).
+    Engine(Engine<'a>),
+    /// A server over HTTP, each level in this process.
+    Http(http::Remote),
+}
+
+/// llama.cpp's side of a sweep: the model, the configuration the self-test left, each level's estimate.
+struct Engine<'a> {
     path: PathBuf,
     used: EngineConfig,
     /// Why the self-test left no configuration to run with.
     blocked: Option<String>,
-    next: usize,
-    stopped_early: Option<StoppedEarly>,
     /// The model's entry; its `model_type` is filled in once llama.cpp has loaded it.
     entry: &'a mut ModelEntry,
-    idle: Vec<IdleBaseline>,
-    energy_absent_reason: Option<String>,
     /// Each level's expected run time, from which its worker's limits derive.
     estimator: Estimator,
     /// The last level measured, for the next one's estimate.
@@ -132,17 +149,17 @@ impl Levels<'_> {
         }
     }
 
-    fn context(&self, a: &Arrivals) -> ContextParams {
+    fn context(&self, used: &EngineConfig, a: &Arrivals) -> ContextParams {
         let e = &self.opts.engine;
         ContextParams {
             n_ctx: a.slots() * (self.input_tokens.max() + self.output_tokens.max()),
             n_batch: e.n_batch,
             n_ubatch: e.n_ubatch,
-            n_threads: self.used.n_threads,
-            flash_attn: self.used.flash_attn,
+            n_threads: used.n_threads,
+            flash_attn: used.flash_attn,
             offload_kqv: !e.no_kv_offload,
-            type_k: self.used.type_k.clone(),
-            type_v: self.used.type_v.clone(),
+            type_k: used.type_k.clone(),
+            type_v: used.type_v.clone(),
             n_seq_max: a.slots(),
         }
     }
@@ -194,6 +211,90 @@ impl Levels<'_> {
     }
 }
 
+impl Levels<'_> {
+    /// The progress message of level `l` with `done` requests done.
+    fn progress(&self, l: &Level) -> impl Fn(u64) -> String {
+        let (n, total, label) = (
+            l.index + 1,
+            self.arrivals.len(),
+            self.arrivals[l.index].label(),
+        );
+        move |done: u64| format!("level {n}/{total} {label}: {done} requests done")
+    }
+
+    /// Level `l` run by llama.cpp in a worker (or in-process).
+    fn engine_level(
+        &mut self,
+        l: &Level,
+        spec: LevelSpec,
+        ctx: &mut UnitCtx,
+    ) -> Result<LevelRecord, UnitError> {
+        let Server::Engine(e) = &self.server else {
+            return Err(failed("a load level without an engine"));
+        };
+        if let Some(why) = &e.blocked {
+            return Err(failed(why.clone()));
+        }
+        let label = self.arrivals[l.index].label();
+        let job = Job::LoadLevel {
+            model_path: e.path.clone(),
+            model: e.used.model_params(self.opts.engine.use_mmap),
+            context: self.context(&e.used, &spec.arrivals),
+            spec: spec.clone(),
+        };
+        let estimate =
+            e.estimator
+                .load_level(&*e.entry, &spec, e.used.n_threads, e.previous.as_ref());
+        let show = self.progress(l);
+        ctx.show(show(0));
+        let done = ctx.execute(job, &label, Some(estimate), show)?;
+        let Reply::Load(d) = done.reply else {
+            return Err(failed(format!(
+                "worker replied {:?} to a load level",
+                done.reply
+            )));
+        };
+        if let Server::Engine(e) = &mut self.server {
+            e.entry.model_type = d.model.desc.clone();
+        }
+        let start_ns =
+            crate::clock::rebase(d.start_ns, d.origin_mono_ns, done.window_mono_ns).unwrap_or(0);
+        let summary = summarize_level(
+            &LevelSamples {
+                arrivals: spec.arrivals,
+                requests: &d.requests,
+                duration_ns: d.duration_ns,
+                window_ns: d.window_ns,
+                warmup_ns: d.warmup_ns,
+                prompt_tokens_processed: d.prompt_tokens_processed,
+                interrupted: d.interrupted,
+            },
+            &self.slo,
+        );
+        let output_tokens = d.requests.iter().map(|r| r.token_ns.len() as u64).sum();
+        let energy = level_energy(
+            &done.windows,
+            Some((start_ns, start_ns + d.duration_ns)),
+            output_tokens,
+            &self.idle,
+            self.energy_absent_reason.as_deref(),
+        );
+        Ok(LevelRecord {
+            summary,
+            input_tokens: spec.input_tokens,
+            output_tokens: spec.output_tokens,
+            seed: spec.seed,
+            prompt_tokens_processed: d.prompt_tokens_processed,
+            start_ns: Some(start_ns),
+            requests: d.requests,
+            energy,
+            process: d.process,
+            limits: done.limits,
+            http: None,
+        })
+    }
+}
+
 impl Sweep for Levels<'_> {
     type Unit = Level;
     type Record = LevelRecord;
@@ -202,7 +303,9 @@ impl Sweep for Levels<'_> {
         if self.next == self.arrivals.len() {
             return Next::Done;
         }
-        self.previous = done.last().map(measured_level);
+        if let Server::Engine(e) = &mut self.server {
+            e.previous = done.last().map(measured_level);
+        }
         self.next += 1;
         let i = self.next - 1;
         if done.is_empty() {
@@ -231,77 +334,21 @@ impl Sweep for Levels<'_> {
     }
 
     fn run(&mut self, l: &Level, ctx: &mut UnitCtx) -> Result<LevelRecord, UnitError> {
-        if let Some(why) = &self.blocked {
-            return Err(failed(why.clone()));
-        }
         let spec = self.spec(*l);
-        let label = self.arrivals[l.index].label();
-        let job = Job::LoadLevel {
-            model_path: self.path.clone(),
-            model: self.used.model_params(self.opts.engine.use_mmap),
-            context: self.context(&spec.arrivals),
-            spec: spec.clone(),
+        let mut record = if let Server::Http(remote) = &self.server {
+            http::run_level(self, remote, l, spec, ctx)?
+        } else {
+            self.engine_level(l, spec, ctx)?
         };
-        let (n, total) = (l.index + 1, self.arrivals.len());
-        let show = |done: u64| format!("level {n}/{total} {label}: {done} requests done");
-        let estimate = self.estimator.load_level(
-            self.entry,
-            &spec,
-            self.used.n_threads,
-            self.previous.as_ref(),
-        );
-        ctx.show(show(0));
-        let done = ctx.execute(job, &label, Some(estimate), show)?;
-        let Reply::Load(d) = done.reply else {
-            return Err(failed(format!(
-                "worker replied {:?} to a load level",
-                done.reply
-            )));
-        };
-        self.entry.model_type = d.model.desc.clone();
-        let start_ns =
-            crate::clock::rebase(d.start_ns, d.origin_mono_ns, done.window_mono_ns).unwrap_or(0);
-        let summary = summarize_level(
-            &LevelSamples {
-                arrivals: spec.arrivals,
-                requests: &d.requests,
-                duration_ns: d.duration_ns,
-                window_ns: d.window_ns,
-                warmup_ns: d.warmup_ns,
-                prompt_tokens_processed: d.prompt_tokens_processed,
-                interrupted: d.interrupted,
-            },
-            &self.slo,
-        );
-        let output_tokens = d.requests.iter().map(|r| r.token_ns.len() as u64).sum();
-        let energy = level_energy(
-            &done.windows,
-            Some((start_ns, start_ns + d.duration_ns)),
-            output_tokens,
-            &self.idle,
-            self.energy_absent_reason.as_deref(),
-        );
-        Ok(LevelRecord {
-            summary: LevelSummary {
-                replicate: l.replicate,
-                ..summary
-            },
-            input_tokens: spec.input_tokens,
-            output_tokens: spec.output_tokens,
-            seed: spec.seed,
-            prompt_tokens_processed: d.prompt_tokens_processed,
-            start_ns: Some(start_ns),
-            requests: d.requests,
-            energy,
-            process: d.process,
-            limits: done.limits,
-        })
+        record.summary.replicate = l.replicate;
+        Ok(record)
     }
 
     fn warnings(&self, r: &LevelRecord) -> Vec<Warning> {
         let label = r.summary.label();
         let mut out = slo_warnings(&label, &r.summary);
         out.extend(tm::flag_warnings(&label, r.energy.iter()));
+        out.extend(r.http.iter().flat_map(|h| http::failed_requests(&label, h)));
         out
     }
 
@@ -401,6 +448,9 @@ fn sweep_end(
 
 /// `tokenmeter load`.
 pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
+    if let Some(target) = &opts.http {
+        return http::run(opts, target);
+    }
     check_engine(&opts.engine)?;
     let arrivals = levels(opts)?;
     if opts.until_saturated && !rising(&arrivals) {
@@ -439,16 +489,18 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
         input_tokens: input_tokens.clone(),
         output_tokens: output_tokens.clone(),
         slo: slo.clone(),
-        path: path.clone(),
-        used: checked.used.clone().unwrap_or_else(|| asked.clone()),
-        blocked: checked.blocked.clone(),
+        server: Server::Engine(Engine {
+            path: path.clone(),
+            used: checked.used.clone().unwrap_or_else(|| asked.clone()),
+            blocked: checked.blocked.clone(),
+            entry: &mut entries[0],
+            estimator,
+            previous: None,
+        }),
         next: 0,
         stopped_early: None,
-        entry: &mut entries[0],
         idle: meter.idle.clone(),
         energy_absent_reason: meter.energy_absent_reason.clone(),
-        estimator,
-        previous: None,
     };
     let executor = Executor::new(run, Some((checkpoint, resumed, read_warnings)));
     let mut swept = executor.run(&mut sweep, meter);
@@ -488,6 +540,7 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadOutcome> {
             weight_buffers_mib: checked.weight_buffers_mib,
             offloaded: checked.offloaded,
             engine_fallback: checked.fallback,
+            server: None,
         }),
         bandwidth,
         warnings,

@@ -1,0 +1,177 @@
+//! One request sent and its stream read, on a thread of its own: each line is timed as soon as it is read, and
+//! every chunk with output text and the request's end go to the level as [`Event`]s. No retry: a request that
+//! fails ends with its reason.
+
+use super::sse::{self, Line, Usage};
+use super::HttpTarget;
+use crate::results::http::{FailureKind, RequestFailure};
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a request's thread tells its level.
+#[derive(Debug)]
+pub enum Event {
+    /// A chunk carrying `chars` characters of output arrived at `t_ns`.
+    Chunk {
+        request: usize,
+        t_ns: u64,
+        chars: u32,
+    },
+    /// The request ended at `t_ns`.
+    End {
+        request: usize,
+        t_ns: u64,
+        end: Box<Ended>,
+    },
+}
+
+/// How a request ended.
+#[derive(Debug, Default)]
+pub struct Ended {
+    /// `None`: its stream ended as the API says (`data: [DONE]`, or the connection closed after a finish reason).
+    pub failure: Option<RequestFailure>,
+    pub usage: Option<Usage>,
+}
+
+/// Characters of a failed answer's body kept as its reason.
+const DETAIL_CHARS: usize = 200;
+
+/// Sends `body` to `target` and reads the stream, timing against `t0`; stops early (dropping the connection)
+/// once `abandon` is set. The level's receiver may be gone by then: sends that fail are ignored.
+pub fn send(
+    agent: &ureq::Agent,
+    target: &HttpTarget,
+    body: String,
+    request: usize,
+    t0: Instant,
+    events: &Sender<Event>,
+    abandon: &Arc<AtomicBool>,
+) {
+    let ended = exchange(agent, target, body, request, t0, events, abandon);
+    let _ = events.send(Event::End {
+        request,
+        t_ns: t0.elapsed().as_nanos() as u64,
+        end: Box::new(ended),
+    });
+}
+
+fn exchange(
+    agent: &ureq::Agent,
+    target: &HttpTarget,
+    body: String,
+    request: usize,
+    t0: Instant,
+    events: &Sender<Event>,
+    abandon: &AtomicBool,
+) -> Ended {
+    let sent = target
+        .with_key(agent.post(target.url()))
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/event-stream")
+        .send(body);
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return Ended {
+                failure: Some(redacted(target, super::failure_of(e))),
+                ..Ended::default()
+            }
+        }
+    };
+    let status = response.status().as_u16();
+    if status != 200 {
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        let detail: String = text.trim().chars().take(DETAIL_CHARS).collect();
+        return Ended {
+            failure: Some(redacted(
+                target,
+                RequestFailure {
+                    kind: FailureKind::HttpStatus,
+                    status: Some(status),
+                    detail,
+                },
+            )),
+            usage: None,
+        };
+    }
+    let mut reader = std::io::BufReader::new(response.into_body().into_reader());
+    let mut line = String::with_capacity(1024);
+    let mut usage = None;
+    let (mut done, mut finished) = (false, false);
+    let failure = loop {
+        line.clear();
+        let read = reader.read_line(&mut line);
+        let t_ns = t0.elapsed().as_nanos() as u64;
+        if abandon.load(Ordering::Relaxed) {
+            break None;
+        }
+        match read {
+            Ok(0) if done || finished => break None,
+            // a server that closed (or reset: a stream without a length reads its reset as its end) mid-stream
+            Ok(0) => {
+                break Some(RequestFailure {
+                    kind: FailureKind::Connection,
+                    status: None,
+                    detail: "the connection closed before the stream's end (data: [DONE] or a finish reason)"
+                        .into(),
+                })
+            }
+            Ok(_) if done => {}
+            Ok(_) => match sse::parse_line(&line, target.api) {
+                Ok(Line::Chunk {
+                    chars,
+                    usage: u,
+                    finished: f,
+                }) => {
+                    if chars > 0 {
+                        let _ = events.send(Event::Chunk {
+                            request,
+                            t_ns,
+                            chars,
+                        });
+                    }
+                    usage = u.or(usage);
+                    finished |= f;
+                }
+                Ok(Line::Done) => done = true,
+                Ok(Line::Nothing) => {}
+                Ok(Line::Error(message)) => {
+                    break Some(RequestFailure {
+                        kind: FailureKind::ServerError,
+                        status: None,
+                        detail: message,
+                    })
+                }
+                Err(sse::Malformed(why)) => {
+                    break Some(RequestFailure {
+                        kind: FailureKind::MalformedStream,
+                        status: None,
+                        detail: why,
+                    })
+                }
+            },
+            // the stream said all it had to; only its close went wrong
+            Err(_) if done || finished => break None,
+            Err(e) => break Some(super::failure_of(ureq::Error::from(e))),
+        }
+    };
+    Ended {
+        failure: failure.map(|f| redacted(target, f)),
+        usage,
+    }
+}
+
+fn redacted(target: &HttpTarget, f: RequestFailure) -> RequestFailure {
+    RequestFailure {
+        detail: target.redact(&f.detail),
+        ..f
+    }
+}

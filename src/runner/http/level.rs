@@ -1,0 +1,329 @@
+//! One load level against a server: the in-process generator's arrival processes (`runner::load`) with requests
+//! sent over HTTP. A closed loop keeps c requests in flight, its first ones staggered as in-process: the k-th
+//! starts once the streams have advanced k × (mean output tokens ÷ c) decode steps, a step being one token to
+//! each request in flight. An open loop's Poisson arrivals are sent as they come, at most `slots` (`--parallel`)
+//! at once; the rest wait in the client, and that wait is their queueing time. Requests, warm-up, window and
+//! drain are the in-process ones, so `analysis::load::summarize_level` reads the level unchanged.
+
+use super::client::{self, Event};
+use super::request;
+use super::sse::token_times;
+use super::HttpTarget;
+use crate::results::http::{FailureKind, StreamFacts};
+use crate::runner::load::{
+    pick, poisson_arrivals, stagger_decodes, Arrivals, LevelSpec, RequestSample,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one level over HTTP produced (the in-process `LevelRun`'s figures).
+#[derive(Debug, Clone)]
+pub struct HttpLevelRun {
+    pub requests: Vec<RequestSample>,
+    pub start_ns: u64,
+    pub duration_ns: u64,
+    pub window_ns: Option<u64>,
+    pub warmup_ns: u64,
+    /// Prompt tokens of the requests that were answered: the server's count where it gave one.
+    pub prompt_tokens_processed: u64,
+    pub interrupted: bool,
+    /// Requests in flight at most.
+    pub in_flight_cap: u32,
+    /// No request reached the server: the level stopped after its first `in_flight_cap` requests failed to
+    /// connect.
+    pub unreachable: bool,
+}
+
+/// The longest the level waits for a stream's event before looking at the clock and the stop flag again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Seeds the prompts' words apart from the request lengths.
+const PROMPT_SEED: u64 = 0x5eed_0f_70_4b_e5;
+
+/// A level in flight: its requests, the streams in flight and the closed loop's ramp.
+struct Run<'a> {
+    spec: &'a LevelSpec,
+    target: &'a HttpTarget,
+    model: &'a str,
+    slots: usize,
+    closed: bool,
+    /// Requests the level starts at most (a closed loop's warm-up included).
+    limit: Option<usize>,
+    rng: ChaCha8Rng,
+    prompt_rng: ChaCha8Rng,
+    agent: ureq::Agent,
+    abandon: Arc<AtomicBool>,
+    events: mpsc::Sender<Event>,
+    t0: Instant,
+    requests: Vec<RequestSample>,
+    /// Each request's chunks' characters, for its tokens per chunk.
+    chars: Vec<Vec<u32>>,
+    waiting: VecDeque<usize>,
+    in_flight: usize,
+    completed: usize,
+    /// Whether any request got an answer, and the connections that failed before one did.
+    answered: bool,
+    refused: usize,
+    /// The closed loop's ramp: first requests started, decode steps streamed (a token to each request in
+    /// flight), the warm-up's end and when a finished request was first left unreplaced.
+    first_wave: usize,
+    steps: f64,
+    warmup_ns: u64,
+    unreplaced_ns: Option<u64>,
+}
+
+impl Run<'_> {
+    fn now(&self) -> u64 {
+        self.t0.elapsed().as_nanos() as u64
+    }
+
+    fn may_start(&self, now: u64) -> bool {
+        self.limit.is_none_or(|l| self.requests.len() < l)
+            && self.spec.duration_ns.is_none_or(|d| now < d)
+    }
+
+    /// A new request arriving at `arrival_ns`, waiting to be sent.
+    fn arrive(&mut self, arrival_ns: u64) {
+        let i = self.requests.len();
+        self.requests.push(RequestSample {
+            input_tokens: pick(&self.spec.input_tokens, &mut self.rng, i),
+            output_tokens: pick(&self.spec.output_tokens, &mut self.rng, i),
+            arrival_ns,
+            admitted_ns: None,
+            token_ns: Vec::new(),
+            completed: false,
+            failure: None,
+            stream: None,
+        });
+        self.chars.push(Vec::new());
+        self.waiting.push_back(i);
+    }
+
+    /// The closed loop's staggered first requests: the k-th once the streams advanced k strides (at once when
+    /// nothing runs; all at once with `burst`).
+    fn ramp(&mut self, now: u64, stride: f64) {
+        let idle = self.waiting.is_empty() && self.in_flight == 0;
+        while self.closed
+            && self.first_wave < self.slots
+            && (self.spec.burst || self.steps >= self.first_wave as f64 * stride || idle)
+            && self.may_start(now)
+        {
+            let arrival = if self.first_wave == 0 || self.spec.burst {
+                0
+            } else {
+                now
+            };
+            self.arrive(arrival);
+            self.first_wave += 1;
+            if self.first_wave == self.slots && !self.spec.burst {
+                self.warmup_ns = arrival;
+            }
+            if !self.spec.burst {
+                break;
+            }
+        }
+    }
+
+    /// Sends waiting requests while fewer than `slots` are in flight, each on a thread of its own.
+    fn send_waiting(&mut self) {
+        while self.in_flight < self.slots {
+            let Some(i) = self.waiting.pop_front() else {
+                break;
+            };
+            let r = &self.requests[i];
+            let prompt = request::prompt(r.input_tokens, &mut self.prompt_rng);
+            let body = request::body(self.target.api, self.model, &prompt, r.output_tokens);
+            self.requests[i].admitted_ns = Some(self.now());
+            let (agent, target, tx, abandon, t0) = (
+                self.agent.clone(),
+                self.target.clone(),
+                self.events.clone(),
+                self.abandon.clone(),
+                self.t0,
+            );
+            std::thread::Builder::new()
+                .name(format!("tokenmeter-http-{i}"))
+                .spawn(move || client::send(&agent, &target, body, i, t0, &tx, &abandon))
+                .expect("a thread for a request starts");
+            self.in_flight += 1;
+        }
+    }
+
+    /// Records `e`; a closed loop replaces a request that ended.
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Chunk {
+                request,
+                t_ns,
+                chars,
+            } => {
+                self.requests[request].token_ns.push(t_ns);
+                self.chars[request].push(chars);
+                self.steps += 1.0 / self.in_flight.max(1) as f64;
+            }
+            Event::End { request, t_ns, end } => {
+                self.in_flight -= 1;
+                match &end.failure {
+                    Some(f) if f.kind == FailureKind::Connection => self.refused += 1,
+                    _ => self.answered = true,
+                }
+                finish(&mut self.requests[request], &self.chars[request], *end);
+                self.completed += usize::from(self.requests[request].completed);
+                if self.closed && self.may_start(t_ns) {
+                    self.arrive(t_ns);
+                } else if self.closed
+                    && self.first_wave == self.slots
+                    && self.unreplaced_ns.is_none()
+                {
+                    self.unreplaced_ns = Some(t_ns);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `spec` against `target` asking for `model`; `origin` is the sensors' clock, `stop` is polled, and
+/// `on_progress` gets the completed requests.
+pub fn run_level(
+    target: &HttpTarget,
+    model: &str,
+    spec: &LevelSpec,
+    origin: Instant,
+    stop: &AtomicBool,
+    mut on_progress: impl FnMut(usize),
+) -> HttpLevelRun {
+    let slots = spec.arrivals.slots().max(1) as usize;
+    let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
+    let schedule: Vec<u64> = match spec.arrivals {
+        Arrivals::Open { rate_per_s, .. } => {
+            poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
+        }
+        Arrivals::Closed { .. } => Vec::new(),
+    };
+    let (tx, rx) = mpsc::channel::<Event>();
+    let mut run = Run {
+        spec,
+        target,
+        model,
+        slots,
+        closed,
+        limit: spec
+            .requests
+            .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 }),
+        rng: ChaCha8Rng::seed_from_u64(spec.seed),
+        prompt_rng: ChaCha8Rng::seed_from_u64(spec.seed ^ PROMPT_SEED),
+        agent: target.agent(slots),
+        abandon: Arc::new(AtomicBool::new(false)),
+        events: tx,
+        t0: Instant::now(),
+        requests: Vec::new(),
+        chars: Vec::new(),
+        waiting: VecDeque::new(),
+        in_flight: 0,
+        completed: 0,
+        answered: false,
+        refused: 0,
+        first_wave: 0,
+        steps: 0.0,
+        warmup_ns: 0,
+        unreplaced_ns: None,
+    };
+    let stride = stagger_decodes(&spec.output_tokens, slots) as f64;
+    let (mut next_arrival, mut interrupted, mut window_ns) = (0usize, false, None);
+    loop {
+        let now = run.now();
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if !run.answered && run.refused >= slots {
+            break;
+        }
+        run.ramp(now, stride);
+        while next_arrival < schedule.len() && schedule[next_arrival] <= now {
+            run.arrive(schedule[next_arrival]);
+            next_arrival += 1;
+        }
+        if let Some(d) = spec.duration_ns {
+            // after the window no request arrives; those that did are drained until the bound
+            if now >= d + spec.drain_ns.unwrap_or(0) {
+                window_ns = Some(d);
+                break;
+            }
+            if now >= d {
+                window_ns = Some(d);
+            }
+        }
+        run.send_waiting();
+        if run.in_flight == 0 && run.waiting.is_empty() {
+            let ramp_pending = closed && run.first_wave < slots && run.may_start(now);
+            if next_arrival >= schedule.len() && !ramp_pending {
+                if let Some(d) = spec.duration_ns {
+                    window_ns = Some(d.min(run.now()));
+                }
+                break;
+            }
+        }
+        let wait = schedule
+            .get(next_arrival)
+            .map_or(POLL, |&t| Duration::from_nanos(t.saturating_sub(now)))
+            .min(POLL);
+        let mut event = rx.recv_timeout(wait).ok();
+        while let Some(e) = event {
+            let ended = matches!(e, Event::End { .. });
+            run.on_event(e);
+            if ended {
+                on_progress(run.completed);
+            }
+            event = rx.try_recv().ok();
+        }
+    }
+    // requests still streaming are left as they are (not completed); their threads drop their connections
+    run.abandon.store(true, Ordering::Relaxed);
+    let duration_ns = run.now();
+    if spec.duration_ns.is_none() && !interrupted && !spec.burst {
+        window_ns = run.unreplaced_ns;
+    }
+    let prompt_tokens_processed = run
+        .requests
+        .iter()
+        .filter(|r| !r.token_ns.is_empty())
+        .map(|r| {
+            let usage = r.stream.as_ref().and_then(|s| s.usage_prompt_tokens);
+            u64::from(usage.unwrap_or(r.input_tokens))
+        })
+        .sum();
+    HttpLevelRun {
+        start_ns: run.t0.saturating_duration_since(origin).as_nanos() as u64,
+        duration_ns,
+        window_ns,
+        warmup_ns: run.warmup_ns,
+        prompt_tokens_processed,
+        interrupted,
+        in_flight_cap: slots as u32,
+        unreachable: !run.answered && run.refused > 0,
+        requests: run.requests,
+    }
+}
+
+/// Completes `r`'s record from how its stream ended: its token times from the chunks' (and the server's count),
+/// and its failure.
+fn finish(r: &mut RequestSample, chars: &[u32], end: client::Ended) {
+    let usage_completion = end.usage.and_then(|u| u.completion_tokens);
+    let chunks = r.token_ns.len() as u32;
+    let (times, multi_token_chunks) = token_times(&r.token_ns, chars, usage_completion);
+    r.token_ns = times;
+    r.stream = Some(StreamFacts {
+        chunks,
+        multi_token_chunks,
+        usage_prompt_tokens: end.usage.and_then(|u| u.prompt_tokens),
+        usage_completion_tokens: usage_completion,
+    });
+    r.completed = end.failure.is_none();
+    r.failure = end.failure;
+}
