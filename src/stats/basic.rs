@@ -65,6 +65,17 @@ mod tests {
     }
 
     #[test]
+    fn median_of_odd_and_even_counts_and_cv_of_two_samples() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[5.0]), Some(5.0));
+        assert_eq!(median(&[]), None);
+        // two samples are enough for a sample sd: sqrt(((1-2)^2 + (3-2)^2) / 1)
+        assert_eq!(stddev(&[1.0, 3.0]), Some(2f64.sqrt()));
+        assert_eq!(cv(&[1.0, 3.0]), Some(2f64.sqrt() / 2.0));
+    }
+
+    #[test]
     fn rates_are_units_over_seconds() {
         assert_eq!(
             rates_per_s(512, &[1_000_000_000, 500_000_000]),

@@ -262,6 +262,29 @@ impl From<&LatencyHistogram> for Distribution {
 mod tests {
     use super::*;
 
+    #[test]
+    fn percentiles_are_in_ms_and_name_those_too_few_samples_hold() {
+        let empty = LatencyHistogram::new();
+        assert!(empty.is_empty());
+        assert_eq!(empty.len(), 0);
+        assert!(
+            !empty.percentiles().is_low(Percentile::P99),
+            "absent, not low"
+        );
+        let h: LatencyHistogram = (1..=20u64).map(|i| i * 1_000_000).collect();
+        assert!(!h.is_empty());
+        assert_eq!(h.len(), 20);
+        let p = h.percentiles();
+        assert_eq!(p.get(Percentile::P50), p.p50);
+        assert_eq!(p.get(Percentile::P95), p.p95);
+        assert_eq!(p.get(Percentile::P99), p.p99);
+        assert_eq!(p.p50.map(f64::round), Some(10.0), "10 ms, not ns");
+        assert_eq!(p.get(Percentile::P90).map(f64::round), Some(18.0));
+        assert_eq!(p.get(Percentile::P999), p.p999);
+        assert!(!p.is_low(Percentile::P95), "20 samples hold p95");
+        assert!(p.is_low(Percentile::P99), "20 samples are too few for p99");
+    }
+
     /// Nearest-rank percentile of raw samples.
     fn exact(sorted: &[u64], q: f64) -> u64 {
         let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());

@@ -143,6 +143,10 @@ fn a_warm_up_is_left_out_and_rates_run_over_the_arrival_window_alone() {
     // 4 output tokens and 1 completed request over the 0.5 s window.
     assert_eq!(s.output_tokens_per_s, 8.0);
     assert_eq!(s.requests_per_s, 2.0);
+    assert_eq!(
+        s.total_tokens_per_s, 24.0,
+        "4 output and 8 prompt tokens over 0.5 s"
+    );
     // Good: the completed request within the TTFT term (the cut one is not served, so not good).
     assert_eq!(s.goodput_requests_per_s, Some(2.0));
     assert_eq!(s.goodput_output_tokens_per_s, Some(6.0));
