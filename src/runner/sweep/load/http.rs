@@ -5,7 +5,7 @@
 
 use super::levels::{levels, request_shape, rising};
 use super::{Level, LevelSpec, Levels, LoadOptions, LoadOutcome, Server, DEFAULT_OPEN_LOOP_SLOTS};
-use crate::analysis::load::{operating_point, summarize_level, LevelSamples};
+use crate::analysis::load::{summarize_level, LevelSamples};
 use crate::exit::InputError;
 use crate::results::http::HttpLevel;
 use crate::results::load::{LevelRecord, LoadSweep};
@@ -210,19 +210,7 @@ pub fn run(opts: &LoadOptions, target: &HttpTarget) -> anyhow::Result<LoadOutcom
     let stopped_early = sweep.stopped_early.take();
     let mut warnings = std::mem::take(&mut swept.warnings);
     let records = std::mem::take(&mut swept.records);
-    if run.stopped() {
-        warnings.push(Warning::Interrupted {
-            cases_done: records.iter().filter(|l| !l.summary.interrupted).count(),
-            cases_total: n_levels,
-        });
-    }
-    let op = operating_point(&records);
-    if let Some(op) = op.as_ref().filter(|op| op.requests_not_completed > 0) {
-        warnings.push(Warning::OperatingPointUnfinished {
-            level: records[op.level_index].summary.label(),
-            requests_not_completed: op.requests_not_completed,
-        });
-    }
+    let op = super::sweep_end(run, &records, n_levels, &mut warnings);
     let measured = Measured {
         kind: "load",
         parameters,

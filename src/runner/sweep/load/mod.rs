@@ -424,7 +424,7 @@ fn asked(e: &EngineOptions, n_threads: u32) -> EngineConfig {
 
 /// The operating point of the levels swept, with the warnings of the sweep's end: it was stopped with
 /// `records` of `n_levels` done, or the operating point's requests did not all complete.
-fn sweep_end(
+pub(super) fn sweep_end(
     run: &RunOptions,
     records: &[LevelRecord],
     n_levels: usize,
