@@ -1,5 +1,6 @@
-//! Interleaved and paired rounds: `compare --interleave` running the real binary on a tiny model (rounds added
-//! while underpowered, sides alternated and paired), and kept rounds judged on each round's fastest repetition.
+//! Interleaved and paired rounds: `compare --interleave` running the real binary on a tiny model and stand-in sides
+//! whose spread the test sets (rounds added while underpowered, sides alternated and paired), and kept rounds judged
+//! on each round's fastest repetition.
 
 use crate::common::{assert_one_line_error, stderr, stdout, synth_tiny, tokenmeter};
 use crate::{compare_json, constructed, gating, write};
@@ -32,6 +33,60 @@ fn interleave_tiny(dir: &Path, name: &str, extra: &[&str]) -> (std::process::Out
     (o, kept("base"))
 }
 
+/// `compare --interleave --rounds 6 --max-rounds 8` whose two sides are stand-in executables: each run hands back
+/// the next of a side's constructed result files (the committed bench at speed 1, relative spread `cv`, one seed per
+/// round), so the rounds' spread is set by the test, not by this machine. The kept rounds per side and the output.
+fn interleave_stand_in(
+    dir: &Path,
+    name: &str,
+    cv: f64,
+    extra: &[&str],
+) -> (std::process::Output, usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let root = dir.join(name);
+    let mut exes = Vec::new();
+    for (side, seed) in [("base", 100), ("new", 200)] {
+        let d = root.join(format!("{side}-files"));
+        std::fs::create_dir_all(&d).unwrap();
+        for r in 0..8 {
+            write(&d, &format!("{r}.json"), &constructed(1.0, cv, 3, seed + r));
+        }
+        let exe = root.join(format!("{side}-exe"));
+        std::fs::write(
+            &exe,
+            format!(
+                "#!/bin/sh\nd='{}'\nn=$(cat \"$d/count\" 2>/dev/null || echo 0)\necho $((n + 1)) > \"$d/count\"\n\
+                 while [ $# -gt 1 ]; do [ \"$1\" = --out ] && out=$2; shift; done\ncp \"$d/$n.json\" \"$out\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        exes.push(exe);
+    }
+    let keep = root.join("keep");
+    let mut args = vec![
+        "compare",
+        "--interleave",
+        "--rounds",
+        "6",
+        "--max-rounds",
+        "8",
+        "--base-exe",
+        exes[0].to_str().unwrap(),
+        "--new-exe",
+        exes[1].to_str().unwrap(),
+        "--keep",
+        keep.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", "json", "--", "bench", "-m", "stand-in.gguf"]);
+    let o = tokenmeter(&args, dir);
+    let kept = |side: &str| std::fs::read_dir(keep.join(side)).map_or(0, |d| d.count());
+    assert_eq!(kept("base"), kept("new"), "{}", stderr(&o));
+    (o, kept("base"))
+}
+
 #[test]
 fn interleave_adds_rounds_while_a_gated_figure_is_underpowered_up_to_max_rounds() {
     let dir = tempfile::tempdir().unwrap();
@@ -58,17 +113,19 @@ fn interleave_adds_rounds_while_a_gated_figure_is_underpowered_up_to_max_rounds(
         assert_eq!(m["ratio"]["n_base"], 8, "{m}");
         assert_eq!(m["underpowered"], true, "{m}");
     }
-    // a band wide enough for any spread of six rounds: they are powered, and no seventh round runs
-    let (o, kept) = interleave_tiny(
-        dir.path(),
-        "noise99",
-        &["--noise", "99%", "--rounds", "6", "--max-rounds", "8"],
-    );
+    // rounds that agree within 0.1%: powered after six, so no seventh round runs
+    let (o, kept) = interleave_stand_in(dir.path(), "steady", 0.001, &["--noise", "2%"]);
     let err = stderr(&o);
     assert_eq!(kept, 6, "{err}");
     assert!(!err.contains("more rounds"), "{err}");
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(!gating(&v).is_empty(), "{v}");
     assert!(gating(&v).iter().all(|m| m["underpowered"] == false), "{v}");
+    // the same rounds spread by 30%: underpowered at a 2% band, so more rounds up to --max-rounds
+    let (o, kept) = interleave_stand_in(dir.path(), "spread", 0.3, &["--noise", "2%"]);
+    let err = stderr(&o);
+    assert_eq!(kept, 8, "{err}");
+    assert!(err.contains("after 6 rounds, underpowered: "), "{err}");
     // too few rounds for any interval (6 at --alpha 0.05): more until there are enough
     let (o, kept) = interleave_tiny(dir.path(), "few", &["--rounds", "2", "--max-rounds", "7"]);
     let err = stderr(&o);
