@@ -409,6 +409,98 @@ fn a_server_that_answers_nothing_fails_the_level_and_the_run_exits_1() {
 }
 
 #[test]
+fn a_server_that_dies_mid_level_fails_that_level_and_the_next_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // five requests streamed, then the server closes the sixth unanswered and stops listening
+    let (addr, seen) = serve(|n| if n < 5 { Act::Stream } else { Act::Die });
+    let (o, file) = load(
+        dir.path(),
+        &addr,
+        "dies",
+        &[
+            "-c",
+            "1,2",
+            "--requests",
+            "20",
+            "--output-tokens",
+            "4",
+            "--request-timeout",
+            "5s",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(seen.completions.load(Ordering::SeqCst), 6);
+    let failed = file["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{file}");
+    assert_eq!(failed[0]["label"], "c=1");
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "the server at http://{addr}/v1 stopped answering: 3 requests in a row got no response after 5 completed"
+        )),
+        "{reason}"
+    );
+    // the sweep went on to the next level, which found no server
+    assert_eq!(failed[1]["label"], "c=2");
+    assert!(
+        failed[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no request reached the server"),
+        "{failed:?}"
+    );
+    assert!(levels(&file).is_empty(), "{file}");
+}
+
+#[test]
+fn token_id_prompts_go_to_the_completions_api_as_exactly_n_ids_below_the_stated_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, seen) = serve(|_| Act::Stream);
+    let (o, file) = load(
+        dir.path(),
+        &addr,
+        "ids",
+        &[
+            "-c",
+            "2",
+            "--requests",
+            "4",
+            "--input-tokens",
+            "40",
+            "--output-tokens",
+            "3",
+            "--api",
+            "completions",
+            "--prompt",
+            "token-ids",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let prompts = seen.prompts.lock().unwrap().clone();
+    assert!(prompts.len() >= 4, "{prompts:?}");
+    for p in &prompts {
+        let ids = p.as_array().unwrap();
+        assert_eq!(ids.len(), 40, "{p}");
+        assert!(ids.iter().all(|t| t.as_u64().unwrap() < 50), "{p}");
+    }
+    assert_ne!(prompts[0], prompts[1], "each request draws its own ids");
+    assert_eq!(file["load"]["server"]["n_vocab"], 50);
+    assert_eq!(file["parameters"]["prompt"], "token-ids");
+    assert_eq!(levels(&file)[0]["requests_completed"], 4);
+    // text is what a chat message carries
+    let (o, _) = load(
+        dir.path(),
+        &addr,
+        "chat-ids",
+        &["--prompt", "token-ids", "--requests", "1"],
+        &[],
+    );
+    assert_one_line_error(&o, "--prompt token-ids: only with --api completions");
+}
+
+#[test]
 fn endpoint_flags_are_refused_without_an_endpoint_and_a_model_file_with_one() {
     let dir = tempfile::tempdir().unwrap();
     assert_one_line_error(

@@ -28,6 +28,11 @@ pub struct LoadArgs {
     /// as a timeout [default: 10m]
     #[arg(long = "request-timeout")]
     pub request_timeout: Option<String>,
+    /// With --endpoint: what prompts are made of: words (N common words; the server's token count is recorded)
+    /// or token-ids (exactly N random token ids below the vocabulary size the server states, as in-process load
+    /// sends; --api completions only) [default: words]
+    #[arg(long = "prompt")]
+    pub prompt: Option<String>,
     /// Configuration file (default: ./models.toml when present)
     #[arg(long)]
     pub config: Option<PathBuf>,

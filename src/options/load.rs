@@ -6,6 +6,7 @@ use crate::cli::LoadArgs;
 use tokenmeter::commands::load::LoadOptions;
 use tokenmeter::commands::InputError;
 use tokenmeter::results::load::Lengths;
+use tokenmeter::runner::http::request::PromptKind;
 use tokenmeter::runner::http::{Api, ApiKey, HttpTarget};
 use tokenmeter::runner::options::EngineOptions;
 use tokenmeter::runner::signals::StopFlags;
@@ -18,6 +19,7 @@ fn http_target(a: &LoadArgs) -> Result<Option<HttpTarget>, InputError> {
             ("--served-model", a.served_model.is_some()),
             ("--api-key-env", a.api_key_env.is_some()),
             ("--request-timeout", a.request_timeout.is_some()),
+            ("--prompt", a.prompt.is_some()),
         ];
         return match stray.iter().find(|(_, given)| *given) {
             Some((flag, _)) => Err(InputError(format!("{flag}: only with --endpoint URL"))),
@@ -36,6 +38,14 @@ fn http_target(a: &LoadArgs) -> Result<Option<HttpTarget>, InputError> {
         if t.request_timeout.is_zero() {
             return Err(InputError(
                 "--request-timeout: must be longer than 0".into(),
+            ));
+        }
+    }
+    if let Some(p) = &a.prompt {
+        t.prompt = PromptKind::parse(p)?;
+        if t.prompt == PromptKind::TokenIds && api != Api::Completions {
+            return Err(InputError(
+                "--prompt token-ids: only with --api completions (a chat message is text)".into(),
             ));
         }
     }

@@ -104,6 +104,9 @@ pub struct ServerIdentity {
     /// `GET /version` (vLLM, …).
     #[serde(default)]
     pub version: Option<serde_json::Value>,
+    /// The served model's vocabulary size, where the server states it (llama-server's `/v1/models` `meta`).
+    #[serde(default)]
+    pub n_vocab: Option<u32>,
     /// The endpoint's host is this machine (a loopback address): its sensors read the server's devices.
     pub on_this_machine: bool,
     /// What a measurement over HTTP does not check: no numerics gate and no self-test (the server's own

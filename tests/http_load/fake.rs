@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +24,10 @@ pub enum Act {
     Reset,
     /// Streams one chunk, then a data line that is not JSON.
     Malformed,
+    /// The server dies: this connection is closed unanswered and the port stops listening.
+    Die,
+    /// As `Stream`, with no pause between chunks: a server that answers instantly (the client's own ceiling).
+    Instant,
 }
 
 #[derive(Default)]
@@ -32,6 +36,9 @@ pub struct Seen {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub authorization: Mutex<Vec<String>>,
+    /// The `prompt` of each completions request.
+    pub prompts: Mutex<Vec<Value>>,
+    dead: AtomicBool,
 }
 
 /// A fake server acting `script(n)` on its n-th completion request; its address and what it saw.
@@ -40,10 +47,18 @@ pub fn serve(script: fn(usize) -> Act) -> (String, Arc<Seen>) {
     let addr = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Seen::default());
     let s = seen.clone();
+    // polled, so that a dying server closes its port (later connections are refused)
+    listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let s = s.clone();
-            std::thread::spawn(move || answer(conn, script, &s));
+        while !s.dead.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    conn.set_nonblocking(false).unwrap();
+                    let s = s.clone();
+                    std::thread::spawn(move || answer(conn, script, &s));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
         }
     });
     (addr, seen)
@@ -107,7 +122,7 @@ fn answer(mut conn: TcpStream, script: fn(usize) -> Act, seen: &Seen) {
             &mut conn,
             "200 OK",
             "application/json",
-            r#"{"object":"list","data":[{"id":"fake-model","object":"model"}]}"#,
+            r#"{"object":"list","data":[{"id":"fake-model","object":"model","meta":{"n_vocab":50}}]}"#,
         );
     }
     if line.starts_with("GET /version") {
@@ -118,17 +133,36 @@ fn answer(mut conn: TcpStream, script: fn(usize) -> Act, seen: &Seen) {
             r#"{"version":"9.9.9"}"#,
         );
     }
-    if !line.starts_with("POST /v1/chat/completions") {
+    let completions = line.starts_with("POST /v1/completions");
+    if !line.starts_with("POST /v1/chat/completions") && !completions {
         return respond(&mut conn, "404 Not Found", "text/plain", "not found");
     }
+    if completions {
+        let req: Value = serde_json::from_str(&body).unwrap();
+        seen.prompts.lock().unwrap().push(req["prompt"].clone());
+    }
     let n = seen.completions.fetch_add(1, Ordering::SeqCst);
+    if script(n) == Act::Die {
+        seen.dead.store(true, Ordering::SeqCst);
+        return;
+    }
     let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    stream(&mut conn, script(n), &body, auth.as_deref());
+    stream(&mut conn, script(n), &body, auth.as_deref(), completions);
     seen.in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
-fn stream(conn: &mut TcpStream, act: Act, body: &str, auth: Option<&str>) {
+fn stream(conn: &mut TcpStream, act: Act, body: &str, auth: Option<&str>, completions: bool) {
+    let chunk = |content: &str| {
+        if completions {
+            format!(
+                "data: {}\n\n",
+                serde_json::json!({"choices": [{"index": 0, "text": content, "finish_reason": null}]})
+            )
+        } else {
+            chunk(content)
+        }
+    };
     let req: Value = serde_json::from_str(body).unwrap();
     let tokens = req["max_tokens"].as_u64().unwrap() as usize;
     if act == Act::Status500 {
@@ -144,10 +178,15 @@ fn stream(conn: &mut TcpStream, act: Act, body: &str, auth: Option<&str>) {
         "HTTP/1.1 200 OK\r\nServer: fake-openai/1.0\r\nContent-Type: text/event-stream\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
+    let pause = if act == Act::Instant {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(2)
+    };
     let mut send = |s: &str| {
         let _ = write!(conn, "{:x}\r\n{s}\r\n", s.len());
         let _ = conn.flush();
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(pause);
     };
     send(&format!(
         "data: {}\n\n",

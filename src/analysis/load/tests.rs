@@ -140,6 +140,7 @@ fn a_warm_up_is_left_out_and_rates_run_over_the_arrival_window_alone() {
     assert_eq!(s.warmup_s, Some(0.1));
     assert_eq!(s.arrival_window_s, Some(0.5));
     assert_eq!(s.drain_s, Some(0.3));
+    assert_eq!(s.duration_s, 0.9, "the level's whole time, drain included");
     // 4 output tokens and 1 completed request over the 0.5 s window.
     assert_eq!(s.output_tokens_per_s, 8.0);
     assert_eq!(s.requests_per_s, 2.0);

@@ -34,6 +34,8 @@ pub struct Ended {
     /// `None`: its stream ended as the API says (`data: [DONE]`, or the connection closed after a finish reason).
     pub failure: Option<RequestFailure>,
     pub usage: Option<Usage>,
+    /// No response came: the connection could not be made or was closed before a status line.
+    pub unanswered: bool,
 }
 
 /// Characters of a failed answer's body kept as its reason.
@@ -75,10 +77,12 @@ fn exchange(
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
+            let failure = super::failure_of(e);
             return Ended {
-                failure: Some(redacted(target, super::failure_of(e))),
+                unanswered: failure.kind == FailureKind::Connection,
+                failure: Some(redacted(target, failure)),
                 ..Ended::default()
-            }
+            };
         }
     };
     let status = response.status().as_u16();
@@ -100,6 +104,7 @@ fn exchange(
                 },
             )),
             usage: None,
+            unanswered: false,
         };
     }
     let mut reader = std::io::BufReader::new(response.into_body().into_reader());
@@ -166,6 +171,7 @@ fn exchange(
     Ended {
         failure: failure.map(|f| redacted(target, f)),
         usage,
+        unanswered: false,
     }
 }
 

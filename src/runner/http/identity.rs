@@ -76,6 +76,15 @@ pub fn identify(target: &HttpTarget) -> (ServerIdentity, Option<String>) {
         .served_model
         .clone()
         .or_else(|| models.as_ref().and_then(|m| m.first().cloned()));
+    // llama-server states each model's vocabulary under `meta`
+    let n_vocab = models_json.as_ref().and_then(|v| {
+        let list = v.get("data")?.as_array()?;
+        let m = list
+            .iter()
+            .find(|m| m.get("id").and_then(|i| i.as_str()) == served.as_deref())
+            .or_else(|| list.first())?;
+        u32::try_from(m.pointer("/meta/n_vocab")?.as_u64()?).ok()
+    });
     let identity = ServerIdentity {
         endpoint: target.shown(),
         api: target.api.name().to_string(),
@@ -85,6 +94,7 @@ pub fn identify(target: &HttpTarget) -> (ServerIdentity, Option<String>) {
         server_header: header.or(props_header).or(version_header),
         props,
         version: version.filter(|v| v.is_object()),
+        n_vocab,
         on_this_machine: target.on_this_machine(),
         not_checked: NOT_CHECKED.to_string(),
     };

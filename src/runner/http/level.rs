@@ -6,10 +6,10 @@
 //! drain are the in-process ones, so `analysis::load::summarize_level` reads the level unchanged.
 
 use super::client::{self, Event};
-use super::request;
+use super::request::{self, Prompt, PromptKind};
 use super::sse::token_times;
 use super::HttpTarget;
-use crate::results::http::{FailureKind, StreamFacts};
+use crate::results::http::StreamFacts;
 use crate::runner::load::{
     pick, poisson_arrivals, stagger_decodes, Arrivals, LevelSpec, RequestSample,
 };
@@ -37,7 +37,13 @@ pub struct HttpLevelRun {
     /// No request reached the server: the level stopped after its first `in_flight_cap` requests failed to
     /// connect.
     pub unreachable: bool,
+    /// The server stopped answering: after it had answered, this many requests in a row got no response
+    /// ([`GONE_AFTER`] or the level's in-flight cap, whichever is more), and the level stopped.
+    pub gone_after: Option<usize>,
 }
+
+/// Requests in a row that get no response, after the server had answered, for the server to count as gone.
+pub const GONE_AFTER: usize = 3;
 
 /// The longest the level waits for a stream's event before looking at the clock and the stop flag again.
 const POLL: Duration = Duration::from_millis(20);
@@ -66,9 +72,11 @@ struct Run<'a> {
     waiting: VecDeque<usize>,
     in_flight: usize,
     completed: usize,
-    /// Whether any request got an answer, and the connections that failed before one did.
+    /// Whether any request got an answer, the connections that failed before one did, and the requests in a
+    /// row since the last answer that got none.
     answered: bool,
     refused: usize,
+    unanswered_in_row: usize,
     /// The closed loop's ramp: first requests started, decode steps streamed (a token to each request in
     /// flight), the warm-up's end and when a finished request was first left unreplaced.
     first_wave: usize,
@@ -136,7 +144,14 @@ impl Run<'_> {
                 break;
             };
             let r = &self.requests[i];
-            let prompt = request::prompt(r.input_tokens, &mut self.prompt_rng);
+            let prompt = match (self.target.prompt, self.target.n_vocab) {
+                (PromptKind::TokenIds, Some(n_vocab)) => Prompt::Ids(request::prompt_ids(
+                    r.input_tokens,
+                    n_vocab,
+                    &mut self.prompt_rng,
+                )),
+                _ => Prompt::Text(request::prompt(r.input_tokens, &mut self.prompt_rng)),
+            };
             let body = request::body(self.target.api, self.model, &prompt, r.output_tokens);
             self.requests[i].admitted_ns = Some(self.now());
             let (agent, target, tx, abandon, t0) = (
@@ -168,9 +183,14 @@ impl Run<'_> {
             }
             Event::End { request, t_ns, end } => {
                 self.in_flight -= 1;
-                match &end.failure {
-                    Some(f) if f.kind == FailureKind::Connection => self.refused += 1,
-                    _ => self.answered = true,
+                if end.unanswered {
+                    self.unanswered_in_row += 1;
+                    if !self.answered {
+                        self.refused += 1;
+                    }
+                } else {
+                    self.answered = true;
+                    self.unanswered_in_row = 0;
                 }
                 finish(&mut self.requests[request], &self.chars[request], *end);
                 self.completed += usize::from(self.requests[request].completed);
@@ -228,6 +248,7 @@ pub fn run_level(
         completed: 0,
         answered: false,
         refused: 0,
+        unanswered_in_row: 0,
         first_wave: 0,
         steps: 0.0,
         warmup_ns: 0,
@@ -242,6 +263,9 @@ pub fn run_level(
             break;
         }
         if !run.answered && run.refused >= slots {
+            break;
+        }
+        if run.answered && run.unanswered_in_row >= slots.max(GONE_AFTER) {
             break;
         }
         run.ramp(now, stride);
@@ -307,6 +331,8 @@ pub fn run_level(
         interrupted,
         in_flight_cap: slots as u32,
         unreachable: !run.answered && run.refused > 0,
+        gone_after: (run.answered && run.unanswered_in_row >= slots.max(GONE_AFTER))
+            .then_some(run.unanswered_in_row),
         requests: run.requests,
     }
 }

@@ -108,6 +108,10 @@ pub struct HttpTarget {
     pub api_key_env: Option<String>,
     /// A request's whole time (`--request-timeout`); past it the request fails with `timeout`.
     pub request_timeout: Duration,
+    /// What prompts are made of (`--prompt`).
+    pub prompt: request::PromptKind,
+    /// The served model's vocabulary size, as the server states it (token-id prompts are drawn below it).
+    pub n_vocab: Option<u32>,
 }
 
 impl HttpTarget {
@@ -136,6 +140,8 @@ impl HttpTarget {
             api_key: None,
             api_key_env: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            prompt: request::PromptKind::Words,
+            n_vocab: None,
         })
     }
 

@@ -17,6 +17,7 @@ use crate::runner::executor::{failed, Executor, UnitCtx, UnitError};
 use crate::runner::finish::{self, Finished, Measured};
 use crate::runner::http::identity::identify;
 use crate::runner::http::level::run_level as run_http_level;
+use crate::runner::http::request::PromptKind;
 use crate::runner::http::HttpTarget;
 use crate::runner::load::{Arrivals, Lengths};
 use crate::runner::setup::{self, Setup};
@@ -52,6 +53,21 @@ pub(super) fn run_level(
             .unwrap_or_default();
         return Err(failed(format!(
             "no request reached the server at {}: {why}",
+            remote.target.shown()
+        )));
+    }
+    if let Some(n) = d.gone_after {
+        let why = d
+            .requests
+            .iter()
+            .rev()
+            .find_map(|r| r.failure.as_ref())
+            .map(|f| f.detail.clone())
+            .unwrap_or_default();
+        let answered = d.requests.iter().filter(|r| r.completed).count();
+        return Err(failed(format!(
+            "the server at {} stopped answering: {n} requests in a row got no response after {answered} \
+             completed ({why})",
             remote.target.shown()
         )));
     }
@@ -129,6 +145,7 @@ fn parameters(
         "slo": slo,
         "endpoint": target.shown(),
         "api": target.api.name(),
+        "prompt": target.prompt.name(),
         "served_model": model,
         "api_key_env": target.api_key_env,
         "request_timeout_s": target.request_timeout.as_secs_f64(),
@@ -164,6 +181,14 @@ pub fn run(opts: &LoadOptions, target: &HttpTarget) -> anyhow::Result<LoadOutcom
             target.shown()
         ))
     })?;
+    if target.prompt == PromptKind::TokenIds && identity.n_vocab.is_none() {
+        return Err(InputError(format!(
+            "--prompt token-ids: the server at {} states no vocabulary size (llama-server lists it in \
+             /v1/models as meta.n_vocab); use --prompt words",
+            target.shown()
+        ))
+        .into());
+    }
     let local = target.on_this_machine();
     let mut setup = Setup::open_for_server(run, &model, local)?;
     let (input_tokens, output_tokens, slo) = request_shape(opts, &setup.config)?;
@@ -196,6 +221,7 @@ pub fn run(opts: &LoadOptions, target: &HttpTarget) -> anyhow::Result<LoadOutcom
         server: Server::Http(Remote {
             target: HttpTarget {
                 served_model: Some(model.clone()),
+                n_vocab: identity.n_vocab,
                 ..target.clone()
             },
             model: model.clone(),
