@@ -430,7 +430,7 @@ fn a_server_that_dies_mid_level_fails_that_level_and_the_next_and_the_sweep_goes
         &[],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert_eq!(seen.completions.load(Ordering::SeqCst), 6);
+    assert!(seen.completions.load(Ordering::SeqCst) >= 6);
     let failed = file["failed"].as_array().unwrap();
     assert_eq!(failed.len(), 2, "{file}");
     assert_eq!(failed[0]["label"], "c=1");

@@ -60,6 +60,10 @@ pub struct StreamFacts {
     /// `usage.completion_tokens`, when the server reported it.
     #[serde(default)]
     pub usage_completion_tokens: Option<u32>,
+    /// The kept-alive connection it was first sent on had been closed by the server without an answer, and it
+    /// was sent once more on a new connection (its times count from its arrival, the first try included).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resent: bool,
 }
 
 /// One level's tally of its requests' failures and streams (a pure function of its requests and the cap).

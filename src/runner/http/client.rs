@@ -36,6 +36,8 @@ pub struct Ended {
     pub usage: Option<Usage>,
     /// No response came: the connection could not be made or was closed before a status line.
     pub unanswered: bool,
+    /// It was sent a second time, on a new connection, after the first got no response.
+    pub resent: bool,
 }
 
 /// Characters of a failed answer's body kept as its reason.
@@ -69,11 +71,23 @@ fn exchange(
     events: &Sender<Event>,
     abandon: &AtomicBool,
 ) -> Ended {
-    let sent = target
-        .with_key(agent.post(target.url()))
-        .header("Content-Type", "application/json")
-        .header("Accept", "text/event-stream")
-        .send(body);
+    let post = |agent: &ureq::Agent| {
+        target
+            .with_key(agent.post(target.url()))
+            .header("Content-Type", "application/json")
+            .header("Accept", "text/event-stream")
+            .send(body.as_str())
+    };
+    // A kept-alive connection the server has closed answers nothing; the request never reached the server, so it
+    // is sent once more on a new connection (a server that is gone refuses that one too).
+    let mut resent = false;
+    let sent = match post(agent) {
+        Err(e) if super::failure_of_ref(&e).kind == FailureKind::Connection => {
+            resent = true;
+            post(&target.fresh_agent())
+        }
+        other => other,
+    };
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
@@ -81,6 +95,7 @@ fn exchange(
             return Ended {
                 unanswered: failure.kind == FailureKind::Connection,
                 failure: Some(redacted(target, failure)),
+                resent,
                 ..Ended::default()
             };
         }
@@ -105,6 +120,7 @@ fn exchange(
             )),
             usage: None,
             unanswered: false,
+            resent,
         };
     }
     let mut reader = std::io::BufReader::new(response.into_body().into_reader());
@@ -172,6 +188,7 @@ fn exchange(
         failure: failure.map(|f| redacted(target, f)),
         usage,
         unanswered: false,
+        resent,
     }
 }
 

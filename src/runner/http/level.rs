@@ -349,6 +349,7 @@ fn finish(r: &mut RequestSample, chars: &[u32], end: client::Ended) {
         multi_token_chunks,
         usage_prompt_tokens: end.usage.and_then(|u| u.prompt_tokens),
         usage_completion_tokens: usage_completion,
+        resent: end.resent,
     });
     r.completed = end.failure.is_none();
     r.failure = end.failure;

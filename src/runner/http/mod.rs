@@ -193,6 +193,17 @@ impl HttpTarget {
             .into()
     }
 
+    /// A client as [`HttpTarget::agent`] that keeps no connection: each request gets a new one.
+    pub fn fresh_agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(self.request_timeout))
+            .max_idle_connections(0)
+            .user_agent(concat!("tokenmeter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into()
+    }
+
     /// A request to `url` with the key, when there is one.
     fn with_key<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         match &self.api_key {
@@ -221,8 +232,12 @@ fn shown(url: &str) -> String {
 
 /// How a failed exchange with the server is recorded.
 fn failure_of(e: ureq::Error) -> RequestFailure {
+    failure_of_ref(&e)
+}
+
+fn failure_of_ref(e: &ureq::Error) -> RequestFailure {
     use std::io::ErrorKind;
-    let kind = match &e {
+    let kind = match e {
         ureq::Error::Timeout(_) | ureq::Error::BodyStalled => FailureKind::Timeout,
         ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
             FailureKind::Timeout
