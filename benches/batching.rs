@@ -86,6 +86,7 @@ fn main() {
             drain_ns: None,
             seed: 1,
             burst: false,
+            pattern: None,
         };
         let run = run_level(
             &mut session,

@@ -74,6 +74,7 @@ fn load_harness(c: &mut Criterion) {
             drain_ns: None,
             seed: 1,
             burst: false,
+            pattern: None,
         };
         // throughput in generated tokens: criterion then reports the harness cost per output token
         group.throughput(criterion::Throughput::Elements(16 * 64));

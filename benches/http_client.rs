@@ -41,6 +41,7 @@ fn level(target: &HttpTarget, c: u32, requests: u32, output_tokens: u32) -> (f64
         drain_ns: None,
         seed: 1,
         burst: false,
+        pattern: None,
     };
     let stop = AtomicBool::new(false);
     let t = Instant::now();

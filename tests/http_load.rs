@@ -501,6 +501,103 @@ fn token_id_prompts_go_to_the_completions_api_as_exactly_n_ids_below_the_stated_
 }
 
 #[test]
+fn multi_turn_sessions_and_a_trace_send_prompts_that_repeat_their_stated_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, seen) = serve(|_| Act::Stream);
+    let ids = ["--api", "completions", "--prompt", "token-ids"];
+    let mut args = vec![
+        "-c",
+        "2",
+        "--turns",
+        "3",
+        "--system-tokens",
+        "10",
+        "--input-tokens",
+        "6",
+        "--output-tokens",
+        "3",
+        "--requests",
+        "7",
+    ];
+    args.extend_from_slice(&ids);
+    let (o, file) = load(dir.path(), &addr, "turns", &args, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let prompts: Vec<Vec<u64>> = seen
+        .prompts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+                .collect()
+        })
+        .collect();
+    let level = &levels(&file)[0];
+    let requests = level["requests"].as_array().unwrap();
+    assert_eq!(prompts.len(), requests.len());
+    // every prompt starts with the shared system prompt; a later turn's starts with some earlier prompt, as
+    // its reusable prefix says
+    for p in &prompts {
+        assert_eq!(p[..10], prompts[0][..10]);
+    }
+    for r in requests {
+        let n = r["input_tokens"].as_u64().unwrap() as usize;
+        let reuse = r["origin"]["reusable_prefix_tokens"].as_u64().unwrap() as usize;
+        let sent = prompts
+            .iter()
+            .find(|p| p.len() == n)
+            .expect("a prompt of its length");
+        if r["origin"]["turn"].as_u64().unwrap() > 0 {
+            assert!(
+                prompts
+                    .iter()
+                    .any(|q| q.len() == reuse && sent[..reuse] == q[..]),
+                "{r}"
+            );
+        }
+    }
+    assert!(level["pattern"]["prefix_reuse_ratio"].as_f64().unwrap() > 0.0);
+
+    // a trace over HTTP: its lengths, on its schedule, issue lateness stated
+    let trace = dir.path().join("trace.jsonl");
+    std::fs::write(
+        &trace,
+        concat!(
+            r#"{"arrival_ms": 0, "input_tokens": 12, "output_tokens": 2, "session": "a"}"#,
+            "\n",
+            r#"{"arrival_ms": 30, "input_tokens": 20, "output_tokens": 3, "session": "a"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    seen.prompts.lock().unwrap().clear();
+    let mut args = vec!["--trace", trace.to_str().unwrap()];
+    args.extend_from_slice(&ids);
+    let (o, file) = load(dir.path(), &addr, "trace", &args, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let prompts = seen.prompts.lock().unwrap().clone();
+    assert_eq!(prompts.len(), 2);
+    let (a, b) = (
+        prompts[0].as_array().unwrap(),
+        prompts[1].as_array().unwrap(),
+    );
+    assert_eq!((a.len(), b.len()), (12, 20));
+    assert_eq!(
+        b[..12],
+        a[..],
+        "the session's second prompt extends its first"
+    );
+    let level = &levels(&file)[0];
+    let rs = level["requests"].as_array().unwrap();
+    assert_eq!(rs[1]["arrival_ns"], 30_000_000);
+    assert_eq!(rs[1]["origin"]["reusable_prefix_tokens"], 12);
+    assert_eq!(level["pattern"]["issue_late_ms"]["count"], 2);
+}
+
+#[test]
 fn endpoint_flags_are_refused_without_an_endpoint_and_a_model_file_with_one() {
     let dir = tempfile::tempdir().unwrap();
     assert_one_line_error(

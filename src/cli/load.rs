@@ -72,6 +72,22 @@ pub struct LoadArgs {
     /// cool-down is left out of the figures
     #[arg(long = "burst")]
     pub burst: bool,
+    /// Multi-turn sessions in a closed loop: each client's conversation has this many turns, each prompt the
+    /// whole history (system prompt, earlier messages and answers) plus a new message of --input-tokens; the
+    /// result states the prefix reuse
+    #[arg(long = "turns")]
+    pub turns: Option<u32>,
+    /// With --turns: tokens of the system prompt every session's prompts start with [default: 0]
+    #[arg(long = "system-tokens")]
+    pub system_tokens: Option<u32>,
+    /// Replay a trace (JSON Lines: tokenmeter's arrival_ms/input_tokens/output_tokens/session/hash_ids, or
+    /// Mooncake's timestamp/input_length/output_length/hash_ids): its arrivals, lengths and shared prompts; the
+    /// result states the prefix reuse and how late each request was issued against the schedule
+    #[arg(long = "trace")]
+    pub trace: Option<PathBuf>,
+    /// With --trace: replay at these multiples of its pace, one level each (e.g. 0.5,1,2) [default: 1]
+    #[arg(long = "trace-speed", value_delimiter = ',')]
+    pub trace_speed: Vec<f64>,
     /// Threads (default: physical cores)
     #[arg(short = 't', long = "threads")]
     pub threads: Option<u32>,

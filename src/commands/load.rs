@@ -2,8 +2,8 @@
 //! CSV/JSON) for stdout.
 
 pub use crate::runner::sweep::load::{
-    default_requests, drain_bound_ns, LevelGate, LoadOptions, LoadOutcome, DEFAULT_OPEN_LOOP_SLOTS,
-    DEFAULT_REQUEST_TOKENS,
+    default_requests, drain_bound_ns, LevelGate, LoadOptions, LoadOutcome, PatternOptions,
+    DEFAULT_OPEN_LOOP_SLOTS, DEFAULT_REQUEST_TOKENS,
 };
 
 use crate::report::Format;

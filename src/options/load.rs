@@ -3,12 +3,13 @@
 use super::run::{run_options, shard_run, sharded};
 use super::{duration, flash_attn, zero_or_one};
 use crate::cli::LoadArgs;
-use tokenmeter::commands::load::LoadOptions;
+use tokenmeter::commands::load::{LoadOptions, PatternOptions};
 use tokenmeter::commands::InputError;
 use tokenmeter::results::load::Lengths;
 use tokenmeter::runner::http::request::PromptKind;
 use tokenmeter::runner::http::{Api, ApiKey, HttpTarget};
 use tokenmeter::runner::options::EngineOptions;
+use tokenmeter::runner::pattern::read_trace;
 use tokenmeter::runner::signals::StopFlags;
 
 /// `--endpoint` and the flags that go with it, as the server to send the load to.
@@ -52,8 +53,37 @@ fn http_target(a: &LoadArgs) -> Result<Option<HttpTarget>, InputError> {
     Ok(Some(t))
 }
 
+/// `--turns`/`--system-tokens` or `--trace`/`--trace-speed`, as the sweep's request pattern.
+fn pattern(a: &LoadArgs) -> Result<Option<PatternOptions>, InputError> {
+    if a.system_tokens.is_some() && a.turns.is_none() {
+        return Err(InputError("--system-tokens: only with --turns N".into()));
+    }
+    if !a.trace_speed.is_empty() && a.trace.is_none() {
+        return Err(InputError("--trace-speed: only with --trace FILE".into()));
+    }
+    match (&a.trace, a.turns) {
+        (Some(_), Some(_)) => Err(InputError(
+            "--turns: not with --trace (a trace's sessions are its own)".into(),
+        )),
+        (Some(path), None) => Ok(Some(PatternOptions::Trace {
+            trace: read_trace(path)?,
+            speeds: if a.trace_speed.is_empty() {
+                vec![1.0]
+            } else {
+                a.trace_speed.clone()
+            },
+        })),
+        (None, Some(turns)) => Ok(Some(PatternOptions::MultiTurn {
+            turns,
+            system_tokens: a.system_tokens.unwrap_or(0),
+        })),
+        (None, None) => Ok(None),
+    }
+}
+
 pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, InputError> {
     let http = http_target(&a)?;
+    let pattern = pattern(&a)?;
     let lengths =
         |flag: &str, s: &str| Lengths::parse(s).map_err(|e| InputError(format!("{flag}: {e}")));
     Ok(LoadOptions {
@@ -104,6 +134,7 @@ pub fn load(a: LoadArgs, verbose: bool, stop: StopFlags) -> Result<LoadOptions, 
         burst: a.burst,
         gate: None,
         http,
+        pattern,
         run: sharded(
             run_options(
                 a.config,

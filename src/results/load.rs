@@ -108,6 +108,31 @@ pub struct RequestSample {
     /// What the server's stream said of the request (over HTTP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<super::http::StreamFacts>,
+    /// Where the request stands in a multi-turn session or a replayed trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<RequestOrigin>,
+}
+
+/// A request of a multi-turn session or a replayed trace: its session and turn, and how much of its prompt
+/// repeats an earlier request's prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestOrigin {
+    /// The conversation it belongs to (`s0`, `s1`, … for generated sessions; the trace's own ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Its turn in the session, from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    /// Its line in the trace, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_line: Option<u32>,
+    /// Leading prompt tokens identical to the start of a prompt sent earlier in the level (the shared system
+    /// prompt, the session's history, the trace's shared blocks): what a prefix cache could skip.
+    pub reusable_prefix_tokens: u32,
+    /// When the generator issued it (ns since the level started), against `arrival_ns`, the time the trace
+    /// scheduled: the replay's fidelity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_ns: Option<u64>,
 }
 
 impl RequestSample {
@@ -202,6 +227,22 @@ pub struct LevelSummary {
     /// rule decides on the mean of both runs; the operating point is chosen among first runs only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replicate: bool,
+    /// A multi-turn or trace level's prefix reuse and, for a trace, how closely the schedule was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<PatternSummary>,
+}
+
+/// What a multi-turn or replayed-trace level's measured requests were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternSummary {
+    /// The sessions they belong to.
+    pub sessions: usize,
+    /// Their reusable prefix tokens ÷ their prompt tokens: the share of prompt work a prefix cache could skip
+    /// (absent when they had no prompt tokens).
+    pub prefix_reuse_ratio: Option<f64>,
+    /// How late each request was issued against the trace's schedule (issued − scheduled), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_late_ms: Option<crate::stats::Distribution>,
 }
 
 impl LevelSummary {

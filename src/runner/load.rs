@@ -14,6 +14,7 @@
 
 use crate::engine::{BatchDecoder, BatchToken, EngineError};
 pub use crate::results::load::{Arrivals, Lengths, RequestSample};
+use crate::runner::pattern::{self, Planner, PromptSource, RequestPattern};
 use crate::stats::LatencyHistogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,6 +30,71 @@ pub fn pick(lengths: &Lengths, rng: &mut ChaCha8Rng, index: usize) -> u32 {
         Lengths::Range(a, b) => rng.random_range(*a..=*b),
         Lengths::List(v) => v[index % v.len()],
     }
+}
+
+/// A level's open-loop arrival times: a trace's schedule, else Poisson arrivals at the level's rate (none for a
+/// closed loop).
+pub fn level_schedule(spec: &LevelSpec) -> Vec<u64> {
+    if let Some(s) = spec
+        .pattern
+        .as_ref()
+        .and_then(|p| p.schedule(spec.requests, spec.duration_ns))
+    {
+        return s;
+    }
+    match spec.arrivals {
+        Arrivals::Open { rate_per_s, .. } => {
+            poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
+        }
+        Arrivals::Closed { .. } => Vec::new(),
+    }
+}
+
+/// The `index`th request of a level (arrival time 0: the caller sets it) and where its prompt comes from: its
+/// lengths from the level's (drawn from `rng`) or from the pattern, which also states its origin. `replaces`
+/// is the request whose end started it in a closed loop.
+pub fn plan_request(
+    spec: &LevelSpec,
+    planner: &mut Planner,
+    rng: &mut ChaCha8Rng,
+    index: usize,
+    replaces: Option<&RequestSample>,
+) -> (RequestSample, PromptSource) {
+    let blank = |input_tokens, output_tokens, origin| RequestSample {
+        input_tokens,
+        output_tokens,
+        arrival_ns: 0,
+        admitted_ns: None,
+        token_ns: Vec::new(),
+        completed: false,
+        failure: None,
+        stream: None,
+        origin,
+    };
+    let planned = match &spec.pattern {
+        None => {
+            let input = pick(&spec.input_tokens, rng, index);
+            let output = pick(&spec.output_tokens, rng, index);
+            return (blank(input, output, None), PromptSource::Random);
+        }
+        Some(RequestPattern::MultiTurn {
+            turns,
+            system_tokens,
+        }) => {
+            let user = pick(&spec.input_tokens, rng, index);
+            let output = pick(&spec.output_tokens, rng, index);
+            planner.multi_turn((*turns, *system_tokens), replaces, user, output)
+        }
+        Some(RequestPattern::Trace { trace, .. }) => planner.trace(trace, index),
+    };
+    (
+        blank(
+            planned.input_tokens,
+            planned.output_tokens,
+            Some(planned.origin),
+        ),
+        planned.source,
+    )
 }
 
 /// One load level to run.
@@ -53,6 +119,9 @@ pub struct LevelSpec {
     /// and no warm-up or cool-down left out of the figures.
     #[serde(default)]
     pub burst: bool,
+    /// Multi-turn sessions or a replayed trace, instead of independent requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<RequestPattern>,
 }
 
 /// What one level produced: every request, the level's length and the prompt tokens processed.
@@ -157,6 +226,9 @@ struct Level<'a> {
     itl: LatencyHistogram,
     completed: usize,
     prompt_tokens_processed: u64,
+    /// The pattern's plan, and each request's prompt source under it.
+    planner: Planner,
+    sources: Vec<PromptSource>,
     // closed loop: first requests started so far, decodes done, and the ends of the warm-up and the window
     stride: u64,
     first_wave: usize,
@@ -168,12 +240,7 @@ struct Level<'a> {
 impl<'a> Level<'a> {
     fn new(spec: &'a LevelSpec, n_vocab: i32, n_batch: usize) -> Level<'a> {
         let slots = spec.arrivals.slots().max(1) as usize;
-        let schedule: Vec<u64> = match spec.arrivals {
-            Arrivals::Open { rate_per_s, .. } => {
-                poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
-            }
-            Arrivals::Closed { .. } => Vec::new(),
-        };
+        let schedule = level_schedule(spec);
         let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
         let limit = spec
             .requests
@@ -196,6 +263,8 @@ impl<'a> Level<'a> {
             itl: LatencyHistogram::new(),
             completed: 0,
             prompt_tokens_processed: 0,
+            planner: Planner::default(),
+            sources: Vec::new(),
             stride: stagger_decodes(&spec.output_tokens, slots),
             first_wave: 0,
             decodes: 0,
@@ -220,18 +289,20 @@ impl<'a> Level<'a> {
         Ok(())
     }
 
-    /// A request arriving at `arrival_ns`, queued for a slot.
-    fn arrive(&mut self, arrival_ns: u64) -> usize {
+    /// A request arriving at `arrival_ns` (in a closed loop, replacing request `replaces`), queued for a slot.
+    fn arrive(&mut self, arrival_ns: u64, replaces: Option<usize>) -> usize {
         let i = self.requests.len();
+        let sample = plan_request(
+            self.spec,
+            &mut self.planner,
+            &mut self.rng,
+            i,
+            replaces.map(|r| &self.requests[r]),
+        );
+        self.sources.push(sample.1);
         self.requests.push(RequestSample {
-            input_tokens: pick(&self.spec.input_tokens, &mut self.rng, i),
-            output_tokens: pick(&self.spec.output_tokens, &mut self.rng, i),
             arrival_ns,
-            admitted_ns: None,
-            token_ns: Vec::new(),
-            completed: false,
-            failure: None,
-            stream: None,
+            ..sample.0
         });
         self.waiting.push_back(i);
         i
@@ -254,11 +325,14 @@ impl<'a> Level<'a> {
             && self.may_start(now)
         {
             // the first request (a burst's every one) arrives at the level's start
-            let i = self.arrive(if self.first_wave == 0 || burst {
-                0
-            } else {
-                now
-            });
+            let i = self.arrive(
+                if self.first_wave == 0 || burst {
+                    0
+                } else {
+                    now
+                },
+                None,
+            );
             self.first_wave += 1;
             if self.first_wave == self.slots && !burst {
                 self.warmup_ns = self.requests[i].arrival_ns;
@@ -272,7 +346,10 @@ impl<'a> Level<'a> {
     /// An open loop's requests whose arrival time has come.
     fn scheduled_arrivals(&mut self, now: u64) {
         while self.next_arrival < self.schedule.len() && self.schedule[self.next_arrival] <= now {
-            self.arrive(self.schedule[self.next_arrival]);
+            let i = self.arrive(self.schedule[self.next_arrival], None);
+            if let Some(o) = self.requests[i].origin.as_mut() {
+                o.issued_ns = Some(now);
+            }
             self.next_arrival += 1;
         }
     }
@@ -285,9 +362,18 @@ impl<'a> Level<'a> {
                     break;
                 };
                 self.requests[r].admitted_ns = Some(now);
-                let prompt = (0..self.requests[r].input_tokens)
-                    .map(|_| self.rng.random_range(0..self.n_vocab))
-                    .collect();
+                let len = self.requests[r].input_tokens;
+                let prompt = match pattern::prompt(
+                    self.spec.seed,
+                    &self.sources[r],
+                    len,
+                    self.n_vocab.max(1) as u32,
+                ) {
+                    Some(p) => p.into_iter().map(|t| t as i32).collect(),
+                    None => (0..len)
+                        .map(|_| self.rng.random_range(0..self.n_vocab))
+                        .collect(),
+                };
                 *state = Some(Active {
                     request: r,
                     seq: slot as i32,
@@ -360,9 +446,10 @@ impl<'a> Level<'a> {
                 req.completed = true;
                 self.completed += 1;
                 decoder.release(a.seq);
+                let ended = a.request;
                 self.active[slot] = None;
                 if self.closed && self.may_start(t) {
-                    self.arrive(t);
+                    self.arrive(t, Some(ended));
                 } else if self.closed
                     && self.first_wave == self.slots
                     && self.unreplaced_ns.is_none()

@@ -15,6 +15,7 @@ pub mod meter;
 pub mod models;
 pub mod numerics;
 pub mod options;
+pub mod pattern;
 pub mod probe;
 pub mod progress;
 pub mod selftest;

@@ -20,7 +20,7 @@ pub use sweep::{
     SATURATION_MIN_GAIN,
 };
 
-use crate::results::load::{Arrivals, LevelSummary, RequestSample, SloCheck};
+use crate::results::load::{Arrivals, LevelSummary, PatternSummary, RequestSample, SloCheck};
 use crate::results::slo::SloTerm;
 use crate::stats::LatencyHistogram;
 
@@ -37,6 +37,32 @@ pub struct LevelSamples<'a> {
     pub warmup_ns: u64,
     pub prompt_tokens_processed: u64,
     pub interrupted: bool,
+}
+
+/// The sessions, prefix reuse and issue lateness of `reqs`, when they come from a multi-turn or trace pattern.
+fn pattern_summary(reqs: &[RequestSample]) -> Option<PatternSummary> {
+    if !reqs.iter().any(|r| r.origin.is_some()) {
+        return None;
+    }
+    let sessions: std::collections::BTreeSet<&str> = reqs
+        .iter()
+        .filter_map(|r| r.origin.as_ref()?.session.as_deref())
+        .collect();
+    let prompt: u64 = reqs.iter().map(|r| u64::from(r.input_tokens)).sum();
+    let reusable: u64 = reqs
+        .iter()
+        .filter_map(|r| r.origin.as_ref())
+        .map(|o| u64::from(o.reusable_prefix_tokens))
+        .sum();
+    let late: LatencyHistogram = reqs
+        .iter()
+        .filter_map(|r| Some(r.origin.as_ref()?.issued_ns?.saturating_sub(r.arrival_ns)))
+        .collect();
+    Some(PatternSummary {
+        sessions: sessions.len(),
+        prefix_reuse_ratio: (prompt > 0).then(|| reusable as f64 / prompt as f64),
+        issue_late_ms: (!late.is_empty()).then(|| (&late).into()),
+    })
 }
 
 /// Summarises one level from its raw requests.
@@ -102,6 +128,7 @@ pub fn summarize_level(level: &LevelSamples, slo: &[SloTerm]) -> LevelSummary {
         e2e_ms: (&e2e).into(),
         queue_ms: (&queue).into(),
         slo_met: (!slo.is_empty()).then(|| slo_checks.iter().all(|c| c.met)),
+        pattern: pattern_summary(reqs),
         slo_checks,
         interrupted: level.interrupted,
         replicate: false,

@@ -17,6 +17,7 @@ fn request(arrival: u64, admitted: u64, tokens: &[u64], completed: bool) -> Requ
         completed,
         failure: None,
         stream: None,
+        origin: None,
     }
 }
 
@@ -30,6 +31,7 @@ fn queued(arrival: u64, output_tokens: u32) -> RequestSample {
         completed: false,
         failure: None,
         stream: None,
+        origin: None,
     }
 }
 

@@ -11,8 +11,9 @@ use super::sse::token_times;
 use super::HttpTarget;
 use crate::results::http::StreamFacts;
 use crate::runner::load::{
-    pick, poisson_arrivals, stagger_decodes, Arrivals, LevelSpec, RequestSample,
+    level_schedule, plan_request, stagger_decodes, Arrivals, LevelSpec, RequestSample,
 };
+use crate::runner::pattern::{self, Planner, PromptSource};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -69,6 +70,9 @@ struct Run<'a> {
     requests: Vec<RequestSample>,
     /// Each request's chunks' characters, for its tokens per chunk.
     chars: Vec<Vec<u32>>,
+    /// The pattern's plan, and each request's prompt source under it.
+    planner: Planner,
+    sources: Vec<PromptSource>,
     waiting: VecDeque<usize>,
     in_flight: usize,
     completed: usize,
@@ -95,21 +99,25 @@ impl Run<'_> {
             && self.spec.duration_ns.is_none_or(|d| now < d)
     }
 
-    /// A new request arriving at `arrival_ns`, waiting to be sent.
-    fn arrive(&mut self, arrival_ns: u64) {
+    /// A new request arriving at `arrival_ns` (in a closed loop, replacing request `replaces`), waiting to be
+    /// sent.
+    fn arrive(&mut self, arrival_ns: u64, replaces: Option<usize>) -> usize {
         let i = self.requests.len();
+        let (sample, source) = plan_request(
+            self.spec,
+            &mut self.planner,
+            &mut self.rng,
+            i,
+            replaces.map(|r| &self.requests[r]),
+        );
+        self.sources.push(source);
         self.requests.push(RequestSample {
-            input_tokens: pick(&self.spec.input_tokens, &mut self.rng, i),
-            output_tokens: pick(&self.spec.output_tokens, &mut self.rng, i),
             arrival_ns,
-            admitted_ns: None,
-            token_ns: Vec::new(),
-            completed: false,
-            failure: None,
-            stream: None,
+            ..sample
         });
         self.chars.push(Vec::new());
         self.waiting.push_back(i);
+        i
     }
 
     /// The closed loop's staggered first requests: the k-th once the streams advanced k strides (at once when
@@ -126,7 +134,7 @@ impl Run<'_> {
             } else {
                 now
             };
-            self.arrive(arrival);
+            self.arrive(arrival, None);
             self.first_wave += 1;
             if self.first_wave == self.slots && !self.spec.burst {
                 self.warmup_ns = arrival;
@@ -144,13 +152,21 @@ impl Run<'_> {
                 break;
             };
             let r = &self.requests[i];
+            let source = &self.sources[i];
+            let seed = self.spec.seed;
             let prompt = match (self.target.prompt, self.target.n_vocab) {
-                (PromptKind::TokenIds, Some(n_vocab)) => Prompt::Ids(request::prompt_ids(
-                    r.input_tokens,
-                    n_vocab,
-                    &mut self.prompt_rng,
-                )),
-                _ => Prompt::Text(request::prompt(r.input_tokens, &mut self.prompt_rng)),
+                (PromptKind::TokenIds, Some(n_vocab)) => Prompt::Ids(
+                    pattern::prompt(seed, source, r.input_tokens, n_vocab).unwrap_or_else(|| {
+                        request::prompt_ids(r.input_tokens, n_vocab, &mut self.prompt_rng)
+                    }),
+                ),
+                _ => Prompt::Text(
+                    match pattern::prompt(seed, source, r.input_tokens, request::WORDS.len() as u32)
+                    {
+                        Some(words) => request::words(&words),
+                        None => request::prompt(r.input_tokens, &mut self.prompt_rng),
+                    },
+                ),
             };
             let body = request::body(self.target.api, self.model, &prompt, r.output_tokens);
             self.requests[i].admitted_ns = Some(self.now());
@@ -195,7 +211,7 @@ impl Run<'_> {
                 finish(&mut self.requests[request], &self.chars[request], *end);
                 self.completed += usize::from(self.requests[request].completed);
                 if self.closed && self.may_start(t_ns) {
-                    self.arrive(t_ns);
+                    self.arrive(t_ns, Some(request));
                 } else if self.closed
                     && self.first_wave == self.slots
                     && self.unreplaced_ns.is_none()
@@ -219,12 +235,7 @@ pub fn run_level(
 ) -> HttpLevelRun {
     let slots = spec.arrivals.slots().max(1) as usize;
     let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
-    let schedule: Vec<u64> = match spec.arrivals {
-        Arrivals::Open { rate_per_s, .. } => {
-            poisson_arrivals(rate_per_s, spec.seed, spec.requests, spec.duration_ns)
-        }
-        Arrivals::Closed { .. } => Vec::new(),
-    };
+    let schedule = level_schedule(spec);
     let (tx, rx) = mpsc::channel::<Event>();
     let mut run = Run {
         spec,
@@ -243,6 +254,8 @@ pub fn run_level(
         t0: Instant::now(),
         requests: Vec::new(),
         chars: Vec::new(),
+        planner: Planner::default(),
+        sources: Vec::new(),
         waiting: VecDeque::new(),
         in_flight: 0,
         completed: 0,
@@ -270,7 +283,10 @@ pub fn run_level(
         }
         run.ramp(now, stride);
         while next_arrival < schedule.len() && schedule[next_arrival] <= now {
-            run.arrive(schedule[next_arrival]);
+            let i = run.arrive(schedule[next_arrival], None);
+            if let Some(o) = run.requests[i].origin.as_mut() {
+                o.issued_ns = Some(now);
+            }
             next_arrival += 1;
         }
         if let Some(d) = spec.duration_ns {

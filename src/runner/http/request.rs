@@ -29,9 +29,17 @@ pub const WORDS: [&str; 32] = [
 
 /// A prompt of `n` words from `rng`.
 pub fn prompt(n: u32, rng: &mut ChaCha8Rng) -> String {
-    let mut s = String::with_capacity(n as usize * 5);
-    for i in 0..n {
-        let w = WORDS[rng.random_range(0..WORDS.len())];
+    let picks: Vec<u32> = (0..n)
+        .map(|_| rng.random_range(0..WORDS.len()) as u32)
+        .collect();
+    words(&picks)
+}
+
+/// The text of the words at `picks` (indices into [`WORDS`]).
+pub fn words(picks: &[u32]) -> String {
+    let mut s = String::with_capacity(picks.len() * 5);
+    for (i, &k) in picks.iter().enumerate() {
+        let w = WORDS[k as usize % WORDS.len()];
         s.push_str(if i == 0 { w.trim_start() } else { w });
     }
     s

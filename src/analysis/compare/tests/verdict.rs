@@ -181,3 +181,20 @@ fn only_join_keys_can_be_ignored() {
         "{err}"
     );
 }
+
+#[test]
+fn a_single_run_ratio_needs_a_positive_base_and_both_figures() {
+    use crate::analysis::compare::verdict::single;
+    let r = single(Some(2.0), Some(3.0), 1, 2).unwrap();
+    assert_eq!(
+        (r.method, r.ratio, r.n_base, r.n_new),
+        (Method::Single, 1.5, 1, 2)
+    );
+    assert_eq!((r.lower, r.upper, r.p_band), (None, None, None));
+    assert!(
+        single(Some(0.0), Some(3.0), 1, 1).is_none(),
+        "no ratio over a base of 0"
+    );
+    assert!(single(None, Some(3.0), 1, 1).is_none());
+    assert!(single(Some(2.0), None, 1, 1).is_none());
+}

@@ -4,7 +4,10 @@
 //! server's identity goes into `load.server`; energy is measured only when the server is on this machine.
 
 use super::levels::{levels, request_shape, rising};
-use super::{Level, LevelSpec, Levels, LoadOptions, LoadOutcome, Server, DEFAULT_OPEN_LOOP_SLOTS};
+use super::{
+    Level, LevelSpec, Levels, LoadOptions, LoadOutcome, PatternOptions, Server,
+    DEFAULT_OPEN_LOOP_SLOTS,
+};
 use crate::analysis::load::{summarize_level, LevelSamples};
 use crate::exit::InputError;
 use crate::results::http::HttpLevel;
@@ -153,6 +156,7 @@ fn parameters(
         "seed": opts.seed,
         "until_saturated": opts.until_saturated,
         "burst": opts.burst,
+        "pattern": opts.pattern.as_ref().map(PatternOptions::parameters),
     })
 }
 

@@ -2,7 +2,7 @@
 //! SLO (flags, then a `[[workload]]`, then the defaults), the keys a resumed level is found by, and the warnings
 //! a level's SLO check carries.
 
-use super::LoadOptions;
+use super::{LoadOptions, PatternOptions};
 use crate::analysis::load::ineligible;
 use crate::config::workload::{TokenDistribution, Tokens, WorkloadEntry};
 use crate::config::Config;
@@ -23,6 +23,45 @@ pub fn default_requests(slots: u32) -> u32 {
 pub const DEFAULT_OPEN_LOOP_SLOTS: u32 = 16;
 
 pub fn levels(opts: &LoadOptions) -> Result<Vec<Arrivals>, InputError> {
+    match &opts.pattern {
+        Some(PatternOptions::Trace { trace, speeds }) => {
+            if !opts.concurrency.is_empty() || !opts.rates.is_empty() {
+                return Err(InputError(
+                    "--trace: the trace sets the arrivals; give --trace-speed instead of -c/--concurrency or --rate"
+                        .into(),
+                ));
+            }
+            if let Some(k) = speeds.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
+                return Err(InputError(format!(
+                    "--trace-speed: {k} is not a positive factor"
+                )));
+            }
+            let slots = opts.parallel.unwrap_or(DEFAULT_OPEN_LOOP_SLOTS).max(1);
+            // a level's rate is the trace's own times its speed, to 4 significant digits (its label)
+            let rate = trace.rate_per_s().unwrap_or(1.0);
+            return Ok(speeds
+                .iter()
+                .map(|k| Arrivals::Open {
+                    rate_per_s: significant(rate * k, 4),
+                    slots,
+                })
+                .collect());
+        }
+        Some(PatternOptions::MultiTurn { turns, .. }) => {
+            if !opts.rates.is_empty() {
+                return Err(InputError(
+                    "--turns: multi-turn sessions run in a closed loop (-c), not at a --rate"
+                        .into(),
+                ));
+            }
+            if *turns < 2 {
+                return Err(InputError(format!(
+                    "--turns: {turns}: a multi-turn session has at least 2 turns"
+                )));
+            }
+        }
+        None => {}
+    }
     if !opts.concurrency.is_empty() && !opts.rates.is_empty() {
         return Err(InputError(
             "give either -c/--concurrency or --rate, not both".into(),
@@ -57,6 +96,15 @@ pub fn levels(opts: &LoadOptions) -> Result<Vec<Arrivals>, InputError> {
             .map(|&concurrency| Arrivals::Closed { concurrency })
             .collect()
     })
+}
+
+/// `x` rounded to `digits` significant digits.
+fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 /// Each level offers more load than the one before.

@@ -33,6 +33,7 @@ use crate::runner::executor::{failed, Executor, Next, Sweep, UnitCtx, UnitError}
 use crate::runner::finish::{self, BaselineOutcome, Finished, Measured};
 use crate::runner::load::{Arrivals, Lengths, LevelSpec};
 use crate::runner::options::{check_engine, EngineOptions, RunOptions};
+use crate::runner::pattern::{RequestPattern, Trace};
 use crate::runner::probe::EngineConfig;
 use crate::runner::sensors as tm;
 use crate::runner::setup::{self, backends_of, Setup};
@@ -70,6 +71,56 @@ pub struct LoadOptions {
     pub gate: Option<LevelGate>,
     /// `--endpoint`: the levels go to this server over HTTP (no model file, engine flags, self-test or gate).
     pub http: Option<crate::runner::http::HttpTarget>,
+    /// `--turns`/`--system-tokens` or `--trace`/`--trace-speed`: requests that are not independent.
+    pub pattern: Option<PatternOptions>,
+}
+
+/// A sweep's request pattern: multi-turn sessions at every level, or a trace replayed at each speed (a level per
+/// speed).
+#[derive(Debug, Clone)]
+pub enum PatternOptions {
+    MultiTurn { turns: u32, system_tokens: u32 },
+    Trace { trace: Trace, speeds: Vec<f64> },
+}
+
+impl PatternOptions {
+    /// Level `index`'s pattern.
+    fn level(&self, index: usize) -> RequestPattern {
+        match self {
+            PatternOptions::MultiTurn {
+                turns,
+                system_tokens,
+            } => RequestPattern::MultiTurn {
+                turns: *turns,
+                system_tokens: *system_tokens,
+            },
+            PatternOptions::Trace { trace, speeds } => RequestPattern::Trace {
+                trace: trace.clone(),
+                speed: speeds[index],
+            },
+        }
+    }
+
+    /// What the result file records of the pattern (and what a resumed run must match).
+    fn parameters(&self) -> serde_json::Value {
+        match self {
+            PatternOptions::MultiTurn {
+                turns,
+                system_tokens,
+            } => {
+                serde_json::json!({"multi_turn": {"turns": turns, "system_tokens": system_tokens}})
+            }
+            PatternOptions::Trace { trace, speeds } => serde_json::json!({"trace": {
+                "file": trace.file,
+                "sha256": trace.sha256,
+                "format": trace.format,
+                "requests": trace.requests.len(),
+                "block_tokens": trace.block_tokens,
+                "rate_per_s": trace.rate_per_s(),
+                "speeds": speeds,
+            }}),
+        }
+    }
 }
 
 /// See [`LoadOptions::gate`]: the next level's arrivals and the levels measured so far.
@@ -134,11 +185,14 @@ impl Levels<'_> {
             arrivals: a,
             input_tokens: self.input_tokens.clone(),
             output_tokens: self.output_tokens.clone(),
-            requests: o.requests.or(if o.duration.is_none() {
-                Some(default_requests(a.slots()))
-            } else {
-                None
-            }),
+            requests: o.requests.or(
+                if o.duration.is_none() && !matches!(o.pattern, Some(PatternOptions::Trace { .. }))
+                {
+                    Some(default_requests(a.slots()))
+                } else {
+                    None
+                },
+            ),
             duration_ns: o.duration.map(|d| d.as_nanos() as u64),
             drain_ns: o.duration.map(|_| drain_bound_ns(&self.slo)),
             seed: o
@@ -146,13 +200,20 @@ impl Levels<'_> {
                 .wrapping_add(l.index as u64)
                 .wrapping_add(if l.replicate { REPLICATE_SEED } else { 0 }),
             burst: o.burst,
+            pattern: o.pattern.as_ref().map(|p| p.level(l.index)),
         }
     }
 
     fn context(&self, used: &EngineConfig, a: &Arrivals) -> ContextParams {
         let e = &self.opts.engine;
+        let (input, output) = match &self.opts.pattern {
+            Some(p) => p
+                .level(0)
+                .max_lengths(&self.input_tokens, &self.output_tokens),
+            None => (self.input_tokens.max(), self.output_tokens.max()),
+        };
         ContextParams {
-            n_ctx: a.slots() * (self.input_tokens.max() + self.output_tokens.max()),
+            n_ctx: a.slots() * (input + output),
             n_batch: e.n_batch,
             n_ubatch: e.n_ubatch,
             n_threads: used.n_threads,
@@ -406,6 +467,7 @@ fn parameters(
         "seed": opts.seed,
         "until_saturated": opts.until_saturated,
         "burst": opts.burst,
+        "pattern": opts.pattern.as_ref().map(PatternOptions::parameters),
     })
 }
 

@@ -55,6 +55,7 @@ impl LoadPhase<'_> {
             force: false,
             until_saturated: true,
             burst: false,
+            pattern: None,
             http: None,
             gate: Some(Box::new(move |a: &Arrivals, done: &[LevelRecord]| {
                 let previous = done.last()?;
