@@ -597,6 +597,126 @@ fn multi_turn_sessions_and_a_trace_send_prompts_that_repeat_their_stated_prefixe
     assert_eq!(level["pattern"]["issue_late_ms"]["count"], 2);
 }
 
+/// A TLS server on 127.0.0.1 (port 0) with a fresh self-signed certificate for 127.0.0.1, in front of the plain
+/// server at `plain`: each connection's one request is passed on and the answer streamed back (the fake server
+/// closes each connection after its answer). Its address and the certificate's PEM.
+fn tls_front(plain: String) -> (String, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = cert.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, plain) = (config.clone(), plain.clone());
+            std::thread::spawn(move || {
+                tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                // the request: its head, then Content-Length bytes of body
+                let mut reader = BufReader::new(&mut tls);
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).unwrap();
+                let mut upstream = std::net::TcpStream::connect(&plain).unwrap();
+                upstream.write_all(head.as_bytes()).unwrap();
+                upstream.write_all(&body).unwrap();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = upstream.read(&mut buf) {
+                    if n == 0 || tls.write_all(&buf[..n]).and_then(|_| tls.flush()).is_err() {
+                        break;
+                    }
+                }
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (addr, pem)
+}
+
+#[test]
+fn an_https_endpoint_is_measured_when_its_certificate_is_trusted_and_refused_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, seen) = serve(|_| Act::Stream);
+    let (addr, pem) = tls_front(plain);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let endpoint = format!("https://{addr}/v1");
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.json"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenmeter"));
+        cmd.args(["load", "--endpoint", &endpoint, "--idle", "0s"])
+            .args(["-c", "2", "--requests", "3", "--output-tokens", "4"])
+            .args(["--request-timeout", "10s", "--out", out.to_str().unwrap()])
+            .args(extra)
+            .current_dir(dir.path())
+            .env("TOKENMETER_CACHE_DIR", dir.path().join("cache"));
+        let o = cmd.output().unwrap();
+        let file = std::fs::read_to_string(&out)
+            .map(|t| serde_json::from_str::<Value>(&t).unwrap())
+            .unwrap_or(Value::Null);
+        (o, file)
+    };
+    let (o, file) = run("trusted", &["--ca-cert", ca.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let level = &levels(&file)[0];
+    assert_eq!(level["http"]["failed"], serde_json::json!({}), "{level}");
+    assert_eq!(level["requests_completed"], 3);
+    assert_eq!(
+        file["load"]["server"]["models"],
+        serde_json::json!(["fake-model"])
+    );
+    assert!(seen.completions.load(Ordering::SeqCst) >= 4);
+    // without the certificate the web PKI's roots do not vouch for it: no request reaches the server
+    let (o, file) = run("untrusted", &["--served-model", "fake-model"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let reason = file["failed"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("no request reached the server"),
+        "{reason}"
+    );
+    assert!(
+        reason.to_ascii_lowercase().contains("certificate"),
+        "{reason}"
+    );
+    // a file with no certificate in it is refused before anything runs
+    let (o, _) = run(
+        "bad",
+        &[
+            "--ca-cert",
+            dir.path().join("trusted.json").to_str().unwrap(),
+        ],
+    );
+    assert_one_line_error(&o, "no PEM certificate");
+}
+
 #[test]
 fn endpoint_flags_are_refused_without_an_endpoint_and_a_model_file_with_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,10 @@ pub struct LoadArgs {
     /// as a timeout [default: 10m]
     #[arg(long = "request-timeout")]
     pub request_timeout: Option<String>,
+    /// With --endpoint: a PEM file of the certificates an https:// server's chain must end in (a private CA, or
+    /// the server's own self-signed certificate), in place of the web PKI's roots
+    #[arg(long = "ca-cert")]
+    pub ca_cert: Option<PathBuf>,
     /// With --endpoint: what prompts are made of: words (N common words; the server's token count is recorded)
     /// or token-ids (exactly N random token ids below the vocabulary size the server states, as in-process load
     /// sends; --api completions only) [default: words]

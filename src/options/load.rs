@@ -21,6 +21,7 @@ fn http_target(a: &LoadArgs) -> Result<Option<HttpTarget>, InputError> {
             ("--api-key-env", a.api_key_env.is_some()),
             ("--request-timeout", a.request_timeout.is_some()),
             ("--prompt", a.prompt.is_some()),
+            ("--ca-cert", a.ca_cert.is_some()),
         ];
         return match stray.iter().find(|(_, given)| *given) {
             Some((flag, _)) => Err(InputError(format!("{flag}: only with --endpoint URL"))),
@@ -41,6 +42,9 @@ fn http_target(a: &LoadArgs) -> Result<Option<HttpTarget>, InputError> {
                 "--request-timeout: must be longer than 0".into(),
             ));
         }
+    }
+    if let Some(path) = &a.ca_cert {
+        t.trust(path)?;
     }
     if let Some(p) = &a.prompt {
         t.prompt = PromptKind::parse(p)?;

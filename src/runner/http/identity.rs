@@ -42,11 +42,7 @@ fn ask(
 
 /// Asks the server at `target` what it is; `served_model` is the flag's, else the first model it lists.
 pub fn identify(target: &HttpTarget) -> (ServerIdentity, Option<String>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(ASK_TIMEOUT))
-        .build()
-        .into();
+    let agent = target.agent_with(ASK_TIMEOUT, 1);
     let (models_json, header) = ask(&agent, target, &format!("{}/models", target.endpoint));
     let models: Option<Vec<String>> = models_json.as_ref().and_then(|v| {
         let list = v.get("data").or_else(|| v.get("models"))?.as_array()?;

@@ -112,6 +112,8 @@ pub struct HttpTarget {
     pub prompt: request::PromptKind,
     /// The served model's vocabulary size, as the server states it (token-id prompts are drawn below it).
     pub n_vocab: Option<u32>,
+    /// `--ca-cert`: the certificates an `https://` server's chain must end in, instead of the web PKI's roots.
+    pub roots: Option<ureq::tls::RootCerts>,
 }
 
 impl HttpTarget {
@@ -142,6 +144,7 @@ impl HttpTarget {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             prompt: request::PromptKind::Words,
             n_vocab: None,
+            roots: None,
         })
     }
 
@@ -180,28 +183,54 @@ impl HttpTarget {
                 .is_ok_and(|ip| ip.is_loopback())
     }
 
-    /// A client that keeps up to `in_flight` connections open between requests, never retries, and gives every
-    /// request `request_timeout` in all.
-    pub fn agent(&self, in_flight: usize) -> ureq::Agent {
+    /// Trusts the certificates of the PEM file at `path` (a private CA, or a server's own self-signed one) in
+    /// place of the web PKI's roots.
+    pub fn trust(&mut self, path: &std::path::Path) -> Result<(), InputError> {
+        let shown = path.display();
+        let pem = std::fs::read(path)
+            .map_err(|e| InputError(format!("--ca-cert: {shown}: cannot read: {e}")))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(InputError(format!(
+                "--ca-cert: {shown}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it"
+            )));
+        }
+        self.roots = Some(ureq::tls::RootCerts::new_with_certs(&certs));
+        Ok(())
+    }
+
+    /// A client with `timeout` for each request in all, that treats every status as an answer, keeps up to
+    /// `idle` connections open between requests and never retries.
+    pub fn agent_with(&self, timeout: Duration, idle: usize) -> ureq::Agent {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(roots) = &self.roots {
+            tls = tls.root_certs(roots.clone());
+        }
         ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(self.request_timeout))
-            .max_idle_connections(in_flight.max(1))
-            .max_idle_connections_per_host(in_flight.max(1))
+            .timeout_global(Some(timeout))
+            .max_idle_connections(idle)
+            .max_idle_connections_per_host(idle)
             .user_agent(concat!("tokenmeter/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls.build())
             .build()
             .into()
     }
 
+    /// A client that keeps up to `in_flight` connections open between requests, never retries, and gives every
+    /// request `request_timeout` in all.
+    pub fn agent(&self, in_flight: usize) -> ureq::Agent {
+        self.agent_with(self.request_timeout, in_flight.max(1))
+    }
+
     /// A client as [`HttpTarget::agent`] that keeps no connection: each request gets a new one.
     pub fn fresh_agent(&self) -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(self.request_timeout))
-            .max_idle_connections(0)
-            .user_agent(concat!("tokenmeter/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into()
+        self.agent_with(self.request_timeout, 0)
     }
 
     /// A request to `url` with the key, when there is one.

@@ -198,3 +198,20 @@ fn a_single_run_ratio_needs_a_positive_base_and_both_figures() {
     assert!(single(None, Some(3.0), 1, 1).is_none());
     assert!(single(Some(2.0), None, 1, 1).is_none());
 }
+
+#[test]
+fn cases_are_counted_by_their_gated_verdict_and_underpowered_only_on_a_gated_figure() {
+    use crate::analysis::compare::verdict::count_verdicts;
+    let mut j = joined(&[0.01, 0.01, 0.01, 0.01]);
+    j[1].metrics[0].verdict = Verdict::Faster;
+    j[2].metrics[0].verdict = Verdict::Unchanged;
+    // a reported figure's verdict and power do not count
+    j[2].metrics[1].underpowered = true;
+    j[0].metrics[0].underpowered = true;
+    let c = count_verdicts(&j);
+    assert_eq!(
+        (c.faster, c.unchanged, c.slower, c.underpowered),
+        (1, 1, 2, 1)
+    );
+    assert_eq!(j[2].verdict(), Verdict::Unchanged);
+}
