@@ -152,6 +152,16 @@ fn llama_server_over_http_and_in_process_load_measure_the_same_requests() {
             // exactly the asked prompt and output: the server counted what tokenmeter sent and generated past EOS
             assert_eq!(r["stream"]["usage_prompt_tokens"], 32, "{r}");
             assert_eq!(r["stream"]["usage_completion_tokens"], 16, "{r}");
+            // and its own times, within what the client saw from sending to the last token
+            let server_ms = r["stream"]["server_prompt_ms"].as_f64().unwrap()
+                + r["stream"]["server_decode_ms"].as_f64().unwrap();
+            let seen_ms = (r["token_ns"][15].as_u64().unwrap() - r["admitted_ns"].as_u64().unwrap())
+                as f64
+                / 1e6;
+            assert!(
+                server_ms <= seen_ms + 1.0,
+                "{server_ms} ms > {seen_ms} ms: {r}"
+            );
             let t: Vec<u64> = r["token_ns"]
                 .as_array()
                 .unwrap()
@@ -162,6 +172,12 @@ fn llama_server_over_http_and_in_process_load_measure_the_same_requests() {
             assert!(t.windows(2).all(|w| w[0] <= w[1]));
         }
         assert_eq!(level["http"]["failed"], serde_json::json!({}));
+        // llama-server says how many prompt tokens its cache served (random ids: few or none)
+        assert!(
+            level["http"]["cached_prompt_tokens"].is_u64(),
+            "{}",
+            level["http"]
+        );
         assert!(level["goodput_output_tokens_per_s"].as_f64().unwrap() > 0.0);
         assert!(level["ttft_ms"]["p50"].as_f64().unwrap() > 0.0);
     }

@@ -60,6 +60,17 @@ pub struct StreamFacts {
     /// `usage.completion_tokens`, when the server reported it.
     #[serde(default)]
     pub usage_completion_tokens: Option<u32>,
+    /// `usage.prompt_tokens_details.cached_tokens`: prompt tokens the server took from its prefix cache, when it
+    /// reported them (llama-server, vLLM with prefix caching, OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_cached_tokens: Option<u32>,
+    /// The server's own time for the prompt and for the output tokens after the first, when it reports them
+    /// (llama-server's `timings.prompt_ms` and `timings.predicted_ms`): the request's end-to-end time less
+    /// these is what queueing, HTTP and the client added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_prompt_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_decode_ms: Option<f64>,
     /// The kept-alive connection it was first sent on had been closed by the server without an answer, and it
     /// was sent once more on a new connection (its times count from its arrival, the first try included).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -82,6 +93,10 @@ pub struct HttpLevel {
     /// `min_tokens`), and those whose output had another count.
     pub output_length_held: u64,
     pub output_length_not_held: u64,
+    /// Prompt tokens the server said it took from its prefix cache (`usage.prompt_tokens_details.cached_tokens`),
+    /// summed over the requests that reported it; absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_prompt_tokens: Option<u64>,
 }
 
 /// The server a `load --endpoint` measured, as it described itself.
@@ -133,6 +148,9 @@ impl HttpLevel {
                 t.chunks += u64::from(s.chunks);
                 t.multi_token_chunks += u64::from(s.multi_token_chunks);
                 t.requests_with_usage += u64::from(s.usage_completion_tokens.is_some());
+                if let Some(c) = s.usage_cached_tokens {
+                    *t.cached_prompt_tokens.get_or_insert(0) += u64::from(c);
+                }
             }
             if r.completed {
                 if r.token_ns.len() as u64 == u64::from(r.output_tokens) {

@@ -365,6 +365,9 @@ fn finish(r: &mut RequestSample, chars: &[u32], end: client::Ended) {
         multi_token_chunks,
         usage_prompt_tokens: end.usage.and_then(|u| u.prompt_tokens),
         usage_completion_tokens: usage_completion,
+        usage_cached_tokens: end.usage.and_then(|u| u.cached_tokens),
+        server_prompt_ms: end.usage.and_then(|u| u.server_prompt_ms),
+        server_decode_ms: end.usage.and_then(|u| u.server_decode_ms),
         resent: end.resent,
     });
     r.completed = end.failure.is_none();

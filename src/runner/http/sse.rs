@@ -22,11 +22,17 @@ pub enum Line {
     Nothing,
 }
 
-/// A chunk's `usage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A chunk's `usage` (and llama-server's `timings` beside it).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Usage {
     pub prompt_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,
+    /// `prompt_tokens_details.cached_tokens`: prompt tokens the server took from its prefix cache.
+    pub cached_tokens: Option<u32>,
+    /// llama-server's `timings.prompt_ms` and `timings.predicted_ms`: its own time for the prompt and for the
+    /// output tokens after the first.
+    pub server_prompt_ms: Option<f64>,
+    pub server_decode_ms: Option<f64>,
 }
 
 /// Why a line is not a stream of `api`'s chunks.
@@ -104,13 +110,20 @@ pub fn parse_line(line: &str, api: Api) -> Result<Line, Malformed> {
         .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()));
     let usage = v.get("usage").filter(|u| u.is_object()).map(|u| {
         let n = |k: &str| {
-            u.get(k)
+            u.pointer(k)
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|x| u32::try_from(x).ok())
         };
         Usage {
-            prompt_tokens: n("prompt_tokens"),
-            completion_tokens: n("completion_tokens"),
+            prompt_tokens: n("/prompt_tokens"),
+            completion_tokens: n("/completion_tokens"),
+            cached_tokens: n("/prompt_tokens_details/cached_tokens"),
+            server_prompt_ms: v
+                .pointer("/timings/prompt_ms")
+                .and_then(serde_json::Value::as_f64),
+            server_decode_ms: v
+                .pointer("/timings/predicted_ms")
+                .and_then(serde_json::Value::as_f64),
         }
     });
     Ok(Line::Chunk {
@@ -196,12 +209,17 @@ mod tests {
             }
         );
         assert_eq!(
-            chunk(r#"data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":8}}"#),
+            chunk(
+                r#"data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":8,"prompt_tokens_details":{"cached_tokens":5}},"timings":{"prompt_ms":3.5,"predicted_ms":20.25}}"#
+            ),
             Line::Chunk {
                 chars: 0,
                 usage: Some(Usage {
                     prompt_tokens: Some(12),
-                    completion_tokens: Some(8)
+                    completion_tokens: Some(8),
+                    cached_tokens: Some(5),
+                    server_prompt_ms: Some(3.5),
+                    server_decode_ms: Some(20.25)
                 }),
                 finished: false
             }
