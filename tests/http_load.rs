@@ -186,6 +186,36 @@ fn a_chunk_carrying_two_tokens_is_counted_and_its_tokens_share_its_time() {
 }
 
 #[test]
+fn without_a_usage_count_the_output_is_counted_by_the_servers_tokenizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _) = serve(|_| Act::NoUsage);
+    let (o, file) = load(
+        dir.path(),
+        &addr,
+        "nousage",
+        &["-c", "1", "--requests", "2", "--output-tokens", "4"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(file["load"]["server"]["tokenize"], true);
+    let level = &levels(&file)[0];
+    for r in level["requests"].as_array().unwrap() {
+        let s = &r["stream"];
+        assert_eq!(s["usage_completion_tokens"], Value::Null, "{s}");
+        assert_eq!(s["tokenized_completion_tokens"], 4, "{s}");
+        // 3 chunks, the second of two tokens, as /tokenize counted the text
+        assert_eq!(
+            (&s["chunks"], &s["multi_token_chunks"]),
+            (&3.into(), &1.into())
+        );
+        let t = times(&r["token_ns"]);
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[1], t[2]);
+    }
+    assert_eq!(level["http"]["output_length_held"], 2);
+}
+
+#[test]
 fn injected_faults_are_failed_requests_with_reasons_and_the_level_completes() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _) = serve(|n| match n {
@@ -689,7 +719,9 @@ fn an_https_endpoint_is_measured_when_its_certificate_is_trusted_and_refused_whe
     assert!(o.status.success(), "{}", stderr(&o));
     let level = &levels(&file)[0];
     assert_eq!(level["http"]["failed"], serde_json::json!({}), "{level}");
-    assert_eq!(level["requests_completed"], 3);
+    let requests = level["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 4, "3 measured and 1 of the staggered start");
+    assert!(requests.iter().all(|r| r["completed"] == true), "{level}");
     assert_eq!(
         file["load"]["server"]["models"],
         serde_json::json!(["fake-model"])

@@ -237,5 +237,45 @@ fn llama_server_over_http_and_in_process_load_measure_the_same_requests() {
     assert!(o.status.success(), "{}", stderr(&o));
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(r["basis"], "load_operating_point");
+
+    // multi-turn sessions: the server's prefix cache serves what the sessions repeat
+    let turns_out = dir.path().join("turns.json");
+    let o = tokenmeter(
+        &[
+            "load",
+            "--endpoint",
+            &endpoint,
+            "--api",
+            "completions",
+            "--prompt",
+            "token-ids",
+            "--idle",
+            "0s",
+            "-c",
+            "2",
+            "--turns",
+            "3",
+            "--system-tokens",
+            "32",
+            "--input-tokens",
+            "16",
+            "--output-tokens",
+            "8",
+            "--requests",
+            "6",
+            "--seed",
+            "77",
+            "--out",
+            turns_out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let turns = read(&turns_out);
+    assert_eq!(turns["load"]["server"]["tokenize"], true);
+    let level = &turns["load"]["levels"][0];
+    assert!(level["pattern"]["prefix_reuse_ratio"].as_f64().unwrap() > 0.3);
+    let cached = level["http"]["cached_prompt_tokens"].as_u64().unwrap();
+    assert!(cached > 0, "{}", level["http"]);
     drop(server);
 }

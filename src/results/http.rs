@@ -64,6 +64,10 @@ pub struct StreamFacts {
     /// reported them (llama-server, vLLM with prefix caching, OpenAI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_cached_tokens: Option<u32>,
+    /// Output tokens as the server's `/tokenize` counted the stream's text, when the stream had no `usage` count;
+    /// its token times are then shared out as they would be for a `usage` count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenized_completion_tokens: Option<u32>,
     /// The server's own time for the prompt and for the output tokens after the first, when it reports them
     /// (llama-server's `timings.prompt_ms` and `timings.predicted_ms`): the request's end-to-end time less
     /// these is what queueing, HTTP and the client added.
@@ -126,6 +130,10 @@ pub struct ServerIdentity {
     /// The served model's vocabulary size, where the server states it (llama-server's `/v1/models` `meta`).
     #[serde(default)]
     pub n_vocab: Option<u32>,
+    /// It counts tokens at `POST /tokenize`: a stream without a `usage` count has its output text counted there
+    /// (`requests[].stream.tokenized_completion_tokens`), else each chunk counts as one token.
+    #[serde(default)]
+    pub tokenize: bool,
     /// The endpoint's host is this machine (a loopback address): its sensors read the server's devices.
     pub on_this_machine: bool,
     /// What a measurement over HTTP does not check: no numerics gate and no self-test (the server's own

@@ -28,6 +28,8 @@ pub enum Act {
     Die,
     /// As `Stream`, with no pause between chunks: a server that answers instantly (the client's own ceiling).
     Instant,
+    /// As `TwoTokenChunk`, with no `usage` chunk: the output is counted at `POST /tokenize`.
+    NoUsage,
 }
 
 #[derive(Default)]
@@ -133,6 +135,18 @@ fn answer(mut conn: TcpStream, script: fn(usize) -> Act, seen: &Seen) {
             r#"{"version":"9.9.9"}"#,
         );
     }
+    if line.starts_with("POST /tokenize") {
+        // one token per "tok" in the content
+        let req: Value = serde_json::from_str(&body).unwrap();
+        let n = req["content"].as_str().unwrap().matches("tok").count();
+        let tokens: Vec<usize> = (0..n).collect();
+        return respond(
+            &mut conn,
+            "200 OK",
+            "application/json",
+            &serde_json::json!({ "tokens": tokens }).to_string(),
+        );
+    }
     let completions = line.starts_with("POST /v1/completions");
     if !line.starts_with("POST /v1/chat/completions") && !completions {
         return respond(&mut conn, "404 Not Found", "text/plain", "not found");
@@ -222,7 +236,7 @@ fn stream(conn: &mut TcpStream, act: Act, body: &str, auth: Option<&str>, comple
                 send("data: {\"choices\": [ not json\n\n");
                 return;
             }
-            Act::TwoTokenChunk if sent == 1 && tokens >= 3 => {
+            Act::TwoTokenChunk | Act::NoUsage if sent == 1 && tokens >= 3 => {
                 send(&chunk("tok tok"));
                 sent += 2;
             }
@@ -236,10 +250,12 @@ fn stream(conn: &mut TcpStream, act: Act, body: &str, auth: Option<&str>, comple
         "data: {}\n\n",
         serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
     ));
-    send(&format!(
-        "data: {}\n\n",
-        serde_json::json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": tokens}})
-    ));
+    if act != Act::NoUsage {
+        send(&format!(
+            "data: {}\n\n",
+            serde_json::json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": tokens}})
+        ));
+    }
     send("data: [DONE]\n\n");
     let _ = conn.write_all(b"0\r\n\r\n");
 }

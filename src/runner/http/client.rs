@@ -38,6 +38,8 @@ pub struct Ended {
     pub unanswered: bool,
     /// It was sent a second time, on a new connection, after the first got no response.
     pub resent: bool,
+    /// Its output tokens as the server's `/tokenize` counted its text, when the stream had no `usage` count.
+    pub tokenized: Option<u32>,
 }
 
 /// Characters of a failed answer's body kept as its reason.
@@ -121,11 +123,13 @@ fn exchange(
             usage: None,
             unanswered: false,
             resent,
+            tokenized: None,
         };
     }
     let mut reader = std::io::BufReader::new(response.into_body().into_reader());
     let mut line = String::with_capacity(1024);
-    let mut usage = None;
+    let mut usage: Option<Usage> = None;
+    let mut text = String::new();
     let (mut done, mut finished) = (false, false);
     let failure = loop {
         line.clear();
@@ -149,9 +153,13 @@ fn exchange(
             Ok(_) => match sse::parse_line(&line, target.api) {
                 Ok(Line::Chunk {
                     chars,
+                    text: t,
                     usage: u,
                     finished: f,
                 }) => {
+                    if target.tokenize {
+                        text.push_str(&t);
+                    }
                     if chars > 0 {
                         let _ = events.send(Event::Chunk {
                             request,
@@ -184,12 +192,41 @@ fn exchange(
             Err(e) => break Some(super::failure_of(ureq::Error::from(e))),
         }
     };
+    // without the server's count, its tokenizer counts the text (the times are all taken: this costs none)
+    let tokenized =
+        (failure.is_none() && target.tokenize && usage.and_then(|u| u.completion_tokens).is_none())
+            .then(|| count_tokens(agent, target, &text))
+            .flatten();
     Ended {
         failure: failure.map(|f| redacted(target, f)),
         usage,
         unanswered: false,
         resent,
+        tokenized,
     }
+}
+
+/// The tokens of `text` as the server's `POST /tokenize` counts them (llama-server), without special tokens.
+pub fn count_tokens(agent: &ureq::Agent, target: &HttpTarget, text: &str) -> Option<u32> {
+    let body = serde_json::json!({"content": text, "add_special": false}).to_string();
+    let response = target
+        .with_key(agent.post(format!("{}/tokenize", target.root())))
+        .header("Content-Type", "application/json")
+        .send(body.as_str())
+        .ok()?;
+    if response.status().as_u16() != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(
+        &response
+            .into_body()
+            .with_config()
+            .limit(16 << 20)
+            .read_to_string()
+            .ok()?,
+    )
+    .ok()?;
+    u32::try_from(v.get("tokens")?.as_array()?.len()).ok()
 }
 
 fn redacted(target: &HttpTarget, f: RequestFailure) -> RequestFailure {

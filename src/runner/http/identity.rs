@@ -68,6 +68,7 @@ pub fn identify(target: &HttpTarget) -> (ServerIdentity, Option<String>) {
         })
     });
     let (version, version_header) = ask(&agent, target, &format!("{root}/version"));
+    let tokenize = super::client::count_tokens(&agent, target, "hello").is_some();
     let served = target
         .served_model
         .clone()
@@ -91,6 +92,7 @@ pub fn identify(target: &HttpTarget) -> (ServerIdentity, Option<String>) {
         props,
         version: version.filter(|v| v.is_object()),
         n_vocab,
+        tokenize,
         on_this_machine: target.on_this_machine(),
         not_checked: NOT_CHECKED.to_string(),
     };

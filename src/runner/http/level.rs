@@ -358,7 +358,8 @@ pub fn run_level(
 fn finish(r: &mut RequestSample, chars: &[u32], end: client::Ended) {
     let usage_completion = end.usage.and_then(|u| u.completion_tokens);
     let chunks = r.token_ns.len() as u32;
-    let (times, multi_token_chunks) = token_times(&r.token_ns, chars, usage_completion);
+    let (times, multi_token_chunks) =
+        token_times(&r.token_ns, chars, usage_completion.or(end.tokenized));
     r.token_ns = times;
     r.stream = Some(StreamFacts {
         chunks,
@@ -366,6 +367,7 @@ fn finish(r: &mut RequestSample, chars: &[u32], end: client::Ended) {
         usage_prompt_tokens: end.usage.and_then(|u| u.prompt_tokens),
         usage_completion_tokens: usage_completion,
         usage_cached_tokens: end.usage.and_then(|u| u.cached_tokens),
+        tokenized_completion_tokens: end.tokenized,
         server_prompt_ms: end.usage.and_then(|u| u.server_prompt_ms),
         server_decode_ms: end.usage.and_then(|u| u.server_decode_ms),
         resent: end.resent,

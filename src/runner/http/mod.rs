@@ -114,6 +114,9 @@ pub struct HttpTarget {
     pub n_vocab: Option<u32>,
     /// `--ca-cert`: the certificates an `https://` server's chain must end in, instead of the web PKI's roots.
     pub roots: Option<ureq::tls::RootCerts>,
+    /// The server counts tokens at `POST /tokenize` (llama-server): a stream without `usage` has its output
+    /// counted there.
+    pub tokenize: bool,
 }
 
 impl HttpTarget {
@@ -145,6 +148,7 @@ impl HttpTarget {
             prompt: request::PromptKind::Words,
             n_vocab: None,
             roots: None,
+            tokenize: false,
         })
     }
 

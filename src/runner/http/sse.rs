@@ -10,6 +10,8 @@ pub enum Line {
     /// usage alone), and the usage when it carries one.
     Chunk {
         chars: u32,
+        /// The output text itself (kept to be counted by the server's tokenizer when it gives no `usage`).
+        text: String,
         usage: Option<Usage>,
         /// The chunk names why the output ended (`stop`, `length`).
         finished: bool,
@@ -87,7 +89,7 @@ pub fn parse_line(line: &str, api: Api) -> Result<Line, Malformed> {
         .get("choices")
         .and_then(serde_json::Value::as_array)
         .ok_or_else(|| Malformed(format!("a chunk without choices: '{}'", head(data, 80))))?;
-    let text_of = |c: &serde_json::Value| -> u32 {
+    let text_of = |c: &serde_json::Value| -> String {
         let pieces: Vec<&serde_json::Value> = match api {
             // a reasoning model's thinking is output too (llama-server's and vLLM's `reasoning_content`)
             Api::Chat => c
@@ -98,13 +100,10 @@ pub fn parse_line(line: &str, api: Api) -> Result<Line, Malformed> {
                 .collect(),
             Api::Completions => c.get("text").into_iter().collect(),
         };
-        pieces
-            .iter()
-            .filter_map(|p| p.as_str())
-            .map(|s| s.chars().count() as u32)
-            .sum()
+        pieces.iter().filter_map(|p| p.as_str()).collect()
     };
-    let chars = choices.iter().map(text_of).sum();
+    let text: String = choices.iter().map(text_of).collect();
+    let chars = text.chars().count() as u32;
     let finished = choices
         .iter()
         .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()));
@@ -128,6 +127,7 @@ pub fn parse_line(line: &str, api: Api) -> Result<Line, Malformed> {
     });
     Ok(Line::Chunk {
         chars,
+        text,
         usage,
         finished,
     })
@@ -186,6 +186,7 @@ mod tests {
             chunk(r#"data: {"choices":[{"delta":{"role":"assistant"}}]}"#),
             Line::Chunk {
                 chars: 0,
+                text: String::new(),
                 usage: None,
                 finished: false
             }
@@ -194,6 +195,7 @@ mod tests {
             chunk(r#"data: {"choices":[{"delta":{"content":"héllo"},"finish_reason":null}]}"#),
             Line::Chunk {
                 chars: 5,
+                text: "héllo".into(),
                 usage: None,
                 finished: false
             }
@@ -204,6 +206,7 @@ mod tests {
             ),
             Line::Chunk {
                 chars: 2,
+                text: "ab".into(),
                 usage: None,
                 finished: true
             }
@@ -214,6 +217,7 @@ mod tests {
             ),
             Line::Chunk {
                 chars: 0,
+                text: String::new(),
                 usage: Some(Usage {
                     prompt_tokens: Some(12),
                     completion_tokens: Some(8),
@@ -236,6 +240,7 @@ mod tests {
             parse_line(r#"data:{"choices":[{"text":"abc"}]}"#, Api::Completions).unwrap(),
             Line::Chunk {
                 chars: 3,
+                text: "abc".into(),
                 usage: None,
                 finished: false
             }

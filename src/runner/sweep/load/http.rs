@@ -226,6 +226,7 @@ pub fn run(opts: &LoadOptions, target: &HttpTarget) -> anyhow::Result<LoadOutcom
             target: HttpTarget {
                 served_model: Some(model.clone()),
                 n_vocab: identity.n_vocab,
+                tokenize: identity.tokenize,
                 ..target.clone()
             },
             model: model.clone(),
