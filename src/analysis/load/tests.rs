@@ -217,8 +217,40 @@ fn an_unfinished_requests_pending_gap_counts_as_an_itl_miss_once_overdue() {
     assert_eq!(c.value_ms, None);
     assert!(!c.met);
     // 3 ms after its last token the wait is within the limit: not yet a miss, not counted
-    let c = check_term(&[cut], 5 * MS, &parse_slo("itl_p99=5ms").unwrap()[0]);
+    let c = check_term(
+        std::slice::from_ref(&cut),
+        5 * MS,
+        &parse_slo("itl_p99=5ms").unwrap()[0],
+    );
     assert_eq!((c.count, c.value_ms), (1, Some(1.0)));
+    // a wait of exactly the limit is not past it
+    let c = check_term(&[cut], 7 * MS, &parse_slo("itl_p99=5ms").unwrap()[0]);
+    assert_eq!((c.count, c.unfinished), (1, 0));
+}
+
+#[test]
+fn a_request_level_term_is_its_percentile_of_every_arrival_and_none_arrived_is_not_met() {
+    let term = &parse_slo("ttft_p50=50ms").unwrap()[0];
+    // TTFT 100, 20 and 30 ms: p50 30 ms, within 50 ms
+    let reqs = [
+        request(0, 0, &[100 * MS], true),
+        request(0, 0, &[20 * MS], true),
+        request(0, 0, &[30 * MS], true),
+    ];
+    let c = check_term(&reqs, 200 * MS, term);
+    assert_eq!(
+        (c.count, c.unfinished, c.value_ms, c.met),
+        (3, 0, Some(30.0), true)
+    );
+    // E2E and queue read their own times
+    let e2e = check_term(&reqs, 200 * MS, &parse_slo("e2e_p50=25ms").unwrap()[0]);
+    assert_eq!((e2e.value_ms, e2e.met), (Some(30.0), false));
+    let late = [request(0, 40 * MS, &[50 * MS], true)];
+    let queue = check_term(&late, 200 * MS, &parse_slo("queue_p50=50ms").unwrap()[0]);
+    assert_eq!((queue.value_ms, queue.met), (Some(40.0), true));
+    // no arrival: nothing to meet the term with, so it is not met (only the ITL term can not apply)
+    let none = check_term(&[], 200 * MS, term);
+    assert_eq!((none.count, none.value_ms, none.met), (0, None, false));
 }
 
 #[test]
