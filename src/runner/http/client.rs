@@ -126,7 +126,37 @@ fn exchange(
             tokenized: None,
         };
     }
-    let mut reader = std::io::BufReader::new(response.into_body().into_reader());
+    let (failure, usage, text) = read_stream(
+        response.into_body().into_reader(),
+        target,
+        (request, t0),
+        events,
+        abandon,
+    );
+    // without the server's count, its tokenizer counts the text (the times are all taken: this costs none)
+    let tokenized =
+        (failure.is_none() && target.tokenize && usage.and_then(|u| u.completion_tokens).is_none())
+            .then(|| count_tokens(agent, target, &text))
+            .flatten();
+    Ended {
+        failure: failure.map(|f| redacted(target, f)),
+        usage,
+        unanswered: false,
+        resent,
+        tokenized,
+    }
+}
+
+/// Reads the stream of request `request` (timed against `t0`): each chunk with output text goes to `events` as it
+/// is read. Its failure, if it failed, the usage it gave and, when the server has a tokenizer, its output text.
+fn read_stream(
+    body: impl std::io::Read,
+    target: &HttpTarget,
+    (request, t0): (usize, Instant),
+    events: &Sender<Event>,
+    abandon: &AtomicBool,
+) -> (Option<RequestFailure>, Option<Usage>, String) {
+    let mut reader = std::io::BufReader::new(body);
     let mut line = String::with_capacity(1024);
     let mut usage: Option<Usage> = None;
     let mut text = String::new();
@@ -192,18 +222,7 @@ fn exchange(
             Err(e) => break Some(super::failure_of(ureq::Error::from(e))),
         }
     };
-    // without the server's count, its tokenizer counts the text (the times are all taken: this costs none)
-    let tokenized =
-        (failure.is_none() && target.tokenize && usage.and_then(|u| u.completion_tokens).is_none())
-            .then(|| count_tokens(agent, target, &text))
-            .flatten();
-    Ended {
-        failure: failure.map(|f| redacted(target, f)),
-        usage,
-        unanswered: false,
-        resent,
-        tokenized,
-    }
+    (failure, usage, text)
 }
 
 /// The tokens of `text` as the server's `POST /tokenize` counts them (llama-server), without special tokens.

@@ -223,6 +223,48 @@ impl Run<'_> {
     }
 }
 
+impl<'a> Run<'a> {
+    fn new(
+        spec: &'a LevelSpec,
+        target: &'a HttpTarget,
+        model: &'a str,
+        events: mpsc::Sender<Event>,
+    ) -> Run<'a> {
+        let slots = spec.arrivals.slots().max(1) as usize;
+        let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
+        Run {
+            spec,
+            target,
+            model,
+            slots,
+            closed,
+            limit: spec
+                .requests
+                .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 }),
+            rng: ChaCha8Rng::seed_from_u64(spec.seed),
+            prompt_rng: ChaCha8Rng::seed_from_u64(spec.seed ^ PROMPT_SEED),
+            agent: target.agent(slots),
+            abandon: Arc::new(AtomicBool::new(false)),
+            events,
+            t0: Instant::now(),
+            requests: Vec::new(),
+            chars: Vec::new(),
+            planner: Planner::default(),
+            sources: Vec::new(),
+            waiting: VecDeque::new(),
+            in_flight: 0,
+            completed: 0,
+            answered: false,
+            refused: 0,
+            unanswered_in_row: 0,
+            first_wave: 0,
+            steps: 0.0,
+            warmup_ns: 0,
+            unreplaced_ns: None,
+        }
+    }
+}
+
 /// Runs `spec` against `target` asking for `model`; `origin` is the sensors' clock, `stop` is polled, and
 /// `on_progress` gets the completed requests.
 pub fn run_level(
@@ -237,36 +279,7 @@ pub fn run_level(
     let closed = matches!(spec.arrivals, Arrivals::Closed { .. });
     let schedule = level_schedule(spec);
     let (tx, rx) = mpsc::channel::<Event>();
-    let mut run = Run {
-        spec,
-        target,
-        model,
-        slots,
-        closed,
-        limit: spec
-            .requests
-            .map(|n| n as usize + if closed && !spec.burst { slots - 1 } else { 0 }),
-        rng: ChaCha8Rng::seed_from_u64(spec.seed),
-        prompt_rng: ChaCha8Rng::seed_from_u64(spec.seed ^ PROMPT_SEED),
-        agent: target.agent(slots),
-        abandon: Arc::new(AtomicBool::new(false)),
-        events: tx,
-        t0: Instant::now(),
-        requests: Vec::new(),
-        chars: Vec::new(),
-        planner: Planner::default(),
-        sources: Vec::new(),
-        waiting: VecDeque::new(),
-        in_flight: 0,
-        completed: 0,
-        answered: false,
-        refused: 0,
-        unanswered_in_row: 0,
-        first_wave: 0,
-        steps: 0.0,
-        warmup_ns: 0,
-        unreplaced_ns: None,
-    };
+    let mut run = Run::new(spec, target, model, tx);
     let stride = stagger_decodes(&spec.output_tokens, slots) as f64;
     let (mut next_arrival, mut interrupted, mut window_ns) = (0usize, false, None);
     loop {

@@ -203,6 +203,9 @@ fn a_single_run_ratio_needs_a_positive_base_and_both_figures() {
 fn cases_are_counted_by_their_gated_verdict_and_underpowered_only_on_a_gated_figure() {
     use crate::analysis::compare::verdict::count_verdicts;
     let mut j = joined(&[0.01, 0.01, 0.01, 0.01]);
+    for m in j.iter_mut().flat_map(|x| x.metrics.iter_mut()) {
+        m.underpowered = false;
+    }
     j[1].metrics[0].verdict = Verdict::Faster;
     j[2].metrics[0].verdict = Verdict::Unchanged;
     // a reported figure's verdict and power do not count
