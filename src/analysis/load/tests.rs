@@ -538,3 +538,63 @@ fn a_failed_request_misses_every_term_even_one_it_had_reached() {
     assert_eq!((s.slo_checks[0].unfinished, s.slo_checks[0].met), (0, true));
     assert_eq!((s.slo_checks[1].unfinished, s.slo_checks[1].met), (0, true));
 }
+
+#[test]
+fn a_pattern_levels_sessions_prefix_reuse_and_issue_lateness_come_from_its_requests() {
+    use crate::results::load::RequestOrigin;
+    let with = |session: Option<&str>, input: u32, reusable: u32, issued: Option<u64>| {
+        let mut r = request(10 * MS, 10 * MS, &[20 * MS], true);
+        r.input_tokens = input;
+        r.origin = Some(RequestOrigin {
+            session: session.map(str::to_string),
+            turn: None,
+            trace_line: None,
+            reusable_prefix_tokens: reusable,
+            issued_ns: issued,
+        });
+        r
+    };
+    // none of them from a pattern: no pattern summary
+    assert_eq!(
+        summary(closed(1), &[request(0, 0, &[MS], true)], 10 * MS, "").pattern,
+        None
+    );
+    let reqs = [
+        with(Some("a"), 40, 0, Some(11 * MS)),
+        with(Some("a"), 60, 40, Some(13 * MS)),
+        with(Some("b"), 100, 20, None),
+    ];
+    let p = summary(
+        Arrivals::Open {
+            rate_per_s: 1.0,
+            slots: 4,
+        },
+        &reqs,
+        100 * MS,
+        "",
+    )
+    .pattern
+    .unwrap();
+    assert_eq!(p.sessions, 2);
+    assert_eq!(p.prefix_reuse_ratio, Some(60.0 / 200.0));
+    // issued 1 and 3 ms after the schedule; the request without an issue time is left out
+    let late = p.issue_late_ms.unwrap();
+    assert_eq!(late.ms.count, 2);
+    assert!((late.ms.max.unwrap() - 3.0).abs() < 0.01, "{late:?}");
+    // without issue times there is no lateness, and no prompt tokens give no ratio
+    let mut bare = with(None, 0, 0, None);
+    bare.input_tokens = 0;
+    let p = summary(
+        Arrivals::Open {
+            rate_per_s: 1.0,
+            slots: 4,
+        },
+        &[bare],
+        100 * MS,
+        "",
+    )
+    .pattern
+    .unwrap();
+    assert_eq!((p.sessions, p.prefix_reuse_ratio), (0, None));
+    assert!(p.issue_late_ms.is_none());
+}
