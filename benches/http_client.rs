@@ -19,16 +19,7 @@ use tokenmeter::results::load::Lengths;
 use tokenmeter::runner::http::level::run_level;
 use tokenmeter::runner::http::{Api, HttpTarget};
 use tokenmeter::runner::load::{Arrivals, LevelSpec};
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
+use tokenmeter::stats::median;
 
 /// One level's completed requests/s and chunks/s over its whole time.
 fn level(target: &HttpTarget, c: u32, requests: u32, output_tokens: u32) -> (f64, f64) {
@@ -102,11 +93,11 @@ fn main() {
         }
     }
     println!("median over {rounds} rounds:");
-    for (&(c, n, out), (rps, cps)) in levels.iter().zip(got.iter_mut()) {
+    for (&(c, n, out), (rps, cps)) in levels.iter().zip(&got) {
         println!(
             "  c={c:<3} {n} requests x {out:>3} tokens: {:>8.0} requests/s {:>9.0} chunks/s",
-            median(rps),
-            median(cps)
+            median(rps).unwrap_or(f64::NAN),
+            median(cps).unwrap_or(f64::NAN)
         );
     }
 }

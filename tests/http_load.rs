@@ -134,27 +134,8 @@ fn a_server_over_http_gives_levels_with_token_times_goodput_and_an_operating_poi
     assert_eq!(file["parameters"]["served_model"], "fake-model");
     assert_eq!(file["parameters"]["api"], "chat");
 
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cost/models.toml");
     let result = dir.path().join("http.json");
-    let o = tokenmeter(
-        &[
-            "cost",
-            "--config",
-            config.to_str().unwrap(),
-            "--result",
-            result.to_str().unwrap(),
-            "--hardware",
-            "cpu-box",
-            "--workload",
-            "chat",
-            "--allow-shape-mismatch",
-            "-o",
-            "json",
-        ],
-        dir.path(),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let r = cost_of_load(&result, dir.path());
     assert_eq!(r["basis"], "load_operating_point");
 }
 

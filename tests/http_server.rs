@@ -216,26 +216,7 @@ fn llama_server_over_http_and_in_process_load_measure_the_same_requests() {
     }
 
     // and cost prices the server's operating point
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cost/models.toml");
-    let o = tokenmeter(
-        &[
-            "cost",
-            "--config",
-            config.to_str().unwrap(),
-            "--result",
-            http_out.to_str().unwrap(),
-            "--hardware",
-            "cpu-box",
-            "--workload",
-            "chat",
-            "--allow-shape-mismatch",
-            "-o",
-            "json",
-        ],
-        dir.path(),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let r = cost_of_load(&http_out, dir.path());
     assert_eq!(r["basis"], "load_operating_point");
 
     // multi-turn sessions: the server's prefix cache serves what the sessions repeat

@@ -51,3 +51,28 @@ pub fn assert_one_line_error(o: &Output, needle: &str) {
     assert!(lines[0].starts_with("error: "), "{err}");
     assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
 }
+
+/// `tokenmeter cost -o json` of the load result at `result` on the cost fixture's `cpu-box` and `chat` workload
+/// (`tests/fixtures/cost/models.toml`), shapes allowed to differ; its JSON, after asserting it succeeded.
+pub fn cost_of_load(result: &Path, cwd: &Path) -> serde_json::Value {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cost/models.toml");
+    let o = tokenmeter(
+        &[
+            "cost",
+            "--config",
+            config.to_str().unwrap(),
+            "--result",
+            result.to_str().unwrap(),
+            "--hardware",
+            "cpu-box",
+            "--workload",
+            "chat",
+            "--allow-shape-mismatch",
+            "-o",
+            "json",
+        ],
+        cwd,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
