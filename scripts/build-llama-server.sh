@@ -29,14 +29,21 @@ out=$root/target/llama-server
 bin=$out/bin/llama-server
 stamp=$out/VERSION
 build_name=pypi-llama-cpp-python-$version
+# ggml's AMX tile kernels, which this CPU's native flags would build in on a Xeon with AMX, crash in prompt
+# batches on some hosts (docs/hardware.md): the server is built without them, where the compiler knows the flags.
+amx_off=""
+if echo 'int main(void){return 0;}' | ${CC:-cc} -mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -x c - -o /dev/null 2>/dev/null; then
+  amx_off="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+fi
+want="$build_name${amx_off:+ (AMX off)}"
 
 if [ "${1:-}" = "--print-path" ]; then
-  [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$build_name" ] || die "$bin: not built (run scripts/build-llama-server.sh)"
+  [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || die "$bin: not built (run scripts/build-llama-server.sh)"
   echo "$bin"
   exit 0
 fi
-if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$build_name" ]; then
-  echo "build-llama-server.sh: $bin ($build_name) is built" >&2
+if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "build-llama-server.sh: $bin ($want) is built" >&2
   exit 0
 fi
 
@@ -67,6 +74,7 @@ chmod +x "$fake_git"
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S "$llama" -B "$out/build" \
   -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_C_FLAGS="$amx_off" -DCMAKE_CXX_FLAGS="$amx_off" \
   -DGIT_EXECUTABLE="$fake_git" \
   -DGGML_NATIVE=ON \
   -DBUILD_SHARED_LIBS=OFF \
@@ -79,6 +87,6 @@ cmake --build "$out/build" --target llama-server -j "$jobs" >"$out/build.log" 2>
   || { tail -n 30 "$out/build.log" >&2; die "build failed (log: $out/build.log)"; }
 mkdir -p "$out/bin"
 cp "$out/build/bin/llama-server" "$bin"
-echo "$build_name" > "$stamp"
+echo "$want" > "$stamp"
 rm -rf "$tree"
-echo "build-llama-server.sh: built $bin ($build_name)" >&2
+echo "build-llama-server.sh: built $bin ($want)" >&2
