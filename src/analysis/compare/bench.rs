@@ -34,7 +34,7 @@ pub(super) fn model_key(
     )
 }
 
-fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
+pub(super) fn test_name(n_prompt: u32, n_gen: u32, n_depth: u32) -> String {
     crate::results::record::Test {
         n_prompt,
         n_gen,
@@ -68,7 +68,7 @@ fn case_from_record(c: &CaseRecord) -> BTreeMap<String, String> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-fn case_from_llama_bench(r: &LlamaBenchRecord) -> BTreeMap<String, String> {
+pub(super) fn case_from_llama_bench(r: &LlamaBenchRecord) -> BTreeMap<String, String> {
     let o = |x: Option<String>| x.unwrap_or_else(|| "?".into());
     let pairs: [(&str, String); 12] = [
         (
@@ -92,7 +92,7 @@ fn case_from_llama_bench(r: &LlamaBenchRecord) -> BTreeMap<String, String> {
 
 /// llama-bench's `repack` as `1` or `0`: a bool in its JSON, `1`/`0` in its CSV; a file from a llama-bench
 /// without the field ran with llama.cpp's default, on.
-fn llama_bench_repack(r: &LlamaBenchRecord) -> String {
+pub(super) fn llama_bench_repack(r: &LlamaBenchRecord) -> String {
     let on = match r.other.get("repack") {
         Some(serde_json::Value::Bool(b)) => *b,
         Some(serde_json::Value::Number(n)) => n.as_i64() != Some(0),

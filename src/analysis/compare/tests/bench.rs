@@ -147,3 +147,73 @@ fn interleaved_bench_rounds_are_judged_on_each_rounds_fastest_repetition() {
     );
     assert!((both.ratio.unwrap().ratio - 1.5).abs() < 1e-12);
 }
+
+#[test]
+fn a_llama_bench_record_joins_on_the_same_keys_as_a_case_with_its_repack_read_in_each_spelling() {
+    use crate::analysis::compare::bench::{
+        case_from_llama_bench, llama_bench_repack, model_key, test_name,
+    };
+    use crate::results::llama_bench::LlamaBenchRecord;
+    assert_eq!(
+        model_key(Some("llama 1B Q4_0"), Some(1_000), None),
+        "llama 1B Q4_0 (1000 params, ? bytes)"
+    );
+    assert_eq!(test_name(512, 0, 0), "pp512");
+    assert_eq!(test_name(0, 128, 4096), "tg128 @ d4096");
+    let mut r = LlamaBenchRecord {
+        build_commit: None,
+        build_number: None,
+        cpu_info: None,
+        gpu_info: None,
+        backends: None,
+        model_filename: None,
+        model_type: Some("qwen2 0.5B Q4_0".into()),
+        model_size: Some(7),
+        model_n_params: Some(5),
+        n_batch: Some(2048),
+        n_ubatch: None,
+        n_threads: Some(2),
+        type_k: Some("f16".into()),
+        type_v: None,
+        n_gpu_layers: Some(99),
+        flash_attn: Some(0),
+        n_prompt: 64,
+        n_gen: 0,
+        n_depth: 0,
+        test_time: None,
+        avg_ns: None,
+        stddev_ns: None,
+        avg_ts: None,
+        stddev_ts: None,
+        samples_ns: vec![],
+        samples_ts: vec![],
+        other: Default::default(),
+    };
+    let key = case_from_llama_bench(&r);
+    assert_eq!(key["model"], "qwen2 0.5B Q4_0 (5 params, 7 bytes)");
+    assert_eq!(
+        (
+            &key["n_threads"][..],
+            &key["n_ubatch"][..],
+            &key["type_v"][..]
+        ),
+        ("2", "?", "?")
+    );
+    assert_eq!((&key["n_prompt"][..], &key["n_gen"][..]), ("64", "0"));
+    assert_eq!(key.len(), 12);
+    // absent: llama.cpp's default, on
+    assert_eq!(llama_bench_repack(&r), "1");
+    for (v, on) in [
+        (serde_json::json!(false), "0"),
+        (serde_json::json!(true), "1"),
+        (serde_json::json!(0), "0"),
+        (serde_json::json!(1), "1"),
+        (serde_json::json!("0"), "0"),
+        (serde_json::json!("false"), "0"),
+        (serde_json::json!("1"), "1"),
+    ] {
+        r.other.insert("repack".into(), v.clone());
+        assert_eq!(llama_bench_repack(&r), on, "{v}");
+        assert_eq!(case_from_llama_bench(&r)["repack"], on);
+    }
+}
