@@ -498,3 +498,53 @@ fn energy_metric(base: &[&LevelView], new: &[&LevelView], noise: f64) -> Option<
         Some(note.into()),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::load::RequestSample;
+
+    const MS: u64 = 1_000_000;
+
+    fn request(tokens: &[u64], completed: bool) -> RequestSample {
+        RequestSample {
+            input_tokens: 4,
+            output_tokens: 8,
+            arrival_ns: 0,
+            admitted_ns: Some(0),
+            token_ns: tokens.to_vec(),
+            completed,
+            failure: None,
+            stream: None,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn milliseconds_keep_three_significant_digits() {
+        assert_eq!(ms_3_digits(0), 0.0);
+        assert!((ms_3_digits(12_345_678) - 12.3).abs() < 1e-9);
+        assert!((ms_3_digits(1_234_567_890) - 1230.0).abs() < 1e-6);
+        assert!((ms_3_digits(98_765) - 0.0988).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_unfinished_request_overdue_past_the_itl_limit_adds_one_infinite_gap() {
+        // gaps of 2 and 3 ms; unfinished, its last token at 6 ms
+        let r = request(&[MS, 3 * MS, 6 * MS], false);
+        assert_eq!(censored_itl(&r, 10 * MS, None), [2.0, 3.0]);
+        // 4 ms since its last token: within a 5 ms limit, beyond a 3 ms one
+        assert_eq!(censored_itl(&r, 10 * MS, Some(5.0)), [2.0, 3.0]);
+        assert_eq!(
+            censored_itl(&r, 10 * MS, Some(3.0)),
+            [2.0, 3.0, f64::INFINITY]
+        );
+        // a completed request owes no gap; one with no token waits from its arrival
+        let done = request(&[MS, 3 * MS, 6 * MS], true);
+        assert_eq!(censored_itl(&done, 100 * MS, Some(3.0)), [2.0, 3.0]);
+        let none = request(&[], false);
+        assert_eq!(censored_itl(&none, 10 * MS, Some(3.0)), [f64::INFINITY]);
+        assert_eq!(censored_ttft(&none), f64::INFINITY);
+        assert_eq!(censored_ttft(&r), 1.0);
+    }
+}
