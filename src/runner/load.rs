@@ -32,6 +32,14 @@ pub fn pick(lengths: &Lengths, rng: &mut ChaCha8Rng, index: usize) -> u32 {
     }
 }
 
+/// Where `now` stands against a level's `--duration`: `None` within the arrival window (or with no duration);
+/// past it, `Some(false)` while the requests that arrived are drained, `Some(true)` once the drain's bound passed.
+/// After the window no request arrives (the schedule ends there, a closed loop starts none).
+pub fn past_window(spec: &LevelSpec, now: u64) -> Option<bool> {
+    let d = spec.duration_ns.filter(|&d| now >= d)?;
+    Some(now >= d + spec.drain_ns.unwrap_or(0))
+}
+
 /// A level's open-loop arrival times: a trace's schedule, else Poisson arrivals at the level's rate (none for a
 /// closed loop).
 pub fn level_schedule(spec: &LevelSpec) -> Vec<u64> {
@@ -486,15 +494,10 @@ pub fn run_level(
         }
         l.ramp_up(now);
         l.scheduled_arrivals(now);
-        if let Some(d) = spec.duration_ns {
-            // After the window: no arrival (the schedule ends there, a closed loop starts none); the requests
-            // that arrived are served until they finish or the drain's bound passes.
-            if now >= d + spec.drain_ns.unwrap_or(0) {
-                window_ns = Some(d);
+        if let Some(drained) = past_window(spec, now) {
+            window_ns = spec.duration_ns;
+            if drained {
                 break;
-            }
-            if now >= d {
-                window_ns = Some(d);
             }
         }
         l.admit(now);

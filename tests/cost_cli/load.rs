@@ -36,24 +36,7 @@ fn a_load_result_sets_capacity_from_its_slo_operating_point() {
         .as_f64()
         .unwrap();
     let config = fixture("models.toml");
-    let o = tokenmeter(
-        &[
-            "cost",
-            "--config",
-            s(&config),
-            "--result",
-            s(&result),
-            "--hardware",
-            "cpu-box",
-            "--workload",
-            "chat",
-            "--allow-shape-mismatch",
-            "-o",
-            "json",
-        ],
-        dir.path(),
-    );
-    let r = json(&o);
+    let r = cost_of_load(&result, dir.path());
     assert_eq!(r["basis"], "load_operating_point");
     assert!(
         r["shape_mismatch"]

@@ -11,7 +11,7 @@ use super::sse::token_times;
 use super::HttpTarget;
 use crate::results::http::StreamFacts;
 use crate::runner::load::{
-    level_schedule, plan_request, stagger_decodes, Arrivals, LevelSpec, RequestSample,
+    level_schedule, past_window, plan_request, stagger_decodes, Arrivals, LevelSpec, RequestSample,
 };
 use crate::runner::pattern::{self, Planner, PromptSource};
 use rand::SeedableRng;
@@ -302,14 +302,10 @@ pub fn run_level(
             }
             next_arrival += 1;
         }
-        if let Some(d) = spec.duration_ns {
-            // after the window no request arrives; those that did are drained until the bound
-            if now >= d + spec.drain_ns.unwrap_or(0) {
-                window_ns = Some(d);
+        if let Some(drained) = past_window(spec, now) {
+            window_ns = spec.duration_ns;
+            if drained {
                 break;
-            }
-            if now >= d {
-                window_ns = Some(d);
             }
         }
         run.send_waiting();
